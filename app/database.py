@@ -1,0 +1,73 @@
+"""The database: advanced-alchemy configuration and migrations applied at startup."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+)
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.settings import Settings
+
+VERSION_TABLE = "alembic_version"
+MIGRATION_LOCK_ID = 7_246_563_011  # any constant: serializes concurrent upgrades on PostgreSQL
+
+
+def migrations_directory() -> str:
+    """The Alembic environment folder (``migrations/``), wherever the project is installed."""
+    return str(files("migrations"))
+
+
+def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+    """The advanced-alchemy configuration for ``settings.database_url``."""
+    config = SQLAlchemyAsyncConfig(
+        connection_string=settings.database_url,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        engine_config=EngineConfig(echo=settings.echo_sql),
+        alembic_config=AlembicAsyncConfig(
+            script_location=migrations_directory(),
+            version_table_name=VERSION_TABLE,
+            script_config="",
+        ),
+        set_default_exception_handler=False,
+    )
+    engine = config.get_engine()
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    return config
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _: Any) -> None:
+    """Enforce foreign keys, and let readers and one writer work at once (WAL), as PostgreSQL does."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for ``migrations/``; with ``connection``, migrations run on it."""
+    config = Config()
+    config.set_main_option("script_location", migrations_directory())
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (creates the SQLite file when it does not exist)."""
+    async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))

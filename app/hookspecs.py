@@ -1,0 +1,75 @@
+"""The pack contract: the hooks a pack may implement.
+
+A pack is a module (named by an entry point in the ``packflow.packs`` group) whose functions are
+decorated with :data:`hookimpl` and named after the hooks below. Every hook takes no arguments and
+returns a list or a mapping; the app calls each hook of every enabled pack once, at startup, and
+merges the answers. A pack implements only the hooks it needs::
+
+    from packs.core import hookimpl
+
+    @hookimpl
+    def register_schemas():
+        return [Contact]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
+
+    from packs.core.features import Feature
+    from packs.core.schemas import Schema
+
+from packs.core import PROJECT_NAME, hookimpl
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+
+
+@hookspec
+def register_schemas() -> Sequence[type[Schema]]:
+    """Schemas (``packs.core.schemas.Schema`` subclasses) this pack defines; slugs are unique app-wide."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_features() -> Sequence[Feature]:
+    """Features (``packs.core.features.Feature``: namespace, name, schema, tools) served under ``/api/v1``."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_workflows() -> Sequence[str | Path]:
+    """Workflow YAML files, or folders holding them, that this pack ships."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_services() -> Mapping[str, Callable[..., Any]]:
+    """Extra callables that workflows may ``call``, by the name workflows use for them."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_step_types() -> Mapping[str, type]:
+    """Workflow step types this pack adds, by their ``type:`` name."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_migrations() -> Sequence[str | Path]:
+    """Alembic version folders holding this pack's own migrations."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_routes() -> Sequence[ControllerRouterHandler]:
+    """Extra Litestar route handlers, controllers or routers this pack serves."""
+    raise NotImplementedError

@@ -1,0 +1,200 @@
+"""Finding installed packs (entry points), enabling the configured ones and collecting their hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from app import hookspecs
+from packs.core.features import Feature, FeatureRegistry
+from packs.core.features import registry as feature_registry
+from packs.core.schemas import Schema, SchemaRegistry
+from packs.core.schemas import registry as schema_registry
+
+ENTRY_POINT_GROUP = "packflow.packs"
+HOOK_NAMES = (
+    "register_schemas",
+    "register_features",
+    "register_workflows",
+    "register_services",
+    "register_step_types",
+    "register_migrations",
+    "register_routes",
+)
+
+
+class PackError(RuntimeError):
+    """The configured packs cannot be loaded; the message says which pack and why."""
+
+
+@dataclass(frozen=True)
+class InstalledPack:
+    """A pack declared in the ``packflow.packs`` entry point group."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+    entry_point: EntryPoint = field(repr=False, compare=False)
+
+    def load(self) -> ModuleType:
+        """Import the pack's hook module; :class:`PackError` naming the pack when that fails."""
+        try:
+            module = self.entry_point.load()
+        except Exception as error:
+            raise PackError(f"pack {self.name!r}: cannot import {self.module!r}: {error}") from error
+        if not isinstance(module, ModuleType):
+            raise PackError(f"pack {self.name!r}: entry point {self.module!r} must name a module")
+        return module
+
+
+@dataclass
+class Contributions:
+    """What one pack's hooks returned."""
+
+    schemas: list[type[Schema]] = field(default_factory=list)
+    features: list[Feature] = field(default_factory=list)
+    workflows: list[Path] = field(default_factory=list)
+    services: dict[str, Any] = field(default_factory=dict)
+    step_types: dict[str, Any] = field(default_factory=dict)
+    migrations: list[Path] = field(default_factory=list)
+    routes: list[Any] = field(default_factory=list)
+
+    def summary(self) -> dict[str, list[str]]:
+        """Names of what the pack registers, by kind (for ``litestar packs list``)."""
+        return {
+            "schemas": [schema.slug for schema in self.schemas],
+            "features": [
+                f"{feature.slug} ({', '.join(tool.__name__ for tool in feature.tools)})"
+                for feature in self.features
+            ],
+            "workflows": [str(path) for path in self.workflows],
+            "services": sorted(self.services),
+            "step_types": sorted(self.step_types),
+            "migrations": [str(path) for path in self.migrations],
+            "routes": [getattr(route, "__name__", repr(route)) for route in self.routes],
+        }
+
+
+@dataclass
+class LoadedPacks:
+    """The enabled packs, in order, with everything they registered."""
+
+    installed: Mapping[str, InstalledPack]
+    enabled: tuple[str, ...]
+    contributions: dict[str, Contributions]
+    features: FeatureRegistry
+    schemas: SchemaRegistry
+
+    @property
+    def routes(self) -> list[Any]:
+        """Route handlers of every enabled pack, in pack order."""
+        return [route for name in self.enabled for route in self.contributions[name].routes]
+
+
+def installed_packs() -> dict[str, InstalledPack]:
+    """Every pack declared in the ``packflow.packs`` entry point group, by name."""
+    packs: dict[str, InstalledPack] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry_point.dist
+        packs[entry_point.name] = InstalledPack(
+            name=entry_point.name,
+            module=entry_point.value,
+            distribution=dist.name if dist else "?",
+            version=dist.version if dist else "?",
+            entry_point=entry_point,
+        )
+    return dict(sorted(packs.items()))
+
+
+def collect_contributions(
+    names: Sequence[str], installed: Mapping[str, InstalledPack]
+) -> dict[str, Contributions]:
+    """Register the packs ``names`` with a pluggy manager and call each of their hooks once."""
+    missing = [name for name in names if name not in installed]
+    if missing:
+        listed = ", ".join(installed) or "none"
+        raise PackError(
+            f"pack {', '.join(repr(name) for name in missing)} is enabled (PACKFLOW_PACKS) but not installed; "
+            f"installed packs: {listed}"
+        )
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    for name in names:
+        try:
+            manager.register(installed[name].load(), name=name)
+        except ValueError as error:  # pluggy: unknown hook name or bad signature
+            raise PackError(f"pack {name!r}: {error}") from error
+    contributions = {name: Contributions() for name in names}
+    for hook_name in HOOK_NAMES:
+        for implementation in getattr(manager.hook, hook_name).get_hookimpls():
+            pack = implementation.plugin_name
+            try:
+                answer = implementation.function()
+            except Exception as error:
+                raise PackError(f"pack {pack!r}: hook {hook_name} raised {type(error).__name__}: {error}") from error
+            _record(contributions[pack], hook_name, answer, pack)
+    return contributions
+
+
+def load_packs(
+    enabled: Iterable[str],
+    *,
+    features: FeatureRegistry = feature_registry,
+    schemas: SchemaRegistry = schema_registry,
+    installed: Mapping[str, InstalledPack] | None = None,
+) -> LoadedPacks:
+    """Enable the packs ``enabled`` (``core`` first) and fill the feature and schema registries.
+
+    Raises :class:`PackError` when a pack is not installed, fails to load, or registers a feature or
+    schema slug that another enabled pack registers too.
+    """
+    names = tuple(dict.fromkeys(["core", *enabled]))
+    installed = installed_packs() if installed is None else installed
+    contributions = collect_contributions(names, installed)
+    features.clear()
+    schemas.clear()
+    for name in names:
+        try:
+            for schema in contributions[name].schemas:
+                schemas.register(schema, pack=name)
+            for feature in contributions[name].features:
+                features.register(feature, pack=name)
+        except (TypeError, ValueError) as error:
+            raise PackError(str(error)) from error
+    for feature in features.all():
+        if feature.schema is not None and schemas.find(feature.schema) is None:
+            raise PackError(
+                f"pack {features.owner(feature.namespace, feature.name)!r}: feature {feature.slug} uses schema "
+                f"{feature.schema!r}, which no enabled pack registers"
+            )
+    return LoadedPacks(
+        installed=installed,
+        enabled=names,
+        contributions=contributions,
+        features=features,
+        schemas=schemas,
+    )
+
+
+def _record(target: Contributions, hook_name: str, answer: Any, pack: str) -> None:
+    if answer is None:
+        return
+    kind = hook_name.removeprefix("register_")
+    if kind in ("services", "step_types"):
+        if not isinstance(answer, Mapping):
+            raise PackError(f"pack {pack!r}: hook {hook_name} must return a mapping, got {type(answer).__name__}")
+        getattr(target, kind).update(answer)
+        return
+    if isinstance(answer, str | bytes | Mapping) or not isinstance(answer, Iterable):
+        raise PackError(f"pack {pack!r}: hook {hook_name} must return a list, got {type(answer).__name__}")
+    values = list(answer)
+    if kind in ("workflows", "migrations"):
+        values = [Path(value) for value in values]
+    getattr(target, kind).extend(values)

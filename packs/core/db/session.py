@@ -1,0 +1,54 @@
+"""The unit of work: the database session opened by a tool's caller, reachable by the tool.
+
+The caller (the resources controller per request, the workflow engine per step) opens a session,
+binds it with :func:`bind_session` or :func:`unit_of_work`, calls the tool and commits or rolls
+back. The tool reads the session with :func:`current_session` and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_current: ContextVar[AsyncSession | None] = ContextVar("packflow_session", default=None)
+
+
+class NoUnitOfWorkError(RuntimeError):
+    """A tool asked for the database outside a unit of work opened by its caller."""
+
+
+def current_session() -> AsyncSession:
+    """The session of the unit of work the caller opened; raises :class:`NoUnitOfWorkError` outside one."""
+    session = _current.get()
+    if session is None:
+        raise NoUnitOfWorkError(
+            "no unit of work is open: call the tool through the API, a workflow, or inside "
+            "packs.core.db.unit_of_work(...)"
+        )
+    return session
+
+
+@contextmanager
+def bind_session(session: AsyncSession) -> Iterator[AsyncSession]:
+    """Make ``session`` the current one for the code inside the block (the caller commits)."""
+    token = _current.set(session)
+    try:
+        yield session
+    finally:
+        _current.reset(token)
+
+
+@asynccontextmanager
+async def unit_of_work(session_maker: Callable[[], AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Open a session, bind it, commit when the block succeeds and roll back when it raises."""
+    async with session_maker() as session:
+        with bind_session(session):
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()

@@ -1,0 +1,16 @@
+"""The core pack's hook implementations: it serves the resources controller like any pack serves routes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from litestar.types import ControllerRouterHandler
+
+from packs.core import hookimpl
+from packs.core.http.resources import ResourcesController
+
+
+@hookimpl
+def register_routes() -> Sequence[ControllerRouterHandler]:
+    """The ``/api/v1`` resources controller."""
+    return [ResourcesController]

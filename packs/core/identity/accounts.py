@@ -1,0 +1,103 @@
+"""Creating users, workspaces, memberships and tokens (what the ``users``/``tokens`` commands do)."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packs.core.identity.tokens import display_prefix, generate_token, hash_token
+from packs.core.models.identity import ApiToken, Membership, User, Workspace
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AccountError(ValueError):
+    """A command's input cannot be used (bad email, unknown user, unknown token)."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just created: the secret (shown once) and whom it belongs to."""
+
+    user_id: UUID
+    workspace_id: UUID | None
+    token: str
+
+
+def normalize_email(email: str) -> str:
+    """``email`` trimmed and lower-cased; :class:`AccountError` when it is not ``local@domain.tld``."""
+    normalized = email.strip().lower()
+    if not EMAIL_PATTERN.match(normalized):
+        raise AccountError(f"{email!r} is not an email address (expected local@domain.tld)")
+    return normalized
+
+
+async def issue_token(session: AsyncSession, user: User) -> str:
+    """Add a new token for ``user`` and return its secret (the database keeps only the hash)."""
+    token = generate_token()
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=display_prefix(token)))
+    await session.flush()
+    return token
+
+
+async def create_user(session: AsyncSession, email: str, workspace_name: str) -> IssuedToken:
+    """Find or create the user, the workspace named ``workspace_name`` and the membership between them.
+
+    This is an operator's command: naming an existing workspace adds the user to it (the oldest
+    one, should several share the name). Always issues a new token.
+    """
+    email = normalize_email(email)
+    workspace_name = workspace_name.strip()
+    if not workspace_name:
+        raise AccountError("the workspace name must not be empty")
+    user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+    if user is None:
+        user = User(email=email)
+        session.add(user)
+    workspace = (
+        await session.execute(
+            select(Workspace).where(Workspace.name == workspace_name).order_by(Workspace.created_at).limit(1)
+        )
+    ).scalar_one_or_none()
+    if workspace is None:
+        workspace = Workspace(name=workspace_name)
+        session.add(workspace)
+    await session.flush()
+    membership = (
+        await session.execute(
+            select(Membership.id).where(Membership.user_id == user.id, Membership.workspace_id == workspace.id)
+        )
+    ).scalar_one_or_none()
+    if membership is None:
+        session.add(Membership(user_id=user.id, workspace_id=workspace.id))
+    token = await issue_token(session, user)
+    return IssuedToken(user_id=user.id, workspace_id=workspace.id, token=token)
+
+
+async def create_token(session: AsyncSession, email: str) -> IssuedToken:
+    """Issue one more token for the existing user ``email``; earlier tokens stay valid."""
+    normalized = normalize_email(email)
+    user = (await session.execute(select(User).where(User.email == normalized))).scalar_one_or_none()
+    if user is None:
+        raise AccountError(f"no user with email {normalized!r}: create one with 'litestar users create'")
+    token = await issue_token(session, user)
+    return IssuedToken(user_id=user.id, workspace_id=None, token=token)
+
+
+async def revoke_token(session: AsyncSession, token: str) -> UUID:
+    """Revoke ``token``; answers the owner's user id. Unknown or already revoked: :class:`AccountError`."""
+    row = (
+        await session.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())))
+    ).scalar_one_or_none()
+    if row is None:
+        raise AccountError("no such token")
+    if row.revoked_at is not None:
+        raise AccountError("this token is already revoked")
+    row.revoked_at = datetime.datetime.now(datetime.UTC)
+    await session.flush()
+    return row.user_id

@@ -1,0 +1,19 @@
+"""Schemas: msgspec Structs with a slug, their registry and field-by-field validation."""
+
+from packs.core.schemas.base import Schema
+from packs.core.schemas.registry import (
+    DuplicateSchemaError,
+    SchemaRegistry,
+    UnknownSchemaError,
+    registry,
+)
+from packs.core.schemas.validation import validate
+
+__all__ = [
+    "DuplicateSchemaError",
+    "Schema",
+    "SchemaRegistry",
+    "UnknownSchemaError",
+    "registry",
+    "validate",
+]

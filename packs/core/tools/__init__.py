@@ -1,0 +1,20 @@
+"""The tool base class and the errors tools raise (import them from here)."""
+
+from packs.core.tools.base import Tool
+from packs.core.tools.errors import ForbiddenError, NotFoundError, ToolError, ValidationError
+from packs.core.tools.parameters import ToolParameters
+from packs.core.tools.routing import Route
+
+Base = Tool
+"""The plan's name for the tool base class (``Core::Tools::Base``)."""
+
+__all__ = [
+    "Base",
+    "ForbiddenError",
+    "NotFoundError",
+    "Route",
+    "Tool",
+    "ToolError",
+    "ToolParameters",
+    "ValidationError",
+]

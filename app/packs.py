@@ -129,8 +129,14 @@ def collect_contributions(
     for name in names:
         try:
             manager.register(installed[name].load(), name=name)
-        except ValueError as error:  # pluggy: unknown hook name or bad signature
+        except pluggy.PluginValidationError as error:  # a hook implementation whose arguments the spec lacks
             raise PackError(f"pack {name!r}: {error}") from error
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise PackError(
+            f"pack {manager.get_name(error.plugin)!r}: {error}; known hooks: {', '.join(HOOK_NAMES)}"
+        ) from error
     contributions = {name: Contributions() for name in names}
     for hook_name in HOOK_NAMES:
         for implementation in getattr(manager.hook, hook_name).get_hookimpls():

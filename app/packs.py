@@ -71,8 +71,7 @@ class Contributions:
         return {
             "schemas": [schema.slug for schema in self.schemas],
             "features": [
-                f"{feature.slug} ({', '.join(tool.__name__ for tool in feature.tools)})"
-                for feature in self.features
+                f"{feature.slug} ({', '.join(tool.__name__ for tool in feature.tools)})" for feature in self.features
             ],
             "workflows": [str(path) for path in self.workflows],
             "services": sorted(self.services),
@@ -113,9 +112,7 @@ def installed_packs() -> dict[str, InstalledPack]:
     return dict(sorted(packs.items()))
 
 
-def collect_contributions(
-    names: Sequence[str], installed: Mapping[str, InstalledPack]
-) -> dict[str, Contributions]:
+def collect_contributions(names: Sequence[str], installed: Mapping[str, InstalledPack]) -> dict[str, Contributions]:
     """Register the packs ``names`` with a pluggy manager and call each of their hooks once."""
     missing = [name for name in names if name not in installed]
     if missing:

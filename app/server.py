@@ -11,15 +11,13 @@ from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
-
 
 from app.database import database_config, upgrade_database
 from app.packs import LoadedPacks, load_packs
 from app.settings import Settings
 from packs.core.http.errors import http_exception_handler
-from packs.core.http.openapi import ToolsOpenAPIJSON
+from packs.core.http.openapi import openapi_render_plugins
 
 logger = logging.getLogger("packflow")
 
@@ -36,7 +34,9 @@ class PackflowPlugin(InitPluginProtocol, CLIPluginProtocol):
         """Register pack routes, error handlers, app state and the startup migration."""
         app_config.route_handlers.extend(self.packs.routes)
         app_config.exception_handlers.setdefault(HTTPException, http_exception_handler)
-        app_config.state.update({"settings": self.settings, "packs": self.packs, "production": self.settings.production})
+        app_config.state.update(
+            {"settings": self.settings, "packs": self.packs, "production": self.settings.production}
+        )
         if self.settings.auto_migrate:
             app_config.on_startup.append(self.migrate)
         return app_config
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="0.1.0",
             description="Resources served by the enabled packs. Authenticate with `Authorization: Bearer <token>`.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path=["/", "/swagger"]), ToolsOpenAPIJSON(packs.features, packs.schemas)],
+            render_plugins=openapi_render_plugins(packs.features, packs.schemas),
         ),
         request_max_body_size=settings.max_body_bytes,
         logging_config=LoggingConfig(
@@ -74,5 +74,3 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
-
-

@@ -62,7 +62,7 @@ class Settings:
             "PACKFLOW_AUTO_MIGRATE",
             "PACKFLOW_ECHO_SQL",
         }
-        packs = DEFAULT_PACKS
+        packs: tuple[str, ...] = DEFAULT_PACKS
         if "PACKFLOW_PACKS" in env:
             packs = tuple(name.strip() for name in env["PACKFLOW_PACKS"].split(",") if name.strip())
         environment = env.get("PACKFLOW_ENV", "development").strip().lower()

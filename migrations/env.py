@@ -40,8 +40,12 @@ async def run_on_engine(engine: AsyncEngine) -> None:
 def main() -> None:
     """Entry point: offline SQL, a connection given by the app, or an engine (advanced-alchemy's CLI)."""
     if context.is_offline_mode():
-        context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                          literal_binds=True, version_table=VERSION_TABLE)
+        context.configure(
+            url=config.get_main_option("sqlalchemy.url"),
+            target_metadata=target_metadata,
+            literal_binds=True,
+            version_table=VERSION_TABLE,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

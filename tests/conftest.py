@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import asyncio
 
 import httpx
 import pytest
@@ -125,9 +124,10 @@ async def running(app: Litestar) -> AsyncIterator[Litestar]:
 @asynccontextmanager
 async def http_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client speaking to ``app`` through ASGI, in the test's own event loop, lifespan included."""
-    async with running(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as test_client:
+    async with (
+        running(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as test_client,
+    ):
         yield test_client
 
 

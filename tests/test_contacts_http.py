@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
 import httpx
+import pytest
 
 from packs.core.identity.accounts import IssuedToken
 from tests.conftest import Harness, auth
@@ -39,7 +39,16 @@ async def test_create_returns_the_item_and_stores_it(client: Client, harness: Ha
     body = response.json()
     assert body["meta"] == {"created": True}
     item = body["data"]
-    assert set(item) >= {"id", "schema_slug", "tool_slug", "data", "workspace_id", "created_by_id", "created_at", "updated_at"}
+    assert set(item) >= {
+        "id",
+        "schema_slug",
+        "tool_slug",
+        "data",
+        "workspace_id",
+        "created_by_id",
+        "created_at",
+        "updated_at",
+    }
     assert item["schema_slug"] == "contact"
     assert item["tool_slug"] == "create"
     assert item["workspace_id"] == str(issued.workspace_id)
@@ -65,12 +74,21 @@ async def test_create_returns_the_item_and_stores_it(client: Client, harness: Ha
     [
         ({}, {"first_name": "is required", "last_name": "is required"}),
         ({"contact": {}}, {"first_name": "is required", "last_name": "is required"}),
-        ({"contact": {"first_name": None, "last_name": "  "}}, {"first_name": "is required", "last_name": "is required"}),
+        (
+            {"contact": {"first_name": None, "last_name": "  "}},
+            {"first_name": "is required", "last_name": "is required"},
+        ),
         ({"contact": {"first_name": "", "last_name": "L"}}, {"first_name": "is required"}),
         ({"contact": ada(first_name="x" * 256)}, {"first_name": "is too long (maximum is 255 characters)"}),
         ({"contact": ada(last_name="y" * 300)}, {"last_name": "is too long (maximum is 255 characters)"}),
-        ({"contact": ada(email="not-an-email")}, {"email": "is not a valid email address (expected local@domain.tld)"}),
-        ({"contact": ada(email="a@b")}, {"email": "is not a valid email address (expected local@domain.tld)"}),
+        (
+            {"contact": ada(email="not-an-email")},
+            {"email": "is not a valid email address (expected local@domain.tld)"},
+        ),
+        (
+            {"contact": ada(email="a@b")},
+            {"email": "is not a valid email address (expected local@domain.tld)"},
+        ),
         ({"contact": ada(first_name=42)}, {"first_name": "Expected `str`, got `int`"}),
         ({"contact": ada(tags="vip")}, {"tags": "Expected `array`, got `str`"}),
         ({"contact": ada(tags=["ok", 3])}, {"tags": "Expected `str`, got `int` (at `$[1]`)"}),
@@ -122,7 +140,12 @@ async def test_index_clamps_per_page_to_100(client: Client, harness: Harness) ->
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"page": "two"}, "page"), ({"per_page": "1.5"}, "per_page"), ({"page": "0"}, "page"), ({"per_page": "-3"}, "per_page")],
+    [
+        ({"page": "two"}, "page"),
+        ({"per_page": "1.5"}, "per_page"),
+        ({"page": "0"}, "page"),
+        ({"per_page": "-3"}, "per_page"),
+    ],
 )
 async def test_index_rejects_bad_paging_parameters(
     client: Client, harness: Harness, params: dict[str, str], field: str
@@ -231,8 +254,12 @@ async def test_other_workspaces_items_are_404_and_untouched(client: Client, harn
     url = f"{URL}/{item['id']}"
 
     assert (await client.get(url, headers=auth(stranger))).status_code == 404
-    assert (await client.put(url, json={"contact": ada(first_name="Mallory")}, headers=auth(stranger))).status_code == 404
-    assert (await client.patch(url, json={"contact": {"first_name": "Mallory"}}, headers=auth(stranger))).status_code == 404
+    assert (
+        await client.put(url, json={"contact": ada(first_name="Mallory")}, headers=auth(stranger))
+    ).status_code == 404
+    assert (
+        await client.patch(url, json={"contact": {"first_name": "Mallory"}}, headers=auth(stranger))
+    ).status_code == 404
     assert (await client.delete(url, headers=auth(stranger))).status_code == 404
     assert (await client.get(URL, headers=auth(stranger))).json()["data"] == []
 
@@ -262,7 +289,9 @@ async def test_body_id_cannot_redirect_an_update(client: Client, harness: Harnes
     first = (await create(client, issued, first_name="First"))["data"]
     second = (await create(client, issued, first_name="Second"))["data"]
     response = await client.patch(
-        f"{URL}/{first['id']}", json={"id": second["id"], "contact": {"company": "Changed"}}, headers=auth(issued)
+        f"{URL}/{first['id']}",
+        json={"id": second["id"], "contact": {"company": "Changed"}},
+        headers=auth(issued),
     )
     assert response.status_code == 200
     assert response.json()["data"]["id"] == first["id"]

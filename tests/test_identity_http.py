@@ -31,7 +31,9 @@ async def test_missing_malformed_or_unknown_tokens_are_401(
 ) -> None:
     await harness.user()
     for method in ("GET", "POST"):
-        response = await client.request(method, URL, headers=headers, json={"contact": {"first_name": "A", "last_name": "B"}})
+        response = await client.request(
+            method, URL, headers=headers, json={"contact": {"first_name": "A", "last_name": "B"}}
+        )
         assert response.status_code == 401
         assert response.json()["error"].startswith(message)
     assert await harness.count("items") == 0
@@ -98,7 +100,10 @@ async def test_workspace_of_someone_else_or_unknown_is_403(client: httpx.AsyncCl
     for workspace in (theirs.workspace_id, uuid.uuid4()):
         for method in ("GET", "POST"):
             response = await client.request(
-                method, URL, json={"contact": {"first_name": "A", "last_name": "B"}}, headers=auth(mine, workspace)
+                method,
+                URL,
+                json={"contact": {"first_name": "A", "last_name": "B"}},
+                headers=auth(mine, workspace),
             )
             assert response.status_code == 403
             assert response.json()["error"].startswith(f"not a member of workspace {workspace}")

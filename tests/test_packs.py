@@ -48,13 +48,16 @@ def test_a_pack_that_is_not_installed_stops_startup_listing_the_installed_ones()
 
 
 def test_two_packs_registering_one_feature_stop_startup_naming_both() -> None:
-    with pytest.raises(PackError, match=r"feature 'probes/things' is registered by pack 'probe' and by pack 'clash_feature'"):
+    with pytest.raises(
+        PackError, match=r"feature 'probes/things' is registered by pack 'probe' and by pack 'clash_feature'"
+    ):
         load_packs(["probe", "clash_feature"])
 
 
 def test_two_packs_registering_one_schema_stop_startup_naming_both() -> None:
     with pytest.raises(
-        PackError, match=r"schema 'contact' is registered by pack 'contacts_service' \(Contact\) and by pack 'clash_schema'"
+        PackError,
+        match=r"schema 'contact' is registered by pack 'contacts_service' \(Contact\) and by pack 'clash_schema'",
     ):
         load_packs(["contacts_service", "clash_schema"])
 
@@ -62,7 +65,10 @@ def test_two_packs_registering_one_schema_stop_startup_naming_both() -> None:
 @pytest.mark.parametrize(
     ("pack", "message"),
     [
-        ("broken_hook", "pack 'broken_hook': hook register_features raised RuntimeError: the feature list could not be built"),
+        (
+            "broken_hook",
+            "pack 'broken_hook': hook register_features raised RuntimeError: the feature list could not be built",
+        ),
         ("unknown_hook", "pack 'unknown_hook': unknown hook 'register_widgets'"),
         ("missing_module", "pack 'missing_module': cannot import 'tests.fixture_packs.does_not_exist'"),
     ],
@@ -103,6 +109,9 @@ async def test_app_with_contacts_enabled_answers_contacts(sqlite_database_url: s
 
 
 def test_packs_setting_comes_from_the_environment() -> None:
-    assert Settings.from_env({"PACKFLOW_PACKS": " contacts_service , probe ,"}).packs == ("contacts_service", "probe")
+    assert Settings.from_env({"PACKFLOW_PACKS": " contacts_service , probe ,"}).packs == (
+        "contacts_service",
+        "probe",
+    )
     assert Settings.from_env({"PACKFLOW_PACKS": ""}).enabled_packs == ("core",)
     assert Settings.from_env({}).enabled_packs == ("core", "contacts_service")

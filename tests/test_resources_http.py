@@ -13,7 +13,9 @@ from tests.conftest import Harness, auth, build_harness, http_client
 THINGS = "/api/v1/probes/things"
 
 
-async def test_routes_collection_actions_members_and_member_actions(probe_client: httpx.AsyncClient, probe: Harness) -> None:
+async def test_routes_collection_actions_members_and_member_actions(
+    probe_client: httpx.AsyncClient, probe: Harness
+) -> None:
     issued = await probe.user()
     collection = await probe_client.get(f"{THINGS}/echo", headers=auth(issued))
     assert collection.status_code == 200
@@ -24,12 +26,20 @@ async def test_routes_collection_actions_members_and_member_actions(probe_client
     assert member.json()["params"]["x"] == 1
 
 
-async def test_tool_receives_identity_query_body_and_no_routing_keys(probe_client: httpx.AsyncClient, probe: Harness) -> None:
+async def test_tool_receives_identity_query_body_and_no_routing_keys(
+    probe_client: httpx.AsyncClient, probe: Harness
+) -> None:
     issued = await probe.user()
     response = await probe_client.post(
         f"{THINGS}/echo",
         params=[("tag", "a"), ("tag", "b"), ("single", "1"), ("namespace", "evil"), ("action", "evil")],
-        json={"body_key": {"nested": True}, "feature": "evil", "user_id": "evil", "workspace_id": "evil", "id": "evil"},
+        json={
+            "body_key": {"nested": True},
+            "feature": "evil",
+            "user_id": "evil",
+            "workspace_id": "evil",
+            "id": "evil",
+        },
         headers=auth(issued),
     )
     assert response.status_code == 200
@@ -44,7 +54,9 @@ async def test_tool_receives_identity_query_body_and_no_routing_keys(probe_clien
 
 async def test_body_keys_override_query_keys(probe_client: httpx.AsyncClient, probe: Harness) -> None:
     issued = await probe.user()
-    response = await probe_client.post(f"{THINGS}/echo", params={"k": "query"}, json={"k": "body"}, headers=auth(issued))
+    response = await probe_client.post(
+        f"{THINGS}/echo", params={"k": "query"}, json={"k": "body"}, headers=auth(issued)
+    )
     assert response.json()["params"]["k"] == "body"
 
 
@@ -86,7 +98,12 @@ async def test_invalid_json_is_400_and_runs_nothing(probe_client: httpx.AsyncCli
 
 
 async def test_body_over_the_limit_is_413_and_runs_nothing(database_url: str) -> None:
-    settings = Settings(database_url=database_url, packs=("contacts_service", "probe"), auto_migrate=False, max_body_bytes=2048)
+    settings = Settings(
+        database_url=database_url,
+        packs=("contacts_service", "probe"),
+        auto_migrate=False,
+        max_body_bytes=2048,
+    )
     harness = await build_harness(settings)
     try:
         issued = await harness.user()
@@ -120,7 +137,7 @@ async def test_typed_parameters_are_422_naming_the_field_before_the_tool_runs(
     assert bad.status_code == 422
     details = bad.json()["details"]
     assert details["count"] == "Expected `int`, got `str`"
-    assert "window" in details and "$.start" in details["window"]
+    assert "$.start" in details["window"]
     assert details["flags"] == "Expected `array`, got `str`"
     assert details["other"] == "is not a known parameter"
     missing = await probe_client.post(f"{THINGS}/typed", json={}, headers=auth(issued))
@@ -129,7 +146,10 @@ async def test_typed_parameters_are_422_naming_the_field_before_the_tool_runs(
     assert await probe.count("items") == 0
 
     good = await probe_client.post(
-        f"{THINGS}/typed", params={"count": "3"}, json={"window": {"start": "2026-01-31", "days": 2}}, headers=auth(issued)
+        f"{THINGS}/typed",
+        params={"count": "3"},
+        json={"window": {"start": "2026-01-31", "days": 2}},
+        headers=auth(issued),
     )
     assert good.status_code == 200
     assert good.json() == {"count": 3, "window": {"start": "2026-01-31", "days": 2}, "flags": []}
@@ -169,7 +189,9 @@ async def test_production_mode_hides_the_exception_message(database_url: str) ->
         await harness.plugin.db.get_engine().dispose()
 
 
-async def test_validation_error_is_422_with_details_and_rolls_back(probe_client: httpx.AsyncClient, probe: Harness) -> None:
+async def test_validation_error_is_422_with_details_and_rolls_back(
+    probe_client: httpx.AsyncClient, probe: Harness
+) -> None:
     issued = await probe.user()
     response = await probe_client.post(f"{THINGS}/reject", headers=auth(issued))
     assert response.status_code == 422
@@ -177,7 +199,9 @@ async def test_validation_error_is_422_with_details_and_rolls_back(probe_client:
     assert await probe.count("items") == 0
 
 
-async def test_forbidden_and_not_found_errors_map_to_403_and_404(probe_client: httpx.AsyncClient, probe: Harness) -> None:
+async def test_forbidden_and_not_found_errors_map_to_403_and_404(
+    probe_client: httpx.AsyncClient, probe: Harness
+) -> None:
     issued = await probe.user()
     forbidden = await probe_client.get(f"{THINGS}/forbid", headers=auth(issued))
     assert (forbidden.status_code, forbidden.json()) == (403, {"error": "probes may not be looked at"})
@@ -185,17 +209,24 @@ async def test_forbidden_and_not_found_errors_map_to_403_and_404(probe_client: h
     assert (missing.status_code, missing.json()) == (404, {"error": "no probe here"})
 
 
-async def test_a_tool_without_execute_is_a_500_naming_the_class(probe_client: httpx.AsyncClient, probe: Harness) -> None:
+async def test_a_tool_without_execute_is_a_500_naming_the_class(
+    probe_client: httpx.AsyncClient, probe: Harness
+) -> None:
     issued = await probe.user()
     response = await probe_client.get(f"{THINGS}/unimplemented", headers=auth(issued))
     assert response.status_code == 500
-    assert response.json() == {"error": "NotImplementedError", "message": "Unimplemented#execute must be implemented"}
+    assert response.json() == {
+        "error": "NotImplementedError",
+        "message": "Unimplemented#execute must be implemented",
+    }
 
 
 async def test_update_tool_learns_which_method_it_was_called_with(client: httpx.AsyncClient, harness: Harness) -> None:
     issued = await harness.user()
     created = await client.post(
-        "/api/v1/workspaces/contacts", json={"contact": {"first_name": "A", "last_name": "B"}}, headers=auth(issued)
+        "/api/v1/workspaces/contacts",
+        json={"contact": {"first_name": "A", "last_name": "B"}},
+        headers=auth(issued),
     )
     url = f"/api/v1/workspaces/contacts/{created.json()['data']['id']}"
     # PATCH keeps the last name; PUT without it is a validation error: the tool knows which it got.

@@ -8,6 +8,7 @@ Create Date: 2026-11-26
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
@@ -19,7 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _audit_columns() -> list[sa.Column[object]]:
+def _audit_columns() -> list[sa.Column[Any]]:
     """The columns of advanced-alchemy's UUID audit base, after the table's own."""
     return [
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
@@ -47,8 +48,18 @@ def upgrade() -> None:
     op.create_table(
         "memberships",
         sa.Column("id", GUID(length=16), primary_key=True),
-        sa.Column("user_id", GUID(length=16), sa.ForeignKey("users.id", name="fk_memberships_user_id_users", ondelete="CASCADE"), nullable=False),
-        sa.Column("workspace_id", GUID(length=16), sa.ForeignKey("workspaces.id", name="fk_memberships_workspace_id_workspaces", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "user_id",
+            GUID(length=16),
+            sa.ForeignKey("users.id", name="fk_memberships_user_id_users", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "workspace_id",
+            GUID(length=16),
+            sa.ForeignKey("workspaces.id", name="fk_memberships_workspace_id_workspaces", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("role", sa.String(length=32), nullable=False),
         *_audit_columns(),
         sa.UniqueConstraint("user_id", "workspace_id", name="uq_memberships_user_workspace"),
@@ -58,7 +69,12 @@ def upgrade() -> None:
     op.create_table(
         "api_tokens",
         sa.Column("id", GUID(length=16), primary_key=True),
-        sa.Column("user_id", GUID(length=16), sa.ForeignKey("users.id", name="fk_api_tokens_user_id_users", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "user_id",
+            GUID(length=16),
+            sa.ForeignKey("users.id", name="fk_api_tokens_user_id_users", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("revoked_at", DateTimeUTC(timezone=True), nullable=True),
@@ -72,8 +88,18 @@ def upgrade() -> None:
         sa.Column("schema_slug", sa.String(length=100), nullable=False),
         sa.Column("tool_slug", sa.String(length=100), nullable=False),
         sa.Column("data", JsonB, nullable=False),
-        sa.Column("created_by_id", GUID(length=16), sa.ForeignKey("users.id", name="fk_items_created_by_id_users"), nullable=False),
-        sa.Column("workspace_id", GUID(length=16), sa.ForeignKey("workspaces.id", name="fk_items_workspace_id_workspaces", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "created_by_id",
+            GUID(length=16),
+            sa.ForeignKey("users.id", name="fk_items_created_by_id_users"),
+            nullable=False,
+        ),
+        sa.Column(
+            "workspace_id",
+            GUID(length=16),
+            sa.ForeignKey("workspaces.id", name="fk_items_workspace_id_workspaces", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("deleted_at", DateTimeUTC(timezone=True), nullable=True),
         *_audit_columns(),
     )

@@ -37,7 +37,7 @@ class Feature:
                 raise TypeError(f"feature {self.slug}: {tool!r} is not a packs.core.tools.Tool subclass")
             if tool.route_spec is None:
                 raise ValueError(f"feature {self.slug}: tool {tool.qualified_name()} declares no route")
-            for key in tool.route_spec.keys():
+            for key in tool.route_spec.route_keys():
                 if key in self._routes:
                     raise DuplicateFeatureError(
                         f"feature {self.slug}: tools {self._routes[key].qualified_name()} and "

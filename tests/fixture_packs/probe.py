@@ -33,7 +33,13 @@ class Window(msgspec.Struct):
 
 
 async def _write(user_id: UUID, workspace_id: UUID, label: str) -> Item:
-    item = Item(schema_slug="thing", tool_slug="probe", data={"label": label}, created_by_id=user_id, workspace_id=workspace_id)
+    item = Item(
+        schema_slug="thing",
+        tool_slug="probe",
+        data={"label": label},
+        created_by_id=user_id,
+        workspace_id=workspace_id,
+    )
     current_session().add(item)
     await current_session().flush()
     return item
@@ -123,6 +129,16 @@ def register_features() -> Sequence[Feature]:
             namespace="probes",
             name="things",
             schema="thing",
-            tools=[Echo, MemberEcho, WriteThenCrash, WriteThenReject, Write, Forbid, Missing, Typed, Unimplemented],
+            tools=[
+                Echo,
+                MemberEcho,
+                WriteThenCrash,
+                WriteThenReject,
+                Write,
+                Forbid,
+                Missing,
+                Typed,
+                Unimplemented,
+            ],
         )
     ]

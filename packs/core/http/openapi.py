@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from litestar import Request
 from litestar.enums import MediaType
-from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
 
 from packs.core.features import Feature, FeatureRegistry
 from packs.core.schemas import SchemaRegistry
@@ -93,21 +93,49 @@ def merge_into(document: dict[str, Any], operations: dict[str, Any]) -> dict[str
     return merged
 
 
-class ToolsOpenAPIJSON(OpenAPIRenderPlugin):
-    """Serves ``/schema/openapi.json``: Litestar's document plus one operation per registered tool."""
+class ToolDocs:
+    """The app's OpenAPI document with the tool operations merged in, built once per app."""
 
     def __init__(self, features: FeatureRegistry, schemas: SchemaRegistry) -> None:
-        super().__init__(path="/openapi.json", media_type=MediaType.JSON)
         self.features = features
         self.schemas = schemas
-        self._rendered: bytes | None = None
+        self._document: dict[str, Any] | None = None
+
+    def document(self, openapi_schema: dict[str, Any]) -> dict[str, Any]:
+        """``openapi_schema`` (Litestar's) plus every tool's operation."""
+        if self._document is None:
+            self._document = merge_into(openapi_schema, tool_operations(self.features, self.schemas))
+        return self._document
+
+
+class ToolsOpenAPIJSON(OpenAPIRenderPlugin):
+    """Serves ``/schema/openapi.json``: the document with one operation per registered tool."""
+
+    def __init__(self, docs: ToolDocs) -> None:
+        super().__init__(path="/openapi.json", media_type=MediaType.JSON)
+        self.docs = docs
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        """The merged document as JSON (built once per app)."""
-        if self._rendered is None:
-            document = merge_into(openapi_schema, tool_operations(self.features, self.schemas))
-            self._rendered = msgspec.json.encode(document)
-        return self._rendered
+        """The merged document as JSON."""
+        return self.render_json(request, self.docs.document(openapi_schema))
+
+
+class ToolsSwaggerUI(SwaggerRenderPlugin):
+    """The interactive page (Swagger UI) on the merged document."""
+
+    def __init__(self, docs: ToolDocs, path: str | list[str]) -> None:
+        super().__init__(path=path)
+        self.docs = docs
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        """The Swagger UI page embedding the merged document."""
+        return super().render(request, self.docs.document(openapi_schema))
+
+
+def openapi_render_plugins(features: FeatureRegistry, schemas: SchemaRegistry) -> list[OpenAPIRenderPlugin]:
+    """The render plugins of the app: Swagger UI at ``/schema`` and the JSON document."""
+    docs = ToolDocs(features, schemas)
+    return [ToolsSwaggerUI(docs, path=["/", "/swagger"]), ToolsOpenAPIJSON(docs)]
 
 
 def _path(feature: Feature, tool: type[Tool]) -> str:
@@ -177,7 +205,7 @@ def _operation(
     operation["parameters"] = parameters
     responses: dict[str, Any] = {
         str(spec.status): {
-            "description": "Success: the tool's answer, `{\"data\": ..., \"meta\": {...}}`",
+            "description": 'Success: the tool\'s answer, `{"data": ..., "meta": {...}}`',
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
         "422": {

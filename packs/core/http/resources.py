@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packs.core.db import bind_session
 from packs.core.features import registry as features
 from packs.core.http.errors import error_response, tool_error_response
-from packs.core.http.params import BadRequestBody, decode_body, merge_params
+from packs.core.http.params import BadRequestBodyError, decode_body, merge_params
 from packs.core.identity import IdentityError, authenticate
 from packs.core.tools.routing import ACTION_PATTERN
 
@@ -41,7 +41,12 @@ class ResourcesController(Controller):
 
     @route("/{namespace:str}/{feature:str}/{segment:str}", http_method=METHODS)
     async def member_or_action(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, namespace: str, feature: str, segment: str
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        namespace: str,
+        feature: str,
+        segment: str,
     ) -> Response[Any]:
         """A member request (``segment`` is a UUID) or a collection action (``segment`` is ``[a-z_]+``)."""
         if UUID_PATTERN.match(segment):
@@ -94,7 +99,7 @@ async def dispatch(
 
     try:
         body = decode_body(await request.body())
-    except BadRequestBody as error:
+    except BadRequestBodyError as error:
         return error_response(400, {"error": str(error)})
     params = merge_params(request.query_params.dict(), body)
     if item_id is not None:

@@ -50,9 +50,7 @@ def parse_workspace_header(value: str | None) -> UUID | None:
         raise IdentityError(400, f"X-Workspace-Id must be a workspace UUID, got {value!r}") from None
 
 
-async def authenticate(
-    session: AsyncSession, authorization: str | None, workspace_header: str | None
-) -> Identity:
+async def authenticate(session: AsyncSession, authorization: str | None, workspace_header: str | None) -> Identity:
     """Resolve the caller's identity in one query; raise :class:`IdentityError` for each failing case."""
     token = parse_bearer(authorization)
     workspace_id = parse_workspace_header(workspace_header)
@@ -78,7 +76,5 @@ async def authenticate(
     if first_workspace is None:
         raise IdentityError(403, "this user is not a member of any workspace")
     if len(rows) > 1:
-        raise IdentityError(
-            400, "this user belongs to several workspaces: choose one with the X-Workspace-Id header"
-        )
+        raise IdentityError(400, "this user belongs to several workspaces: choose one with the X-Workspace-Id header")
     return Identity(user_id=user_id, workspace_id=first_workspace)

@@ -14,9 +14,7 @@ REQUIRED = "is required"
 UNKNOWN = "is not a known field"
 
 
-def validate(
-    schema: type[Schema], data: Any, *, key: str, partial: bool = False
-) -> dict[str, Any]:
+def validate(schema: type[Schema], data: Any, *, key: str, partial: bool = False) -> dict[str, Any]:
     """Check ``data`` (the value a client sent under ``key``) against ``schema``.
 
     Returns the data converted to the schema's field types, with the fields it holds (absent

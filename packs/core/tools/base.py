@@ -25,7 +25,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from packs.core.tools.parameters import ToolParameters
 from packs.core.tools.routing import Route
@@ -45,7 +45,7 @@ class _Execute:
 
     def __init__(self, function: Callable[..., Any]) -> None:
         self.function = function
-        functools.update_wrapper(self, function)
+        self.__doc__ = function.__doc__
 
     def __get__(self, instance: Tool | None, owner: type[Tool]) -> Callable[..., Any]:
         if instance is None:
@@ -59,6 +59,10 @@ async def _execute_class_level(tool_class: type[Tool], **params: Any) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+def _unimplemented(self: Tool, **params: Any) -> Any:
+    raise NotImplementedError(f"{type(self).__name__}#execute must be implemented")
 
 
 class Tool:
@@ -89,7 +93,7 @@ class Tool:
             cls.slug = _CAMEL_BOUNDARY.sub("_", cls.__name__).lower()
         execute = cls.__dict__.get("execute")
         if inspect.isfunction(execute):
-            cls.execute = _Execute(execute)  # type: ignore[method-assign]
+            cls.execute = cast(Callable[..., Any], _Execute(execute))
         cls._parameters = None
         if method is not None:
             cls.route(method, scope=scope, action=action, status=status)
@@ -151,9 +155,9 @@ class Tool:
         rendered: dict[str, Any] = self.serializer_class(record).to_dict()
         return rendered
 
-    def execute(self, **params: Any) -> Any:
-        """Do the tool's work; subclasses implement it with explicit keyword parameters."""
-        raise NotImplementedError(f"{type(self).__qualname__}#execute must be implemented")
+    execute: Callable[..., Any] = cast(Callable[..., Any], _Execute(_unimplemented))
+    """Do the tool's work: subclasses implement it with explicit keyword parameters.
 
-
-Tool.execute = _Execute(Tool.__dict__["execute"])  # type: ignore[method-assign]
+    Called on the class (``Create.execute(**params)``), it checks typed parameters, builds an
+    instance and awaits the instance's ``execute``.
+    """

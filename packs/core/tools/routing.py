@@ -49,6 +49,6 @@ class Route:
             raise ValueError(f"{owner}: route status {status} is not a 2xx status")
         return cls(methods=methods, scope=scope, action=action, status=status)  # type: ignore[arg-type]
 
-    def keys(self) -> list[tuple[str, str, str | None]]:
+    def route_keys(self) -> list[tuple[str, str, str | None]]:
         """The ``(method, scope, action)`` triples this route answers."""
         return [(method, self.scope, self.action) for method in self.methods]

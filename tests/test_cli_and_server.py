@@ -1,0 +1,165 @@
+"""The operator commands and the app served by a real server, as a newcomer uses them (README)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.databases import postgres_database
+
+REPO = Path(__file__).resolve().parent.parent
+LITESTAR = [sys.executable, "-m", "litestar"]
+
+
+def environment(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKFLOW_")}
+    env.update({"PACKFLOW_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}, **extra)
+    return env
+
+
+def litestar(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*LITESTAR, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    if ok:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def last_json_line(output: str) -> dict[str, Any]:
+    line = output.strip().splitlines()[-1]
+    payload: dict[str, Any] = json.loads(line)
+    return payload
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: nothing migrated yet."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    with postgres_database() as url:
+        yield url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(fresh_database: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """``litestar run`` on a free port against a fresh database (migrated on startup)."""
+    env = environment(fresh_database)
+    port = free_port()
+    process = subprocess.Popen(
+        [*LITESTAR, "run", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"server exited: {process.stdout.read() if process.stdout else ''}")
+            try:
+                if httpx.get(f"{base}/schema/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("server did not start within 60 s")
+            time.sleep(0.2)
+        yield base, env
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_newcomer_flow_against_a_real_server(server: tuple[str, dict[str, str]]) -> None:
+    base, env = server
+    created = last_json_line(
+        litestar(env, "users", "create", "--email", "Ada@Example.com", "--workspace", "Acme").stdout
+    )
+    assert set(created) == {"user_id", "workspace_id", "token"}
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    url = f"{base}/api/v1/workspaces/contacts"
+
+    response = httpx.post(url, json={"contact": {"first_name": "Ada", "last_name": "Lovelace"}}, headers=headers)
+    assert response.status_code == 201, response.text
+    item = response.json()["data"]
+    assert item["workspace_id"] == created["workspace_id"]
+    assert httpx.get(url, headers=headers).json()["meta"]["total"] == 1
+    assert httpx.get(f"{url}/{item['id']}", headers=headers).status_code == 200
+
+    again = last_json_line(litestar(env, "users", "create", "--email", "ada@example.com", "--workspace", "Acme").stdout)
+    assert (again["user_id"], again["workspace_id"]) == (created["user_id"], created["workspace_id"])
+    assert again["token"] != created["token"]
+    extra = last_json_line(litestar(env, "tokens", "create", "--email", "ada@example.com").stdout)
+    assert extra["user_id"] == created["user_id"]
+    for token in (created["token"], again["token"], extra["token"]):
+        assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    revoked = last_json_line(litestar(env, "tokens", "revoke", created["token"]).stdout)
+    assert revoked == {"revoked": True, "user_id": created["user_id"]}
+    assert httpx.get(url, headers=headers).status_code == 401
+    assert httpx.get(url, headers={"Authorization": f"Bearer {extra['token']}"}).status_code == 200
+
+
+def test_operator_command_errors_exit_non_zero(tmp_path: Path) -> None:
+    env = environment(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    unknown = litestar(env, "tokens", "create", "--email", "ghost@example.com", ok=False)
+    assert unknown.returncode == 1
+    assert "no user with email 'ghost@example.com'" in unknown.stderr
+    bad_email = litestar(env, "users", "create", "--email", "nope", "--workspace", "Acme", ok=False)
+    assert bad_email.returncode == 1
+    assert "is not an email address" in bad_email.stderr
+    bad_token = litestar(env, "tokens", "revoke", "pf_nothing", ok=False)
+    assert bad_token.returncode == 1
+    assert "no such token" in bad_token.stderr
+
+
+def test_database_upgrade_command_migrates_a_fresh_database(fresh_database: str) -> None:
+    env = environment(fresh_database, PACKFLOW_AUTO_MIGRATE="false")
+    litestar(env, "database", "upgrade", "--no-prompt")
+    current = litestar(env, "database", "show-current-revision")
+    assert "0001" in current.stdout + current.stderr
+    created = last_json_line(litestar(env, "users", "create", "--email", "b@example.com", "--workspace", "B").stdout)
+    assert created["token"].startswith("pf_")
+
+
+def test_packs_list_shows_every_installed_pack(tmp_path: Path) -> None:
+    env = environment(f"sqlite+aiosqlite:///{tmp_path / 'packs.db'}", PACKFLOW_PACKS="")
+    text = litestar(env, "packs", "list").stdout
+    assert "core 0.1.0 (enabled) - packs.core.hooks from packflow" in text
+    assert "contacts_service 0.1.0 (disabled)" in text
+    assert "features: workspaces/contacts (Index, Show, Create, Update, Destroy)" in text
+    rows = {row["name"]: row for row in json.loads(litestar(env, "packs", "list", "--json").stdout)}
+    assert rows["contacts_service"]["enabled"] is False
+    assert rows["contacts_service"]["registers"]["schemas"] == ["contact"]
+    assert rows["core"]["registers"]["routes"] == ["ResourcesController"]
+    enabled = json.loads(litestar(environment(env["PACKFLOW_DATABASE_URL"]), "packs", "list", "--json").stdout)
+    assert {row["name"]: row["enabled"] for row in enabled}["contacts_service"] is True
+
+
+def test_enabling_a_missing_pack_stops_startup_with_the_installed_list(tmp_path: Path) -> None:
+    env = environment(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", PACKFLOW_PACKS="contacts_service,crm")
+    result = litestar(env, "packs", "list", ok=False)
+    assert result.returncode != 0
+    assert (
+        "'crm' is enabled (PACKFLOW_PACKS) but not installed; installed packs: contacts_service, core" in result.stderr
+    )

@@ -69,7 +69,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
-            loggers={"packflow": {"level": "INFO", "propagate": True}},
+            loggers={
+                "packflow": {"level": "INFO", "propagate": True},
+                "httpx": {"level": "WARNING", "propagate": True},
+            },
             log_exceptions="debug",
         ),
         debug=False,

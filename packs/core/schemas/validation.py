@@ -17,8 +17,8 @@ UNKNOWN = "is not a known field"
 def validate(schema: type[Schema], data: Any, *, key: str, partial: bool = False) -> dict[str, Any]:
     """Check ``data`` (the value a client sent under ``key``) against ``schema``.
 
-    Returns the data converted to the schema's field types, with the fields it holds (absent
-    optional fields are left out). Raises one ``ValidationError("Validation failed", details)``
+    Returns the data converted to the schema's field types and back to JSON-ready builtins, with
+    the fields it holds (absent optional fields are left out). Raises one ``ValidationError("Validation failed", details)``
     with one message per failing field: a required field that is missing, null or blank (only
     the fields sent are checked when ``partial``), a value of the wrong type or breaking a
     constraint, a field the schema does not know; ``data`` that is not an object is reported
@@ -49,7 +49,8 @@ def validate(schema: type[Schema], data: Any, *, key: str, partial: bool = False
     details.update({name: UNKNOWN for name in data if name not in known})
     if details:
         raise ValidationError("Validation failed", details)
-    return clean
+    converted: dict[str, Any] = msgspec.to_builtins(clean)
+    return converted
 
 
 def _blank(value: Any) -> bool:

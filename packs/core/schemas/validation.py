@@ -17,12 +17,12 @@ UNKNOWN = "is not a known field"
 def validate(schema: type[Schema], data: Any, *, key: str, partial: bool = False) -> dict[str, Any]:
     """Check ``data`` (the value a client sent under ``key``) against ``schema``.
 
-    Returns the data converted to the schema's field types and back to JSON-ready builtins, with
-    the fields it holds (absent optional fields are left out). Raises one ``ValidationError("Validation failed", details)``
-    with one message per failing field: a required field that is missing, null or blank (only
-    the fields sent are checked when ``partial``), a value of the wrong type or breaking a
-    constraint, a field the schema does not know; ``data`` that is not an object is reported
-    under ``key``.
+    Returns the fields sent, converted to the schema's field types and back to JSON-ready
+    builtins (absent optional fields are left out). Raises one
+    ``ValidationError("Validation failed", details)`` with one message per failing field: a
+    required field that is missing, null or blank (only the fields sent are checked when
+    ``partial``), a value of the wrong type or breaking a constraint, a field the schema does not
+    know; ``data`` that is not an object is reported under ``key``.
     """
     if data is None:
         data = {}

@@ -6,11 +6,11 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from packs.core.identity.accounts import AccountError, revoke_token
 from packs.core.identity.tokens import hash_token
-from packs.core.models import ApiToken
+from packs.core.models import ApiToken, Membership
 from tests.conftest import Harness, auth
 
 URL = "/api/v1/workspaces/contacts"
@@ -112,3 +112,13 @@ async def test_workspace_of_someone_else_or_unknown_is_403(client: httpx.AsyncCl
 
 async def test_identity_is_checked_before_the_route_is_resolved(client: httpx.AsyncClient, harness: Harness) -> None:
     assert (await client.get("/api/v1/nowhere/things")).status_code == 401
+
+
+async def test_a_user_in_no_workspace_is_403(client: httpx.AsyncClient, harness: Harness) -> None:
+    issued = await harness.user()
+    async with harness.plugin.db.create_session_maker()() as session:
+        await session.execute(delete(Membership))
+        await session.commit()
+    response = await client.get(URL, headers=auth(issued))
+    assert response.status_code == 403
+    assert response.json() == {"error": "this user is not a member of any workspace"}

@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, MethodNotAllowedException
 
+from packs.core.http import API_PREFIX
 from packs.core.tools.errors import ForbiddenError, NotFoundError, ValidationError
 
 logger = logging.getLogger("packflow")
@@ -31,8 +32,14 @@ def tool_error_response(error: Exception, *, production: bool) -> Response[dict[
     return error_response(500, {"error": type(error).__name__, "message": message})
 
 
-def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
-    """Litestar's own HTTP errors (404, 405, 413, ...) in the same ``{"error": ...}`` shape."""
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    """Litestar's own HTTP errors (404, 413, ...) in the same ``{"error": ...}`` shape.
+
+    Under ``/api/v1`` a method that no route takes (HEAD, TRACE, ...) is 404, never 405: every
+    method is answered by a tool or by nobody.
+    """
+    if isinstance(exc, MethodNotAllowedException) and request.url.path.startswith(f"{API_PREFIX}/"):
+        return error_response(404, {"error": f"no tool answers {request.method} {request.url.path}"})
     body: dict[str, Any] = {"error": exc.detail}
     if exc.extra:
         body["details"] = exc.extra

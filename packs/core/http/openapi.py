@@ -17,11 +17,11 @@ from litestar.enums import MediaType
 from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
 
 from packs.core.features import Feature, FeatureRegistry
+from packs.core.http import API_PREFIX
 from packs.core.schemas import SchemaRegistry
 from packs.core.tools import Tool
 from packs.core.tools.parameters import IDENTITY_PARAMETERS, Parameter
 
-API_PREFIX = "/api/v1"
 BODY_METHODS = frozenset({"post", "put", "patch"})
 HIDDEN_PARAMETERS = IDENTITY_PARAMETERS | {"id", "http_method"}
 REF = "#/components/schemas/{name}"

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.db import bind_session
 from packs.core.features import registry as features
+from packs.core.http import API_PREFIX
 from packs.core.http.errors import error_response, tool_error_response
 from packs.core.http.params import BadRequestBodyError, decode_body, merge_params
 from packs.core.identity import IdentityError, authenticate
 from packs.core.tools.routing import ACTION_PATTERN
 
-API_PREFIX = "/api/v1"
 METHODS = [HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE]
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 JSON = "application/json"

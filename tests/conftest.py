@@ -80,18 +80,22 @@ class Harness:
             return int((await connection.execute(statement)).scalar_one())
 
 
-async def build_harness(settings: Settings) -> Harness:
+@asynccontextmanager
+async def harness_for(settings: Settings) -> AsyncIterator[Harness]:
+    """An app built from ``settings`` on an emptied database; its engine is disposed afterwards."""
     harness = Harness(create_app(settings))
     await truncate(harness.plugin.db.get_engine())
-    return harness
+    try:
+        yield harness
+    finally:
+        await harness.plugin.db.get_engine().dispose()
 
 
 @pytest.fixture
 async def harness(database_url: str) -> AsyncIterator[Harness]:
     """The app with contacts_service enabled, on an emptied database of the current backend."""
-    harness = await build_harness(make_settings(database_url))
-    yield harness
-    await harness.plugin.db.get_engine().dispose()
+    async with harness_for(make_settings(database_url)) as built:
+        yield built
 
 
 @asynccontextmanager
@@ -160,9 +164,8 @@ def fixture_packs(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture
 async def probe(database_url: str) -> AsyncIterator[Harness]:
     """The app with contacts_service and the probe pack enabled."""
-    harness = await build_harness(make_settings(database_url, packs=("contacts_service", "probe")))
-    yield harness
-    await harness.plugin.db.get_engine().dispose()
+    async with harness_for(make_settings(database_url, packs=("contacts_service", "probe"))) as built:
+        yield built
 
 
 @pytest.fixture

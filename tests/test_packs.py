@@ -9,7 +9,7 @@ from app.packs import PackError, installed_packs, load_packs
 from app.settings import Settings
 from packs.core.features import registry as features
 from packs.core.schemas import registry as schemas
-from tests.conftest import auth, build_harness, http_client, make_settings
+from tests.conftest import auth, harness_for, http_client, make_settings
 
 
 def test_in_repo_packs_are_declared_as_entry_points() -> None:
@@ -85,27 +85,21 @@ def test_a_feature_whose_schema_no_pack_registers_stops_startup() -> None:
 
 
 async def test_core_only_app_answers_404_for_contacts(sqlite_database_url: str) -> None:
-    harness = await build_harness(make_settings(sqlite_database_url, packs=()))
-    try:
+    async with harness_for(make_settings(sqlite_database_url, packs=())) as harness:
         issued = await harness.user()
         async with http_client(harness.app) as client:
             response = await client.get("/api/v1/workspaces/contacts", headers=auth(issued))
             assert response.status_code == 404
             assert response.json() == {"error": "no feature workspaces/contacts"}
             assert "/api/v1/workspaces/contacts" not in (await client.get("/schema/openapi.json")).json()["paths"]
-    finally:
-        await harness.plugin.db.get_engine().dispose()
 
 
 async def test_app_with_contacts_enabled_answers_contacts(sqlite_database_url: str) -> None:
-    harness = await build_harness(make_settings(sqlite_database_url, packs=("contacts_service",)))
-    try:
+    async with harness_for(make_settings(sqlite_database_url, packs=("contacts_service",))) as harness:
         issued = await harness.user()
         async with http_client(harness.app) as client:
             response = await client.get("/api/v1/workspaces/contacts", headers=auth(issued))
             assert response.status_code == 200
-    finally:
-        await harness.plugin.db.get_engine().dispose()
 
 
 def test_packs_setting_comes_from_the_environment() -> None:

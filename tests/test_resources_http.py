@@ -7,8 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from app.settings import Settings
-from tests.conftest import Harness, auth, build_harness, http_client
+from tests.conftest import Harness, auth, harness_for, http_client, make_settings
 
 THINGS = "/api/v1/probes/things"
 
@@ -101,14 +100,7 @@ async def test_invalid_json_is_400_and_runs_nothing(probe_client: httpx.AsyncCli
 
 
 async def test_body_over_the_limit_is_413_and_runs_nothing(database_url: str) -> None:
-    settings = Settings(
-        database_url=database_url,
-        packs=("contacts_service", "probe"),
-        auto_migrate=False,
-        max_body_bytes=2048,
-    )
-    harness = await build_harness(settings)
-    try:
+    async with harness_for(make_settings(database_url, ("contacts_service", "probe"), max_body_bytes=2048)) as harness:
         issued = await harness.user()
         async with http_client(harness.app) as client:
             small = await client.post(THINGS, json={"label": "x" * 100}, headers=auth(issued))
@@ -117,8 +109,6 @@ async def test_body_over_the_limit_is_413_and_runs_nothing(database_url: str) ->
             assert huge.status_code == 413
             assert "error" in huge.json()
         assert await harness.count("items") == 1
-    finally:
-        await harness.plugin.db.get_engine().dispose()
 
 
 async def test_default_body_limit_is_one_mebibyte(probe_client: httpx.AsyncClient, probe: Harness) -> None:
@@ -178,9 +168,7 @@ async def test_unexpected_exception_is_500_with_class_and_message_and_rolls_back
 
 
 async def test_production_mode_hides_the_exception_message(database_url: str) -> None:
-    settings = Settings(database_url=database_url, packs=("probe",), auto_migrate=False, environment="production")
-    harness = await build_harness(settings)
-    try:
+    async with harness_for(make_settings(database_url, ("probe",), environment="production")) as harness:
         issued = await harness.user()
         async with http_client(harness.app) as client:
             response = await client.post(f"{THINGS}/crash", headers=auth(issued))
@@ -188,8 +176,6 @@ async def test_production_mode_hides_the_exception_message(database_url: str) ->
         body = response.json()
         assert body["error"] == "RuntimeError"
         assert "on purpose" not in body["message"]
-    finally:
-        await harness.plugin.db.get_engine().dispose()
 
 
 async def test_validation_error_is_422_with_details_and_rolls_back(

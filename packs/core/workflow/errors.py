@@ -1,0 +1,32 @@
+"""The engine's exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class Error(Exception):
+    """Base of every error the workflow engine raises."""
+
+
+class ValidationError(Error):
+    """A workflow document is invalid; ``problems`` lists every problem found, each naming step and field."""
+
+    def __init__(self, problems: Iterable[str], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        where = f"{source}: " if source else ""
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"{where}invalid workflow ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class ConfigError(Error):
+    """The engine is not configured for what was asked (no store, unknown workflow, ...)."""
+
+
+class ExecutionError(Error):
+    """A caller error about an execution: unknown id, resuming something that is not halted, ..."""
+
+
+class StepError(Error):
+    """A step failed in a way that must not be retried (e.g. an output over the size cap)."""

@@ -1,0 +1,123 @@
+"""Executions, entries and results: what the engine persists and returns."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    """An execution's status."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    HALTED = "halted"
+    FAILED = "failed"
+
+
+class Action(enum.StrEnum):
+    """What an entry records about a step."""
+
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    HALTED = "halted"
+
+
+def utcnow() -> datetime.datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.datetime.now(datetime.UTC)
+
+
+def new_id() -> str:
+    """A new random id (UUID text)."""
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Execution:
+    """One run of a workflow, as the store keeps it."""
+
+    id: str
+    workflow_id: str
+    status: str = Status.RUNNING
+    input: dict[str, Any] = field(default_factory=dict)
+    ctx: dict[str, Any] = field(default_factory=dict)
+    current_step: str | None = None
+    result: Any = None
+    recover_to: str | None = None
+    halt_data: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: datetime.datetime = field(default_factory=utcnow)
+    updated_at: datetime.datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class Entry:
+    """One event of one step of an execution (started, completed, failed, halted)."""
+
+    execution_id: str
+    step_id: str
+    step_type: str
+    action: str
+    id: str = field(default_factory=new_id)
+    duration_ms: int | None = None
+    input: Any = None
+    output: Any = None
+    error: str | None = None
+    timestamp: datetime.datetime = field(default_factory=utcnow)
+
+    def as_history(self) -> dict[str, Any]:
+        """The entry as ``$history`` shows it."""
+        return {
+            "step_id": self.step_id,
+            "step_type": self.step_type,
+            "action": str(self.action),
+            "output": self.output,
+            "error": self.error,
+            "timestamp": self.timestamp.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class HaltResult:
+    """Why an execution halted and where resuming continues."""
+
+    data: dict[str, Any]
+    resume_step: str | None = None
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What ``run`` and ``resume`` return."""
+
+    status: Status
+    execution_id: str
+    output: Any = None
+    halt: HaltResult | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, execution: Execution) -> ExecutionResult:
+        """The result an execution's stored state stands for."""
+        status = Status(execution.status)
+        halt = None
+        if status is Status.HALTED and execution.halt_data is not None:
+            prompt = execution.halt_data.get("prompt")
+            halt = HaltResult(
+                data=execution.halt_data,
+                resume_step=execution.recover_to,
+                prompt=prompt if isinstance(prompt, str) else None,
+            )
+        return cls(
+            status=status,
+            execution_id=execution.id,
+            output=execution.result if status is Status.COMPLETED else None,
+            halt=halt,
+            error=execution.error,
+        )

@@ -14,6 +14,7 @@ from litestar.cli._utils import LitestarGroup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.packs import PackError, collect_contributions, installed_packs
+from packs.core import workflow as wf
 from packs.core.identity.accounts import AccountError, IssuedToken, create_token, create_user, revoke_token
 
 T = TypeVar("T")
@@ -21,34 +22,48 @@ T = TypeVar("T")
 
 def register_commands(cli: click.Group) -> None:
     """Attach the command groups to the ``litestar`` group."""
+    from app.workflow_cli import workflows_group
+
     cli.add_command(users_group)
     cli.add_command(tokens_group)
     cli.add_command(packs_group)
+    cli.add_command(workflows_group)
 
 
-def _run_in_transaction(app: Litestar, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Migrate when configured, then run ``work`` in one committed transaction; errors exit with status 1."""
+def _run(app: Litestar, work: Callable[[], Awaitable[T]]) -> T:
+    """Migrate when configured, run ``work``, dispose of the engine; operator errors exit with status 1."""
     from app.server import PackflowPlugin
 
     plugin = app.plugins.get(PackflowPlugin)
 
     async def run() -> T:
-        if plugin.settings.auto_migrate:
-            await plugin.migrate()
-        session_maker = plugin.db.create_session_maker()
         try:
-            async with session_maker() as session:
-                result = await work(session)
-                await session.commit()
-                return result
+            if plugin.settings.auto_migrate:
+                await plugin.migrate()
+            return await work()
         finally:
             await plugin.db.get_engine().dispose()
 
     try:
         return asyncio.run(run())
-    except AccountError as error:
+    except (AccountError, wf.ExecutionError) as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(1)
+
+
+def _run_in_transaction(app: Litestar, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction (see :func:`_run`)."""
+    from app.server import PackflowPlugin
+
+    plugin = app.plugins.get(PackflowPlugin)
+
+    async def transaction() -> T:
+        async with plugin.db.create_session_maker()() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+
+    return _run(app, transaction)
 
 
 def _print_token(issued: IssuedToken) -> None:

@@ -16,6 +16,7 @@ from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 from app.database import database_config, upgrade_database
 from app.packs import LoadedPacks, load_packs
 from app.settings import Settings
+from app.workflows import WorkflowRuntime, configure_workflows
 from packs.core.http.errors import http_exception_handler
 from packs.core.http.openapi import openapi_render_plugins
 
@@ -25,17 +26,25 @@ logger = logging.getLogger("packflow")
 class PackflowPlugin(InitPluginProtocol, CLIPluginProtocol):
     """Wires settings, packs and the database into the app, and adds the ``users``/``tokens``/``packs`` commands."""
 
-    def __init__(self, settings: Settings, packs: LoadedPacks, db: SQLAlchemyAsyncConfig) -> None:
+    def __init__(
+        self, settings: Settings, packs: LoadedPacks, db: SQLAlchemyAsyncConfig, workflows: WorkflowRuntime
+    ) -> None:
         self.settings = settings
         self.packs = packs
         self.db = db
+        self.workflows = workflows
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register pack routes, error handlers, app state and the startup migration."""
         app_config.route_handlers.extend(self.packs.routes)
         app_config.exception_handlers.setdefault(HTTPException, http_exception_handler)
         app_config.state.update(
-            {"settings": self.settings, "packs": self.packs, "production": self.settings.production}
+            {
+                "settings": self.settings,
+                "packs": self.packs,
+                "workflows": self.workflows,
+                "production": self.settings.production,
+            }
         )
         if self.settings.auto_migrate:
             app_config.on_startup.append(self.migrate)
@@ -57,8 +66,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = Settings.from_env() if settings is None else settings
     packs = load_packs(settings.packs)
     db = database_config(settings)
+    workflows = configure_workflows(packs, db, logger)
     return Litestar(
-        plugins=[SQLAlchemyPlugin(config=db), PackflowPlugin(settings, packs, db)],
+        plugins=[SQLAlchemyPlugin(config=db), PackflowPlugin(settings, packs, db, workflows)],
         openapi_config=OpenAPIConfig(
             title="Packflow",
             version="0.1.0",

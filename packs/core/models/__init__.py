@@ -1,6 +1,16 @@
-"""The core pack's SQLAlchemy models (advanced-alchemy UUID audit bases)."""
+"""The core pack's SQLAlchemy models (advanced-alchemy UUID audit bases; the workflow tables on its registry)."""
 
 from packs.core.models.identity import ApiToken, Membership, User, Workspace
 from packs.core.models.item import Item
+from packs.core.models.workflow import WorkflowEntry, WorkflowExecution, WorkflowModelValidationError
 
-__all__ = ["ApiToken", "Item", "Membership", "User", "Workspace"]
+__all__ = [
+    "ApiToken",
+    "Item",
+    "Membership",
+    "User",
+    "WorkflowEntry",
+    "WorkflowExecution",
+    "WorkflowModelValidationError",
+    "Workspace",
+]

@@ -4,6 +4,7 @@ from packs.core.tools.base import Tool
 from packs.core.tools.errors import ForbiddenError, NotFoundError, ToolError, ValidationError
 from packs.core.tools.parameters import ToolParameters
 from packs.core.tools.routing import Route
+from packs.core.tools.workflow import WorkflowTool
 
 Base = Tool
 """The plan's name for the tool base class (``Core::Tools::Base``)."""
@@ -17,4 +18,5 @@ __all__ = [
     "ToolError",
     "ToolParameters",
     "ValidationError",
+    "WorkflowTool",
 ]

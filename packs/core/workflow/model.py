@@ -33,6 +33,22 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+_last_entry_time = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+
+
+def entry_time() -> datetime.datetime:
+    """The current UTC time, strictly later than any earlier call in this process.
+
+    Entries are ordered by timestamp; two entries of one step boundary must never tie.
+    """
+    global _last_entry_time
+    now = utcnow()
+    if now <= _last_entry_time:
+        now = _last_entry_time + datetime.timedelta(microseconds=1)
+    _last_entry_time = now
+    return now
+
+
 def new_id() -> str:
     """A new random id (UUID text)."""
     return str(uuid.uuid4())
@@ -69,7 +85,7 @@ class Entry:
     input: Any = None
     output: Any = None
     error: str | None = None
-    timestamp: datetime.datetime = field(default_factory=utcnow)
+    timestamp: datetime.datetime = field(default_factory=entry_time)
 
     def as_history(self) -> dict[str, Any]:
         """The entry as ``$history`` shows it."""

@@ -10,6 +10,8 @@ A store keeps executions and their entries. Besides the minimum of the spec (``s
   rolled back if the block raises.
 - ``savepoint()``: an async context manager inside ``unit()`` that undoes only its own writes when
   it raises (used around each attempt of a retried ``call``).
+- ``serializes_branches``: true when a unit is one database session, which parallel branches'
+  calls must then take turns to use.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class Store(Protocol):
 class MemoryStore:
     """Keeps everything in dictionaries (tests, scripts); copies on the way in and out."""
 
+    serializes_branches = False
+    """Parallel branches may call services at the same time (there is no shared session)."""
+
     def __init__(self) -> None:
         self._executions: dict[str, Execution] = {}
         self._entries: dict[str, list[Entry]] = {}
@@ -64,7 +69,9 @@ class MemoryStore:
         """The execution's entries, oldest first."""
         return copy.deepcopy(self._entries.get(execution_id, []))
 
-    async def find(self, workflow_id: str | None = None, status: str | None = None, limit: int = 100) -> list[Execution]:
+    async def find(
+        self, workflow_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Execution]:
         """Executions matching the filters, newest first."""
         found = [
             execution

@@ -1,0 +1,156 @@
+"""``litestar workflows``: list, validate, run, resume and show workflow executions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+from litestar import Litestar
+from litestar.cli._utils import LitestarGroup
+
+from app.cli import _run
+from app.workflows import WorkflowRuntime, unknown_services, workflow_files
+from packs.core import workflow as wf
+
+
+def _runtime(app: Litestar) -> WorkflowRuntime:
+    runtime: WorkflowRuntime = app.state.workflows
+    return runtime
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(msgspec.json.encode(value).decode())
+
+
+def _result_payload(result: wf.ExecutionResult) -> dict[str, Any]:
+    return {
+        "execution_id": result.execution_id,
+        "status": str(result.status),
+        "output": result.output,
+        "halt": None if result.halt is None else {"data": result.halt.data, "resume_step": result.halt.resume_step},
+        "error": result.error,
+    }
+
+
+def _finish(result: wf.ExecutionResult) -> None:
+    """Print the result as JSON; exit 0 only when the execution completed or halted."""
+    _echo_json(_result_payload(result))
+    sys.exit(0 if result.status in (wf.Status.COMPLETED, wf.Status.HALTED) else 1)
+
+
+def _json_option(value: str | None, name: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not valid JSON: {error}", param_hint=name) from None
+
+
+@click.group(cls=LitestarGroup, name="workflows")
+def workflows_group() -> None:
+    """Durable workflows shipped by the enabled packs."""
+
+
+@workflows_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def list_workflows(app: Litestar, as_json: bool) -> None:
+    """Every workflow of the enabled packs: id, name, version, pack and file."""
+    rows = [
+        {
+            "id": loaded.definition.id,
+            "name": loaded.definition.name,
+            "version": loaded.definition.version,
+            "description": loaded.definition.description,
+            "inputs": sorted(loaded.definition.inputs),
+            "pack": loaded.pack,
+            "path": str(loaded.path),
+        }
+        for loaded in sorted(_runtime(app).workflows.values(), key=lambda loaded: loaded.definition.id)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['id']} {row['version']} - {row['name']} (pack {row['pack']}, {row['path']})")
+
+
+@workflows_group.command(name="validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def validate_workflows(app: Litestar, paths: tuple[Path, ...]) -> None:
+    """Check workflow files (or folders of them): every problem is listed; exit 1 when any is invalid."""
+    services = _runtime(app).services
+    invalid = 0
+    for path in workflow_files(paths):
+        try:
+            definition = wf.load(path)
+            problems = unknown_services(definition, services)
+        except wf.ValidationError as error:
+            problems = error.problems
+        if problems:
+            invalid += 1
+            click.echo(f"{path}: invalid")
+            for problem in problems:
+                click.echo(f"  - {problem}")
+        else:
+            click.echo(f"{path}: ok ({definition.id})")
+    sys.exit(1 if invalid else 0)
+
+
+@workflows_group.command(name="run")
+@click.argument("workflow_id")
+@click.option("--input", "input_json", default="{}", help="The input as a JSON object.")
+@click.option("--execution-id", default=None, help="An idempotency key: an existing execution is not run again.")
+def run_workflow(app: Litestar, workflow_id: str, input_json: str, execution_id: str | None) -> None:
+    """Run WORKFLOW_ID and print its result as JSON (exit 0 when completed or halted)."""
+    loaded = _runtime(app).workflows.get(workflow_id)
+    if loaded is None:
+        raise click.BadParameter(
+            f"no workflow {workflow_id!r} (see 'litestar workflows list')", param_hint="WORKFLOW_ID"
+        )
+    payload = _json_option(input_json, "--input")
+    if not isinstance(payload, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--input")
+    result = _run(app, lambda: wf.Engine(loaded.definition).run(input=payload, execution_id=execution_id))
+    _finish(result)
+
+
+@workflows_group.command(name="resume")
+@click.argument("execution_id")
+@click.option("--approve/--reject", "approved", default=None, help="Answer an approval.")
+@click.option("--response", "response_json", default=None, help="A response for a halt, as JSON.")
+def resume_workflow(app: Litestar, execution_id: str, approved: bool | None, response_json: str | None) -> None:
+    """Resume a halted execution and print its result as JSON (exit 0 when completed or halted)."""
+    response = _json_option(response_json, "--response")
+    runtime = _runtime(app)
+
+    async def resume() -> wf.ExecutionResult:
+        execution = await runtime.store.load(execution_id)
+        if execution is None:
+            raise wf.ExecutionError(f"no execution {execution_id}")
+        loaded = runtime.workflows.get(execution.workflow_id)
+        if loaded is None:
+            raise wf.ExecutionError(f"execution {execution_id} is of workflow {execution.workflow_id!r}, not loaded")
+        return await wf.Engine(loaded.definition).resume(execution_id, response=response, approved=approved)
+
+    _finish(_run(app, resume))
+
+
+@workflows_group.command(name="show")
+@click.argument("execution_id")
+def show_execution(app: Litestar, execution_id: str) -> None:
+    """Print an execution and its entries as JSON."""
+    store = _runtime(app).store
+
+    async def show() -> dict[str, Any]:
+        execution = await store.load(execution_id)
+        if execution is None:
+            raise wf.ExecutionError(f"no execution {execution_id}")
+        entries = await store.entries(execution_id)
+        return {"execution": msgspec.to_builtins(execution), "entries": msgspec.to_builtins(entries)}
+
+    _echo_json(_run(app, show))

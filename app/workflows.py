@@ -1,0 +1,156 @@
+"""The plan's initializer (2.4): the engine on the SQL store, the app's logger, the packs' tools and services.
+
+At startup every workflow file of every enabled pack is loaded and validated, including that each
+``call`` service is one the enabled packs provide; any problem stops startup, listing every
+problem with its file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+
+from app.packs import LoadedPacks, PackError
+from packs.core import workflow as wf
+from packs.core.db import bind_session
+from packs.core.models import WorkflowEntry, WorkflowExecution
+from packs.core.tools import Tool
+from packs.core.workflow.sql_store import SQLStore
+
+WORKFLOW_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass
+class ServiceRegistry:
+    """The callables workflows may ``call``: tools of enabled packs by dotted path, and registered services."""
+
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, name: str) -> Any:
+        """The service ``name``, or ``None`` (the engine's resolver protocol)."""
+        return self.services.get(name)
+
+    def names(self) -> list[str]:
+        """Every name a workflow may call, sorted."""
+        return sorted(self.services)
+
+
+def tool_paths(tool: type[Tool]) -> list[str]:
+    """The dotted paths of ``tool``: where it is defined and every parent package that re-exports it."""
+    paths = [f"{tool.__module__}.{tool.__qualname__}"]
+    parts = tool.__module__.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        package = sys.modules.get(".".join(parts[:end])) or importlib.import_module(".".join(parts[:end]))
+        if getattr(package, tool.__name__, None) is tool:
+            paths.append(f"{package.__name__}.{tool.__name__}")
+    return paths
+
+
+def build_service_registry(packs: LoadedPacks) -> ServiceRegistry:
+    """Tools of the enabled packs' features and the services the enabled packs register; clashes stop startup."""
+    registry = ServiceRegistry()
+    owners: dict[str, str] = {}
+
+    def add(name: str, target: Any, pack: str) -> None:
+        if name in registry.services and registry.services[name] is not target:
+            raise PackError(f"service {name!r} is registered by pack {owners[name]!r} and by pack {pack!r}")
+        registry.services[name] = target
+        owners[name] = pack
+
+    for pack in packs.enabled:
+        contributions = packs.contributions[pack]
+        for feature in contributions.features:
+            for tool in feature.tools:
+                for path in tool_paths(tool):
+                    add(path, tool, pack)
+        for name, service in contributions.services.items():
+            add(name, service, pack)
+    return registry
+
+
+def workflow_files(paths: Iterable[Path]) -> list[Path]:
+    """The workflow files named by ``paths`` (files as given, folders searched for ``*.yml``/``*.yaml``)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in WORKFLOW_SUFFIXES))
+        else:
+            files.append(path)
+    return files
+
+
+@dataclass(frozen=True)
+class LoadedWorkflow:
+    """A workflow shipped by a pack."""
+
+    definition: wf.WorkflowDef
+    pack: str
+    path: Path
+
+
+def load_pack_workflows(packs: LoadedPacks, services: ServiceRegistry) -> dict[str, LoadedWorkflow]:
+    """Load and validate every workflow of every enabled pack; :class:`PackError` listing every problem."""
+    loaded: dict[str, LoadedWorkflow] = {}
+    problems: list[str] = []
+    for pack in packs.enabled:
+        for path in workflow_files(packs.contributions[pack].workflows):
+            try:
+                definition = wf.load(path)
+            except wf.ValidationError as error:
+                problems.extend(f"{path} (pack {pack!r}): {problem}" for problem in error.problems)
+                continue
+            problems.extend(f"{path} (pack {pack!r}): {problem}" for problem in unknown_services(definition, services))
+            if definition.id in loaded:
+                other = loaded[definition.id]
+                problems.append(
+                    f"{path} (pack {pack!r}): workflow id {definition.id!r} is also used by {other.path} "
+                    f"(pack {other.pack!r})"
+                )
+                continue
+            loaded[definition.id] = LoadedWorkflow(definition, pack, path)
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise PackError(f"invalid workflows ({len(problems)} problem(s)):\n{listed}")
+    return loaded
+
+
+def unknown_services(definition: wf.WorkflowDef, services: ServiceRegistry) -> list[str]:
+    """A problem for each ``call`` step whose service the enabled packs do not provide."""
+    return [
+        f"step {step.id!r} field 'service': unknown service {step.settings.service!r}; a workflow may call the "
+        f"tools and services of enabled packs (e.g. {', '.join(services.names()[:3]) or 'none are registered'})"
+        for step in definition.walk()
+        if step.type == "call" and step.settings is not None and services(step.settings.service) is None
+    ]
+
+
+@dataclass
+class WorkflowRuntime:
+    """What the app keeps about workflows: definitions by id, the services, the store."""
+
+    workflows: Mapping[str, LoadedWorkflow]
+    services: ServiceRegistry
+    store: SQLStore
+
+
+def configure_workflows(packs: LoadedPacks, db: SQLAlchemyAsyncConfig, logger: logging.Logger) -> WorkflowRuntime:
+    """Point the engine at the SQL store, the logger and the packs' services; register the packs' workflows."""
+    for pack in packs.enabled:
+        for type_name, executor in packs.contributions[pack].step_types.items():
+            executor_class, config_struct = executor if isinstance(executor, tuple) else (executor, None)
+            wf.register_step_type(type_name, executor_class, config_struct)
+    services = build_service_registry(packs)
+    workflows = load_pack_workflows(packs, services)
+    store = SQLStore(db.create_session_maker(), WorkflowExecution, WorkflowEntry, bind_session=bind_session)
+    wf.configure(store=store, service_resolver=services, logger=logger)
+    wf.clear_registry()
+    for loaded in workflows.values():
+        wf.register(loaded.definition)
+    return WorkflowRuntime(workflows=workflows, services=services, store=store)

@@ -1,0 +1,200 @@
+"""Workflow executions and their entries: the tables of the SQL workflow store.
+
+The columns are the Rails plan's ``workflow_executions`` / ``workflow_entries`` tables, nothing
+more: unlike the other core models these are not built on advanced-alchemy's ``UUIDBase`` (which
+adds an ``sa_orm_sentinel`` column), but they share its registry and metadata so that Alembic sees
+them. The plan's validations run from a ``before_flush`` event, so an invalid row raises
+:class:`WorkflowModelValidationError` before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, ClassVar, Self
+from uuid import UUID, uuid4
+
+from advanced_alchemy.base import AdvancedDeclarativeBase, CommonTableAttributes
+from advanced_alchemy.types import GUID, DateTimeUTC
+from sqlalchemy import JSON, ForeignKey, Integer, Select, String, Text, event, select, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relationship
+
+STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "halted")
+"""An execution's statuses: the plan's four plus the engine's ``pending`` (queued, not started)."""
+
+ACTIONS: tuple[str, ...] = ("started", "completed", "failed", "halted")
+"""What an entry records about a step."""
+
+JsonOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""advanced-alchemy's ``JsonB`` (``jsonb`` on PostgreSQL, JSON text elsewhere), storing ``None`` as SQL ``NULL``.
+
+With ``JsonB`` a Python ``None`` would be written as the JSON value ``null``; here a missing
+result or halt payload is a real ``NULL``, as in the plan.
+"""
+
+EMPTY_JSON_OBJECT = text("'{}'")
+"""The server default of ``input`` and ``ctx`` (the plan's ``default: {}``)."""
+
+
+class WorkflowModelValidationError(ValueError):
+    """A workflow row breaks one of the plan's validations; raised before anything is written.
+
+    ``model`` is the class name and ``errors`` maps each invalid field to its problem.
+    """
+
+    def __init__(self, model: str, errors: dict[str, str]) -> None:
+        self.model = model
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{model}.{field} {problem}" for field, problem in errors.items()))
+
+
+def _blank(value: object) -> bool:
+    """Rails' ``blank?`` for the values these columns hold: ``None`` or a whitespace-only string."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _check_presence(errors: dict[str, str], row: object, *fields: str) -> None:
+    for name in fields:
+        value = getattr(row, name)
+        if _blank(value):
+            errors[name] = f"must not be blank, got {value!r}"
+
+
+def _check_inclusion(errors: dict[str, str], row: object, name: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(row, name)
+    if name not in errors and value not in allowed:
+        errors[name] = f"must be one of {', '.join(allowed)}, got {value!r}"
+
+
+class WorkflowBase(CommonTableAttributes, AdvancedDeclarativeBase, AsyncAttrs):
+    """The workflow tables' base: advanced-alchemy's registry and metadata, no extra columns."""
+
+    __abstract__ = True
+
+    def validate(self) -> None:
+        """Raise :class:`WorkflowModelValidationError` when the row breaks a validation."""
+
+
+class WorkflowExecution(WorkflowBase):
+    """One run of a workflow (``workflow_executions``)."""
+
+    __tablename__ = "workflow_executions"
+
+    STATUSES: ClassVar[tuple[str, ...]] = STATUSES
+
+    id: Mapped[UUID] = mapped_column(GUID(length=16), primary_key=True, default=uuid4)
+    workflow_id: Mapped[str] = mapped_column(String(), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(
+        String(), nullable=False, default="running", server_default="running", index=True
+    )
+    input: Mapped[dict[str, Any] | None] = mapped_column(
+        JsonOrNull, nullable=True, default=dict, server_default=EMPTY_JSON_OBJECT
+    )
+    ctx: Mapped[dict[str, Any] | None] = mapped_column(
+        JsonOrNull, nullable=True, default=dict, server_default=EMPTY_JSON_OBJECT
+    )
+    current_step: Mapped[str | None] = mapped_column(String(), nullable=True)
+    result: Mapped[Any] = mapped_column(JsonOrNull, nullable=True)
+    recover_to: Mapped[str | None] = mapped_column(String(), nullable=True)
+    halt_data: Mapped[dict[str, Any] | None] = mapped_column(JsonOrNull, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), nullable=False, default=lambda: datetime.datetime.now(datetime.UTC), index=True
+    )
+    updated_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True),
+        nullable=False,
+        default=lambda: datetime.datetime.now(datetime.UTC),
+        onupdate=lambda: datetime.datetime.now(datetime.UTC),
+    )
+
+    entries: Mapped[list[WorkflowEntry]] = relationship(
+        back_populates="execution",
+        cascade="all, delete-orphan",
+        order_by="WorkflowEntry.timestamp",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        """A new row; like a Rails model, ``status``, ``input`` and ``ctx`` start at their column defaults."""
+        values.setdefault("status", "running")
+        values.setdefault("input", {})
+        values.setdefault("ctx", {})
+        super().__init__(**values)
+
+    def validate(self) -> None:
+        """Presence of ``workflow_id`` and ``status``; ``status`` one of :data:`STATUSES`."""
+        errors: dict[str, str] = {}
+        _check_presence(errors, self, "workflow_id", "status")
+        _check_inclusion(errors, self, "status", STATUSES)
+        if errors:
+            raise WorkflowModelValidationError(type(self).__name__, errors)
+
+    @classmethod
+    def with_status(cls, status: str) -> Select[tuple[Self]]:
+        """Executions whose status is ``status``."""
+        return select(cls).where(cls.status == status)
+
+    @classmethod
+    def pending(cls) -> Select[tuple[Self]]:
+        """Executions queued and not started yet."""
+        return cls.with_status("pending")
+
+    @classmethod
+    def running(cls) -> Select[tuple[Self]]:
+        """Executions in progress (the plan's ``running`` scope)."""
+        return cls.with_status("running")
+
+    @classmethod
+    def completed(cls) -> Select[tuple[Self]]:
+        """Executions that finished (the plan's ``completed`` scope)."""
+        return cls.with_status("completed")
+
+    @classmethod
+    def failed(cls) -> Select[tuple[Self]]:
+        """Executions that failed (the plan's ``failed`` scope)."""
+        return cls.with_status("failed")
+
+    @classmethod
+    def halted(cls) -> Select[tuple[Self]]:
+        """Executions waiting to be resumed (the plan's ``halted`` scope)."""
+        return cls.with_status("halted")
+
+
+class WorkflowEntry(WorkflowBase):
+    """One event of one step of an execution (``workflow_entries``)."""
+
+    __tablename__ = "workflow_entries"
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ACTIONS
+
+    id: Mapped[UUID] = mapped_column(GUID(length=16), primary_key=True, default=uuid4)
+    execution_id: Mapped[UUID] = mapped_column(
+        GUID(length=16), ForeignKey("workflow_executions.id"), nullable=False, index=True
+    )
+    step_id: Mapped[str] = mapped_column(String(), nullable=False, index=True)
+    step_type: Mapped[str] = mapped_column(String(), nullable=False)
+    action: Mapped[str] = mapped_column(String(), nullable=False)
+    duration_ms: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    input: Mapped[Any] = mapped_column(JsonOrNull, nullable=True)
+    output: Mapped[Any] = mapped_column(JsonOrNull, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    timestamp: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), nullable=False, index=True)
+
+    execution: Mapped[WorkflowExecution] = relationship(back_populates="entries")
+
+    def validate(self) -> None:
+        """Presence of ``step_id``, ``step_type``, ``action`` and ``timestamp``; ``action`` one of :data:`ACTIONS`."""
+        errors: dict[str, str] = {}
+        _check_presence(errors, self, "step_id", "step_type", "action", "timestamp")
+        _check_inclusion(errors, self, "action", ACTIONS)
+        if errors:
+            raise WorkflowModelValidationError(type(self).__name__, errors)
+
+
+@event.listens_for(Session, "before_flush")
+def validate_workflow_rows(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    """Validate every new or changed workflow row before the flush writes anything (async sessions too)."""
+    for row in (*session.new, *session.dirty):
+        if isinstance(row, WorkflowBase) and row not in session.deleted:
+            row.validate()

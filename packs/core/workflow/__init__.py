@@ -1,0 +1,69 @@
+"""The durable workflow engine (``workflow-engine.md``): a library with no Litestar or app imports.
+
+from packs.core import workflow as wf
+
+definition = wf.load("workflows/create_contact.yml")
+result = await wf.Engine(definition, store=wf.MemoryStore(), service_resolver=resolve).run(input={...})
+"""
+
+from packs.core.workflow.config import (
+    DEFAULT_MAX_STATE_BYTES,
+    ServiceResolver,
+    clear_registry,
+    configure,
+    register,
+    registry,
+    unregister,
+)
+from packs.core.workflow.definition import FINISHED, InputDef, StepDef, WorkflowDef
+from packs.core.workflow.engine import Engine
+from packs.core.workflow.errors import ConfigError, Error, ExecutionError, StepError, ValidationError
+from packs.core.workflow.events import EVENT_TYPES, Event
+from packs.core.workflow.loader import after_parse, before_parse, clear_parser_hooks, load, transform_config
+from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, HaltResult, Status
+from packs.core.workflow.runners import StreamRunner, SyncRunner
+from packs.core.workflow.steps import Continue, Finish, Halt, StepExecutor, register_step_type, step_types
+from packs.core.workflow.store import MemoryStore, Store
+
+__all__ = [
+    "DEFAULT_MAX_STATE_BYTES",
+    "EVENT_TYPES",
+    "FINISHED",
+    "Action",
+    "ConfigError",
+    "Continue",
+    "Engine",
+    "Entry",
+    "Error",
+    "Event",
+    "Execution",
+    "ExecutionError",
+    "ExecutionResult",
+    "Finish",
+    "Halt",
+    "HaltResult",
+    "InputDef",
+    "MemoryStore",
+    "ServiceResolver",
+    "Status",
+    "StepDef",
+    "StepError",
+    "StepExecutor",
+    "Store",
+    "StreamRunner",
+    "SyncRunner",
+    "ValidationError",
+    "WorkflowDef",
+    "after_parse",
+    "before_parse",
+    "clear_parser_hooks",
+    "clear_registry",
+    "configure",
+    "load",
+    "register",
+    "register_step_type",
+    "registry",
+    "step_types",
+    "transform_config",
+    "unregister",
+]

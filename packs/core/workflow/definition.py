@@ -1,0 +1,87 @@
+"""Parsed workflow documents: ``WorkflowDef``, ``StepDef`` and ``InputDef``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+FINISHED = "__FINISHED__"
+"""A target meaning: stop here."""
+
+
+@dataclass(frozen=True)
+class InputDef:
+    """One declared input: its JSON Schema (``type`` and any further keywords), whether required, its default."""
+
+    name: str
+    type: str | None = None
+    required: bool = True
+    default: Any = None
+    description: str | None = None
+    schema: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepDef:
+    """One step: ``id``, ``type``, its type's ``config``, ``next`` and ``on_error``.
+
+    ``config`` holds the type's configuration as written (nested steps of ``loop.do`` and
+    ``parallel.branches`` already parsed into ``StepDef``); ``settings`` holds it converted to the
+    type's config struct, when the type declares one.
+    """
+
+    id: str
+    type: str
+    config: dict[str, Any] = field(default_factory=dict)
+    next: str | None = None
+    on_error: str | None = None
+    settings: Any = None
+    path: str = ""
+
+    @property
+    def children(self) -> list[StepDef]:
+        """Nested steps (loop body or parallel branches), in order."""
+        nested = self.config.get("do") if self.type == "loop" else self.config.get("branches")
+        return [child for child in nested or [] if isinstance(child, StepDef)]
+
+
+@dataclass(frozen=True)
+class WorkflowDef:
+    """A loaded, validated workflow."""
+
+    id: str
+    name: str
+    steps: tuple[StepDef, ...]
+    version: str = "1.0"
+    description: str | None = None
+    timeout: float | None = None
+    inputs: dict[str, InputDef] = field(default_factory=dict)
+    source: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {step.id: step for step in self.steps})
+
+    def step(self, step_id: str) -> StepDef:
+        """The top-level step ``step_id``; ``KeyError`` when there is none."""
+        by_id: dict[str, StepDef] = object.__getattribute__(self, "_by_id")
+        return by_id[step_id]
+
+    def has_step(self, step_id: str) -> bool:
+        """Whether a top-level step ``step_id`` exists."""
+        by_id: dict[str, StepDef] = object.__getattribute__(self, "_by_id")
+        return step_id in by_id
+
+    @property
+    def first_step(self) -> StepDef:
+        """The entry point: the first step of the document."""
+        return self.steps[0]
+
+    def walk(self) -> Iterator[StepDef]:
+        """Every step, nested ones included, depth first."""
+        stack = list(reversed(self.steps))
+        while stack:
+            step = stack.pop()
+            yield step
+            stack.extend(reversed(step.children))

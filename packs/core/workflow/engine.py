@@ -1,0 +1,292 @@
+"""The engine: runs a workflow's steps, checkpointing each step boundary in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from packs.core.workflow import config
+from packs.core.workflow.definition import FINISHED, StepDef, WorkflowDef
+from packs.core.workflow.errors import ConfigError, ExecutionError, StepError
+from packs.core.workflow.events import Event
+from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, Status, new_id, utcnow
+from packs.core.workflow.state import RunState, describe, elapsed_ms, to_json_value
+from packs.core.workflow.steps.base import Continue, Finish, Halt, StepExecutor
+from packs.core.workflow.store import Store
+
+Listener = Callable[[Event], Awaitable[None] | None]
+
+
+class Engine:
+    """Runs one workflow definition against a store, resolving ``call`` services through a resolver."""
+
+    def __init__(
+        self,
+        definition: WorkflowDef,
+        store: Store | None = None,
+        service_resolver: config.ServiceResolver | None = None,
+        *,
+        logger: logging.Logger | None = None,
+        max_state_bytes: int | None = None,
+    ) -> None:
+        self.definition = definition
+        resolved_store = store if store is not None else config.defaults.store
+        if resolved_store is None:
+            raise ConfigError("no store: pass store=... or call packs.core.workflow.configure(store=...)")
+        self.store: Store = resolved_store
+        self.service_resolver = service_resolver if service_resolver is not None else config.defaults.service_resolver
+        self.logger = logger or config.defaults.logger
+        self.max_state_bytes = max_state_bytes or config.defaults.max_state_bytes
+        self.listeners: list[Listener] = []
+        self._executors: dict[int, StepExecutor] = {}
+
+    # -- public API -----------------------------------------------------------------------------
+
+    async def run(self, input: dict[str, Any] | None = None, execution_id: str | None = None) -> ExecutionResult:
+        """Start an execution; with an ``execution_id`` that exists already, answer its current result."""
+        if execution_id is not None and (existing := await self.store.load(execution_id)) is not None:
+            if existing.workflow_id != self.definition.id:
+                raise ExecutionError(
+                    f"execution {execution_id} belongs to workflow {existing.workflow_id!r}, not {self.definition.id!r}"
+                )
+            return ExecutionResult.of(existing)
+        first = self.definition.first_step
+        execution = Execution(
+            id=execution_id or new_id(),
+            workflow_id=self.definition.id,
+            status=Status.RUNNING,
+            input=to_json_value(dict(input or {}), "the input"),
+            current_step=first.id,
+        )
+        started = self._entry(execution, first, Action.STARTED)
+        await self.store.checkpoint(execution, [started])
+        await self.emit(Event("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id}))
+        await self.emit(Event("step.started", {"step_id": first.id, "step_type": first.type}))
+        return await self._drive(RunState(self, execution, [started]), first.id)
+
+    async def resume(self, execution_id: str, response: Any = None, approved: bool | None = None) -> ExecutionResult:
+        """Continue a halted execution, giving it ``response`` and/or ``approved``."""
+        execution = await self.store.load(execution_id)
+        if execution is None:
+            raise ExecutionError(f"no execution {execution_id}")
+        if execution.workflow_id != self.definition.id:
+            raise ExecutionError(
+                f"execution {execution_id} belongs to workflow {execution.workflow_id!r}, not {self.definition.id!r}"
+            )
+        if execution.status != Status.HALTED:
+            raise ExecutionError(f"execution {execution_id} is {execution.status}; only a halted execution can resume")
+        if response is not None:
+            execution.ctx["response"] = to_json_value(response, "the response")
+        if approved is not None:
+            execution.ctx["approved"] = bool(approved)
+        step_id = execution.recover_to or execution.current_step or FINISHED
+        execution.status = Status.RUNNING
+        execution.halt_data = None
+        execution.recover_to = None
+        execution.current_step = step_id
+        entries = [] if step_id == FINISHED else [self._entry(execution, self.definition.step(step_id), Action.STARTED)]
+        await self.store.checkpoint(execution, entries)
+        await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
+        if entries:
+            await self.emit(Event("step.started", {"step_id": step_id, "step_type": entries[0].step_type}))
+        history = await self.store.entries(execution.id)
+        state = RunState(self, execution, history)
+        state.resumed = True
+        state.resume_response = response
+        state.resume_approved = approved
+        return await self._drive(state, step_id)
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` (sync or async) with every event of this engine's executions."""
+        self.listeners.append(listener)
+
+    # -- used by steps --------------------------------------------------------------------------
+
+    def resolve_service(self, name: str) -> Any:
+        """The service ``name`` from the resolver; :class:`StepError` when unknown."""
+        if self.service_resolver is None:
+            raise StepError(f"no service resolver is configured, so service {name!r} cannot be called")
+        service = self.service_resolver(name)
+        if service is None:
+            raise StepError(f"unknown service {name!r}: it is not a registered tool or service")
+        return service
+
+    def executor(self, step: StepDef) -> StepExecutor:
+        """The executor of ``step`` (built once per engine)."""
+        from packs.core.workflow.steps import step_types
+
+        key = id(step)
+        if key not in self._executors:
+            self._executors[key] = step_types.executor_for(step)
+        return self._executors[key]
+
+    def child(self, workflow_id: str) -> Engine:
+        """An engine for the registered workflow ``workflow_id`` on the same store and resolver."""
+        definition = config.registry.get(workflow_id)
+        if definition is None:
+            raise StepError(f"unknown workflow {workflow_id!r}: register it with packs.core.workflow.register")
+        child = Engine(
+            definition,
+            self.store,
+            self.service_resolver,
+            logger=self.logger,
+            max_state_bytes=self.max_state_bytes,
+        )
+        child.listeners = self.listeners
+        return child
+
+    def check_size(self, step_path: str, output: Any, ctx: dict[str, Any]) -> None:
+        """:class:`StepError` when the step's output or the context is over the size cap."""
+        for what, value in (("output", output), ("context", ctx)):
+            size = len(msgspec.json.encode(value))
+            if size > self.max_state_bytes:
+                raise StepError(
+                    f"step {step_path!r}: {what} is {size} bytes, over the limit of {self.max_state_bytes} bytes"
+                )
+
+    async def emit(self, event: Event) -> None:
+        """Hand ``event`` to every listener."""
+        for listener in self.listeners:
+            result = listener(event)
+            if inspect.isawaitable(result):
+                await result
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def _drive(self, state: RunState, step_id: str) -> ExecutionResult:
+        timeout = self.definition.timeout
+        try:
+            if timeout:
+                async with asyncio.timeout(timeout):
+                    await self._steps(state, step_id)
+            else:
+                await self._steps(state, step_id)
+        except TimeoutError:
+            await self._fail(state, f"Workflow timeout after {timeout:g}s", None)
+        return ExecutionResult.of(state.execution)
+
+    async def _steps(self, state: RunState, step_id: str) -> None:
+        execution = state.execution
+        while True:
+            if step_id == FINISHED:
+                await self._finish(state, copy.deepcopy(state.ctx), [])
+                return
+            step = self.definition.step(step_id)
+            snapshot = copy.deepcopy(state.ctx)
+            state.pending = []
+            state.position = step.id
+            started = time.monotonic()
+            try:
+                async with self.store.unit():
+                    outcome = await self.executor(step).call(state)
+                    state.resumed = False
+                    next_step = await self._conclude(state, step, outcome, started)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                state.resumed = False
+                state.ctx.clear()
+                state.ctx.update(snapshot)
+                message = describe(error)
+                self.logger.warning(
+                    "workflow %s execution %s: step %s failed: %s",
+                    execution.workflow_id,
+                    execution.id,
+                    step.id,
+                    message,
+                )
+                failed = self._record(state, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message)
+                await self.emit(Event("step.failed", {"step_id": step.id, "error": message}))
+                if step.on_error is None:
+                    await self._fail(state, message, failed)
+                    return
+                state.ctx["_last_error"] = {"step": step.id, "message": str(error), "class": type(error).__name__}
+                next_step = step.on_error
+                entries = [*state.pending, failed]
+                self._advance(state, next_step, entries)
+                await self.store.checkpoint(execution, entries)
+            if next_step is None:
+                return
+            step_id = next_step
+
+    async def _conclude(self, state: RunState, step: StepDef, outcome: Any, started: float) -> str | None:
+        """Checkpoint a step that ended without raising; the next step's id, or ``None`` when the run stops."""
+        execution = state.execution
+        if isinstance(outcome, Halt):
+            data = to_json_value(outcome.data, f"step {step.id!r} halt data")
+            entry = self._record(state, step, Action.HALTED, duration_ms=elapsed_ms(started), output=data)
+            execution.status = Status.HALTED
+            execution.halt_data = data
+            execution.recover_to = outcome.resume_step
+            execution.ctx = state.ctx
+            execution.updated_at = utcnow()
+            await self.store.checkpoint(execution, [*state.pending, entry])
+            await self.emit(Event("step.halted", {"step_id": step.id, "data": data}))
+            await self.emit(Event("workflow.halted", {"execution_id": execution.id, "halt": data}))
+            return None
+        result = outcome.result if isinstance(outcome, Finish) else outcome.output
+        output = to_json_value(result, f"step {step.id!r} output")
+        self.check_size(step.id, output, state.ctx)
+        entry = self._record(state, step, Action.COMPLETED, duration_ms=elapsed_ms(started), output=output)
+        if isinstance(outcome, Finish):
+            await self._finish(state, output, [*state.pending, entry], step)
+            return None
+        assert isinstance(outcome, Continue)
+        next_step = outcome.next_step or step.next or FINISHED
+        entries = [*state.pending, entry]
+        self._advance(state, next_step, entries)
+        await self.store.checkpoint(execution, entries)
+        await self.emit(Event("step.completed", {"step_id": step.id, "output": output}))
+        if next_step != FINISHED:
+            await self.emit(
+                Event("step.started", {"step_id": next_step, "step_type": self.definition.step(next_step).type})
+            )
+        return next_step
+
+    def _advance(self, state: RunState, next_step: str, entries: list[Entry]) -> None:
+        execution = state.execution
+        execution.current_step = next_step
+        execution.ctx = state.ctx
+        execution.updated_at = utcnow()
+        if next_step != FINISHED:
+            entry = self._entry(execution, self.definition.step(next_step), Action.STARTED)
+            entries.append(entry)
+            state.history.append(entry)
+
+    async def _finish(self, state: RunState, result: Any, entries: list[Entry], step: StepDef | None = None) -> None:
+        execution = state.execution
+        execution.status = Status.COMPLETED
+        execution.result = result
+        execution.ctx = state.ctx
+        execution.updated_at = utcnow()
+        await self.store.checkpoint(execution, entries)
+        if step is not None:
+            await self.emit(Event("step.completed", {"step_id": step.id, "output": result}))
+        await self.emit(Event("workflow.completed", {"execution_id": execution.id, "output": result}))
+
+    async def _fail(self, state: RunState, message: str, entry: Entry | None) -> None:
+        execution = state.execution
+        execution.status = Status.FAILED
+        execution.error = message
+        execution.ctx = state.ctx
+        execution.updated_at = utcnow()
+        if entry is None and execution.current_step and self.definition.has_step(execution.current_step):
+            step = self.definition.step(execution.current_step)
+            entry = self._entry(execution, step, Action.FAILED, error=message)
+        await self.store.checkpoint(execution, [*state.pending, *([entry] if entry else [])])
+        await self.emit(Event("workflow.failed", {"execution_id": execution.id, "error": message}))
+
+    def _record(self, state: RunState, step: StepDef, action: Action, **fields: Any) -> Entry:
+        entry = self._entry(state.execution, step, action, **fields)
+        state.history.append(entry)
+        return entry
+
+    def _entry(self, execution: Execution, step: StepDef, action: Action, **fields: Any) -> Entry:
+        return Entry(execution_id=execution.id, step_id=step.id, step_type=step.type, action=action, **fields)

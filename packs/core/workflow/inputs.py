@@ -1,0 +1,41 @@
+"""Checking a run's input against the workflow's declared ``inputs`` (JSON Schema)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonschema
+
+from packs.core.workflow.definition import InputDef
+from packs.core.workflow.errors import StepError
+
+
+def input_schema(declared: InputDef) -> dict[str, Any]:
+    """The JSON Schema of one declared input."""
+    schema = dict(declared.schema)
+    if declared.type is not None:
+        schema["type"] = declared.type
+    return schema
+
+
+def check_input(inputs: dict[str, InputDef], given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with defaults applied; :class:`StepError` naming every missing or invalid input."""
+    checked = copy.deepcopy(given)
+    problems: list[str] = []
+    for name, declared in inputs.items():
+        if name not in checked or checked[name] is None:
+            if declared.default is not None:
+                checked[name] = copy.deepcopy(declared.default)
+            elif declared.required:
+                problems.append(f"input {name!r} is required")
+                continue
+            else:
+                continue
+        validator = jsonschema.Draft202012Validator(input_schema(declared))
+        for error in validator.iter_errors(checked[name]):
+            where = "".join(f"[{part!r}]" for part in error.absolute_path)
+            problems.append(f"input {name!r}{where}: {error.message}")
+    if problems:
+        raise StepError("invalid input: " + "; ".join(problems))
+    return checked

@@ -1,0 +1,344 @@
+"""The SQL store: executions and entries in two tables, through SQLAlchemy's asyncio sessions.
+
+The store is given its session maker and its two mapped classes (the core pack passes
+``WorkflowExecution`` / ``WorkflowEntry``); it imports nothing of the application. The classes
+need the columns of the engine's :class:`~packs.core.workflow.model.Execution` and
+:class:`~packs.core.workflow.model.Entry` (ids are UUID columns, the engine's ids their text) and
+may have a ``validate()`` method, called on every row before it is written.
+
+Transactions:
+
+- Outside :meth:`SQLStore.unit`, every method opens a short session of its own and commits it.
+- Inside ``unit()``, every method uses the unit's session and commits nothing: the unit commits
+  when its block ends normally and rolls back when it raises. With ``bind_session`` the unit's
+  session is also the current unit of work of the code inside the block, so the tools a step
+  calls write in the same transaction as the step's checkpoint. A ``unit()`` inside a unit is a
+  savepoint of the outer one.
+- ``savepoint()`` inside a unit undoes only the writes made inside it when it raises; outside a
+  unit it does nothing.
+
+The unit's session is one connection: the code inside a unit must not use it from concurrent
+tasks.
+
+A checkpoint is one upsert statement for the execution (``INSERT ... ON CONFLICT (id) DO
+UPDATE`` on PostgreSQL and SQLite; ``merge`` elsewhere) and one batched insert of the entries.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Executable, Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packs.core.workflow.model import Entry, Execution
+
+SessionMaker = Callable[[], AsyncSession]
+"""What opens a session: an ``async_sessionmaker`` (or any callable returning an ``AsyncSession``)."""
+
+SessionBinder = Callable[[AsyncSession], AbstractContextManager[Any]]
+"""What makes a session the current unit of work for a block (``packs.core.db.bind_session``)."""
+
+IMMUTABLE_ON_SAVE = frozenset({"id", "created_at"})
+"""Columns an upsert of an existing execution leaves as they are."""
+
+
+@dataclass
+class _Unit:
+    """The session of the unit open in the current context."""
+
+    session: AsyncSession
+
+
+class SQLStore:
+    """A workflow store on two SQL tables (see the module docstring for transactions)."""
+
+    serializes_branches: bool = True
+    """A unit is one session, which serves one query at a time: parallel branches must take turns."""
+
+    def __init__(
+        self,
+        session_maker: SessionMaker,
+        execution_class: type[Any],
+        entry_class: type[Any],
+        bind_session: SessionBinder | None = None,
+    ) -> None:
+        self.session_maker = session_maker
+        self.execution_class = execution_class
+        self.entry_class = entry_class
+        self.bind_session = bind_session
+        self._executions: Table = execution_class.__table__
+        self._entries: Table = entry_class.__table__
+        self._upserts: dict[str, Executable] = {}
+        self._unit: ContextVar[_Unit | None] = ContextVar(f"sql_store_unit_{id(self)}", default=None)
+
+    # -- the store contract -------------------------------------------------------------------
+
+    async def save(self, execution: Execution) -> None:
+        """Insert or replace ``execution`` (its ``created_at`` is kept when it exists already)."""
+        values = self._execution_values(execution)
+        async with self._session(write=True) as session:
+            await self._upsert(session, values)
+
+    async def load(self, execution_id: str) -> Execution | None:
+        """The execution ``execution_id``, or ``None`` (also for an id that is not a UUID)."""
+        key = _uuid_or_none(execution_id)
+        if key is None:
+            return None
+        async with self._session() as session:
+            row = (await session.execute(select(self._executions).where(self._executions.c.id == key))).first()
+        return None if row is None else _execution(row._mapping)
+
+    async def record(self, entry: Entry) -> None:
+        """Append ``entry`` to its execution's entries."""
+        rows = self._entry_rows([entry])
+        async with self._session(write=True) as session:
+            session.add_all(rows)
+            await session.flush()
+
+    async def entries(self, execution_id: str) -> list[Entry]:
+        """The execution's entries, oldest first (ties by id, so the order is stable)."""
+        key = _uuid_or_none(execution_id)
+        if key is None:
+            return []
+        table = self._entries
+        statement = select(table).where(table.c.execution_id == key).order_by(table.c.timestamp, table.c.id)
+        async with self._session() as session:
+            rows = (await session.execute(statement)).all()
+        return [_entry(row._mapping) for row in rows]
+
+    async def find(
+        self, workflow_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Execution]:
+        """Executions matching the filters, newest first (by ``created_at``), at most ``limit``."""
+        table = self._executions
+        statement = select(table)
+        if workflow_id is not None:
+            statement = statement.where(table.c.workflow_id == workflow_id)
+        if status is not None:
+            statement = statement.where(table.c.status == str(status))
+        statement = statement.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+        async with self._session() as session:
+            rows = (await session.execute(statement)).all()
+        return [_execution(row._mapping) for row in rows]
+
+    async def delete(self, execution_id: str) -> bool:
+        """Delete the execution and its entries; ``True`` when it existed."""
+        key = _uuid_or_none(execution_id)
+        if key is None:
+            return False
+        async with self._session(write=True) as session:
+            await session.execute(delete(self._entries).where(self._entries.c.execution_id == key))
+            deleted = await session.execute(delete(self._executions).where(self._executions.c.id == key))
+        return bool(getattr(deleted, "rowcount", 0))
+
+    async def execution_ids(self, workflow_id: str | None = None, limit: int = 1000) -> list[str]:
+        """Ids of executions (of one workflow when given), newest first, at most ``limit``."""
+        table = self._executions
+        statement = select(table.c.id)
+        if workflow_id is not None:
+            statement = statement.where(table.c.workflow_id == workflow_id)
+        statement = statement.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+        async with self._session() as session:
+            ids = (await session.execute(statement)).scalars().all()
+        return [str(key) for key in ids]
+
+    async def checkpoint(self, execution: Execution, entries: list[Entry]) -> None:
+        """Save ``execution`` and append ``entries`` atomically.
+
+        Everything is validated before the first statement. Outside a unit this is one transaction
+        committed here; inside a unit it is part of the unit's transaction.
+        """
+        values = self._execution_values(execution)
+        rows = self._entry_rows(entries)
+        async with self._session(write=True) as session:
+            await self._upsert(session, values)
+            if rows:
+                session.add_all(rows)
+                await session.flush()
+
+    def unit(self) -> AbstractAsyncContextManager[None]:
+        """A transaction around one step: committed when the block ends, rolled back when it raises."""
+        return self._open_unit()
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """Inside a unit, undo only this block's writes when it raises; outside a unit, nothing."""
+        return self._open_savepoint()
+
+    # -- sessions and transactions ------------------------------------------------------------
+
+    @property
+    def in_unit(self) -> bool:
+        """Whether a unit of this store is open in the current context."""
+        return self._unit.get() is not None
+
+    @asynccontextmanager
+    async def _open_unit(self) -> AsyncIterator[None]:
+        if self._unit.get() is not None:
+            async with self._open_savepoint():
+                yield
+            return
+        async with self.session_maker() as session:
+            token = self._unit.set(_Unit(session))
+            try:
+                binding = self.bind_session(session) if self.bind_session is not None else nullcontext()
+                with binding:
+                    try:
+                        yield
+                    except BaseException:
+                        await session.rollback()
+                        raise
+                    await session.commit()
+            finally:
+                self._unit.reset(token)
+
+    @asynccontextmanager
+    async def _open_savepoint(self) -> AsyncIterator[None]:
+        unit = self._unit.get()
+        if unit is None:
+            yield
+            return
+        async with unit.session.begin_nested():
+            yield
+
+    @asynccontextmanager
+    async def _session(self, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """The unit's session, or a short one of its own (committed after a write, rolled back on error)."""
+        unit = self._unit.get()
+        if unit is not None:
+            yield unit.session
+            return
+        async with self.session_maker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            if write:
+                await session.commit()
+
+    # -- statements and conversions -----------------------------------------------------------
+
+    async def _upsert(self, session: AsyncSession, values: dict[str, Any]) -> None:
+        """Insert the execution row, or update every column but ``id`` and ``created_at`` (one statement)."""
+        dialect = session.get_bind().dialect.name
+        if dialect not in {"postgresql", "sqlite"}:
+            await session.merge(self.execution_class(**values))
+            await session.flush()
+            return
+        statement = self._upserts.get(dialect)
+        if statement is None:
+            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self._executions)
+            changed = {name: insert.excluded[name] for name in values if name not in IMMUTABLE_ON_SAVE}
+            statement = self._upserts[dialect] = insert.on_conflict_do_update(index_elements=["id"], set_=changed)
+        await session.execute(statement, values)
+
+    def _execution_values(self, execution: Execution) -> dict[str, Any]:
+        """The execution as column values, validated by the mapped class."""
+        values: dict[str, Any] = {
+            "id": _uuid(execution.id, "execution id"),
+            "workflow_id": execution.workflow_id,
+            "status": _text(execution.status),
+            "input": execution.input,
+            "ctx": execution.ctx,
+            "current_step": execution.current_step,
+            "result": execution.result,
+            "recover_to": execution.recover_to,
+            "halt_data": execution.halt_data,
+            "error": execution.error,
+            "created_at": execution.created_at,
+            "updated_at": execution.updated_at,
+        }
+        _validate(self.execution_class(**values))
+        return values
+
+    def _entry_rows(self, entries: Sequence[Entry]) -> list[Any]:
+        """The entries as new mapped rows, each validated."""
+        rows = [
+            self.entry_class(
+                id=_uuid(entry.id, "entry id"),
+                execution_id=_uuid(entry.execution_id, "execution id"),
+                step_id=entry.step_id,
+                step_type=entry.step_type,
+                action=_text(entry.action),
+                duration_ms=entry.duration_ms,
+                input=entry.input,
+                output=entry.output,
+                error=entry.error,
+                timestamp=entry.timestamp,
+            )
+            for entry in entries
+        ]
+        for row in rows:
+            _validate(row)
+        return rows
+
+
+def _validate(row: object) -> None:
+    validate = getattr(row, "validate", None)
+    if callable(validate):
+        validate()
+
+
+def _text(value: object) -> Any:
+    """A str-enum member as its plain string (drivers want ``str``); anything else unchanged."""
+    return str(value) if isinstance(value, str) else value
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise ValueError(f"the SQL store needs UUIDs: {what} {value!r} is not one") from None
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _aware(value: datetime.datetime) -> datetime.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+
+
+def _execution(row: Any) -> Execution:
+    """An engine execution from a ``workflow_executions`` row mapping."""
+    return Execution(
+        id=str(row["id"]),
+        workflow_id=row["workflow_id"],
+        status=row["status"],
+        input=row["input"] if row["input"] is not None else {},
+        ctx=row["ctx"] if row["ctx"] is not None else {},
+        current_step=row["current_step"],
+        result=row["result"],
+        recover_to=row["recover_to"],
+        halt_data=row["halt_data"],
+        error=row["error"],
+        created_at=_aware(row["created_at"]),
+        updated_at=_aware(row["updated_at"]),
+    )
+
+
+def _entry(row: Any) -> Entry:
+    """An engine entry from a ``workflow_entries`` row mapping."""
+    return Entry(
+        id=str(row["id"]),
+        execution_id=str(row["execution_id"]),
+        step_id=row["step_id"],
+        step_type=row["step_type"],
+        action=row["action"],
+        duration_ms=row["duration_ms"],
+        input=row["input"],
+        output=row["output"],
+        error=row["error"],
+        timestamp=_aware(row["timestamp"]),
+    )

@@ -1,0 +1,157 @@
+"""The state of one execution while the engine runs it: context, history, nested steps."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from packs.core.workflow.errors import StepError
+from packs.core.workflow.events import Event
+from packs.core.workflow.model import Action, Entry, Execution, utcnow
+from packs.core.workflow.steps.base import Continue
+
+if TYPE_CHECKING:
+    from packs.core.workflow.definition import StepDef
+    from packs.core.workflow.engine import Engine
+
+ALWAYS_AVAILABLE = frozenset({"input", "now", "history", "execution"})
+
+
+class Variables(Mapping[str, Any]):
+    """What ``$references`` see: ``input``, ``now``, ``history``, ``execution`` and the context."""
+
+    def __init__(self, state: RunState) -> None:
+        self._state = state
+
+    def __getitem__(self, key: str) -> Any:
+        state = self._state
+        if key == "input":
+            return state.execution.input
+        if key == "now":
+            return utcnow().isoformat()
+        if key == "history":
+            return [entry.as_history() for entry in state.history]
+        if key == "execution":
+            return {"id": state.execution.id, "workflow_id": state.execution.workflow_id}
+        return state.ctx[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from ALWAYS_AVAILABLE
+        yield from (key for key in self._state.ctx if key not in ALWAYS_AVAILABLE)
+
+    def __len__(self) -> int:
+        return len(ALWAYS_AVAILABLE | set(self._state.ctx))
+
+
+def to_json_value(value: Any, what: str) -> Any:
+    """``value`` as JSON-ready builtins (UUIDs and datetimes become strings); :class:`StepError` when impossible."""
+    try:
+        return msgspec.to_builtins(value)
+    except TypeError as error:
+        raise StepError(f"{what} is not JSON-serializable: {error}") from None
+
+
+class RunState:
+    """An execution being run: its context, the entries recorded so far, and the engine running it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        execution: Execution,
+        history: list[Entry],
+        *,
+        ctx: dict[str, Any] | None = None,
+        pending: list[Entry] | None = None,
+        position: str = "",
+    ) -> None:
+        self.engine = engine
+        self.execution = execution
+        self.history = history
+        self.ctx: dict[str, Any] = execution.ctx if ctx is None else ctx
+        self.pending: list[Entry] = [] if pending is None else pending
+        self.position = position
+        self.resume_response: Any = None
+        self.resume_approved: bool | None = None
+        self.resumed = False
+        self.branch_lock: asyncio.Lock | None = None
+
+    @property
+    def store(self) -> Any:
+        """The engine's store."""
+        return self.engine.store
+
+    def variables(self) -> Variables:
+        """The mapping ``$references`` resolve against."""
+        return Variables(self)
+
+    def resolve_service(self, name: str) -> Any:
+        """The service registered as ``name``, through the engine's resolver only."""
+        return self.engine.resolve_service(name)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A savepoint of the step's transaction (undoes only its own writes when it raises).
+
+        Parallel branches share the step's transaction; on a store whose units are database
+        transactions (``serializes_branches``), their calls take turns, since one session cannot
+        serve two queries at once.
+        """
+        if self.branch_lock is None:
+            async with self.engine.store.savepoint():
+                yield
+            return
+        async with self.branch_lock, self.engine.store.savepoint():
+            yield
+
+    def fork(self, ctx: dict[str, Any], position: str, lock: asyncio.Lock | None) -> RunState:
+        """A state for a parallel branch: its own context copy, the same execution and entries."""
+        branch = RunState(self.engine, self.execution, self.history, ctx=ctx, pending=self.pending, position=position)
+        branch.branch_lock = lock
+        return branch
+
+    def entry(self, step_path: str, step: StepDef, action: Action, **fields: Any) -> Entry:
+        """A new entry for this execution."""
+        return Entry(execution_id=self.execution.id, step_id=step_path, step_type=step.type, action=action, **fields)
+
+    def add(self, entry: Entry) -> None:
+        """Queue ``entry`` for the current step's checkpoint; it is part of ``$history`` at once."""
+        self.pending.append(entry)
+        self.history.append(entry)
+
+    async def run_nested(self, step: StepDef, parent_path: str) -> Continue:
+        """Run a loop-body or branch step, recording its entries as ``parent:child``."""
+        path = f"{parent_path}:{step.id}"
+        executor = self.engine.executor(step)
+        self.add(self.entry(path, step, Action.STARTED))
+        await self.engine.emit(Event("step.started", {"step_id": path, "step_type": step.type}))
+        started = time.monotonic()
+        previous, self.position = self.position, path
+        try:
+            outcome = await executor.call(self)
+            output = to_json_value(outcome.output if isinstance(outcome, Continue) else None, f"step {path!r} output")
+            self.engine.check_size(path, output, self.ctx)
+        except Exception as error:
+            message = describe(error)
+            self.add(self.entry(path, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message))
+            await self.engine.emit(Event("step.failed", {"step_id": path, "error": message}))
+            raise
+        finally:
+            self.position = previous
+        self.add(self.entry(path, step, Action.COMPLETED, duration_ms=elapsed_ms(started), output=output))
+        await self.engine.emit(Event("step.completed", {"step_id": path, "output": output}))
+        return Continue(output=output, next_step=outcome.next_step if isinstance(outcome, Continue) else None)
+
+
+def describe(error: BaseException) -> str:
+    """``"ExceptionClass: message"``."""
+    return f"{type(error).__name__}: {error}"
+
+
+def elapsed_ms(started: float) -> int:
+    """Milliseconds since ``started`` (a ``time.monotonic()`` reading)."""
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,102 @@
+"""The ``call`` step: calls a registered tool or service, with retries, backoff, timeout and output schema."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+
+from packs.core.workflow.errors import StepError
+from packs.core.workflow.steps.base import Outcome, StepExecutor
+from packs.core.workflow.steps.configs import CallConfig, OutputSchema
+
+if TYPE_CHECKING:
+    from packs.core.workflow.state import RunState
+
+
+def bind_method(target: Any, method: str | None) -> Any:
+    """``target.method``; on a class whose ``method`` is an instance method, on a new instance.
+
+    Without ``method``: a class's ``execute`` (the tool entry point), or the callable service itself.
+    """
+    if method is None:
+        if not inspect.isclass(target) and callable(target):
+            return target
+        method = "execute"
+    if inspect.isclass(target):
+        try:
+            declared = inspect.getattr_static(target, method)
+        except AttributeError:
+            raise StepError(f"{target.__qualname__} has no method {method!r}") from None
+        if inspect.isfunction(declared):
+            return getattr(target(), method)
+    bound = getattr(target, method, None)
+    if bound is None or not callable(bound):
+        raise StepError(f"{target!r} has no callable {method!r}")
+    return bound
+
+
+async def invoke(function: Any, arguments: Any) -> Any:
+    """Call ``function`` with ``arguments`` (dict: keywords; None: nothing; else one positional); await it."""
+    if isinstance(arguments, dict):
+        result = function(**arguments)
+    elif arguments is None:
+        result = function()
+    else:
+        result = function(arguments)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class CallStep(StepExecutor):
+    """Resolves ``service`` through the resolver and calls ``method`` with the resolved ``input``."""
+
+    type_name = "call"
+
+    async def call(self, state: RunState) -> Outcome:
+        settings: CallConfig = self.settings
+        function = bind_method(state.resolve_service(settings.service), settings.method)
+        arguments = self.resolve(state, settings.input)
+        attempts = settings.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                async with state.savepoint():
+                    if settings.timeout is not None:
+                        result = await asyncio.wait_for(invoke(function, arguments), settings.timeout)
+                    else:
+                        result = await invoke(function, arguments)
+                break
+            except StepError:
+                raise
+            except Exception as error:
+                if attempt == attempts:
+                    if isinstance(error, TimeoutError):
+                        raise StepError(f"step {self.step.id!r}: call timed out after {settings.timeout:g}s") from None
+                    raise
+                delay = settings.retry_delay * settings.retry_backoff ** (attempt - 1)
+                state.engine.logger.info(
+                    "step %s attempt %d/%d failed (%s); retrying in %.3gs",
+                    self.step.id,
+                    attempt,
+                    attempts,
+                    error,
+                    delay,
+                )
+                if delay:
+                    await asyncio.sleep(delay)
+        from packs.core.workflow.state import to_json_value
+
+        value = to_json_value(result, f"step {self.step.id!r} output")
+        if isinstance(settings.output, OutputSchema):
+            errors = sorted(jsonschema.Draft202012Validator(settings.output.schema).iter_errors(value), key=str)
+            if errors:
+                first = errors[0]
+                where = "".join(f"[{part!r}]" for part in first.absolute_path) or "the output"
+                raise StepError(f"step {self.step.id!r}: {where} does not match the output schema: {first.message}")
+            self.store(state, settings.output.key, value)
+        else:
+            self.store(state, settings.output, value)
+        return self.continue_(output=value)

@@ -1,0 +1,61 @@
+"""The ``workflow`` step: runs a registered workflow as a child execution on the same store."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from packs.core.workflow.errors import StepError
+from packs.core.workflow.model import ExecutionResult, Status
+from packs.core.workflow.steps.base import Outcome, StepExecutor
+from packs.core.workflow.steps.configs import WorkflowConfig
+
+if TYPE_CHECKING:
+    from packs.core.workflow.state import RunState
+
+CHILDREN = "_child_executions"
+CHILD_NAMESPACE = uuid.UUID("5b3f7c1e-0d5e-4c55-9a51-2f1f5c8d9e10")
+
+
+class WorkflowStep(StepExecutor):
+    """Completed child: its output; halted child: the parent halts; failed child: the step fails."""
+
+    type_name = "workflow"
+
+    async def call(self, state: RunState) -> Outcome:
+        settings: WorkflowConfig = self.settings
+        engine = state.engine.child(settings.workflow_id)
+        children: dict[str, str] = state.ctx.setdefault(CHILDREN, {})
+        child_id = children.get(state.position)
+        if child_id is not None and state.resumed:
+            work = engine.resume(child_id, response=state.resume_response, approved=state.resume_approved)
+        else:
+            child_id = str(uuid.uuid5(CHILD_NAMESPACE, f"{state.execution.id}/{state.position}"))
+            children[state.position] = child_id
+            work = engine.run(input=self.resolve(state, settings.input), execution_id=child_id)
+        result = await (asyncio.wait_for(work, settings.timeout) if settings.timeout else work)
+        return self._outcome(state, result, settings)
+
+    def _outcome(self, state: RunState, result: ExecutionResult, settings: WorkflowConfig) -> Outcome:
+        if result.status == Status.HALTED:
+            data: dict[str, Any] = {
+                "type": "workflow",
+                "workflow_id": settings.workflow_id,
+                "child_execution_id": result.execution_id,
+                "child": result.halt.data if result.halt else {},
+            }
+            if result.halt and result.halt.prompt:
+                data["prompt"] = result.halt.prompt
+            return self.halt(data, resume_step=self.step.id)
+        self._forget(state)
+        if result.status == Status.FAILED:
+            raise StepError(f"sub-workflow {settings.workflow_id!r} failed: {result.error}")
+        self.store(state, settings.output, result.output)
+        return self.continue_(output=result.output)
+
+    def _forget(self, state: RunState) -> None:
+        children: dict[str, str] = state.ctx.get(CHILDREN, {})
+        children.pop(state.position, None)
+        if not children:
+            state.ctx.pop(CHILDREN, None)

@@ -1,0 +1,175 @@
+"""Migration 0002: the workflow tables as the Rails plan defines them, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from alembic import command
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.database import alembic_config, upgrade_database
+from tests.test_migrations import inspected
+
+EXECUTION_COLUMNS = {
+    "id": False,
+    "workflow_id": False,
+    "status": False,
+    "input": True,
+    "ctx": True,
+    "current_step": True,
+    "result": True,
+    "recover_to": True,
+    "halt_data": True,
+    "error": True,
+    "created_at": False,
+    "updated_at": False,
+}
+ENTRY_COLUMNS = {
+    "id": False,
+    "execution_id": False,
+    "step_id": False,
+    "step_type": False,
+    "action": False,
+    "duration_ms": True,
+    "input": True,
+    "output": True,
+    "error": True,
+    "timestamp": False,
+}
+JSON_COLUMNS = {
+    "workflow_executions": ("input", "ctx", "result", "halt_data"),
+    "workflow_entries": ("input", "output"),
+}
+
+
+def describe(inspector: Any) -> dict[str, Any]:
+    """Columns (nullability, default, type), indexes, foreign keys and primary key of both tables."""
+    return {
+        table: {
+            "columns": {c["name"]: c["nullable"] for c in inspector.get_columns(table)},
+            "defaults": {c["name"]: c.get("default") for c in inspector.get_columns(table)},
+            "types": {c["name"]: c["type"] for c in inspector.get_columns(table)},
+            "indexes": {i["name"]: (tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)},
+            "foreign_keys": [
+                (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]), f["options"])
+                for f in inspector.get_foreign_keys(table)
+            ],
+            "primary_key": tuple(inspector.get_pk_constraint(table)["constrained_columns"]),
+        }
+        for table in ("workflow_executions", "workflow_entries")
+    }
+
+
+async def test_columns_and_nullability(database_url: str) -> None:
+    tables = await inspected(database_url, describe)
+    assert tables["workflow_executions"]["columns"] == EXECUTION_COLUMNS
+    assert tables["workflow_entries"]["columns"] == ENTRY_COLUMNS
+    assert tables["workflow_executions"]["primary_key"] == ("id",)
+    assert tables["workflow_entries"]["primary_key"] == ("id",)
+
+
+async def test_server_defaults(database_url: str) -> None:
+    defaults = (await inspected(database_url, describe))["workflow_executions"]["defaults"]
+    assert "'running'" in defaults["status"]
+    assert "'{}'" in defaults["input"]
+    assert "'{}'" in defaults["ctx"]
+    assert {name: value for name, value in defaults.items() if name not in {"status", "input", "ctx"}} == dict.fromkeys(
+        set(EXECUTION_COLUMNS) - {"status", "input", "ctx"}
+    )
+    assert set((await inspected(database_url, describe))["workflow_entries"]["defaults"].values()) == {None}
+
+
+async def test_defaults_apply_to_rows_written_without_them(database_url: str) -> None:
+    engine = create_async_engine(database_url)
+    postgres = database_url.startswith("postgresql")
+    key = uuid.uuid4()
+    try:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            await connection.execute(
+                text(
+                    "INSERT INTO workflow_executions (id, workflow_id, created_at, updated_at) "
+                    "VALUES (:id, 'defaults-probe', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": str(key) if postgres else key.bytes},
+            )
+            row = (
+                await connection.execute(
+                    text(
+                        "SELECT status, input, ctx, result FROM workflow_executions "
+                        "WHERE workflow_id = 'defaults-probe'"
+                    )
+                )
+            ).one()
+            await transaction.rollback()
+    finally:
+        await engine.dispose()
+    status, data, ctx, result = row
+    assert status == "running"
+    assert result is None
+    if postgres:
+        assert (data, ctx) == ({}, {})
+    else:
+        assert (data, ctx) == ("{}", "{}")
+
+
+async def test_indexes(database_url: str) -> None:
+    tables = await inspected(database_url, describe)
+    assert tables["workflow_executions"]["indexes"] == {
+        "ix_workflow_executions_workflow_id": (("workflow_id",), False),
+        "ix_workflow_executions_status": (("status",), False),
+        "ix_workflow_executions_created_at": (("created_at",), False),
+    }
+    assert tables["workflow_entries"]["indexes"] == {
+        "ix_workflow_entries_execution_id": (("execution_id",), False),
+        "ix_workflow_entries_step_id": (("step_id",), False),
+        "ix_workflow_entries_timestamp": (("timestamp",), False),
+    }
+
+
+async def test_foreign_key_without_on_delete(database_url: str) -> None:
+    tables = await inspected(database_url, describe)
+    assert tables["workflow_executions"]["foreign_keys"] == []
+    assert tables["workflow_entries"]["foreign_keys"] == [
+        (("execution_id",), "workflow_executions", ("id",), {}),
+    ]
+
+
+async def test_column_types(database_url: str) -> None:
+    tables = await inspected(database_url, describe)
+    postgres = database_url.startswith("postgresql")
+    for table, columns in JSON_COLUMNS.items():
+        for name in columns:
+            assert str(tables[table]["types"][name]) == ("JSONB" if postgres else "JSON"), (table, name)
+    executions, entries = tables["workflow_executions"]["types"], tables["workflow_entries"]["types"]
+    assert str(executions["error"]) == str(entries["error"]) == "TEXT"
+    assert str(entries["duration_ms"]) == "INTEGER"
+    for name in ("workflow_id", "status", "current_step", "recover_to"):
+        assert str(executions[name]).startswith("VARCHAR"), name
+    for name in ("step_id", "step_type", "action"):
+        assert str(entries[name]).startswith("VARCHAR"), name
+    if postgres:
+        assert str(executions["id"]) == str(entries["id"]) == str(entries["execution_id"]) == "UUID"
+        assert executions["created_at"].timezone
+        assert executions["updated_at"].timezone
+        assert entries["timestamp"].timezone
+
+
+async def test_downgrade_to_0001_drops_only_the_workflow_tables(tmp_path: Any) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'workflow-roundtrip.db'}"
+    engine = create_async_engine(url)
+    try:
+        await upgrade_database(engine)
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0001"))
+        names = set(await inspected(url, lambda i: i.get_table_names()))
+        assert not names & {"workflow_executions", "workflow_entries"}
+        assert "items" in names
+        await upgrade_database(engine)
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert {"workflow_executions", "workflow_entries"} <= tables
+    finally:
+        await engine.dispose()

@@ -41,20 +41,36 @@ def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
         ),
         set_default_exception_handler=False,
     )
-    engine = config.get_engine()
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    configure_engine(config.get_engine())
     return config
 
 
+def configure_engine(engine: AsyncEngine) -> AsyncEngine:
+    """Make a SQLite engine behave as the app needs (foreign keys, WAL, real transactions); others as they are."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
 def _configure_sqlite_connection(dbapi_connection: Any, _: Any) -> None:
-    """Enforce foreign keys, and let readers and one writer work at once (WAL), as PostgreSQL does."""
+    """Enforce foreign keys, let readers and one writer work at once (WAL), as PostgreSQL does.
+
+    The driver's own transaction handling is turned off (``BEGIN`` is emitted by
+    :func:`_begin_sqlite_transaction` instead): left on, it starts transactions late, so that a
+    SAVEPOINT can become the outermost transaction and its RELEASE commits everything.
+    """
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

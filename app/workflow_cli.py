@@ -42,6 +42,19 @@ def _finish(result: wf.ExecutionResult) -> None:
     sys.exit(0 if result.status in (wf.Status.COMPLETED, wf.Status.HALTED) else 1)
 
 
+async def _engine_for(runtime: WorkflowRuntime, execution_id: str) -> wf.Engine:
+    """An engine for the workflow of ``execution_id``; :class:`wf.ExecutionError` when there is none."""
+    execution = await runtime.store.load(execution_id)
+    if execution is None:
+        raise wf.ExecutionError(f"no execution {execution_id}")
+    loaded = runtime.workflows.get(execution.workflow_id)
+    if loaded is None:
+        raise wf.ExecutionError(
+            f"execution {execution_id} is of workflow {execution.workflow_id!r}, which is not loaded"
+        )
+    return wf.Engine(loaded.definition)
+
+
 def _json_option(value: str | None, name: str) -> Any:
     if value is None:
         return None
@@ -129,15 +142,22 @@ def resume_workflow(app: Litestar, execution_id: str, approved: bool | None, res
     runtime = _runtime(app)
 
     async def resume() -> wf.ExecutionResult:
-        execution = await runtime.store.load(execution_id)
-        if execution is None:
-            raise wf.ExecutionError(f"no execution {execution_id}")
-        loaded = runtime.workflows.get(execution.workflow_id)
-        if loaded is None:
-            raise wf.ExecutionError(f"execution {execution_id} is of workflow {execution.workflow_id!r}, not loaded")
-        return await wf.Engine(loaded.definition).resume(execution_id, response=response, approved=approved)
+        engine = await _engine_for(runtime, execution_id)
+        return await engine.resume(execution_id, response=response, approved=approved)
 
     _finish(_run(app, resume))
+
+
+@workflows_group.command(name="recover")
+@click.argument("execution_id")
+def recover_workflow(app: Litestar, execution_id: str) -> None:
+    """Continue an execution whose process died, from its last checkpoint (exit 0 when completed or halted)."""
+    runtime = _runtime(app)
+
+    async def recover() -> wf.ExecutionResult:
+        return await (await _engine_for(runtime, execution_id)).recover(execution_id)
+
+    _finish(_run(app, recover))
 
 
 @workflows_group.command(name="show")

@@ -156,9 +156,14 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def fixture_packs(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The test packs of ``tests/fixture_packs``, installed through a real ``packflow.packs`` entry point."""
-    install_fixture_packs(tmp_path_factory.mktemp("site"))
+def fixture_packs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test packs of ``tests/fixture_packs``, installed through a real ``packflow.packs`` entry point.
+
+    Answers the folder holding their ``.dist-info`` (put it on ``PYTHONPATH`` for subprocesses).
+    """
+    folder = tmp_path_factory.mktemp("site")
+    install_fixture_packs(folder)
+    return folder
 
 
 @pytest.fixture

@@ -14,6 +14,9 @@ FIXTURE_PACKS = {
     "unknown_hook": "tests.fixture_packs.unknown_hook",
     "missing_module": "tests.fixture_packs.does_not_exist",
     "orphan_feature": "tests.fixture_packs.orphan_feature",
+    "crashy": "tests.fixture_packs.crashy",
+    "bad_workflows": "tests.fixture_packs.bad_workflows",
+    "workflow_tools": "tests.fixture_packs.workflow_tools",
 }
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from app.database import configure_engine
 from packs.core import workflow as wf
 from packs.core.db import bind_session
 from packs.core.models import WorkflowEntry, WorkflowExecution
@@ -39,7 +40,7 @@ async def store(store_backend: str | None) -> AsyncIterator[wf.Store]:
     if store_backend is None:
         yield wf.MemoryStore()
         return
-    engine = create_async_engine(store_backend)
+    engine = configure_engine(create_async_engine(store_backend))
     async with engine.begin() as connection:
         await connection.execute(text("DELETE FROM workflow_entries"))
         await connection.execute(text("DELETE FROM workflow_executions"))

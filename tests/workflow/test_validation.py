@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import msgspec
 import pytest
+import yaml
 
 from packs.core import workflow as wf
 from packs.core.workflow.state import RunState
@@ -44,14 +45,14 @@ def problems_of(source: str | Path | dict[str, Any]) -> list[str]:
     return caught.value.problems
 
 
-def yaml(text: str) -> str:
+def dedent(text: str) -> str:
     """``text`` dedented (the documents below are indented with the code)."""
     return textwrap.dedent(text).lstrip("\n")
 
 
 def steps_yaml(steps: str) -> str:
     """A document ``valid`` with the given (indented) ``steps:`` list."""
-    return "id: valid\nname: Valid\nsteps:\n" + textwrap.indent(yaml(steps), "  ")
+    return "id: valid\nname: Valid\nsteps:\n" + textwrap.indent(dedent(steps), "  ")
 
 
 # --- the corpus of malformed documents ---------------------------------------------------------------------------
@@ -125,7 +126,7 @@ def test_the_corpus_covers_every_rule_of_section_7() -> None:
 
 
 def test_all_problems_are_reported_together() -> None:
-    document = yaml(
+    document = dedent(
         """
         id: many_problems
         name: Many problems
@@ -220,10 +221,8 @@ MINIMAL = steps_yaml(
 def test_load_accepts_yaml_text_str_path_pathlib_path_and_dict(tmp_path: Path) -> None:
     path = tmp_path / "minimal.yml"
     path.write_text(MINIMAL, encoding="utf-8")
-    import yaml as pyyaml
-
-    document = pyyaml.safe_load(MINIMAL)
-    untouched = pyyaml.safe_load(MINIMAL)
+    document = yaml.safe_load(MINIMAL)
+    untouched = yaml.safe_load(MINIMAL)
     loaded = [wf.load(MINIMAL), wf.load(str(path)), wf.load(path), wf.load(document)]
     assert document == untouched, "load must not modify the dict it is given"
     for definition in loaded:
@@ -239,7 +238,7 @@ def test_load_accepts_yaml_text_str_path_pathlib_path_and_dict(tmp_path: Path) -
 
 # --- valid documents ---------------------------------------------------------------------------------------------
 
-EVERY_STEP_TYPE = yaml(
+EVERY_STEP_TYPE = dedent(
     """
     id: every_step_type
     name: Every step type
@@ -785,7 +784,7 @@ def no_parser_hooks() -> Iterator[None]:
     wf.clear_parser_hooks()
 
 
-HOOKED = yaml(
+HOOKED = dedent(
     """
     id: hooked
     name: Hooked

@@ -103,6 +103,35 @@ class Engine:
         state.resume_approved = approved
         return await self._drive(state, step_id)
 
+    async def recover(self, execution_id: str) -> ExecutionResult:
+        """Continue an execution left ``running`` or ``pending`` (its process died) from its last checkpoint.
+
+        The step that was under way when the process died re-runs: its database writes were not
+        committed, since they commit together with the step's checkpoint. A halted execution is
+        resumed; a finished one is answered as it is. Only call this for an execution that no
+        other process is running.
+        """
+        execution = await self.store.load(execution_id)
+        if execution is None:
+            raise ExecutionError(f"no execution {execution_id}")
+        if execution.workflow_id != self.definition.id:
+            raise ExecutionError(
+                f"execution {execution_id} belongs to workflow {execution.workflow_id!r}, not {self.definition.id!r}"
+            )
+        if execution.status == Status.HALTED:
+            return await self.resume(execution_id)
+        if execution.status not in (Status.RUNNING, Status.PENDING):
+            return ExecutionResult.of(execution)
+        step_id = execution.current_step or self.definition.first_step.id
+        history = await self.store.entries(execution.id)
+        if execution.status == Status.PENDING or not history:
+            execution.status = Status.RUNNING
+            started = self._entry(execution, self.definition.step(step_id), Action.STARTED)
+            await self.store.checkpoint(execution, [started])
+            history.append(started)
+        await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
+        return await self._drive(RunState(self, execution, history), step_id)
+
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` (sync or async) with every event of this engine's executions."""
         self.listeners.append(listener)

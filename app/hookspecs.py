@@ -47,19 +47,27 @@ def register_features() -> Sequence[Feature]:
 
 @hookspec
 def register_workflows() -> Sequence[str | Path]:
-    """Workflow YAML files, or folders holding them, that this pack ships."""
+    """Workflow YAML files, or folders holding them (``*.yml``/``*.yaml``), that this pack ships.
+
+    Every workflow of every enabled pack is loaded and validated at startup (including that each
+    ``call`` service is a tool or service of an enabled pack); any problem stops startup.
+    """
     raise NotImplementedError
 
 
 @hookspec
 def register_services() -> Mapping[str, Callable[..., Any]]:
-    """Extra callables that workflows may ``call``, by the name workflows use for them."""
+    """Extra callables that workflows may ``call``, by the name workflows use for them.
+
+    The tools of enabled packs' features are callable without this, by dotted path
+    (``packs.contacts_service.tools.Create``).
+    """
     raise NotImplementedError
 
 
 @hookspec
-def register_step_types() -> Mapping[str, type]:
-    """Workflow step types this pack adds, by their ``type:`` name."""
+def register_step_types() -> Mapping[str, type | tuple[type, type]]:
+    """Workflow step types this pack adds: ``{name: ExecutorClass}`` or ``{name: (ExecutorClass, ConfigStruct)}``."""
     raise NotImplementedError
 
 

@@ -163,3 +163,84 @@ def test_enabling_a_missing_pack_stops_startup_with_the_installed_list(tmp_path:
     assert (
         "'crm' is enabled (PACKFLOW_PACKS) but not installed; installed packs: contacts_service, core" in result.stderr
     )
+
+
+def test_workflow_run_creates_a_contact_visible_through_the_http_api(server: tuple[str, dict[str, str]]) -> None:
+    base, env = server
+    created = last_json_line(
+        litestar(env, "users", "create", "--email", "wf@example.com", "--workspace", "Flows").stdout
+    )
+    payload = {
+        "user_id": created["user_id"],
+        "workspace_id": created["workspace_id"],
+        "contact_data": {"first_name": "Grace", "last_name": "Hopper"},
+    }
+    result = last_json_line(litestar(env, "workflows", "run", "create_contact", "--input", json.dumps(payload)).stdout)
+    assert result["status"] == "completed"
+    contact_id = result["output"]["data"]["id"]
+    response = httpx.get(
+        f"{base}/api/v1/workspaces/contacts/{contact_id}", headers={"Authorization": f"Bearer {created['token']}"}
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["data"]["first_name"] == "Grace"
+
+    shown = json.loads(litestar(env, "workflows", "show", result["execution_id"]).stdout)
+    assert shown["execution"]["status"] == "completed"
+    assert [(e["step_id"], e["action"]) for e in shown["entries"]] == [
+        ("start", "started"),
+        ("start", "completed"),
+        ("create_contact", "started"),
+        ("create_contact", "completed"),
+        ("done", "started"),
+        ("done", "completed"),
+    ]
+
+
+def test_workflow_commands_list_validate_run_resume(tmp_path: Path) -> None:
+    env = environment(f"sqlite+aiosqlite:///{tmp_path / 'wf.db'}")
+    listed = json.loads(litestar(env, "workflows", "list", "--json").stdout)
+    assert [row["id"] for row in listed] == ["bulk_import", "create_contact"]
+    assert listed[1]["pack"] == "contacts_service"
+    assert "create_contact 1.0 - Create contact (pack contacts_service" in litestar(env, "workflows", "list").stdout
+
+    ok = litestar(env, "workflows", "validate", str(REPO / "packs/contacts_service/workflows"))
+    assert "create_contact.yml: ok (create_contact)" in ok.stdout
+    bad = litestar(env, "workflows", "validate", str(REPO / "tests/fixture_packs/workflows/bad"), ok=False)
+    assert bad.returncode == 1
+    assert "broken.yml: invalid" in bad.stdout
+    assert "unknown step type 'teleport'" in bad.stdout
+    assert "unknown service 'somewhere.else.Tool'" in bad.stdout
+
+    user = last_json_line(litestar(env, "users", "create", "--email", "bulk@example.com", "--workspace", "Bulk").stdout)
+    people = [{"first_name": f"P{i}", "last_name": "X"} for i in range(11)]
+    base_input = {"user_id": user["user_id"], "workspace_id": user["workspace_id"]}
+    halted = last_json_line(
+        litestar(
+            env, "workflows", "run", "bulk_import", "--input", json.dumps({**base_input, "contacts": people})
+        ).stdout
+    )
+    assert halted["status"] == "halted"
+    assert halted["halt"]["data"]["prompt"] == "Import 11 contacts?"
+    approved = last_json_line(litestar(env, "workflows", "resume", halted["execution_id"], "--approve").stdout)
+    assert approved["status"] == "completed"
+    assert len(approved["output"]["created_ids"]) == 11
+    again = litestar(env, "workflows", "resume", halted["execution_id"], "--approve", ok=False)
+    assert again.returncode == 1
+    assert "only a halted execution can resume" in again.stderr
+
+    second = last_json_line(
+        litestar(
+            env, "workflows", "run", "bulk_import", "--input", json.dumps({**base_input, "contacts": people})
+        ).stdout
+    )
+    rejected = last_json_line(litestar(env, "workflows", "resume", second["execution_id"], "--reject").stdout)
+    assert rejected["output"]["status"] == "rejected"
+
+    failed = litestar(env, "workflows", "run", "create_contact", "--input", json.dumps(base_input), ok=False)
+    assert failed.returncode == 1
+    assert last_json_line(failed.stdout)["error"] == "StepError: invalid input: input 'contact_data' is required"
+    unknown = litestar(env, "workflows", "run", "nope", ok=False)
+    assert unknown.returncode == 2
+    assert "no workflow 'nope'" in unknown.stderr
+    bad_json = litestar(env, "workflows", "run", "create_contact", "--input", "{not json", ok=False)
+    assert bad_json.returncode == 2

@@ -1,0 +1,79 @@
+"""Crash consistency: a process SIGKILLed in the middle of a ``call`` step loses nothing and repeats nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.database import configure_engine
+from tests.test_cli_and_server import LITESTAR, REPO, environment, last_json_line, litestar
+
+
+def scalar(url: str, sql: str, **params: object) -> object:
+    async def query() -> object:
+        engine = configure_engine(create_async_engine(url))
+        try:
+            async with engine.connect() as connection:
+                return (await connection.execute(text(sql), params)).scalar_one()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(query())
+
+
+def test_sigkill_in_the_middle_of_a_call_step_then_recover_in_a_new_process(
+    database_url: str, fixture_packs: Path, tmp_path: Path
+) -> None:
+    env = environment(
+        database_url, PACKFLOW_PACKS="crashy", PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)])
+    )
+    user = last_json_line(
+        litestar(env, "users", "create", "--email", "crash@example.com", "--workspace", "Crash").stdout
+    )
+    label = f"crash-{uuid.uuid4().hex}"
+    execution_id = str(uuid.uuid4())
+    payload = {"user_id": user["user_id"], "workspace_id": user["workspace_id"], "label": label}
+    hang = tmp_path / "hanging"
+    process = subprocess.Popen(
+        [*LITESTAR, "workflows", "run", "crash_test", "--input", json.dumps(payload), "--execution-id", execution_id],
+        cwd=REPO,
+        env={**env, "PACKFLOW_TEST_HANG_FILE": str(hang)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not hang.exists():
+        assert process.poll() is None, "the run ended before reaching the call step"
+        assert time.monotonic() < deadline, "the run never reached the call step"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+    # Killed mid-step: the row the tool wrote was never committed; the checkpoint says 'write' is under way.
+    count_items = "SELECT count(*) FROM items WHERE schema_slug = 'crash' AND data LIKE :label"
+    assert scalar(database_url, count_items.replace("data LIKE", "CAST(data AS TEXT) LIKE"), label=f"%{label}%") == 0
+    crashed = json.loads(litestar(env, "workflows", "show", execution_id).stdout)
+    assert crashed["execution"]["status"] == "running"
+    assert crashed["execution"]["current_step"] == "write"
+    assert [(e["step_id"], e["action"]) for e in crashed["entries"]][-1] == ("write", "started")
+
+    recovered = last_json_line(litestar(env, "workflows", "recover", execution_id).stdout)
+    assert recovered["status"] == "completed"
+    assert recovered["output"]["phase"] == "after"
+
+    assert scalar(database_url, count_items.replace("data LIKE", "CAST(data AS TEXT) LIKE"), label=f"%{label}%") == 1
+    final = json.loads(litestar(env, "workflows", "show", execution_id).stdout)
+    completed = [e["step_id"] for e in final["entries"] if e["action"] == "completed"]
+    assert completed.count("write") == 1
+    assert completed == ["start", "before", "write", "after", "done"]
+    assert final["execution"]["result"]["written"]["id"] == recovered["output"]["written"]["id"]
+    assert final["execution"]["status"] == "completed"

@@ -134,7 +134,10 @@ class EngineSide:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.store = SQLStore(
-            async_sessionmaker(engine, expire_on_commit=False), WorkflowExecution, WorkflowEntry, bind_session=bind_session
+            async_sessionmaker(engine, expire_on_commit=False),
+            WorkflowExecution,
+            WorkflowEntry,
+            bind_session=bind_session,
         )
         self.definition = wf.load(workflow_document())
 
@@ -500,11 +503,11 @@ async def profile(args: argparse.Namespace) -> None:
 async def main() -> None:
     began = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--executions", type=int, default=20, help="sequential executions per round and side")
+    parser.add_argument("--executions", type=int, default=30, help="sequential executions per round and side")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=5, help="sequential executions per side before measuring")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent tasks (engine) / workflows (DBOS)")
-    parser.add_argument("--per-task", type=int, default=4, help="executions per concurrent task per round")
+    parser.add_argument("--per-task", type=int, default=5, help="executions per concurrent task per round")
     parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-dbos", action="store_true")

@@ -1,0 +1,71 @@
+"""The store contract of section 1, the same on MemoryStore and the SQL store (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import pytest
+
+from packs.core import workflow as wf
+
+
+def execution(workflow_id: str = "w", status: str = "running", minutes: int = 0) -> wf.Execution:
+    created = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(minutes=minutes)
+    return wf.Execution(
+        id=str(uuid.uuid4()), workflow_id=workflow_id, status=status, created_at=created, updated_at=created
+    )
+
+
+async def test_save_load_find_delete_and_ids(store: wf.Store) -> None:
+    old = execution("a", "completed", minutes=0)
+    new = execution("a", "failed", minutes=5)
+    other = execution("b", "completed", minutes=10)
+    for item in (old, new, other):
+        await store.save(item)
+    loaded = await store.load(old.id)
+    assert loaded is not None
+    assert (loaded.id, loaded.workflow_id, loaded.status) == (old.id, "a", "completed")
+    assert await store.load(str(uuid.uuid4())) is None
+    assert [e.id for e in await store.find()] == [other.id, new.id, old.id]
+    assert [e.id for e in await store.find(workflow_id="a")] == [new.id, old.id]
+    assert [e.id for e in await store.find(status="completed")] == [other.id, old.id]
+    assert [e.id for e in await store.find(limit=1)] == [other.id]
+    assert await store.execution_ids(workflow_id="a") == [new.id, old.id]
+    assert await store.execution_ids(limit=2) == [other.id, new.id]
+    await store.record(wf.Entry(execution_id=old.id, step_id="s", step_type="assign", action="started"))
+    assert await store.delete(old.id) is True
+    assert await store.delete(old.id) is False
+    assert await store.load(old.id) is None
+    assert await store.entries(old.id) == []
+
+
+async def test_record_and_entries_oldest_first_and_checkpoint(store: wf.Store) -> None:
+    run = execution()
+    await store.save(run)
+    first = wf.Entry(execution_id=run.id, step_id="a", step_type="assign", action="started")
+    second = wf.Entry(execution_id=run.id, step_id="a", step_type="assign", action="completed", output={"x": [1]})
+    await store.record(first)
+    run.current_step = "b"
+    run.ctx = {"x": [1]}
+    await store.checkpoint(run, [second, wf.Entry(execution_id=run.id, step_id="b", step_type="end", action="started")])
+    entries = await store.entries(run.id)
+    assert [(e.step_id, e.action) for e in entries] == [("a", "started"), ("a", "completed"), ("b", "started")]
+    assert entries[1].output == {"x": [1]}
+    loaded = await store.load(run.id)
+    assert loaded is not None
+    assert (loaded.current_step, loaded.ctx) == ("b", {"x": [1]})
+
+
+async def test_entries_of_one_boundary_never_tie(store: wf.Store) -> None:
+    stamps = [wf.Entry(execution_id="x", step_id="s", step_type="t", action="started").timestamp for _ in range(50)]
+    assert stamps == sorted(set(stamps))
+
+
+@pytest.mark.parametrize("status", ["pending", "running", "completed", "halted", "failed"])
+async def test_every_status_round_trips(store: wf.Store, status: str) -> None:
+    run = execution(status=status)
+    await store.save(run)
+    loaded = await store.load(run.id)
+    assert loaded is not None
+    assert loaded.status == status

@@ -73,13 +73,7 @@ class Engine:
 
     async def resume(self, execution_id: str, response: Any = None, approved: bool | None = None) -> ExecutionResult:
         """Continue a halted execution, giving it ``response`` and/or ``approved``."""
-        execution = await self.store.load(execution_id)
-        if execution is None:
-            raise ExecutionError(f"no execution {execution_id}")
-        if execution.workflow_id != self.definition.id:
-            raise ExecutionError(
-                f"execution {execution_id} belongs to workflow {execution.workflow_id!r}, not {self.definition.id!r}"
-            )
+        execution = await self._load_own(execution_id)
         if execution.status != Status.HALTED:
             raise ExecutionError(f"execution {execution_id} is {execution.status}; only a halted execution can resume")
         if response is not None:
@@ -111,13 +105,7 @@ class Engine:
         resumed; a finished one is answered as it is. Only call this for an execution that no
         other process is running.
         """
-        execution = await self.store.load(execution_id)
-        if execution is None:
-            raise ExecutionError(f"no execution {execution_id}")
-        if execution.workflow_id != self.definition.id:
-            raise ExecutionError(
-                f"execution {execution_id} belongs to workflow {execution.workflow_id!r}, not {self.definition.id!r}"
-            )
+        execution = await self._load_own(execution_id)
         if execution.status == Status.HALTED:
             return await self.resume(execution_id)
         if execution.status not in (Status.RUNNING, Status.PENDING):
@@ -131,6 +119,17 @@ class Engine:
             history.append(started)
         await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
         return await self._drive(RunState(self, execution, history), step_id)
+
+    async def _load_own(self, execution_id: str) -> Execution:
+        """The execution ``execution_id`` of this workflow; :class:`ExecutionError` otherwise."""
+        execution = await self.store.load(execution_id)
+        if execution is None:
+            raise ExecutionError(f"no execution {execution_id}")
+        if execution.workflow_id != self.definition.id:
+            raise ExecutionError(
+                f"execution {execution_id} belongs to workflow {execution.workflow_id!r}, not {self.definition.id!r}"
+            )
+        return execution
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` (sync or async) with every event of this engine's executions."""

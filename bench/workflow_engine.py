@@ -21,7 +21,8 @@ temporary SQLite file and over a fresh PostgreSQL database created here and drop
 Every side is warmed up first; rounds alternate the sides (in reversed order every other round)
 and the figures are medians over the rounds. Steps/s = steps executed / wall time.
 
-    python bench/workflow_engine.py [--executions N] [--rounds R] [--per-task K] [--concurrency C]
+    python bench/workflow_engine.py [--executions N] [--rounds R] [--floor-rounds R] [--warmup N]
+                                    [--concurrency C] [--per-task K]
                                     [--postgres URL | --no-postgres] [--no-dbos]
     python bench/workflow_engine.py --profile N   # cProfile of N sequential engine runs on PostgreSQL
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import itertools
 import json
 import statistics
 import sys
@@ -44,12 +46,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiosqlite
-import asyncpg
-from sqlalchemy import event, text
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from app.database import _configure_sqlite_connection, database_config, upgrade_database
+from app.database import configure_engine, database_config, upgrade_database
 from app.settings import Settings
 from packs.core import workflow as wf
 from packs.core.db import bind_session
@@ -81,7 +83,7 @@ def workflow_document() -> dict[str, Any]:
             }
         )
     steps.append({"id": "done", "type": "end", "result": {"last": f"$r{PAIRS}"}})
-    for current, following in zip(steps, steps[1:], strict=False):
+    for current, following in itertools.pairwise(steps):
         current["next"] = following["id"]
     assert len(steps) == STEPS
     return {"id": "bench_steps", "name": "Bench steps", "steps": steps}
@@ -114,7 +116,7 @@ def floor_payloads() -> list[tuple[str, str, str, str]]:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """An engine configured as the app's (advanced-alchemy's JSON codecs, SQLite pragmas), pool of 20."""
+    """An engine configured as the app's (advanced-alchemy's JSON codecs, ``configure_engine``), pool of 20."""
     template = database_config(Settings(database_url=url, auto_migrate=False)).engine_config
     options: dict[str, Any] = {
         "json_serializer": template.json_serializer,
@@ -122,10 +124,7 @@ def make_engine(url: str) -> AsyncEngine:
     }
     if url.startswith("postgresql"):
         options.update(pool_size=POOL_SIZE, max_overflow=0)
-    engine = create_async_engine(url, **options)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-    return engine
+    return configure_engine(create_async_engine(url, **options))
 
 
 class EngineSide:
@@ -197,8 +196,8 @@ class SqliteFloor:
         ids = [uuid.uuid4().bytes for _ in range(executions)]
         now = self._now()
         await db.executemany(
-            "INSERT INTO workflow_executions (id, workflow_id, status, input, ctx, current_step, created_at, updated_at)"
-            " VALUES (?, ?, 'running', '{\"n\": 1}', '{}', 'start', ?, ?)",
+            "INSERT INTO workflow_executions (id, workflow_id, status, input, ctx, current_step, created_at,"
+            " updated_at) VALUES (?, ?, 'running', '{\"n\": 1}', '{}', 'start', ?, ?)",
             [(key, FLOOR_WORKFLOW, now, now) for key in ids],
         )
         await db.commit()
@@ -239,14 +238,14 @@ class PostgresFloor:
         ids = [uuid.uuid4() for _ in range(executions)]
         now = datetime.datetime.now(datetime.UTC)
         await connection.executemany(
-            "INSERT INTO workflow_executions (id, workflow_id, status, input, ctx, current_step, created_at, updated_at)"
-            " VALUES ($1, $2, 'running', '{\"n\": 1}', '{}', 'start', $3, $3)",
+            "INSERT INTO workflow_executions (id, workflow_id, status, input, ctx, current_step, created_at,"
+            " updated_at) VALUES ($1, $2, 'running', '{\"n\": 1}', '{}', 'start', $3, $3)",
             [(key, FLOOR_WORKFLOW, now) for key in ids],
         )
         update = "UPDATE workflow_executions SET ctx = $1, current_step = $2, updated_at = $3 WHERE id = $4"
         insert = (
-            "INSERT INTO workflow_entries (id, execution_id, step_id, step_type, action, duration_ms, output, timestamp)"
-            " VALUES ($1, $2, $3, $4, 'completed', 0, $5, $6)"
+            "INSERT INTO workflow_entries (id, execution_id, step_id, step_type, action, duration_ms, output,"
+            " timestamp) VALUES ($1, $2, $3, $4, 'completed', 0, $5, $6)"
         )
         start = time.perf_counter()
         for key in ids:
@@ -265,7 +264,7 @@ class DbosSide:
     """DBOS Transact on its own database: the same 20 trivial steps, async and sync workflows."""
 
     def __init__(self, system_database_url: str, concurrency: int) -> None:
-        from dbos import DBOS  # noqa: PLC0415 - optional: only this part of the benchmark needs it
+        from dbos import DBOS  # optional: only the DBOS part needs it
 
         @DBOS.step()
         async def async_step(i: int, value: Any) -> dict[str, Any]:
@@ -371,7 +370,7 @@ async def engine_vs_floor(
                     "engine": lambda: side.sequential(args.executions),
                     "floor": lambda: floor.sequential(args.executions),
                 },
-                args.rounds,
+                args.floor_rounds,
             )
         finally:
             await floor.close()
@@ -388,11 +387,11 @@ async def engine_vs_floor(
 
 
 async def engine_vs_dbos(url: str, dbos_url: str, args: argparse.Namespace) -> list[tuple[str, float]]:
-    import dbos  # noqa: PLC0415
+    import dbos
 
     version = getattr(dbos, "__version__", None)
     if version is None:
-        from importlib.metadata import version as package_version  # noqa: PLC0415
+        from importlib.metadata import version as package_version
 
         version = package_version("dbos")
     engine = make_engine(url)
@@ -430,8 +429,9 @@ async def engine_vs_dbos(url: str, dbos_url: str, args: argparse.Namespace) -> l
         f"   DBOS sync {medians['dbos_sync_seq']:8.0f}   engine/best DBOS {medians['engine_seq'] / dbos_seq:.3f}"
     )
     print(
-        f"  concurrent {tasks:<4} engine {medians['engine_conc']:8.0f} steps/s   DBOS async {medians['dbos_async_conc']:8.0f}"
-        f"   DBOS sync {medians['dbos_sync_conc']:8.0f}   engine/best DBOS {medians['engine_conc'] / dbos_conc:.3f}",
+        f"  concurrent {tasks:<4} engine {medians['engine_conc']:8.0f} steps/s   "
+        f"DBOS async {medians['dbos_async_conc']:8.0f}   DBOS sync {medians['dbos_sync_conc']:8.0f}   "
+        f"engine/best DBOS {medians['engine_conc'] / dbos_conc:.3f}",
         flush=True,
     )
     return [
@@ -475,8 +475,8 @@ def plain_url(url: str) -> str:
 
 async def profile(args: argparse.Namespace) -> None:
     """cProfile of ``args.profile`` sequential engine runs on PostgreSQL (after a warm-up)."""
-    import cProfile  # noqa: PLC0415
-    import pstats  # noqa: PLC0415
+    import cProfile
+    import pstats
 
     server = PostgresServer(args.postgres)
     try:
@@ -504,7 +504,8 @@ async def main() -> None:
     began = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--executions", type=int, default=30, help="sequential executions per round and side")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the DBOS comparison")
+    parser.add_argument("--floor-rounds", type=int, default=9, help="rounds of the engine-vs-floor comparisons")
     parser.add_argument("--warmup", type=int, default=5, help="sequential executions per side before measuring")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent tasks (engine) / workflows (DBOS)")
     parser.add_argument("--per-task", type=int, default=5, help="executions per concurrent task per round")
@@ -519,8 +520,9 @@ async def main() -> None:
         return
 
     print(
-        f"{STEPS}-step workflow; {args.executions} sequential executions x {args.rounds} rounds per side; "
-        f"concurrent: {args.concurrency} x {args.per_task} executions per round",
+        f"{STEPS}-step workflow; {args.executions} sequential executions per round and side "
+        f"({args.floor_rounds} rounds vs the floor, {args.rounds} vs DBOS); "
+        f"concurrent: {args.concurrency} tasks x {args.per_task} executions per round",
         flush=True,
     )
     ratios: list[tuple[str, float]] = []
@@ -544,7 +546,7 @@ async def main() -> None:
                     reason = "--no-dbos"
                 else:
                     try:
-                        import dbos  # noqa: F401, PLC0415
+                        import dbos  # noqa: F401
                     except ImportError as error:
                         reason = f"dbos is not installed ({error}); pip install dbos"
                 if reason is None:

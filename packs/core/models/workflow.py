@@ -10,6 +10,7 @@ them. The plan's validations run from a ``before_flush`` event, so an invalid ro
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Self
 from uuid import UUID, uuid4
 
@@ -54,17 +55,36 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _check_presence(errors: dict[str, str], row: object, *fields: str) -> None:
+def _check_presence(errors: dict[str, str], values: Mapping[str, object], *fields: str) -> None:
     for name in fields:
-        value = getattr(row, name)
+        value = values.get(name)
         if _blank(value):
             errors[name] = f"must not be blank, got {value!r}"
 
 
-def _check_inclusion(errors: dict[str, str], row: object, name: str, allowed: tuple[str, ...]) -> None:
-    value = getattr(row, name)
+def _check_inclusion(errors: dict[str, str], values: Mapping[str, object], name: str, allowed: tuple[str, ...]) -> None:
+    value = values.get(name)
     if name not in errors and value not in allowed:
         errors[name] = f"must be one of {', '.join(allowed)}, got {value!r}"
+
+
+class _Attributes(Mapping[str, object]):
+    """A row's attributes read as a mapping (so one set of checks serves rows and plain values)."""
+
+    def __init__(self, row: object) -> None:
+        self._row = row
+
+    def __getitem__(self, name: str) -> object:
+        try:
+            return getattr(self._row, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 class WorkflowBase(CommonTableAttributes, AdvancedDeclarativeBase, AsyncAttrs):
@@ -124,11 +144,16 @@ class WorkflowExecution(WorkflowBase):
 
     def validate(self) -> None:
         """Presence of ``workflow_id`` and ``status``; ``status`` one of :data:`STATUSES`."""
+        self.validate_values(_Attributes(self))
+
+    @classmethod
+    def validate_values(cls, values: Mapping[str, object]) -> None:
+        """The checks of :meth:`validate` on column values about to be written."""
         errors: dict[str, str] = {}
-        _check_presence(errors, self, "workflow_id", "status")
-        _check_inclusion(errors, self, "status", STATUSES)
+        _check_presence(errors, values, "workflow_id", "status")
+        _check_inclusion(errors, values, "status", STATUSES)
         if errors:
-            raise WorkflowModelValidationError(type(self).__name__, errors)
+            raise WorkflowModelValidationError(cls.__name__, errors)
 
     @classmethod
     def with_status(cls, status: str) -> Select[tuple[Self]]:
@@ -185,11 +210,16 @@ class WorkflowEntry(WorkflowBase):
 
     def validate(self) -> None:
         """Presence of ``step_id``, ``step_type``, ``action`` and ``timestamp``; ``action`` one of :data:`ACTIONS`."""
+        self.validate_values(_Attributes(self))
+
+    @classmethod
+    def validate_values(cls, values: Mapping[str, object]) -> None:
+        """The checks of :meth:`validate` on column values about to be written."""
         errors: dict[str, str] = {}
-        _check_presence(errors, self, "step_id", "step_type", "action", "timestamp")
-        _check_inclusion(errors, self, "action", ACTIONS)
+        _check_presence(errors, values, "step_id", "step_type", "action", "timestamp")
+        _check_inclusion(errors, values, "action", ACTIONS)
         if errors:
-            raise WorkflowModelValidationError(type(self).__name__, errors)
+            raise WorkflowModelValidationError(cls.__name__, errors)
 
 
 @event.listens_for(Session, "before_flush")

@@ -181,6 +181,8 @@ class Engine:
 
     async def emit(self, event: Event) -> None:
         """Hand ``event`` to every listener."""
+        if not self.listeners:
+            return
         for listener in self.listeners:
             result = listener(event)
             if inspect.isawaitable(result):
@@ -207,7 +209,7 @@ class Engine:
                 await self._finish(state, copy.deepcopy(state.ctx), [])
                 return
             step = self.definition.step(step_id)
-            snapshot = copy.deepcopy(state.ctx)
+            snapshot = msgspec.json.encode(state.ctx)
             state.pending = []
             state.position = step.id
             started = time.monotonic()
@@ -221,7 +223,7 @@ class Engine:
             except Exception as error:
                 state.resumed = False
                 state.ctx.clear()
-                state.ctx.update(snapshot)
+                state.ctx.update(msgspec.json.decode(snapshot))
                 message = describe(error)
                 self.logger.warning(
                     "workflow %s execution %s: step %s failed: %s",

@@ -34,7 +34,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, Table, delete, select
+from sqlalchemy import Executable, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,6 +77,15 @@ class SQLStore:
         self._executions: Table = execution_class.__table__
         self._entries: Table = entry_class.__table__
         self._upserts: dict[str, Executable] = {}
+        self._insert_entries = insert(self._entries)
+        self._insert_execution = insert(self._executions)
+        columns = [c.name for c in self._executions.columns if c.name not in IMMUTABLE_ON_SAVE]
+        self._update_execution = (
+            update(self._executions)
+            .where(self._executions.c.id == bindparam("key", type_=self._executions.c.id.type))
+            .values({name: bindparam(f"new_{name}", type_=self._executions.c[name].type) for name in columns})
+        )
+        self._update_columns = columns
         self._unit: ContextVar[_Unit | None] = ContextVar(f"sql_store_unit_{id(self)}", default=None)
 
     # -- the store contract -------------------------------------------------------------------
@@ -100,8 +109,7 @@ class SQLStore:
         """Append ``entry`` to its execution's entries."""
         rows = self._entry_rows([entry])
         async with self._session(write=True) as session:
-            session.add_all(rows)
-            await session.flush()
+            await session.execute(self._insert_entries, rows)
 
     async def entries(self, execution_id: str) -> list[Entry]:
         """The execution's entries, oldest first (ties by id, so the order is stable)."""
@@ -159,10 +167,9 @@ class SQLStore:
         values = self._execution_values(execution)
         rows = self._entry_rows(entries)
         async with self._session(write=True) as session:
-            await self._upsert(session, values)
+            await self._write_execution(session, values)
             if rows:
-                session.add_all(rows)
-                await session.flush()
+                await session.execute(self._insert_entries, rows)
 
     def unit(self) -> AbstractAsyncContextManager[None]:
         """A transaction around one step: committed when the block ends, rolled back when it raises."""
@@ -240,6 +247,14 @@ class SQLStore:
             statement = self._upserts[dialect] = insert.on_conflict_do_update(index_elements=["id"], set_=changed)
         await session.execute(statement, values)
 
+    async def _write_execution(self, session: AsyncSession, values: dict[str, Any]) -> None:
+        """Update the execution row (one cached statement); insert it when it does not exist yet."""
+        params = {f"new_{name}": values[name] for name in self._update_columns}
+        params["key"] = values["id"]
+        result = await session.execute(self._update_execution, params)
+        if not getattr(result, "rowcount", 0):
+            await session.execute(self._insert_execution, values)
+
     def _execution_values(self, execution: Execution) -> dict[str, Any]:
         """The execution as column values, validated by the mapped class."""
         values: dict[str, Any] = {
@@ -256,33 +271,38 @@ class SQLStore:
             "created_at": execution.created_at,
             "updated_at": execution.updated_at,
         }
-        _validate(self.execution_class(**values))
+        _validate_values(self.execution_class, values)
         return values
 
-    def _entry_rows(self, entries: Sequence[Entry]) -> list[Any]:
-        """The entries as new mapped rows, each validated."""
+    def _entry_rows(self, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+        """The entries as column values, each validated."""
         rows = [
-            self.entry_class(
-                id=_uuid(entry.id, "entry id"),
-                execution_id=_uuid(entry.execution_id, "execution id"),
-                step_id=entry.step_id,
-                step_type=entry.step_type,
-                action=_text(entry.action),
-                duration_ms=entry.duration_ms,
-                input=entry.input,
-                output=entry.output,
-                error=entry.error,
-                timestamp=entry.timestamp,
-            )
+            {
+                "id": _uuid(entry.id, "entry id"),
+                "execution_id": _uuid(entry.execution_id, "execution id"),
+                "step_id": entry.step_id,
+                "step_type": entry.step_type,
+                "action": _text(entry.action),
+                "duration_ms": entry.duration_ms,
+                "input": entry.input,
+                "output": entry.output,
+                "error": entry.error,
+                "timestamp": entry.timestamp,
+            }
             for entry in entries
         ]
         for row in rows:
-            _validate(row)
+            _validate_values(self.entry_class, row)
         return rows
 
 
-def _validate(row: object) -> None:
-    validate = getattr(row, "validate", None)
+def _validate_values(model: type[Any], values: dict[str, Any]) -> None:
+    """The model's checks on ``values`` (``validate_values``, else ``validate()`` on a transient row)."""
+    validate_values = getattr(model, "validate_values", None)
+    if callable(validate_values):
+        validate_values(values)
+        return
+    validate = getattr(model(**values), "validate", None)
     if callable(validate):
         validate()
 

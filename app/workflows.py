@@ -19,7 +19,7 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 
 from app.packs import LoadedPacks, PackError
 from packs.core import workflow as wf
-from packs.core.db import bind_session
+from packs.core.db import bind_session, bind_session_factory
 from packs.core.models import WorkflowEntry, WorkflowExecution
 from packs.core.tools import Tool
 from packs.core.workflow.sql_store import SQLStore
@@ -148,7 +148,13 @@ def configure_workflows(packs: LoadedPacks, db: SQLAlchemyAsyncConfig, logger: l
             wf.register_step_type(type_name, executor_class, config_struct)
     services = build_service_registry(packs)
     workflows = load_pack_workflows(packs, services)
-    store = SQLStore(db.create_session_maker(), WorkflowExecution, WorkflowEntry, bind_session=bind_session)
+    store = SQLStore(
+        db.create_session_maker(),
+        WorkflowExecution,
+        WorkflowEntry,
+        bind_session=bind_session,
+        bind_session_factory=bind_session_factory,
+    )
     wf.configure(store=store, service_resolver=services, logger=logger)
     wf.clear_registry()
     for loaded in workflows.values():

@@ -13,7 +13,23 @@ from contextvars import ContextVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_current: ContextVar[AsyncSession | None] = ContextVar("packflow_session", default=None)
+
+class _LazySession:
+    """A session made on first use by ``factory`` (so a unit whose code never asks costs nothing)."""
+
+    __slots__ = ("factory", "session")
+
+    def __init__(self, factory: Callable[[], AsyncSession]) -> None:
+        self.factory = factory
+        self.session: AsyncSession | None = None
+
+    def get(self) -> AsyncSession:
+        if self.session is None:
+            self.session = self.factory()
+        return self.session
+
+
+_current: ContextVar[AsyncSession | _LazySession | None] = ContextVar("packflow_session", default=None)
 
 
 class NoUnitOfWorkError(RuntimeError):
@@ -28,7 +44,7 @@ def current_session() -> AsyncSession:
             "no unit of work is open: call the tool through the API, a workflow, or inside "
             "packs.core.db.unit_of_work(...)"
         )
-    return session
+    return session.get() if isinstance(session, _LazySession) else session
 
 
 @contextmanager
@@ -37,6 +53,16 @@ def bind_session(session: AsyncSession) -> Iterator[AsyncSession]:
     token = _current.set(session)
     try:
         yield session
+    finally:
+        _current.reset(token)
+
+
+@contextmanager
+def bind_session_factory(factory: Callable[[], AsyncSession]) -> Iterator[None]:
+    """Like :func:`bind_session`, with the session made by ``factory`` only if the block asks for one."""
+    token = _current.set(_LazySession(factory))
+    try:
+        yield
     finally:
         _current.reset(token)
 

@@ -8,6 +8,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 import msgspec
@@ -51,6 +52,10 @@ class Engine:
 
     async def run(self, input: dict[str, Any] | None = None, execution_id: str | None = None) -> ExecutionResult:
         """Start an execution; with an ``execution_id`` that exists already, answer its current result."""
+        async with self._scope():
+            return await self._run(input, execution_id)
+
+    async def _run(self, input: dict[str, Any] | None, execution_id: str | None) -> ExecutionResult:
         if execution_id is not None and (existing := await self.store.load(execution_id)) is not None:
             if existing.workflow_id != self.definition.id:
                 raise ExecutionError(
@@ -73,6 +78,10 @@ class Engine:
 
     async def resume(self, execution_id: str, response: Any = None, approved: bool | None = None) -> ExecutionResult:
         """Continue a halted execution, giving it ``response`` and/or ``approved``."""
+        async with self._scope():
+            return await self._resume(execution_id, response, approved)
+
+    async def _resume(self, execution_id: str, response: Any, approved: bool | None) -> ExecutionResult:
         execution = await self._load_own(execution_id)
         if execution.status != Status.HALTED:
             raise ExecutionError(f"execution {execution_id} is {execution.status}; only a halted execution can resume")
@@ -105,9 +114,13 @@ class Engine:
         resumed; a finished one is answered as it is. Only call this for an execution that no
         other process is running.
         """
+        async with self._scope():
+            return await self._recover(execution_id)
+
+    async def _recover(self, execution_id: str) -> ExecutionResult:
         execution = await self._load_own(execution_id)
         if execution.status == Status.HALTED:
-            return await self.resume(execution_id)
+            return await self._resume(execution_id, None, None)
         if execution.status not in (Status.RUNNING, Status.PENDING):
             return ExecutionResult.of(execution)
         step_id = execution.current_step or self.definition.first_step.id
@@ -119,6 +132,11 @@ class Engine:
             history.append(started)
         await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
         return await self._drive(RunState(self, execution, history), step_id)
+
+    def _scope(self) -> AbstractAsyncContextManager[None]:
+        """The store's execution scope (one connection for the whole run), when it has one."""
+        scope = getattr(self.store, "execution_scope", None)
+        return scope() if callable(scope) else nullcontext()
 
     async def _load_own(self, execution_id: str) -> Execution:
         """The execution ``execution_id`` of this workflow; :class:`ExecutionError` otherwise."""

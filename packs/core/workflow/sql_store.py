@@ -34,9 +34,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from packs.core.workflow.model import Entry, Execution
 
@@ -46,15 +45,34 @@ SessionMaker = Callable[[], AsyncSession]
 SessionBinder = Callable[[AsyncSession], AbstractContextManager[Any]]
 """What makes a session the current unit of work for a block (``packs.core.db.bind_session``)."""
 
+SessionFactoryBinder = Callable[[Callable[[], AsyncSession]], AbstractContextManager[Any]]
+"""The same, with a session made only when the block asks for it (``packs.core.db.bind_session_factory``)."""
+
 IMMUTABLE_ON_SAVE = frozenset({"id", "created_at"})
 """Columns an upsert of an existing execution leaves as they are."""
 
 
+Executor = AsyncSession | AsyncConnection
+"""What the store's statements run on: the unit's session, or the connection held by a scope."""
+
+
 @dataclass
 class _Unit:
-    """The session of the unit open in the current context."""
+    """The unit open in the current context: what statements run on, and the session for tools.
 
-    session: AsyncSession
+    The session is made on first use (a step whose code never touches the database costs none).
+    """
+
+    executor: Executor
+    make_session: Callable[[], AsyncSession] | None = None
+    made: AsyncSession | None = None
+
+    def session(self) -> AsyncSession:
+        """The unit's session, made now if it does not exist yet."""
+        if self.made is None:
+            assert self.make_session is not None
+            self.made = self.make_session()
+        return self.made
 
 
 class SQLStore:
@@ -69,14 +87,15 @@ class SQLStore:
         execution_class: type[Any],
         entry_class: type[Any],
         bind_session: SessionBinder | None = None,
+        bind_session_factory: SessionFactoryBinder | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.execution_class = execution_class
         self.entry_class = entry_class
         self.bind_session = bind_session
+        self.bind_session_factory = bind_session_factory
         self._executions: Table = execution_class.__table__
         self._entries: Table = entry_class.__table__
-        self._upserts: dict[str, Executable] = {}
         self._insert_entries = insert(self._entries)
         self._insert_execution = insert(self._executions)
         columns = [c.name for c in self._executions.columns if c.name not in IMMUTABLE_ON_SAVE]
@@ -87,6 +106,9 @@ class SQLStore:
         )
         self._update_columns = columns
         self._unit: ContextVar[_Unit | None] = ContextVar(f"sql_store_unit_{id(self)}", default=None)
+        self._scope: ContextVar[AsyncConnection | None] = ContextVar(f"sql_store_scope_{id(self)}", default=None)
+        bind = getattr(session_maker, "kw", {}).get("bind")
+        self._engine: AsyncEngine | None = bind if isinstance(bind, AsyncEngine) else None
 
     # -- the store contract -------------------------------------------------------------------
 
@@ -94,7 +116,7 @@ class SQLStore:
         """Insert or replace ``execution`` (its ``created_at`` is kept when it exists already)."""
         values = self._execution_values(execution)
         async with self._session(write=True) as session:
-            await self._upsert(session, values)
+            await self._write_execution(session, values)
 
     async def load(self, execution_id: str) -> Execution | None:
         """The execution ``execution_id``, or ``None`` (also for an id that is not a UUID)."""
@@ -186,25 +208,73 @@ class SQLStore:
         """Whether a unit of this store is open in the current context."""
         return self._unit.get() is not None
 
+    def execution_scope(self) -> AbstractAsyncContextManager[None]:
+        """Hold one connection for the block: the units and checkpoints inside it all use it.
+
+        The engine opens a scope around each run, so that a step costs no pool checkout and no
+        new session, only its transaction. Nested scopes reuse the outer one.
+        """
+        return self._open_scope()
+
+    @asynccontextmanager
+    async def _open_scope(self) -> AsyncIterator[None]:
+        if self._engine is None or self._scope.get() is not None or self._unit.get() is not None:
+            yield
+            return
+        async with self._engine.connect() as connection:
+            token = self._scope.set(connection)
+            try:
+                yield
+            finally:
+                self._scope.reset(token)
+
     @asynccontextmanager
     async def _open_unit(self) -> AsyncIterator[None]:
         if self._unit.get() is not None:
             async with self._open_savepoint():
                 yield
             return
-        async with self.session_maker() as session:
-            token = self._unit.set(_Unit(session))
-            try:
-                binding = self.bind_session(session) if self.bind_session is not None else nullcontext()
-                with binding:
-                    try:
+        connection = self._scope.get()
+        if connection is not None:
+            async with connection.begin():
+                unit = _Unit(
+                    connection,
+                    make_session=lambda: AsyncSession(
+                        bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
+                    ),
+                )
+                try:
+                    async with self._bound(unit):
                         yield
-                    except BaseException:
-                        await session.rollback()
-                        raise
-                    await session.commit()
-            finally:
-                self._unit.reset(token)
+                        if unit.made is not None:
+                            await unit.made.flush()
+                finally:
+                    if unit.made is not None:
+                        await unit.made.close()
+            return
+        async with self.session_maker() as session, self._bound(_Unit(session, made=session)):
+            try:
+                yield
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    @asynccontextmanager
+    async def _bound(self, unit: _Unit) -> AsyncIterator[None]:
+        """Make ``unit`` the open unit (and its session the tools' unit of work) for the block."""
+        token = self._unit.set(unit)
+        try:
+            if self.bind_session_factory is not None:
+                binding: AbstractContextManager[Any] = self.bind_session_factory(unit.session)
+            elif self.bind_session is not None:
+                binding = self.bind_session(unit.session())
+            else:
+                binding = nullcontext()
+            with binding:
+                yield
+        finally:
+            self._unit.reset(token)
 
     @asynccontextmanager
     async def _open_savepoint(self) -> AsyncIterator[None]:
@@ -212,15 +282,20 @@ class SQLStore:
         if unit is None:
             yield
             return
-        async with unit.session.begin_nested():
+        async with unit.session().begin_nested():
             yield
 
     @asynccontextmanager
-    async def _session(self, write: bool = False) -> AsyncIterator[AsyncSession]:
-        """The unit's session, or a short one of its own (committed after a write, rolled back on error)."""
+    async def _session(self, write: bool = False) -> AsyncIterator[Executor]:
+        """The unit's executor, the scope's connection in a transaction of its own, or a short session."""
         unit = self._unit.get()
         if unit is not None:
-            yield unit.session
+            yield unit.executor
+            return
+        connection = self._scope.get()
+        if connection is not None:
+            async with connection.begin():
+                yield connection
             return
         async with self.session_maker() as session:
             try:
@@ -233,21 +308,7 @@ class SQLStore:
 
     # -- statements and conversions -----------------------------------------------------------
 
-    async def _upsert(self, session: AsyncSession, values: dict[str, Any]) -> None:
-        """Insert the execution row, or update every column but ``id`` and ``created_at`` (one statement)."""
-        dialect = session.get_bind().dialect.name
-        if dialect not in {"postgresql", "sqlite"}:
-            await session.merge(self.execution_class(**values))
-            await session.flush()
-            return
-        statement = self._upserts.get(dialect)
-        if statement is None:
-            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self._executions)
-            changed = {name: insert.excluded[name] for name in values if name not in IMMUTABLE_ON_SAVE}
-            statement = self._upserts[dialect] = insert.on_conflict_do_update(index_elements=["id"], set_=changed)
-        await session.execute(statement, values)
-
-    async def _write_execution(self, session: AsyncSession, values: dict[str, Any]) -> None:
+    async def _write_execution(self, session: Executor, values: dict[str, Any]) -> None:
         """Update the execution row (one cached statement); insert it when it does not exist yet."""
         params = {f"new_{name}": values[name] for name in self._update_columns}
         params["key"] = values["id"]

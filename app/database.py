@@ -16,6 +16,7 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 
 from app.settings import Settings
 
@@ -70,7 +71,8 @@ def _configure_sqlite_connection(dbapi_connection: Any, _: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # Straight to the driver: one trip to aiosqlite's thread instead of a cursor's three.
+    await_only(connection.connection.driver_connection.execute("BEGIN"))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from packs.core.workflow.model import Entry, Execution
@@ -109,6 +110,12 @@ class SQLStore:
         self._scope: ContextVar[AsyncConnection | None] = ContextVar(f"sql_store_scope_{id(self)}", default=None)
         bind = getattr(session_maker, "kw", {}).get("bind")
         self._engine: AsyncEngine | None = bind if isinstance(bind, AsyncEngine) else None
+        dialect = self._engine.dialect if self._engine is not None else None
+        self._sqlite_writer = (
+            _SqliteWriter(self._executions, self._entries, dialect)
+            if dialect is not None and dialect.name == "sqlite" and dialect.driver == "aiosqlite"
+            else None
+        )
 
     # -- the store contract -------------------------------------------------------------------
 
@@ -188,6 +195,10 @@ class SQLStore:
         """
         values = self._execution_values(execution)
         rows = self._entry_rows(entries)
+        unit = self._unit.get()
+        if unit is not None and unit.executor is self._scope.get() and self._sqlite_writer is not None:
+            await self._sqlite_writer.checkpoint(unit.executor, values, rows)
+            return
         async with self._session(write=True) as session:
             await self._write_execution(session, values)
             if rows:
@@ -355,6 +366,59 @@ class SQLStore:
         for row in rows:
             _validate_values(self.entry_class, row)
         return rows
+
+
+class _SqliteWriter:
+    """Checkpoints on aiosqlite written straight through the driver, inside the unit's transaction.
+
+    SQLAlchemy's aiosqlite adapter makes three trips to the driver's thread per statement (cursor,
+    execute, close); the driver's own ``execute`` makes one. Values go through the columns' own
+    bind processors, so they are stored exactly as SQLAlchemy would store them.
+    """
+
+    def __init__(self, executions: Table, entries: Table, dialect: Dialect) -> None:
+        self.update_columns = [c.name for c in executions.columns if c.name not in IMMUTABLE_ON_SAVE]
+        self.execution_columns = [c.name for c in executions.columns]
+        self.entry_columns = [c.name for c in entries.columns]
+        assignments = ", ".join(f"{name} = ?" for name in self.update_columns)
+        self.update_sql = f"UPDATE {executions.name} SET {assignments} WHERE id = ?"
+        self.insert_execution_sql = _insert_sql(executions.name, self.execution_columns)
+        self.insert_entry_sql = _insert_sql(entries.name, self.entry_columns)
+        self.processors = {
+            table.name: {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.columns}
+            for table in (executions, entries)
+        }
+        self.executions = executions.name
+        self.entries = entries.name
+
+    def _row(self, table: str, columns: list[str], values: dict[str, Any]) -> tuple[Any, ...]:
+        processors = self.processors[table]
+        row = []
+        for name in columns:
+            value = values.get(name)
+            processor = processors[name]
+            row.append(processor(value) if processor is not None and value is not None else value)
+        return tuple(row)
+
+    async def checkpoint(self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        update = (
+            *self._row(self.executions, self.update_columns, values),
+            self._row(self.executions, ["id"], values)[0],
+        )
+        cursor = await driver.execute(self.update_sql, update)
+        if cursor.rowcount == 0:
+            await driver.execute(self.insert_execution_sql, self._row(self.executions, self.execution_columns, values))
+        if rows:
+            await driver.executemany(
+                self.insert_entry_sql, [self._row(self.entries, self.entry_columns, r) for r in rows]
+            )
+
+
+def _insert_sql(table: str, columns: list[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
 
 
 def _validate_values(model: type[Any], values: dict[str, Any]) -> None:

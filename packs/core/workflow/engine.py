@@ -188,14 +188,15 @@ class Engine:
         child.listeners = self.listeners
         return child
 
-    def check_size(self, step_path: str, output: Any, ctx: dict[str, Any]) -> None:
-        """:class:`StepError` when the step's output or the context is over the size cap."""
+    def check_size(self, step_path: str, output: Any, ctx: dict[str, Any]) -> bytes:
+        """:class:`StepError` when the step's output or the context is over the size cap; the encoded context."""
+        encoded = b""
         for what, value in (("output", output), ("context", ctx)):
-            size = len(msgspec.json.encode(value))
-            if size > self.max_state_bytes:
-                raise StepError(
-                    f"step {step_path!r}: {what} is {size} bytes, over the limit of {self.max_state_bytes} bytes"
-                )
+            encoded = msgspec.json.encode(value)
+            size, limit = len(encoded), self.max_state_bytes
+            if size > limit:
+                raise StepError(f"step {step_path!r}: {what} is {size} bytes, over the limit of {limit} bytes")
+        return encoded
 
     async def emit(self, event: Event) -> None:
         """Hand ``event`` to every listener."""
@@ -227,7 +228,8 @@ class Engine:
                 await self._finish(state, copy.deepcopy(state.ctx), [])
                 return
             step = self.definition.step(step_id)
-            snapshot = msgspec.json.encode(state.ctx)
+            snapshot = state.ctx_bytes or msgspec.json.encode(state.ctx)
+            state.ctx_bytes = None
             state.pending = []
             state.position = step.id
             started = time.monotonic()
@@ -281,7 +283,7 @@ class Engine:
             return None
         result = outcome.result if isinstance(outcome, Finish) else outcome.output
         output = to_json_value(result, f"step {step.id!r} output")
-        self.check_size(step.id, output, state.ctx)
+        encoded_ctx = self.check_size(step.id, output, state.ctx)
         entry = self._record(state, step, Action.COMPLETED, duration_ms=elapsed_ms(started), output=output)
         if isinstance(outcome, Finish):
             await self._finish(state, output, [*state.pending, entry], step)
@@ -291,6 +293,7 @@ class Engine:
         entries = [*state.pending, entry]
         self._advance(state, next_step, entries)
         await self.store.checkpoint(execution, entries)
+        state.ctx_bytes = encoded_ctx
         await self.emit(Event("step.completed", {"step_id": step.id, "output": output}))
         if next_step != FINISHED:
             await self.emit(

@@ -34,9 +34,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql import sqltypes
 
 from packs.core.workflow.model import Entry, Execution
 
@@ -368,6 +370,10 @@ class SQLStore:
         return rows
 
 
+_DRIVER = "packflow_driver_connection"
+"""Where a scope's connection keeps its driver connection (looked up once per connection)."""
+
+
 class _SqliteWriter:
     """Checkpoints on aiosqlite written straight through the driver, inside the unit's transaction.
 
@@ -385,7 +391,7 @@ class _SqliteWriter:
         self.insert_execution_sql = _insert_sql(executions.name, self.execution_columns)
         self.insert_entry_sql = _insert_sql(entries.name, self.entry_columns)
         self.processors = {
-            table.name: {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.columns}
+            table.name: {c.name: _driver_processor(c, dialect) for c in table.columns}
             for table in (executions, entries)
         }
         self.executions = executions.name
@@ -401,9 +407,9 @@ class _SqliteWriter:
         return tuple(row)
 
     async def checkpoint(self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
+        driver: Any = connection.info.get(_DRIVER)
+        if driver is None:
+            driver = connection.info[_DRIVER] = (await connection.get_raw_connection()).driver_connection
         update = (
             *self._row(self.executions, self.update_columns, values),
             self._row(self.executions, ["id"], values)[0],
@@ -415,6 +421,19 @@ class _SqliteWriter:
             await driver.executemany(
                 self.insert_entry_sql, [self._row(self.entries, self.entry_columns, r) for r in rows]
             )
+
+
+def _driver_processor(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a value of ``column`` is handed to the driver: JSON with msgspec, others as SQLAlchemy does."""
+    implementation = column.type.dialect_impl(dialect)
+    if isinstance(implementation, sqltypes.JSON):
+        return _json_text
+    processor: Callable[[Any], Any] | None = implementation.bind_processor(dialect)
+    return processor
+
+
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def _insert_sql(table: str, columns: list[str]) -> str:

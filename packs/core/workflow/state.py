@@ -79,6 +79,8 @@ class RunState:
         self.resume_approved: bool | None = None
         self.resumed = False
         self.branch_lock: asyncio.Lock | None = None
+        self.ctx_bytes: bytes | None = None
+        """The context as JSON, when it is known not to have changed since it was encoded."""
 
     @property
     def store(self) -> Any:

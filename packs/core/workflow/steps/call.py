@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
@@ -63,7 +64,9 @@ class CallStep(StepExecutor):
         attempts = settings.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                async with state.savepoint():
+                # A failed last attempt fails the step, whose transaction rolls back whole: only an
+                # attempt that may be retried needs a savepoint of its own.
+                async with state.savepoint() if attempt < attempts else nullcontext():
                     if settings.timeout is not None:
                         result = await asyncio.wait_for(invoke(function, arguments), settings.timeout)
                     else:

@@ -113,9 +113,9 @@ class SQLStore:
         bind = getattr(session_maker, "kw", {}).get("bind")
         self._engine: AsyncEngine | None = bind if isinstance(bind, AsyncEngine) else None
         dialect = self._engine.dialect if self._engine is not None else None
-        self._sqlite_writer = (
-            _SqliteWriter(self._executions, self._entries, dialect)
-            if dialect is not None and dialect.name == "sqlite" and dialect.driver == "aiosqlite"
+        self._driver_writer = (
+            _DriverWriter(self._executions, self._entries, dialect)
+            if dialect is not None and _DriverWriter.supports(dialect)
             else None
         )
 
@@ -198,8 +198,8 @@ class SQLStore:
         values = self._execution_values(execution)
         rows = self._entry_rows(entries)
         unit = self._unit.get()
-        if unit is not None and unit.executor is self._scope.get() and self._sqlite_writer is not None:
-            await self._sqlite_writer.checkpoint(unit.executor, values, rows)
+        if unit is not None and unit.executor is self._scope.get() and self._driver_writer is not None:
+            await self._driver_writer.checkpoint(unit.executor, values, rows)
             return
         async with self._session(write=True) as session:
             await self._write_execution(session, values)
@@ -370,32 +370,47 @@ class SQLStore:
         return rows
 
 
-_DRIVER = "packflow_driver_connection"
-"""Where a scope's connection keeps its driver connection (looked up once per connection)."""
+class _DriverWriter:
+    """Checkpoints written straight through the driver (aiosqlite, asyncpg), inside the unit's transaction.
 
-
-class _SqliteWriter:
-    """Checkpoints on aiosqlite written straight through the driver, inside the unit's transaction.
-
-    SQLAlchemy's aiosqlite adapter makes three trips to the driver's thread per statement (cursor,
-    execute, close); the driver's own ``execute`` makes one. Values go through the columns' own
-    bind processors, so they are stored exactly as SQLAlchemy would store them.
+    A checkpoint is the hot path of every step. Through SQLAlchemy's adapters each statement costs
+    several hops (aiosqlite: three trips to the driver's thread; asyncpg: the adapter's cursor and
+    result layers); the driver's own ``execute`` costs one. The transaction stays SQLAlchemy's: the
+    unit began it and commits or rolls it back. Values go through the columns' own bind
+    processors (JSON through msgspec), so rows are stored exactly as SQLAlchemy stores them.
     """
 
     def __init__(self, executions: Table, entries: Table, dialect: Dialect) -> None:
+        self.asyncpg = dialect.driver == "asyncpg"
         self.update_columns = [c.name for c in executions.columns if c.name not in IMMUTABLE_ON_SAVE]
         self.execution_columns = [c.name for c in executions.columns]
         self.entry_columns = [c.name for c in entries.columns]
-        assignments = ", ".join(f"{name} = ?" for name in self.update_columns)
-        self.update_sql = f"UPDATE {executions.name} SET {assignments} WHERE id = ?"
-        self.insert_execution_sql = _insert_sql(executions.name, self.execution_columns)
-        self.insert_entry_sql = _insert_sql(entries.name, self.entry_columns)
+        assignments = ", ".join(f"{name} = {self._mark(n)}" for n, name in enumerate(self.update_columns, start=1))
+        key = self._mark(len(self.update_columns) + 1)
+        self.update_sql = f"UPDATE {executions.name} SET {assignments} WHERE id = {key}"
+        self.insert_execution_sql = self._insert_sql(executions.name, self.execution_columns)
+        self.insert_entry_sql = self._insert_sql(entries.name, self.entry_columns)
         self.processors = {
-            table.name: {c.name: _driver_processor(c, dialect) for c in table.columns}
+            table.name: {column.name: _driver_processor(column, dialect) for column in table.columns}
             for table in (executions, entries)
         }
         self.executions = executions.name
         self.entries = entries.name
+
+    @classmethod
+    def supports(cls, dialect: Dialect) -> bool:
+        """Whether checkpoints on ``dialect`` can go through the driver."""
+        return (dialect.name, dialect.driver) in {
+            ("sqlite", "aiosqlite"),
+            ("postgresql", "asyncpg"),
+        }
+
+    def _mark(self, position: int) -> str:
+        return f"${position}" if self.asyncpg else "?"
+
+    def _insert_sql(self, table: str, columns: list[str]) -> str:
+        marks = ", ".join(self._mark(n) for n in range(1, len(columns) + 1))
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
     def _row(self, table: str, columns: list[str], values: dict[str, Any]) -> tuple[Any, ...]:
         processors = self.processors[table]
@@ -406,17 +421,31 @@ class _SqliteWriter:
             row.append(processor(value) if processor is not None and value is not None else value)
         return tuple(row)
 
+    async def _driver(self, connection: AsyncConnection) -> Any:
+        """The driver connection, inside a transaction that SQLAlchemy's adapter knows it started."""
+        raw = await connection.get_raw_connection()
+        adapted: Any = raw.dbapi_connection
+        if self.asyncpg and not adapted._started:
+            # asyncpg's adapter sends BEGIN with its first statement; this checkpoint is that statement.
+            await adapted._start_transaction()
+        return raw.driver_connection
+
     async def checkpoint(self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        driver: Any = connection.info.get(_DRIVER)
-        if driver is None:
-            driver = connection.info[_DRIVER] = (await connection.get_raw_connection()).driver_connection
-        update = (
-            *self._row(self.executions, self.update_columns, values),
-            self._row(self.executions, ["id"], values)[0],
-        )
-        cursor = await driver.execute(self.update_sql, update)
-        if cursor.rowcount == 0:
-            await driver.execute(self.insert_execution_sql, self._row(self.executions, self.execution_columns, values))
+        """Update (or insert) the execution row and insert the entries, in the unit's transaction."""
+        driver = await self._driver(connection)
+        parameters = self._row(self.executions, [*self.update_columns, "id"], values)
+        if self.asyncpg:
+            status = await driver.execute(self.update_sql, *parameters)
+            updated = not status.endswith(" 0")
+        else:
+            updated = (await driver.execute(self.update_sql, parameters)).rowcount != 0
+        if not updated:
+            row = self._row(self.executions, self.execution_columns, values)
+            await (
+                driver.execute(self.insert_execution_sql, *row)
+                if self.asyncpg
+                else driver.execute(self.insert_execution_sql, row)
+            )
         if rows:
             await driver.executemany(
                 self.insert_entry_sql, [self._row(self.entries, self.entry_columns, r) for r in rows]
@@ -434,10 +463,6 @@ def _driver_processor(column: Any, dialect: Dialect) -> Callable[[Any], Any] | N
 
 def _json_text(value: Any) -> str:
     return msgspec.json.encode(value).decode()
-
-
-def _insert_sql(table: str, columns: list[str]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
 
 
 def _validate_values(model: type[Any], values: dict[str, Any]) -> None:

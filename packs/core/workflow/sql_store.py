@@ -370,6 +370,10 @@ class SQLStore:
         return rows
 
 
+_DRIVER_KEY = "packflow_driver_connection"
+"""Where a connection's info keeps its (adapted, driver) connections, looked up once per connection."""
+
+
 class _DriverWriter:
     """Checkpoints written straight through the driver (aiosqlite, asyncpg), inside the unit's transaction.
 
@@ -423,12 +427,15 @@ class _DriverWriter:
 
     async def _driver(self, connection: AsyncConnection) -> Any:
         """The driver connection, inside a transaction that SQLAlchemy's adapter knows it started."""
-        raw = await connection.get_raw_connection()
-        adapted: Any = raw.dbapi_connection
+        cached: Any = connection.info.get(_DRIVER_KEY)
+        if cached is None:
+            raw = await connection.get_raw_connection()
+            cached = connection.info[_DRIVER_KEY] = (raw.dbapi_connection, raw.driver_connection)
+        adapted, driver = cached
         if self.asyncpg and not adapted._started:
             # asyncpg's adapter sends BEGIN with its first statement; this checkpoint is that statement.
             await adapted._start_transaction()
-        return raw.driver_connection
+        return driver
 
     async def checkpoint(self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         """Update (or insert) the execution row and insert the entries, in the unit's transaction."""

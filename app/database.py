@@ -16,9 +16,9 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import await_only
 
 from app.settings import Settings
+from packs.core.workflow.sqlite import configure_sqlite_engine
 
 VERSION_TABLE = "alembic_version"
 MIGRATION_LOCK_ID = 7_246_563_011  # any constant: serializes concurrent upgrades on PostgreSQL
@@ -49,30 +49,19 @@ def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
 def configure_engine(engine: AsyncEngine) -> AsyncEngine:
     """Make a SQLite engine behave as the app needs (foreign keys, WAL, real transactions); others as they are."""
     if engine.dialect.name == "sqlite":
+        configure_sqlite_engine(engine)
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-        event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
     return engine
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _: Any) -> None:
-    """Enforce foreign keys, let readers and one writer work at once (WAL), as PostgreSQL does.
-
-    The driver's own transaction handling is turned off (``BEGIN`` is emitted by
-    :func:`_begin_sqlite_transaction` instead): left on, it starts transactions late, so that a
-    SAVEPOINT can become the outermost transaction and its RELEASE commits everything.
-    """
-    dbapi_connection.isolation_level = None
+    """Enforce foreign keys, and let readers and one writer work at once (WAL), as PostgreSQL does."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _begin_sqlite_transaction(connection: Any) -> None:
-    # Straight to the driver: one trip to aiosqlite's thread instead of a cursor's three.
-    await_only(connection.connection.driver_connection.execute("BEGIN"))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import sqltypes
 
 from packs.core.workflow.model import Entry, Execution
+from packs.core.workflow.sqlite import BEGIN_PENDING
 
 SessionMaker = Callable[[], AsyncSession]
 """What opens a session: an ``async_sessionmaker`` (or any callable returning an ``AsyncSession``)."""
@@ -401,6 +402,22 @@ class _DriverWriter:
         self.executions = executions.name
         self.entries = entries.name
 
+    def _sqlite_checkpoint(
+        self,
+        connection: Any,
+        begin: bool,
+        parameters: tuple[Any, ...],
+        execution_row: tuple[Any, ...],
+        entry_rows: list[tuple[Any, ...]],
+    ) -> None:
+        """The SQLite checkpoint, run in aiosqlite's thread on the sqlite3 connection."""
+        if begin:
+            connection.execute("BEGIN")
+        if connection.execute(self.update_sql, parameters).rowcount == 0:
+            connection.execute(self.insert_execution_sql, execution_row)
+        if entry_rows:
+            connection.executemany(self.insert_entry_sql, entry_rows)
+
     @classmethod
     def supports(cls, dialect: Dialect) -> bool:
         """Whether checkpoints on ``dialect`` can go through the driver."""
@@ -440,6 +457,14 @@ class _DriverWriter:
     async def checkpoint(self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         """Update (or insert) the execution row and insert the entries, in the unit's transaction."""
         driver = await self._driver(connection)
+        if not self.asyncpg and hasattr(driver, "_execute"):
+            # aiosqlite: the deferred BEGIN and every statement in one trip to the driver's thread.
+            begin = bool(connection.info.pop(BEGIN_PENDING, False))
+            execution_row = self._row(self.executions, self.execution_columns, values)
+            entry_rows = [self._row(self.entries, self.entry_columns, row) for row in rows]
+            parameters = self._row(self.executions, [*self.update_columns, "id"], values)
+            await driver._execute(self._sqlite_checkpoint, driver._conn, begin, parameters, execution_row, entry_rows)
+            return
         parameters = self._row(self.executions, [*self.update_columns, "id"], values)
         if self.asyncpg:
             status = await driver.execute(self.update_sql, *parameters)

@@ -9,19 +9,22 @@ may have a ``validate()`` method, called on every row before it is written.
 Transactions:
 
 - Outside :meth:`SQLStore.unit`, every method opens a short session of its own and commits it.
-- Inside ``unit()``, every method uses the unit's session and commits nothing: the unit commits
-  when its block ends normally and rolls back when it raises. With ``bind_session`` the unit's
-  session is also the current unit of work of the code inside the block, so the tools a step
-  calls write in the same transaction as the step's checkpoint. A ``unit()`` inside a unit is a
+- Inside ``unit()``, every method writes in the unit's transaction and commits nothing: the unit
+  commits when its block ends normally and rolls back when it raises. With ``bind_session`` (or
+  ``bind_session_factory``, which makes the session only if the block asks for one) the unit's
+  session is the current unit of work of the code inside the block, so the tools a step calls
+  write in the same transaction as the step's checkpoint. A ``unit()`` inside a unit is a
   savepoint of the outer one.
 - ``savepoint()`` inside a unit undoes only the writes made inside it when it raises; outside a
   unit it does nothing.
+- ``execution_scope()`` holds one connection for a whole run: the units inside it are
+  transactions on that connection (no pool checkout per step).
 
-The unit's session is one connection: the code inside a unit must not use it from concurrent
-tasks.
+A unit is one connection: the code inside a unit must not use it from concurrent tasks.
 
-A checkpoint is one upsert statement for the execution (``INSERT ... ON CONFLICT (id) DO
-UPDATE`` on PostgreSQL and SQLite; ``merge`` elsewhere) and one batched insert of the entries.
+A checkpoint is an UPDATE of the execution row (an INSERT when it does not exist yet) and one
+batched INSERT of the entries. Inside a scope on aiosqlite or asyncpg these go straight through the
+driver, in the unit's transaction (see :class:`_DriverWriter`); elsewhere through SQLAlchemy Core.
 """
 
 from __future__ import annotations

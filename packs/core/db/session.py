@@ -8,7 +8,7 @@ back. The tool reads the session with :func:`current_session` and never commits.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,14 +57,24 @@ def bind_session(session: AsyncSession) -> Iterator[AsyncSession]:
         _current.reset(token)
 
 
-@contextmanager
-def bind_session_factory(factory: Callable[[], AsyncSession]) -> Iterator[None]:
+class _LazyBinding:
+    """The context manager of :func:`bind_session_factory` (a class: it runs at every workflow step)."""
+
+    __slots__ = ("lazy", "token")
+
+    def __init__(self, factory: Callable[[], AsyncSession]) -> None:
+        self.lazy = _LazySession(factory)
+
+    def __enter__(self) -> None:
+        self.token = _current.set(self.lazy)
+
+    def __exit__(self, *_: object) -> None:
+        _current.reset(self.token)
+
+
+def bind_session_factory(factory: Callable[[], AsyncSession]) -> AbstractContextManager[None]:
     """Like :func:`bind_session`, with the session made by ``factory`` only if the block asks for one."""
-    token = _current.set(_LazySession(factory))
-    try:
-        yield
-    finally:
-        _current.reset(token)
+    return _LazyBinding(factory)
 
 
 @asynccontextmanager

@@ -212,6 +212,9 @@ class SQLStore:
 
     def unit(self) -> AbstractAsyncContextManager[None]:
         """A transaction around one step: committed when the block ends, rolled back when it raises."""
+        connection = self._scope.get()
+        if connection is not None and self._unit.get() is None:
+            return _ScopeUnit(self, connection)
         return self._open_unit()
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
@@ -251,24 +254,6 @@ class SQLStore:
             async with self._open_savepoint():
                 yield
             return
-        connection = self._scope.get()
-        if connection is not None:
-            async with connection.begin():
-                unit = _Unit(
-                    connection,
-                    make_session=lambda: AsyncSession(
-                        bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
-                    ),
-                )
-                try:
-                    async with self._bound(unit):
-                        yield
-                        if unit.made is not None:
-                            await unit.made.flush()
-                finally:
-                    if unit.made is not None:
-                        await unit.made.close()
-            return
         async with self.session_maker() as session, self._bound(_Unit(session, made=session)):
             try:
                 yield
@@ -282,16 +267,18 @@ class SQLStore:
         """Make ``unit`` the open unit (and its session the tools' unit of work) for the block."""
         token = self._unit.set(unit)
         try:
-            if self.bind_session_factory is not None:
-                binding: AbstractContextManager[Any] = self.bind_session_factory(unit.session)
-            elif self.bind_session is not None:
-                binding = self.bind_session(unit.session())
-            else:
-                binding = nullcontext()
-            with binding:
+            with self._binding(unit):
                 yield
         finally:
             self._unit.reset(token)
+
+    def _binding(self, unit: _Unit) -> AbstractContextManager[Any]:
+        """What makes the unit's session the tools' unit of work (lazily when the store can)."""
+        if self.bind_session_factory is not None:
+            return self.bind_session_factory(unit.session)
+        if self.bind_session is not None:
+            return self.bind_session(unit.session())
+        return nullcontext()
 
     @asynccontextmanager
     async def _open_savepoint(self) -> AsyncIterator[None]:
@@ -372,6 +359,51 @@ class SQLStore:
         for row in rows:
             _validate_values(self.entry_class, row)
         return rows
+
+
+class _ScopeUnit:
+    """A unit inside an execution scope: a transaction on the scope's connection.
+
+    A plain class rather than a generator-based context manager: it runs at every step.
+    """
+
+    __slots__ = ("binding", "connection", "store", "token", "transaction", "unit")
+
+    def __init__(self, store: SQLStore, connection: AsyncConnection) -> None:
+        self.store = store
+        self.connection = connection
+
+    async def __aenter__(self) -> None:
+        connection = self.connection
+        self.transaction = await connection.begin()
+        self.unit = _Unit(
+            connection,
+            make_session=lambda: AsyncSession(
+                bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
+            ),
+        )
+        self.token = self.store._unit.set(self.unit)
+        self.binding = self.store._binding(self.unit)
+        self.binding.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        self.binding.__exit__(exc_type, exc, tb)
+        self.store._unit.reset(self.token)
+        made = self.unit.made
+        try:
+            if exc_type is None:
+                if made is not None:
+                    await made.flush()
+                await self.transaction.commit()
+            else:
+                await self.transaction.rollback()
+        except BaseException:
+            if self.transaction.is_active:
+                await self.transaction.rollback()
+            raise
+        finally:
+            if made is not None:
+                await made.close()
 
 
 _DRIVER_KEY = "packflow_driver_connection"

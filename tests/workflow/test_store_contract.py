@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from contextlib import nullcontext
 
 import pytest
 
@@ -69,3 +70,37 @@ async def test_every_status_round_trips(store: wf.Store, status: str) -> None:
     loaded = await store.load(run.id)
     assert loaded is not None
     assert loaded.status == status
+
+
+async def test_checkpoints_inside_an_execution_scope_insert_update_and_roll_back(store: wf.Store) -> None:
+    scope = getattr(store, "execution_scope", nullcontext)
+    run = execution()
+    started = wf.Entry(execution_id=run.id, step_id="a", step_type="assign", action="started")
+    async with scope():
+        async with store.unit():
+            await store.checkpoint(run, [started])  # a new execution: inserted with its entry
+        run.current_step = "b"
+        async with store.unit():
+            await store.checkpoint(
+                run, [wf.Entry(execution_id=run.id, step_id="a", step_type="assign", action="completed")]
+            )
+        run.current_step = "lost"
+
+        async def fail_after_checkpoint() -> None:
+            async with store.unit():
+                await store.checkpoint(
+                    run, [wf.Entry(execution_id=run.id, step_id="b", step_type="end", action="started")]
+                )
+                raise RuntimeError("the step failed after its checkpoint")
+
+        with pytest.raises(RuntimeError, match="after its checkpoint"):
+            await fail_after_checkpoint()
+    loaded = await store.load(run.id)
+    assert loaded is not None
+    actions = [(e.step_id, e.action) for e in await store.entries(run.id)]
+    if isinstance(store, wf.MemoryStore):  # no transactions: memory writes are immediate, nothing rolls back
+        assert loaded.current_step == "lost"
+        assert actions == [("a", "started"), ("a", "completed"), ("b", "started")]
+    else:
+        assert loaded.current_step == "b"
+        assert actions == [("a", "started"), ("a", "completed")]

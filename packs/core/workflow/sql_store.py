@@ -430,6 +430,8 @@ class _DriverWriter:
         self.update_sql = f"UPDATE {executions.name} SET {assignments} WHERE id = {key}"
         self.insert_execution_sql = self._insert_sql(executions.name, self.execution_columns)
         self.insert_entry_sql = self._insert_sql(entries.name, self.entry_columns)
+        if self.asyncpg:
+            self.update_and_insert_sql = self._update_and_insert_sql(executions, entries, dialect)
         self.processors = {
             table.name: {column.name: _driver_processor(column, dialect) for column in table.columns}
             for table in (executions, entries)
@@ -464,6 +466,20 @@ class _DriverWriter:
     def _mark(self, position: int) -> str:
         return f"${position}" if self.asyncpg else "?"
 
+    def _update_and_insert_sql(self, executions: Table, entries: Table, dialect: Dialect) -> str:
+        """PostgreSQL: update the execution and, only if it exists, insert the entries from arrays."""
+        first = len(self.update_columns) + 2
+        arrays = ", ".join(
+            f"${n}::{entries.c[name].type.dialect_impl(dialect).compile(dialect)}[]"
+            for n, name in enumerate(self.entry_columns, start=first)
+        )
+        return (
+            f"WITH updated AS ({self.update_sql} RETURNING 1), "
+            f"added AS (INSERT INTO {entries.name} ({', '.join(self.entry_columns)}) "
+            f"SELECT * FROM unnest({arrays}) WHERE EXISTS (SELECT 1 FROM updated) RETURNING 1) "
+            "SELECT count(*) FROM updated"
+        )
+
     def _insert_sql(self, table: str, columns: list[str]) -> str:
         marks = ", ".join(self._mark(n) for n in range(1, len(columns) + 1))
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
@@ -492,31 +508,29 @@ class _DriverWriter:
     async def checkpoint(self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         """Update (or insert) the execution row and insert the entries, in the unit's transaction."""
         driver = await self._driver(connection)
-        if not self.asyncpg and hasattr(driver, "_execute"):
+        parameters = self._row(self.executions, [*self.update_columns, "id"], values)
+        entry_rows = [self._row(self.entries, self.entry_columns, row) for row in rows]
+        if self.asyncpg:
+            await self._checkpoint_asyncpg(driver, values, parameters, entry_rows)
+        else:
             # aiosqlite: the deferred BEGIN and every statement in one trip to the driver's thread.
             begin = bool(connection.info.pop(BEGIN_PENDING, False))
             execution_row = self._row(self.executions, self.execution_columns, values)
-            entry_rows = [self._row(self.entries, self.entry_columns, row) for row in rows]
-            parameters = self._row(self.executions, [*self.update_columns, "id"], values)
             await driver._execute(self._sqlite_checkpoint, driver._conn, begin, parameters, execution_row, entry_rows)
-            return
-        parameters = self._row(self.executions, [*self.update_columns, "id"], values)
-        if self.asyncpg:
-            status = await driver.execute(self.update_sql, *parameters)
-            updated = not status.endswith(" 0")
+
+    async def _checkpoint_asyncpg(
+        self, driver: Any, values: dict[str, Any], parameters: tuple[Any, ...], entry_rows: list[tuple[Any, ...]]
+    ) -> None:
+        """One round trip: the UPDATE and the entries' INSERT in one statement (a data-modifying CTE)."""
+        if entry_rows:
+            columns = [list(column) for column in zip(*entry_rows, strict=True)]
+            updated = await driver.fetchval(self.update_and_insert_sql, *parameters, *columns)
         else:
-            updated = (await driver.execute(self.update_sql, parameters)).rowcount != 0
+            updated = 0 if (await driver.execute(self.update_sql, *parameters)).endswith(" 0") else 1
         if not updated:
-            row = self._row(self.executions, self.execution_columns, values)
-            await (
-                driver.execute(self.insert_execution_sql, *row)
-                if self.asyncpg
-                else driver.execute(self.insert_execution_sql, row)
-            )
-        if rows:
-            await driver.executemany(
-                self.insert_entry_sql, [self._row(self.entries, self.entry_columns, r) for r in rows]
-            )
+            await driver.execute(self.insert_execution_sql, *self._row(self.executions, self.execution_columns, values))
+            if entry_rows:
+                await driver.executemany(self.insert_entry_sql, entry_rows)
 
 
 def _driver_processor(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:

@@ -88,6 +88,7 @@ async def test_checkpoints_inside_an_execution_scope_insert_update_and_roll_back
 
         async def fail_after_checkpoint() -> None:
             async with store.unit():
+                assert await store.load(run.id) is not None  # the unit's code uses the database: a transaction
                 await store.checkpoint(
                     run, [wf.Entry(execution_id=run.id, step_id="b", step_type="end", action="started")]
                 )
@@ -104,3 +105,23 @@ async def test_checkpoints_inside_an_execution_scope_insert_update_and_roll_back
     else:
         assert loaded.current_step == "b"
         assert actions == [("a", "started"), ("a", "completed")]
+
+
+async def test_a_checkpoint_alone_in_a_scoped_unit_is_its_own_transaction(store: wf.Store) -> None:
+    scope = getattr(store, "execution_scope", nullcontext)
+    run = execution()
+    await store.save(run)
+    run.current_step = "kept"
+
+    async def checkpoint_then_fail() -> None:
+        async with scope(), store.unit():
+            await store.checkpoint(run, [])
+            raise RuntimeError("after the checkpoint, with nothing else in the unit")
+
+    with pytest.raises(RuntimeError, match="nothing else in the unit"):
+        await checkpoint_then_fail()
+    loaded = await store.load(run.id)
+    assert loaded is not None
+    # Inside a scope a unit whose code never touched the database began no transaction: the
+    # checkpoint was committed on its own (the engine does nothing after a step's checkpoint).
+    assert loaded.current_step == "kept"

@@ -199,13 +199,16 @@ class Engine:
         return encoded
 
     async def emit(self, event: Event) -> None:
-        """Hand ``event`` to every listener."""
+        """Hand ``event`` to every listener; a listener that raises is logged, never breaks the run."""
         if not self.listeners:
             return
         for listener in self.listeners:
-            result = listener(event)
-            if inspect.isawaitable(result):
-                await result
+            try:
+                result = listener(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                self.logger.exception("workflow event listener %r failed on %s", listener, event.type)
 
     # -- the loop -------------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ Transactions:
 - ``savepoint()`` inside a unit undoes only the writes made inside it when it raises; outside a
   unit it does nothing.
 - ``execution_scope()`` holds one connection for a whole run: the units inside it are
-  transactions on that connection (no pool checkout per step).
+  transactions on that connection (no pool checkout per step), begun only when the unit's code
+  uses the database; a checkpoint in a unit that began nothing is a transaction of its own.
 
 A unit is one connection: the code inside a unit must not use it from concurrent tasks.
 
@@ -35,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -362,12 +363,17 @@ class SQLStore:
 
 
 class _ScopeUnit:
-    """A unit inside an execution scope: a transaction on the scope's connection.
+    """A unit inside an execution scope: a transaction on the scope's connection, begun only when needed.
+
+    A step whose code never touches the database begins nothing: its checkpoint is then one
+    self-contained transaction written by the driver writer. When a tool asks for the session
+    (or a retried call for a savepoint), the session begins the transaction, the checkpoint joins
+    it, and the unit commits it at the end.
 
     A plain class rather than a generator-based context manager: it runs at every step.
     """
 
-    __slots__ = ("binding", "connection", "store", "token", "transaction", "unit")
+    __slots__ = ("binding", "connection", "store", "token", "unit")
 
     def __init__(self, store: SQLStore, connection: AsyncConnection) -> None:
         self.store = store
@@ -375,7 +381,6 @@ class _ScopeUnit:
 
     async def __aenter__(self) -> None:
         connection = self.connection
-        self.transaction = await connection.begin()
         self.unit = _Unit(
             connection,
             make_session=lambda: AsyncSession(
@@ -389,17 +394,19 @@ class _ScopeUnit:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         self.binding.__exit__(exc_type, exc, tb)
         self.store._unit.reset(self.token)
-        made = self.unit.made
+        made, connection = self.unit.made, self.connection
         try:
+            # Whoever began the transaction (the session, a read, the writer joining it), the unit ends it.
             if exc_type is None:
                 if made is not None:
                     await made.flush()
-                await self.transaction.commit()
-            else:
-                await self.transaction.rollback()
+                if connection.in_transaction():
+                    await connection.commit()
+            elif connection.in_transaction():
+                await connection.rollback()
         except BaseException:
-            if self.transaction.is_active:
-                await self.transaction.rollback()
+            if connection.in_transaction():
+                await connection.rollback()
             raise
         finally:
             if made is not None:
@@ -443,17 +450,29 @@ class _DriverWriter:
         self,
         connection: Any,
         begin: bool,
+        own: bool,
         parameters: tuple[Any, ...],
         execution_row: tuple[Any, ...],
         entry_rows: list[tuple[Any, ...]],
     ) -> None:
-        """The SQLite checkpoint, run in aiosqlite's thread on the sqlite3 connection."""
+        """The SQLite checkpoint, run in aiosqlite's thread on the sqlite3 connection.
+
+        ``begin``: send the transaction's BEGIN first; ``own``: the transaction is this checkpoint's
+        alone, so commit it (or roll it back) here too.
+        """
         if begin:
             connection.execute("BEGIN")
-        if connection.execute(self.update_sql, parameters).rowcount == 0:
-            connection.execute(self.insert_execution_sql, execution_row)
-        if entry_rows:
-            connection.executemany(self.insert_entry_sql, entry_rows)
+        try:
+            if connection.execute(self.update_sql, parameters).rowcount == 0:
+                connection.execute(self.insert_execution_sql, execution_row)
+            if entry_rows:
+                connection.executemany(self.insert_entry_sql, entry_rows)
+        except BaseException:
+            if own:
+                connection.execute("ROLLBACK")
+            raise
+        if own:
+            connection.execute("COMMIT")
 
     @classmethod
     def supports(cls, dialect: Dialect) -> bool:
@@ -493,30 +512,37 @@ class _DriverWriter:
             row.append(processor(value) if processor is not None and value is not None else value)
         return tuple(row)
 
-    async def _driver(self, connection: AsyncConnection) -> Any:
-        """The driver connection, inside a transaction that SQLAlchemy's adapter knows it started."""
+    async def _connections(self, connection: AsyncConnection) -> tuple[Any, Any]:
+        """SQLAlchemy's adapted connection and the driver's own (looked up once per connection)."""
         cached: Any = connection.info.get(_DRIVER_KEY)
         if cached is None:
             raw = await connection.get_raw_connection()
             cached = connection.info[_DRIVER_KEY] = (raw.dbapi_connection, raw.driver_connection)
-        adapted, driver = cached
-        if self.asyncpg and not adapted._started:
-            # asyncpg's adapter sends BEGIN with its first statement; this checkpoint is that statement.
-            await adapted._start_transaction()
-        return driver
+        return cast("tuple[Any, Any]", cached)
 
     async def checkpoint(self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        """Update (or insert) the execution row and insert the entries, in the unit's transaction."""
-        driver = await self._driver(connection)
+        """Update (or insert) the execution row and insert the entries: in the unit's transaction when it
+        has begun one, else as a transaction of their own."""
+        adapted, driver = await self._connections(connection)
+        joined = connection.in_transaction()
         parameters = self._row(self.executions, [*self.update_columns, "id"], values)
         entry_rows = [self._row(self.entries, self.entry_columns, row) for row in rows]
         if self.asyncpg:
+            if not joined:
+                async with driver.transaction():
+                    await self._checkpoint_asyncpg(driver, values, parameters, entry_rows)
+                return
+            if not adapted._started:
+                # asyncpg's adapter sends BEGIN with its first statement; this checkpoint is that statement.
+                await adapted._start_transaction()
             await self._checkpoint_asyncpg(driver, values, parameters, entry_rows)
-        else:
-            # aiosqlite: the deferred BEGIN and every statement in one trip to the driver's thread.
-            begin = bool(connection.info.pop(BEGIN_PENDING, False))
-            execution_row = self._row(self.executions, self.execution_columns, values)
-            await driver._execute(self._sqlite_checkpoint, driver._conn, begin, parameters, execution_row, entry_rows)
+            return
+        # aiosqlite: BEGIN (deferred or our own), the statements and our own COMMIT in one trip to its thread.
+        begin = not joined or bool(connection.info.pop(BEGIN_PENDING, False))
+        execution_row = self._row(self.executions, self.execution_columns, values)
+        await driver._execute(
+            self._sqlite_checkpoint, driver._conn, begin, not joined, parameters, execution_row, entry_rows
+        )
 
     async def _checkpoint_asyncpg(
         self, driver: Any, values: dict[str, Any], parameters: tuple[Any, ...], entry_rows: list[tuple[Any, ...]]

@@ -7,7 +7,8 @@ A store keeps executions and their entries. Besides the minimum of the spec (``s
   commit); the engine calls it once per step boundary.
 - ``unit()``: an async context manager around one step; whatever the step's services write
   through the store's transaction commits together with the checkpoint made inside it, and is
-  rolled back if the block raises.
+  rolled back if the block raises before the checkpoint. (A store may commit a checkpoint at once
+  when nothing else was written in the unit: the engine does nothing after a step's checkpoint.)
 - ``savepoint()``: an async context manager inside ``unit()`` that undoes only its own writes when
   it raises (used around each attempt of a retried ``call``).
 - ``serializes_branches``: true when a unit is one database session, which parallel branches'

@@ -17,6 +17,8 @@ temporary SQLite file and over a fresh PostgreSQL database created here and drop
    and 16 concurrent, in both idiomatic styles (async workflows awaited from asyncio tasks; sync
    workflows from threads); the ratio uses the faster DBOS style. The engine runs the same
    sequential count, and 16 asyncio tasks each running executions one after another.
+   DBOS is not a project dependency: ``.venv/bin/pip install dbos`` (measured with 3.4.0) first;
+   without it the script says so and prints only the floor ratios.
 
 Every side is warmed up first; rounds alternate the sides (in reversed order every other round)
 and the figures are medians over the rounds. Steps/s = steps executed / wall time.

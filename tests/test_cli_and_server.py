@@ -137,7 +137,7 @@ def test_database_upgrade_command_migrates_a_fresh_database(fresh_database: str)
     env = environment(fresh_database, PACKFLOW_AUTO_MIGRATE="false")
     litestar(env, "database", "upgrade", "--no-prompt")
     current = litestar(env, "database", "show-current-revision")
-    assert "0002" in current.stdout + current.stderr
+    assert "0003" in current.stdout + current.stderr
     created = last_json_line(litestar(env, "users", "create", "--email", "b@example.com", "--workspace", "B").stdout)
     assert created["token"].startswith("pf_")
 

@@ -388,7 +388,7 @@ async def test_the_store_validates_before_writing(db: Database) -> None:
     with pytest.raises(WorkflowModelValidationError) as raised:
         await db.store.save(bad)
     assert str(raised.value) == (
-        "WorkflowExecution.status must be one of pending, running, completed, failed, halted, got 'done'"
+        "WorkflowExecution.status must be one of pending, running, completed, failed, halted, cancelled, got 'done'"
     )
     run = execution()
     with pytest.raises(WorkflowModelValidationError, match=r"WorkflowEntry\.action must be one of .*got 'finished'"):

@@ -1,4 +1,4 @@
-"""Migration 0002: the workflow tables as the Rails plan defines them, on SQLite and PostgreSQL."""
+"""Migrations 0002 and 0003: the workflow tables as the Rails plan defines them, then the queue's columns."""
 
 from __future__ import annotations
 
@@ -26,6 +26,16 @@ EXECUTION_COLUMNS = {
     "created_at": False,
     "updated_at": False,
 }
+QUEUE_COLUMNS = {
+    "workspace_id": True,
+    "created_by_id": True,
+    "definition_version": True,
+    "definition_hash": True,
+    "attempts": False,
+    "lease_owner": True,
+    "lease_expires_at": True,
+}
+"""What migration 0003 adds to the plan's ``workflow_executions``."""
 ENTRY_COLUMNS = {
     "id": False,
     "execution_id": False,
@@ -64,7 +74,7 @@ def describe(inspector: Any) -> dict[str, Any]:
 
 async def test_columns_and_nullability(database_url: str) -> None:
     tables = await inspected(database_url, describe)
-    assert tables["workflow_executions"]["columns"] == EXECUTION_COLUMNS
+    assert tables["workflow_executions"]["columns"] == EXECUTION_COLUMNS | QUEUE_COLUMNS
     assert tables["workflow_entries"]["columns"] == ENTRY_COLUMNS
     assert tables["workflow_executions"]["primary_key"] == ("id",)
     assert tables["workflow_entries"]["primary_key"] == ("id",)
@@ -75,8 +85,10 @@ async def test_server_defaults(database_url: str) -> None:
     assert "'running'" in defaults["status"]
     assert "'{}'" in defaults["input"]
     assert "'{}'" in defaults["ctx"]
-    assert {name: value for name, value in defaults.items() if name not in {"status", "input", "ctx"}} == dict.fromkeys(
-        set(EXECUTION_COLUMNS) - {"status", "input", "ctx"}
+    assert "0" in defaults["attempts"]
+    with_defaults = {"status", "input", "ctx", "attempts"}
+    assert {name: value for name, value in defaults.items() if name not in with_defaults} == dict.fromkeys(
+        set(EXECUTION_COLUMNS | QUEUE_COLUMNS) - with_defaults
     )
     assert set((await inspected(database_url, describe))["workflow_entries"]["defaults"].values()) == {None}
 
@@ -121,6 +133,9 @@ async def test_indexes(database_url: str) -> None:
         "ix_workflow_executions_workflow_id": (("workflow_id",), False),
         "ix_workflow_executions_status": (("status",), False),
         "ix_workflow_executions_created_at": (("created_at",), False),
+        "ix_workflow_executions_workspace_id": (("workspace_id",), False),
+        "ix_workflow_executions_created_by_id": (("created_by_id",), False),
+        "ix_workflow_executions_status_lease": (("status", "lease_expires_at"), False),
     }
     assert tables["workflow_entries"]["indexes"] == {
         "ix_workflow_entries_execution_id": (("execution_id",), False),

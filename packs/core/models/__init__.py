@@ -2,13 +2,19 @@
 
 from packs.core.models.identity import ApiToken, Membership, User, Workspace
 from packs.core.models.item import Item
-from packs.core.models.workflow import WorkflowEntry, WorkflowExecution, WorkflowModelValidationError
+from packs.core.models.workflow import (
+    WorkflowDefinition,
+    WorkflowEntry,
+    WorkflowExecution,
+    WorkflowModelValidationError,
+)
 
 __all__ = [
     "ApiToken",
     "Item",
     "Membership",
     "User",
+    "WorkflowDefinition",
     "WorkflowEntry",
     "WorkflowExecution",
     "WorkflowModelValidationError",

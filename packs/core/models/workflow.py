@@ -16,13 +16,13 @@ from uuid import UUID, uuid4
 
 from advanced_alchemy.base import AdvancedDeclarativeBase, CommonTableAttributes
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import JSON, ForeignKey, Integer, Select, String, Text, event, select, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Select, String, Text, UniqueConstraint, event, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relationship
 
-STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "halted")
-"""An execution's statuses: the plan's four plus the engine's ``pending`` (queued, not started)."""
+STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "halted", "cancelled")
+"""An execution's statuses: the plan's four, the engine's ``pending`` (queued, not started) and ``cancelled``."""
 
 ACTIONS: tuple[str, ...] = ("started", "completed", "failed", "halted")
 """What an entry records about a step."""
@@ -128,6 +128,16 @@ class WorkflowExecution(WorkflowBase):
         default=lambda: datetime.datetime.now(datetime.UTC),
         onupdate=lambda: datetime.datetime.now(datetime.UTC),
     )
+    # Added by migration 0003 (queued execution, ownership, definition versions).
+    workspace_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True, index=True)
+    created_by_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True, index=True)
+    definition_version: Mapped[str | None] = mapped_column(String(), nullable=True)
+    definition_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer(), nullable=False, default=0, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(), nullable=True)
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_workflow_executions_status_lease", "status", "lease_expires_at"),)
 
     entries: Mapped[list[WorkflowEntry]] = relationship(
         back_populates="execution",
@@ -159,6 +169,11 @@ class WorkflowExecution(WorkflowBase):
     def with_status(cls, status: str) -> Select[tuple[Self]]:
         """Executions whose status is ``status``."""
         return select(cls).where(cls.status == status)
+
+    @classmethod
+    def cancelled(cls) -> Select[tuple[Self]]:
+        """Executions stopped by a cancel request."""
+        return cls.with_status("cancelled")
 
     @classmethod
     def pending(cls) -> Select[tuple[Self]]:
@@ -220,6 +235,27 @@ class WorkflowEntry(WorkflowBase):
         _check_inclusion(errors, values, "action", ACTIONS)
         if errors:
             raise WorkflowModelValidationError(cls.__name__, errors)
+
+
+class WorkflowDefinition(WorkflowBase):
+    """A snapshot of a workflow definition an execution started with (``workflow_definitions``).
+
+    Executions record the ``content_hash`` of their definition; a worker resuming one after a deploy
+    that changed the workflow loads this snapshot instead of the new file.
+    """
+
+    __tablename__ = "workflow_definitions"
+
+    id: Mapped[UUID] = mapped_column(GUID(length=16), primary_key=True, default=uuid4)
+    workflow_id: Mapped[str] = mapped_column(String(), nullable=False)
+    version: Mapped[str] = mapped_column(String(), nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    source: Mapped[dict[str, Any]] = mapped_column(JsonOrNull, nullable=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), nullable=False, default=lambda: datetime.datetime.now(datetime.UTC)
+    )
+
+    __table_args__ = (UniqueConstraint("workflow_id", "content_hash", name="uq_workflow_definitions_hash"),)
 
 
 @event.listens_for(Session, "before_flush")

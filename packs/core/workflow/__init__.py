@@ -6,6 +6,9 @@ definition = wf.load("workflows/create_contact.yml")
 result = await wf.Engine(definition, store=wf.MemoryStore(), service_resolver=resolve).run(input={...})
 """
 
+from packs.core.workflow.adapters import InlineAdapter, QueueAdapter
+from packs.core.workflow.async_runner import AsyncRunner, wait_for
+from packs.core.workflow.catalog import DefinitionCatalog
 from packs.core.workflow.config import (
     DEFAULT_MAX_STATE_BYTES,
     ServiceResolver,
@@ -15,35 +18,59 @@ from packs.core.workflow.config import (
     registry,
     unregister,
 )
+from packs.core.workflow.control import cancel, queue_redrive, queue_resume
 from packs.core.workflow.definition import FINISHED, InputDef, StepDef, WorkflowDef
 from packs.core.workflow.engine import Engine
-from packs.core.workflow.errors import ConfigError, Error, ExecutionError, StepError, ValidationError
+from packs.core.workflow.errors import (
+    ConfigError,
+    Error,
+    ExecutionError,
+    ExecutionNotFoundError,
+    ExecutionStateError,
+    LeaseLostError,
+    StepError,
+    ValidationError,
+)
 from packs.core.workflow.events import EVENT_TYPES, Event
 from packs.core.workflow.loader import after_parse, before_parse, clear_parser_hooks, load, transform_config
 from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, HaltResult, Status
+from packs.core.workflow.recovery import RecoverySweeper
 from packs.core.workflow.runners import StreamRunner, SyncRunner
 from packs.core.workflow.steps import Continue, Finish, Halt, StepExecutor, register_step_type, step_types
-from packs.core.workflow.store import MemoryStore, Store
+from packs.core.workflow.store import ExecutionFilter, MemoryStore, Page, QueueStore, Store
+from packs.core.workflow.worker import RetryPolicy, Worker
 
 __all__ = [
     "DEFAULT_MAX_STATE_BYTES",
     "EVENT_TYPES",
     "FINISHED",
     "Action",
+    "AsyncRunner",
     "ConfigError",
     "Continue",
+    "DefinitionCatalog",
     "Engine",
     "Entry",
     "Error",
     "Event",
     "Execution",
     "ExecutionError",
+    "ExecutionFilter",
+    "ExecutionNotFoundError",
     "ExecutionResult",
+    "ExecutionStateError",
     "Finish",
     "Halt",
     "HaltResult",
+    "InlineAdapter",
     "InputDef",
+    "LeaseLostError",
     "MemoryStore",
+    "Page",
+    "QueueAdapter",
+    "QueueStore",
+    "RecoverySweeper",
+    "RetryPolicy",
     "ServiceResolver",
     "Status",
     "StepDef",
@@ -53,17 +80,22 @@ __all__ = [
     "StreamRunner",
     "SyncRunner",
     "ValidationError",
+    "Worker",
     "WorkflowDef",
     "after_parse",
     "before_parse",
+    "cancel",
     "clear_parser_hooks",
     "clear_registry",
     "configure",
     "load",
+    "queue_redrive",
+    "queue_resume",
     "register",
     "register_step_type",
     "registry",
     "step_types",
     "transform_config",
     "unregister",
+    "wait_for",
 ]

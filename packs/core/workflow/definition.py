@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +65,15 @@ class WorkflowDef:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {step.id: step for step in self.steps})
 
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the document as written (canonical JSON): what an execution records to find it again."""
+        cached: str | None = self.__dict__.get("_content_hash")
+        if cached is None:
+            cached = content_hash(self.raw)
+            object.__setattr__(self, "_content_hash", cached)
+        return cached
+
     def step(self, step_id: str) -> StepDef:
         """The top-level step ``step_id``; ``KeyError`` when there is none."""
         by_id: dict[str, StepDef] = object.__getattribute__(self, "_by_id")
@@ -85,3 +96,9 @@ class WorkflowDef:
             step = stack.pop()
             yield step
             stack.extend(reversed(step.children))
+
+
+def content_hash(document: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of ``document`` as canonical JSON (sorted keys)."""
+    encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()

@@ -15,7 +15,14 @@ import msgspec
 
 from packs.core.workflow import config
 from packs.core.workflow.definition import FINISHED, StepDef, WorkflowDef
-from packs.core.workflow.errors import ConfigError, ExecutionError, StepError
+from packs.core.workflow.errors import (
+    ConfigError,
+    ExecutionError,
+    ExecutionNotFoundError,
+    ExecutionStateError,
+    LeaseLostError,
+    StepError,
+)
 from packs.core.workflow.events import Event
 from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, Status, new_id, utcnow
 from packs.core.workflow.state import RunState, describe, elapsed_ms, to_json_value
@@ -23,6 +30,9 @@ from packs.core.workflow.steps.base import Continue, Finish, Halt, StepExecutor
 from packs.core.workflow.store import Store
 
 Listener = Callable[[Event], Awaitable[None] | None]
+
+RESUME_REQUEST = "_resume"
+"""Context key of a queued resume (``{"response", "approved"}``), taken out when a worker continues it."""
 
 
 class Engine:
@@ -46,16 +56,56 @@ class Engine:
         self.logger = logger or config.defaults.logger
         self.max_state_bytes = max_state_bytes or config.defaults.max_state_bytes
         self.listeners: list[Listener] = []
+        self.should_stop: Callable[[], bool] | None = None
+        """Checked before every step; when it answers true the run stops (:class:`LeaseLostError`)."""
         self._executors: dict[int, StepExecutor] = {}
 
     # -- public API -----------------------------------------------------------------------------
 
-    async def run(self, input: dict[str, Any] | None = None, execution_id: str | None = None) -> ExecutionResult:
-        """Start an execution; with an ``execution_id`` that exists already, answer its current result."""
-        async with self._scope():
-            return await self._run(input, execution_id)
+    async def run(
+        self,
+        input: dict[str, Any] | None = None,
+        execution_id: str | None = None,
+        *,
+        workspace_id: str | None = None,
+        created_by_id: str | None = None,
+    ) -> ExecutionResult:
+        """Start an execution; with an ``execution_id`` that exists already, answer its current result.
 
-    async def _run(self, input: dict[str, Any] | None, execution_id: str | None) -> ExecutionResult:
+        ``workspace_id`` / ``created_by_id`` record who started it (the app's workflow API filters on them).
+        """
+        async with self._scope():
+            return await self._run(input, execution_id, workspace_id, created_by_id)
+
+    def new_execution(
+        self,
+        input: dict[str, Any] | None = None,
+        execution_id: str | None = None,
+        *,
+        status: Status = Status.RUNNING,
+        workspace_id: str | None = None,
+        created_by_id: str | None = None,
+    ) -> Execution:
+        """A new execution of this definition, at its first step (not saved)."""
+        return Execution(
+            id=execution_id or new_id(),
+            workflow_id=self.definition.id,
+            status=status,
+            input=to_json_value(dict(input or {}), "the input"),
+            current_step=self.definition.first_step.id,
+            workspace_id=workspace_id,
+            created_by_id=created_by_id,
+            definition_version=self.definition.version,
+            definition_hash=self.definition.content_hash,
+        )
+
+    async def _run(
+        self,
+        input: dict[str, Any] | None,
+        execution_id: str | None,
+        workspace_id: str | None,
+        created_by_id: str | None,
+    ) -> ExecutionResult:
         if execution_id is not None and (existing := await self.store.load(execution_id)) is not None:
             if existing.workflow_id != self.definition.id:
                 raise ExecutionError(
@@ -63,13 +113,7 @@ class Engine:
                 )
             return ExecutionResult.of(existing)
         first = self.definition.first_step
-        execution = Execution(
-            id=execution_id or new_id(),
-            workflow_id=self.definition.id,
-            status=Status.RUNNING,
-            input=to_json_value(dict(input or {}), "the input"),
-            current_step=first.id,
-        )
+        execution = self.new_execution(input, execution_id, workspace_id=workspace_id, created_by_id=created_by_id)
         started = self._entry(execution, first, Action.STARTED)
         await self.store.checkpoint(execution, [started])
         await self.emit(Event("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id}))
@@ -84,16 +128,16 @@ class Engine:
     async def _resume(self, execution_id: str, response: Any, approved: bool | None) -> ExecutionResult:
         execution = await self._load_own(execution_id)
         if execution.status != Status.HALTED:
-            raise ExecutionError(f"execution {execution_id} is {execution.status}; only a halted execution can resume")
-        if response is not None:
-            execution.ctx["response"] = to_json_value(response, "the response")
-        if approved is not None:
-            execution.ctx["approved"] = bool(approved)
-        step_id = execution.recover_to or execution.current_step or FINISHED
+            raise ExecutionStateError(
+                f"execution {execution_id} is {execution.status}; only a halted execution can resume"
+            )
+        prepare_resume(execution, response, approved)
         execution.status = Status.RUNNING
-        execution.halt_data = None
-        execution.recover_to = None
-        execution.current_step = step_id
+        return await self._continue_resumed(execution, response, approved)
+
+    async def _continue_resumed(self, execution: Execution, response: Any, approved: bool | None) -> ExecutionResult:
+        """Checkpoint the resumed execution (``running``, at its resume step) and drive it from there."""
+        step_id = execution.current_step or FINISHED
         entries = [] if step_id == FINISHED else [self._entry(execution, self.definition.step(step_id), Action.STARTED)]
         await self.store.checkpoint(execution, entries)
         await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
@@ -123,14 +167,32 @@ class Engine:
             return await self._resume(execution_id, None, None)
         if execution.status not in (Status.RUNNING, Status.PENDING):
             return ExecutionResult.of(execution)
+        request = execution.ctx.pop(RESUME_REQUEST, None)
+        if execution.status == Status.PENDING and isinstance(request, dict):
+            execution.status = Status.RUNNING
+            return await self._continue_resumed(execution, request.get("response"), request.get("approved"))
         step_id = execution.current_step or self.definition.first_step.id
         history = await self.store.entries(execution.id)
-        if execution.status == Status.PENDING or not history:
+        fresh = not history
+        if execution.status == Status.PENDING or fresh:
             execution.status = Status.RUNNING
+            execution.error = None
+            if step_id == FINISHED:
+                state = RunState(self, execution, history)
+                await self._finish(state, copy.deepcopy(state.ctx), [])
+                return ExecutionResult.of(execution)
             started = self._entry(execution, self.definition.step(step_id), Action.STARTED)
             await self.store.checkpoint(execution, [started])
             history.append(started)
-        await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
+        if fresh:
+            await self.emit(
+                Event("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id})
+            )
+            await self.emit(
+                Event("step.started", {"step_id": step_id, "step_type": self.definition.step(step_id).type})
+            )
+        else:
+            await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
         return await self._drive(RunState(self, execution, history), step_id)
 
     def _scope(self) -> AbstractAsyncContextManager[None]:
@@ -142,9 +204,9 @@ class Engine:
         """The execution ``execution_id`` of this workflow; :class:`ExecutionError` otherwise."""
         execution = await self.store.load(execution_id)
         if execution is None:
-            raise ExecutionError(f"no execution {execution_id}")
+            raise ExecutionNotFoundError(f"no execution {execution_id}")
         if execution.workflow_id != self.definition.id:
-            raise ExecutionError(
+            raise ExecutionNotFoundError(
                 f"execution {execution_id} belongs to workflow {execution.workflow_id!r}, not {self.definition.id!r}"
             )
         return execution
@@ -227,6 +289,8 @@ class Engine:
     async def _steps(self, state: RunState, step_id: str) -> None:
         execution = state.execution
         while True:
+            if self.should_stop is not None and self.should_stop():
+                raise LeaseLostError(f"execution {execution.id}: stopping before step {step_id!r}, the lease was lost")
             if step_id == FINISHED:
                 await self._finish(state, copy.deepcopy(state.ctx), [])
                 return
@@ -241,7 +305,7 @@ class Engine:
                     outcome = await self.executor(step).call(state)
                     state.resumed = False
                     next_step = await self._conclude(state, step, outcome, started)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, LeaseLostError):
                 raise
             except Exception as error:
                 state.resumed = False
@@ -344,3 +408,14 @@ class Engine:
 
     def _entry(self, execution: Execution, step: StepDef, action: Action, **fields: Any) -> Entry:
         return Entry(execution_id=execution.id, step_id=step.id, step_type=step.type, action=action, **fields)
+
+
+def prepare_resume(execution: Execution, response: Any, approved: bool | None) -> None:
+    """Give a halted ``execution`` its ``response`` / ``approved`` and move it to its resume step."""
+    if response is not None:
+        execution.ctx["response"] = to_json_value(response, "the response")
+    if approved is not None:
+        execution.ctx["approved"] = bool(approved)
+    execution.current_step = execution.recover_to or execution.current_step or FINISHED
+    execution.halt_data = None
+    execution.recover_to = None

@@ -30,3 +30,16 @@ class ExecutionError(Error):
 
 class StepError(Error):
     """A step failed in a way that must not be retried (e.g. an output over the size cap)."""
+
+
+class ExecutionNotFoundError(ExecutionError):
+    """No execution has the given id (or it belongs to another workflow)."""
+
+
+class ExecutionStateError(ExecutionError):
+    """The execution's status does not allow what was asked (resume what is not halted, cancel what ended, ...)."""
+
+
+class LeaseLostError(Error):
+    """This worker no longer holds the execution's lease (it expired and another worker took over, or the
+    execution was cancelled); the work in progress is rolled back and the worker stops."""

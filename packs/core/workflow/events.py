@@ -15,6 +15,7 @@ EVENT_TYPES = (
     "workflow.completed",
     "workflow.halted",
     "workflow.failed",
+    "workflow.cancelled",
     "step.started",
     "step.completed",
     "step.failed",

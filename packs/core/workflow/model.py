@@ -17,6 +17,11 @@ class Status(enum.StrEnum):
     COMPLETED = "completed"
     HALTED = "halted"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+"""Statuses an execution never leaves on its own (``failed`` only through a redrive)."""
 
 
 class Action(enum.StrEnum):
@@ -70,6 +75,20 @@ class Execution:
     error: str | None = None
     created_at: datetime.datetime = field(default_factory=utcnow)
     updated_at: datetime.datetime = field(default_factory=utcnow)
+    workspace_id: str | None = None
+    """The workspace that started the execution (set once, when it is created)."""
+    created_by_id: str | None = None
+    """The user who started the execution (set once, when it is created)."""
+    definition_version: str | None = None
+    """The ``version`` of the definition the execution started with."""
+    definition_hash: str | None = None
+    """The content hash of that definition (see :attr:`WorkflowDef.content_hash`)."""
+    attempts: int = 0
+    """How many times a worker claimed the execution since it was last queued (kept by the store)."""
+    lease_owner: str | None = None
+    """The worker holding the execution's lease, if any (kept by the store)."""
+    lease_expires_at: datetime.datetime | None = None
+    """When that lease runs out unless renewed (kept by the store)."""
 
 
 @dataclass

@@ -44,7 +44,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import sqltypes
 
+from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Entry, Execution
+from packs.core.workflow.sql_queue import SQLQueueMethods
 from packs.core.workflow.sqlite import BEGIN_PENDING
 
 SessionMaker = Callable[[], AsyncSession]
@@ -56,8 +58,20 @@ SessionBinder = Callable[[AsyncSession], AbstractContextManager[Any]]
 SessionFactoryBinder = Callable[[Callable[[], AsyncSession]], AbstractContextManager[Any]]
 """The same, with a session made only when the block asks for it (``packs.core.db.bind_session_factory``)."""
 
-IMMUTABLE_ON_SAVE = frozenset({"id", "created_at"})
-"""Columns an upsert of an existing execution leaves as they are."""
+UPDATED_ON_SAVE = (
+    "workflow_id",
+    "status",
+    "input",
+    "ctx",
+    "current_step",
+    "result",
+    "recover_to",
+    "halt_data",
+    "error",
+    "updated_at",
+)
+"""Columns a save or checkpoint of an existing execution writes; the others (id, creation time, ownership,
+definition, attempts, lease) are written when the row is inserted or by the lease methods only."""
 
 
 Executor = AsyncSession | AsyncConnection
@@ -83,7 +97,7 @@ class _Unit:
         return self.made
 
 
-class SQLStore:
+class SQLStore(SQLQueueMethods):
     """A workflow store on two SQL tables (see the module docstring for transactions)."""
 
     serializes_branches: bool = True
@@ -96,8 +110,10 @@ class SQLStore:
         entry_class: type[Any],
         bind_session: SessionBinder | None = None,
         bind_session_factory: SessionFactoryBinder | None = None,
+        definition_class: type[Any] | None = None,
     ) -> None:
         self.session_maker = session_maker
+        self.definition_class = definition_class
         self.execution_class = execution_class
         self.entry_class = entry_class
         self.bind_session = bind_session
@@ -106,13 +122,17 @@ class SQLStore:
         self._entries: Table = entry_class.__table__
         self._insert_entries = insert(self._entries)
         self._insert_execution = insert(self._executions)
-        columns = [c.name for c in self._executions.columns if c.name not in IMMUTABLE_ON_SAVE]
+        columns = [name for name in UPDATED_ON_SAVE if name in self._executions.c]
         self._update_execution = (
             update(self._executions)
             .where(self._executions.c.id == bindparam("key", type_=self._executions.c.id.type))
             .values({name: bindparam(f"new_{name}", type_=self._executions.c[name].type) for name in columns})
         )
+        self._update_leased_execution = self._update_execution.where(
+            self._executions.c.lease_owner == bindparam("lease_owner")
+        )
         self._update_columns = columns
+        self._lease: ContextVar[tuple[str, str] | None] = ContextVar(f"sql_store_lease_{id(self)}", default=None)
         self._unit: ContextVar[_Unit | None] = ContextVar(f"sql_store_unit_{id(self)}", default=None)
         self._scope: ContextVar[AsyncConnection | None] = ContextVar(f"sql_store_scope_{id(self)}", default=None)
         bind = getattr(session_maker, "kw", {}).get("bind")
@@ -202,12 +222,14 @@ class SQLStore:
         """
         values = self._execution_values(execution)
         rows = self._entry_rows(entries)
+        lease = self._lease.get()
+        owner = lease[1] if lease is not None and lease[0] == execution.id else None
         unit = self._unit.get()
         if unit is not None and unit.executor is self._scope.get() and self._driver_writer is not None:
-            await self._driver_writer.checkpoint(unit.executor, values, rows)
+            await self._driver_writer.checkpoint(unit.executor, values, rows, owner)
             return
         async with self._session(write=True) as session:
-            await self._write_execution(session, values)
+            await self._write_execution(session, values, owner)
             if rows:
                 await session.execute(self._insert_entries, rows)
 
@@ -313,10 +335,25 @@ class SQLStore:
 
     # -- statements and conversions -----------------------------------------------------------
 
-    async def _write_execution(self, session: Executor, values: dict[str, Any]) -> None:
-        """Update the execution row (one cached statement); insert it when it does not exist yet."""
+    @staticmethod
+    def _from_row(row: Any) -> Execution:
+        """An engine execution from a ``workflow_executions`` row mapping."""
+        return _execution(row)
+
+    async def _write_execution(self, session: Executor, values: dict[str, Any], owner: str | None = None) -> None:
+        """Update the execution row (one cached statement); insert it when it does not exist yet.
+
+        With ``owner`` (a leased checkpoint) the row is updated only while ``owner`` holds the lease,
+        else :class:`LeaseLostError`.
+        """
         params = {f"new_{name}": values[name] for name in self._update_columns}
         params["key"] = values["id"]
+        if owner is not None:
+            params["lease_owner"] = owner
+            result = await session.execute(self._update_leased_execution, params)
+            if not getattr(result, "rowcount", 0):
+                raise LeaseLostError(f"execution {values['id']}: the lease of {owner} was lost")
+            return
         result = await session.execute(self._update_execution, params)
         if not getattr(result, "rowcount", 0):
             await session.execute(self._insert_execution, values)
@@ -336,6 +373,11 @@ class SQLStore:
             "error": execution.error,
             "created_at": execution.created_at,
             "updated_at": execution.updated_at,
+            "workspace_id": None if execution.workspace_id is None else _uuid(execution.workspace_id, "workspace id"),
+            "created_by_id": None if execution.created_by_id is None else _uuid(execution.created_by_id, "user id"),
+            "definition_version": execution.definition_version,
+            "definition_hash": execution.definition_hash,
+            "attempts": execution.attempts,
         }
         _validate_values(self.execution_class, values)
         return values
@@ -413,6 +455,9 @@ class _ScopeUnit:
                 await made.close()
 
 
+LEASE_COLUMNS = frozenset({"lease_owner", "lease_expires_at"})
+"""Columns only the lease methods write."""
+
 _DRIVER_KEY = "packflow_driver_connection"
 """Where a connection's info keeps its (adapted, driver) connections, looked up once per connection."""
 
@@ -429,16 +474,19 @@ class _DriverWriter:
 
     def __init__(self, executions: Table, entries: Table, dialect: Dialect) -> None:
         self.asyncpg = dialect.driver == "asyncpg"
-        self.update_columns = [c.name for c in executions.columns if c.name not in IMMUTABLE_ON_SAVE]
-        self.execution_columns = [c.name for c in executions.columns]
+        self.update_columns = [name for name in UPDATED_ON_SAVE if name in executions.c]
+        self.execution_columns = [c.name for c in executions.columns if c.name not in LEASE_COLUMNS]
         self.entry_columns = [c.name for c in entries.columns]
         assignments = ", ".join(f"{name} = {self._mark(n)}" for n, name in enumerate(self.update_columns, start=1))
         key = self._mark(len(self.update_columns) + 1)
+        owner = self._mark(len(self.update_columns) + 2)
         self.update_sql = f"UPDATE {executions.name} SET {assignments} WHERE id = {key}"
+        self.leased_update_sql = f"{self.update_sql} AND lease_owner = {owner}"
         self.insert_execution_sql = self._insert_sql(executions.name, self.execution_columns)
         self.insert_entry_sql = self._insert_sql(entries.name, self.entry_columns)
         if self.asyncpg:
-            self.update_and_insert_sql = self._update_and_insert_sql(executions, entries, dialect)
+            self.update_and_insert_sql = self._update_and_insert_sql(self.update_sql, entries, dialect, 2)
+            self.leased_update_and_insert_sql = self._update_and_insert_sql(self.leased_update_sql, entries, dialect, 3)
         self.processors = {
             table.name: {column.name: _driver_processor(column, dialect) for column in table.columns}
             for table in (executions, entries)
@@ -454,16 +502,20 @@ class _DriverWriter:
         parameters: tuple[Any, ...],
         execution_row: tuple[Any, ...],
         entry_rows: list[tuple[Any, ...]],
+        leased: bool,
     ) -> None:
         """The SQLite checkpoint, run in aiosqlite's thread on the sqlite3 connection.
 
         ``begin``: send the transaction's BEGIN first; ``own``: the transaction is this checkpoint's
-        alone, so commit it (or roll it back) here too.
+        alone, so commit it (or roll it back) here too; ``leased``: the update is fenced on the lease
+        (its owner is the last parameter), and updating nothing means the lease was lost.
         """
         if begin:
             connection.execute("BEGIN")
         try:
-            if connection.execute(self.update_sql, parameters).rowcount == 0:
+            if connection.execute(self.leased_update_sql if leased else self.update_sql, parameters).rowcount == 0:
+                if leased:
+                    raise LeaseLostError(f"execution {parameters[-2]}: the lease of {parameters[-1]} was lost")
                 connection.execute(self.insert_execution_sql, execution_row)
             if entry_rows:
                 connection.executemany(self.insert_entry_sql, entry_rows)
@@ -485,15 +537,15 @@ class _DriverWriter:
     def _mark(self, position: int) -> str:
         return f"${position}" if self.asyncpg else "?"
 
-    def _update_and_insert_sql(self, executions: Table, entries: Table, dialect: Dialect) -> str:
+    def _update_and_insert_sql(self, update_sql: str, entries: Table, dialect: Dialect, after: int) -> str:
         """PostgreSQL: update the execution and, only if it exists, insert the entries from arrays."""
-        first = len(self.update_columns) + 2
+        first = len(self.update_columns) + after
         arrays = ", ".join(
             f"${n}::{entries.c[name].type.dialect_impl(dialect).compile(dialect)}[]"
             for n, name in enumerate(self.entry_columns, start=first)
         )
         return (
-            f"WITH updated AS ({self.update_sql} RETURNING 1), "
+            f"WITH updated AS ({update_sql} RETURNING 1), "
             f"added AS (INSERT INTO {entries.name} ({', '.join(self.entry_columns)}) "
             f"SELECT * FROM unnest({arrays}) WHERE EXISTS (SELECT 1 FROM updated) RETURNING 1) "
             "SELECT count(*) FROM updated"
@@ -520,39 +572,60 @@ class _DriverWriter:
             cached = connection.info[_DRIVER_KEY] = (raw.dbapi_connection, raw.driver_connection)
         return cast("tuple[Any, Any]", cached)
 
-    async def checkpoint(self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    async def checkpoint(
+        self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None
+    ) -> None:
         """Update (or insert) the execution row and insert the entries: in the unit's transaction when it
-        has begun one, else as a transaction of their own."""
+        has begun one, else as a transaction of their own. With ``owner``, fenced on that lease."""
         adapted, driver = await self._connections(connection)
         joined = connection.in_transaction()
         parameters = self._row(self.executions, [*self.update_columns, "id"], values)
+        if owner is not None:
+            parameters = (*parameters, owner)
         entry_rows = [self._row(self.entries, self.entry_columns, row) for row in rows]
         if self.asyncpg:
             if not joined:
                 async with driver.transaction():
-                    await self._checkpoint_asyncpg(driver, values, parameters, entry_rows)
+                    await self._checkpoint_asyncpg(driver, values, parameters, entry_rows, owner)
                 return
             if not adapted._started:
                 # asyncpg's adapter sends BEGIN with its first statement; this checkpoint is that statement.
                 await adapted._start_transaction()
-            await self._checkpoint_asyncpg(driver, values, parameters, entry_rows)
+            await self._checkpoint_asyncpg(driver, values, parameters, entry_rows, owner)
             return
         # aiosqlite: BEGIN (deferred or our own), the statements and our own COMMIT in one trip to its thread.
         begin = not joined or bool(connection.info.pop(BEGIN_PENDING, False))
         execution_row = self._row(self.executions, self.execution_columns, values)
         await driver._execute(
-            self._sqlite_checkpoint, driver._conn, begin, not joined, parameters, execution_row, entry_rows
+            self._sqlite_checkpoint,
+            driver._conn,
+            begin,
+            not joined,
+            parameters,
+            execution_row,
+            entry_rows,
+            owner is not None,
         )
 
     async def _checkpoint_asyncpg(
-        self, driver: Any, values: dict[str, Any], parameters: tuple[Any, ...], entry_rows: list[tuple[Any, ...]]
+        self,
+        driver: Any,
+        values: dict[str, Any],
+        parameters: tuple[Any, ...],
+        entry_rows: list[tuple[Any, ...]],
+        owner: str | None,
     ) -> None:
         """One round trip: the UPDATE and the entries' INSERT in one statement (a data-modifying CTE)."""
+        leased = owner is not None
         if entry_rows:
             columns = [list(column) for column in zip(*entry_rows, strict=True)]
-            updated = await driver.fetchval(self.update_and_insert_sql, *parameters, *columns)
+            sql = self.leased_update_and_insert_sql if leased else self.update_and_insert_sql
+            updated = await driver.fetchval(sql, *parameters, *columns)
         else:
-            updated = 0 if (await driver.execute(self.update_sql, *parameters)).endswith(" 0") else 1
+            sql = self.leased_update_sql if leased else self.update_sql
+            updated = 0 if (await driver.execute(sql, *parameters)).endswith(" 0") else 1
+        if not updated and leased:
+            raise LeaseLostError(f"execution {values['id']}: the lease of {owner} was lost")
         if not updated:
             await driver.execute(self.insert_execution_sql, *self._row(self.executions, self.execution_columns, values))
             if entry_rows:
@@ -595,7 +668,9 @@ def _uuid(value: str, what: str) -> uuid.UUID:
         raise ValueError(f"the SQL store needs UUIDs: {what} {value!r} is not one") from None
 
 
-def _uuid_or_none(value: str) -> uuid.UUID | None:
+def _uuid_or_none(value: str | uuid.UUID | None) -> uuid.UUID | None:
+    if value is None:
+        return None
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
@@ -621,7 +696,18 @@ def _execution(row: Any) -> Execution:
         error=row["error"],
         created_at=_aware(row["created_at"]),
         updated_at=_aware(row["updated_at"]),
+        workspace_id=_text_or_none(row.get("workspace_id")),
+        created_by_id=_text_or_none(row.get("created_by_id")),
+        definition_version=row.get("definition_version"),
+        definition_hash=row.get("definition_hash"),
+        attempts=row.get("attempts") or 0,
+        lease_owner=row.get("lease_owner"),
+        lease_expires_at=_aware(row["lease_expires_at"]) if row.get("lease_expires_at") is not None else None,
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _entry(row: Any) -> Entry:

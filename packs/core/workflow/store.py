@@ -13,16 +13,30 @@ A store keeps executions and their entries. Besides the minimum of the spec (``s
   it raises (used around each attempt of a retried ``call``).
 - ``serializes_branches``: true when a unit is one database session, which parallel branches'
   calls must then take turns to use.
+
+Queued execution needs more (:class:`QueueStore`, both stores here implement it): ``add`` (insert
+only), leases (``claim`` / ``renew`` / ``release``, and ``leased()`` which fences the checkpoints
+of a block on the lease: a checkpoint made after the lease was lost raises
+:class:`~packs.core.workflow.errors.LeaseLostError` and writes nothing), compare-and-set
+``transition`` (cancel, queued resume, redrive), ``recoverable`` (what a recovery sweep re-queues),
+``page`` (listing with ownership filters) and definition snapshots.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol, runtime_checkable
+import datetime
+from collections.abc import AsyncIterator, Collection, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from packs.core.workflow.model import Entry, Execution
+from packs.core.workflow.errors import LeaseLostError
+from packs.core.workflow.model import Entry, Execution, Status, utcnow
+
+if TYPE_CHECKING:
+    from packs.core.workflow.definition import WorkflowDef
 
 
 @runtime_checkable
@@ -43,6 +57,61 @@ class Store(Protocol):
     def savepoint(self) -> AbstractAsyncContextManager[None]: ...
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of executions and how many match in all."""
+
+    executions: list[Execution]
+    total: int
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """What a listing selects: every given field must match."""
+
+    workflow_id: str | None = None
+    status: str | None = None
+    workspace_id: str | None = None
+
+
+@runtime_checkable
+class QueueStore(Store, Protocol):
+    """A store that queued execution can use: leases, compare-and-set transitions, snapshots."""
+
+    async def add(self, execution: Execution) -> bool: ...
+    async def claim(self, execution_id: str, owner: str, lease_seconds: float) -> Execution | None: ...
+    async def renew(self, execution_id: str, owner: str, lease_seconds: float) -> bool: ...
+    async def release(
+        self, execution_id: str, owner: str, *, available_at: datetime.datetime | None = None
+    ) -> None: ...
+    def leased(self, execution_id: str, owner: str) -> AbstractContextManager[None]: ...
+    async def transition(self, execution: Execution, expected: Collection[str]) -> bool: ...
+    async def recoverable(self, now: datetime.datetime, limit: int = 100) -> list[Execution]: ...
+    async def page(self, where: ExecutionFilter, offset: int = 0, limit: int = 25) -> Page: ...
+    async def save_definition(self, definition: WorkflowDef) -> None: ...
+    async def definition_source(self, workflow_id: str, content_hash: str) -> dict[str, Any] | None: ...
+
+
+KEPT_BY_STORE = (
+    "workspace_id",
+    "created_by_id",
+    "definition_version",
+    "definition_hash",
+    "attempts",
+    "lease_owner",
+    "lease_expires_at",
+)
+"""Execution fields a plain ``save``/``checkpoint`` of an existing execution leaves as they are."""
+
+CLAIMABLE = frozenset({Status.PENDING, Status.RUNNING})
+"""Statuses a worker may claim: queued, or left running by a worker whose lease ran out."""
+
+
+def claimable(execution: Execution, now: datetime.datetime) -> bool:
+    """Whether a worker may claim ``execution`` at ``now`` (claimable status, no live lease)."""
+    return execution.status in CLAIMABLE and (execution.lease_expires_at is None or execution.lease_expires_at <= now)
+
+
 class MemoryStore:
     """Keeps everything in dictionaries (tests, scripts); copies on the way in and out."""
 
@@ -52,10 +121,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._executions: dict[str, Execution] = {}
         self._entries: dict[str, list[Entry]] = {}
-
-    async def save(self, execution: Execution) -> None:
-        """Insert or replace ``execution``."""
-        self._executions[execution.id] = copy.deepcopy(execution)
+        self._definitions: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lease: ContextVar[tuple[str, str] | None] = ContextVar(f"memory_store_lease_{id(self)}", default=None)
 
     async def load(self, execution_id: str) -> Execution | None:
         """The execution ``execution_id``, or ``None``."""
@@ -93,10 +160,107 @@ class MemoryStore:
         return [execution.id for execution in await self.find(workflow_id=workflow_id, limit=limit)]
 
     async def checkpoint(self, execution: Execution, entries: list[Entry]) -> None:
-        """Save the execution and append the entries."""
+        """Save the execution and append the entries (:class:`LeaseLostError` when the lease was lost)."""
+        lease = self._lease.get()
+        if lease is not None and lease[0] == execution.id:
+            stored = self._executions.get(execution.id)
+            if stored is None or stored.lease_owner != lease[1]:
+                raise LeaseLostError(f"execution {execution.id}: the lease of {lease[1]} was lost")
         for entry in entries:
             await self.record(entry)
         await self.save(execution)
+
+    async def save(self, execution: Execution) -> None:
+        """Insert or replace ``execution``; ownership, attempts and the lease are the store's to keep."""
+        stored = self._executions.get(execution.id)
+        saved = copy.deepcopy(execution)
+        if stored is not None:
+            for name in ("created_at", *KEPT_BY_STORE):
+                setattr(saved, name, getattr(stored, name))
+        self._executions[execution.id] = saved
+
+    # -- queued execution ---------------------------------------------------------------------
+
+    async def add(self, execution: Execution) -> bool:
+        """Insert ``execution`` unless its id exists; whether it was inserted."""
+        if execution.id in self._executions:
+            return False
+        self._executions[execution.id] = copy.deepcopy(execution)
+        return True
+
+    async def claim(self, execution_id: str, owner: str, lease_seconds: float) -> Execution | None:
+        """Take the lease of a claimable execution (counting an attempt); ``None`` when it is not claimable."""
+        stored = self._executions.get(execution_id)
+        now = utcnow()
+        if stored is None or not claimable(stored, now):
+            return None
+        stored.lease_owner = owner
+        stored.lease_expires_at = now + datetime.timedelta(seconds=lease_seconds)
+        stored.attempts += 1
+        return copy.deepcopy(stored)
+
+    async def renew(self, execution_id: str, owner: str, lease_seconds: float) -> bool:
+        """Extend ``owner``'s lease; ``False`` when ``owner`` does not hold it any more."""
+        stored = self._executions.get(execution_id)
+        if stored is None or stored.lease_owner != owner:
+            return False
+        stored.lease_expires_at = utcnow() + datetime.timedelta(seconds=lease_seconds)
+        return True
+
+    async def release(self, execution_id: str, owner: str, *, available_at: datetime.datetime | None = None) -> None:
+        """Give the lease up (claimable again at ``available_at``, or at once)."""
+        stored = self._executions.get(execution_id)
+        if stored is not None and stored.lease_owner == owner:
+            stored.lease_owner = None
+            stored.lease_expires_at = available_at
+
+    @contextmanager
+    def leased(self, execution_id: str, owner: str) -> Iterator[None]:
+        """Fence the block's checkpoints of ``execution_id`` on ``owner``'s lease."""
+        token = self._lease.set((execution_id, owner))
+        try:
+            yield
+        finally:
+            self._lease.reset(token)
+
+    async def transition(self, execution: Execution, expected: Collection[str]) -> bool:
+        """Save ``execution`` only if the stored status is in ``expected``; the lease is dropped, attempts reset."""
+        stored = self._executions.get(execution.id)
+        if stored is None or stored.status not in expected:
+            return False
+        saved = copy.deepcopy(execution)
+        for name in ("created_at", "workspace_id", "created_by_id", "definition_version", "definition_hash"):
+            setattr(saved, name, getattr(stored, name))
+        saved.attempts, saved.lease_owner, saved.lease_expires_at = 0, None, None
+        self._executions[execution.id] = saved
+        return True
+
+    async def recoverable(self, now: datetime.datetime, limit: int = 100) -> list[Execution]:
+        """Pending or running executions without a live lease, oldest first."""
+        found = [e for e in self._executions.values() if claimable(e, now)]
+        found.sort(key=lambda execution: execution.updated_at)
+        return copy.deepcopy(found[:limit])
+
+    async def page(self, where: ExecutionFilter, offset: int = 0, limit: int = 25) -> Page:
+        """Executions matching ``where``, newest first."""
+        found = [
+            execution
+            for execution in self._executions.values()
+            if (where.workflow_id is None or execution.workflow_id == where.workflow_id)
+            and (where.status is None or execution.status == where.status)
+            and (where.workspace_id is None or execution.workspace_id == where.workspace_id)
+        ]
+        found.sort(key=lambda execution: (execution.created_at, execution.id), reverse=True)
+        return Page(copy.deepcopy(found[offset : offset + limit]), len(found))
+
+    async def save_definition(self, definition: WorkflowDef) -> None:
+        """Keep the document of ``definition`` under its content hash."""
+        self._definitions.setdefault((definition.id, definition.content_hash), copy.deepcopy(definition.raw))
+
+    async def definition_source(self, workflow_id: str, content_hash: str) -> dict[str, Any] | None:
+        """The document kept for ``workflow_id`` with ``content_hash``, or ``None``."""
+        found = self._definitions.get((workflow_id, content_hash))
+        return copy.deepcopy(found) if found is not None else None
 
     def unit(self) -> AbstractAsyncContextManager[None]:
         """Nothing to open: memory writes are immediate."""

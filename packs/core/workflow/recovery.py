@@ -1,0 +1,89 @@
+"""The recovery sweep: queue again the executions whose worker died (their lease expired).
+
+Every worker process (and, with the in-process adapter, the app) runs a sweep every few seconds.
+It asks the store for pending or running executions that no live lease covers and enqueues each
+with a key naming the execution and its attempt count, so that sweeps of several workers queue one
+delivery per attempt. A crashed execution is queued again only after the backoff of its attempts.
+Pending executions are queued again once they have waited longer than ``stale_after`` (their
+delivery was lost, e.g. the in-process queue of a process that stopped), and at once by the first
+sweep of a process (a restarted app resumes what it was running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+
+from packs.core.workflow import config
+from packs.core.workflow.adapters import QueueAdapter
+from packs.core.workflow.model import Execution, Status, utcnow
+from packs.core.workflow.store import QueueStore
+from packs.core.workflow.worker import RetryPolicy
+
+
+class RecoverySweeper:
+    """Finds executions without a live lease and puts them back on the queue."""
+
+    def __init__(
+        self,
+        store: QueueStore,
+        adapter: QueueAdapter,
+        *,
+        retry: RetryPolicy | None = None,
+        interval: float = 5.0,
+        stale_after: float = 30.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.store = store
+        self.adapter = adapter
+        self.retry = retry or RetryPolicy()
+        self.interval = interval
+        self.stale_after = stale_after
+        self.logger = logger or config.defaults.logger
+        self._task: asyncio.Task[None] | None = None
+
+    def due(self, execution: Execution, now: datetime.datetime, first_sweep: bool) -> bool:
+        """Whether the sweep queues ``execution`` again now."""
+        if execution.status == Status.RUNNING and execution.lease_expires_at is not None:
+            backoff = datetime.timedelta(seconds=self.retry.delay(execution.attempts))
+            return execution.lease_expires_at + backoff <= now
+        if first_sweep:
+            return True
+        return execution.updated_at + datetime.timedelta(seconds=self.stale_after) <= now
+
+    async def sweep(self, first_sweep: bool = False, limit: int = 500) -> list[str]:
+        """Queue every execution that is due; their ids."""
+        now = utcnow()
+        queued = []
+        for execution in await self.store.recoverable(now, limit=limit):
+            if self.due(execution, now, first_sweep):
+                await self.adapter.enqueue(execution.id, key=f"recover:{execution.id}:{execution.attempts}")
+                queued.append(execution.id)
+        if queued:
+            self.logger.info("recovery sweep queued %d execution(s) again", len(queued))
+        return queued
+
+    def start(self) -> None:
+        """Sweep now and then every ``interval`` seconds, in a background task."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._sweep_forever(), name="workflow-recovery-sweep")
+
+    async def stop(self) -> None:
+        """Stop sweeping."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _sweep_forever(self) -> None:
+        first = True
+        while True:
+            try:
+                await self.sweep(first_sweep=first)
+                first = False
+            except Exception:
+                self.logger.exception("recovery sweep failed; trying again in %.1fs", self.interval)
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,208 @@
+"""Workers: claim a queued execution with a lease, run it, keep the lease alive, retry with backoff.
+
+A queue delivers execution ids; any number of workers in any number of processes call
+:meth:`Worker.process` with them. The database decides who runs what:
+
+- ``claim`` takes the execution's lease (owner + expiry) only if nobody holds a live one, so a job
+  delivered twice runs once;
+- while the run goes on, a :class:`LeaseKeeper` renews the lease; if renewing fails (another worker
+  took over after an expiry, or the execution was cancelled) the engine stops before its next step;
+- every checkpoint is fenced on the lease: a worker that lost it writes nothing more, and the step
+  it was running is rolled back with everything it wrote to this database;
+- a worker that dies leaves a lease that expires; a recovery sweep (:mod:`.recovery`) queues the
+  execution again and another worker continues it from its last checkpoint;
+- an attempt that ends in an error outside any step (the database went away, a definition is
+  missing) releases the lease and is retried after a backoff; an execution claimed more than
+  ``max_attempts`` times without finishing is ``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from packs.core.workflow import config
+from packs.core.workflow.catalog import DefinitionCatalog
+from packs.core.workflow.engine import Engine
+from packs.core.workflow.errors import LeaseLostError
+from packs.core.workflow.events import Event
+from packs.core.workflow.model import Execution, ExecutionResult, Status, utcnow
+from packs.core.workflow.store import QueueStore
+
+Requeue = Callable[[str, float], Awaitable[None]]
+"""How a worker puts an execution back on its queue: ``requeue(execution_id, delay_seconds)``."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often an execution is attempted and how long to wait between attempts."""
+
+    max_attempts: int = 5
+    """Claims of one execution (since it was last queued) before it is given up as ``failed``."""
+    backoff_seconds: float = 1.0
+    """Wait after the first failed attempt."""
+    backoff_factor: float = 2.0
+    """Each further wait is this many times the previous one."""
+    max_backoff_seconds: float = 300.0
+    """No wait is longer than this."""
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after ``attempts`` failed attempts."""
+        if attempts <= 0:
+            return 0.0
+        return float(min(self.max_backoff_seconds, self.backoff_seconds * self.backoff_factor ** (attempts - 1)))
+
+
+def worker_name() -> str:
+    """A name unique to this worker: host, process id and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class LeaseKeeper:
+    """Renews a lease in the background; :attr:`lost` once it cannot be renewed."""
+
+    def __init__(
+        self, store: QueueStore, execution_id: str, owner: str, lease_seconds: float, logger: logging.Logger
+    ) -> None:
+        self.store = store
+        self.execution_id = execution_id
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.logger = logger
+        self.lost = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LeaseKeeper:
+        self._task = asyncio.create_task(self._renew_until_cancelled(), name=f"lease-{self.execution_id}")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def is_lost(self) -> bool:
+        """Whether the lease is gone (the engine's ``should_stop``)."""
+        return self.lost
+
+    async def _renew_until_cancelled(self) -> None:
+        interval = self.lease_seconds / 3
+        renewed = time.monotonic()
+        while not self.lost:
+            await asyncio.sleep(interval)
+            try:
+                if not await self.store.renew(self.execution_id, self.owner, self.lease_seconds):
+                    self.lost = True
+                else:
+                    renewed = time.monotonic()
+            except Exception:
+                self.logger.exception("execution %s: renewing the lease failed", self.execution_id)
+                if time.monotonic() - renewed >= self.lease_seconds:
+                    self.lost = True
+        self.logger.warning(
+            "execution %s: lease lost by %s; stopping before the next step", self.execution_id, self.owner
+        )
+
+
+class Worker:
+    """Runs queued executions: one claim, one lease, one engine run per :meth:`process` call."""
+
+    def __init__(
+        self,
+        store: QueueStore,
+        catalog: DefinitionCatalog | None = None,
+        *,
+        service_resolver: config.ServiceResolver | None = None,
+        owner: str | None = None,
+        lease_seconds: float = 30.0,
+        retry: RetryPolicy | None = None,
+        requeue: Requeue | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog or DefinitionCatalog(store)
+        self.service_resolver = service_resolver
+        self.owner = owner or worker_name()
+        self.lease_seconds = lease_seconds
+        self.retry = retry or RetryPolicy()
+        self.requeue = requeue
+        self.logger = logger or config.defaults.logger
+        self.listeners: list[Callable[[Event], Awaitable[None] | None]] = []
+
+    async def process(self, execution_id: str) -> ExecutionResult | None:
+        """Claim and run ``execution_id``; ``None`` when it was not claimable or the attempt did not finish it."""
+        claimed = await self.store.claim(execution_id, self.owner, self.lease_seconds)
+        if claimed is None:
+            self.logger.debug(
+                "execution %s: not claimable by %s (finished, leased or unknown)", execution_id, self.owner
+            )
+            return None
+        if claimed.attempts > self.retry.max_attempts:
+            return await self._give_up(claimed)
+        try:
+            definition = await self.catalog.for_execution(claimed)
+            engine = Engine(definition, self.store, self.service_resolver, logger=self.logger)
+            for listener in self.listeners:
+                engine.subscribe(listener)
+            async with LeaseKeeper(self.store, execution_id, self.owner, self.lease_seconds, self.logger) as keeper:
+                engine.should_stop = keeper.is_lost
+                with self.store.leased(execution_id, self.owner):
+                    result = await engine.recover(execution_id)
+        except LeaseLostError as lost:
+            self.logger.info("execution %s: %s", execution_id, lost)
+            return None
+        except asyncio.CancelledError:
+            # Shutting down: hand the execution over at once instead of after the lease expires.
+            await asyncio.shield(self._release(execution_id, 0.0, requeue=False))
+            raise
+        except Exception:
+            delay = self.retry.delay(claimed.attempts)
+            self.logger.exception(
+                "execution %s: attempt %d failed outside any step; retrying in %.1fs",
+                execution_id,
+                claimed.attempts,
+                delay,
+            )
+            await self._release(execution_id, delay)
+            return None
+        await self.store.release(execution_id, self.owner)
+        return result
+
+    async def _release(self, execution_id: str, delay: float, requeue: bool = True) -> None:
+        """Give the lease up, claimable again after ``delay``, and ask the queue to deliver it then."""
+        try:
+            await self.store.release(
+                execution_id, self.owner, available_at=utcnow() + datetime.timedelta(seconds=delay)
+            )
+            if requeue and self.requeue is not None:
+                await self.requeue(execution_id, delay)
+        except Exception:
+            # The lease expires on its own; the recovery sweep queues the execution again.
+            self.logger.exception("execution %s: releasing the lease failed", execution_id)
+
+    async def _give_up(self, execution: Execution) -> ExecutionResult:
+        """Mark an execution that used up its attempts ``failed``."""
+        attempts = execution.attempts - 1
+        execution.status = Status.FAILED
+        execution.error = (
+            f"gave up after {attempts} attempts: each ended before the execution finished "
+            "(a worker died or hit an error outside any step; see the workers' logs)"
+        )
+        execution.updated_at = utcnow()
+        with self.store.leased(execution.id, self.owner):
+            await self.store.checkpoint(execution, [])
+        await self.store.release(execution.id, self.owner)
+        self.logger.error("execution %s: %s", execution.id, execution.error)
+        return ExecutionResult.of(execution)

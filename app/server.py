@@ -19,6 +19,7 @@ from app.settings import Settings
 from app.workflows import WorkflowRuntime, configure_workflows
 from packs.core.http.errors import http_exception_handler
 from packs.core.http.openapi import openapi_render_plugins
+from packs.core.workflow import InlineAdapter
 
 logger = logging.getLogger("packflow")
 
@@ -43,12 +44,36 @@ class PackflowPlugin(InitPluginProtocol, CLIPluginProtocol):
                 "settings": self.settings,
                 "packs": self.packs,
                 "workflows": self.workflows,
+                "workflow_service": self.workflows.service,
                 "production": self.settings.production,
             }
         )
         if self.settings.auto_migrate:
             app_config.on_startup.append(self.migrate)
+        if self.settings.queue == "inline":
+            app_config.on_startup.append(self.start_inline_queue)
+            app_config.on_shutdown.append(self.stop_inline_queue)
+        else:
+            app_config.on_shutdown.append(self.disconnect_queue)
         return app_config
+
+    async def start_inline_queue(self, _: Litestar | None = None) -> None:
+        """Run the recovery sweep in this process: executions left pending or running by an earlier run of
+        the app are queued again at once, and those of a stuck in-process run once their lease expires."""
+        self.workflows.sweeper.start()
+
+    async def stop_inline_queue(self, _: Litestar | None = None) -> None:
+        """Stop the sweep and the in-process executions (they resume from their checkpoints on next start)."""
+        await self.workflows.sweeper.stop()
+        adapter = self.workflows.adapter
+        if isinstance(adapter, InlineAdapter):
+            await adapter.close()
+
+    async def disconnect_queue(self, _: Litestar | None = None) -> None:
+        """Close the SAQ queue's connections."""
+        close = getattr(self.workflows.adapter, "disconnect", None)
+        if close is not None:
+            await close()
 
     async def migrate(self, _: Litestar | None = None) -> None:
         """Apply pending migrations (the ``PACKFLOW_AUTO_MIGRATE`` step)."""
@@ -66,9 +91,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = Settings.from_env() if settings is None else settings
     packs = load_packs(settings.packs)
     db = database_config(settings)
-    workflows = configure_workflows(packs, db, logger)
+    workflows = configure_workflows(packs, db, logger, settings)
+    plugins: list[Any] = [SQLAlchemyPlugin(config=db), PackflowPlugin(settings, packs, db, workflows)]
+    if workflows.saq_plugin is not None:
+        plugins.append(workflows.saq_plugin)
     return Litestar(
-        plugins=[SQLAlchemyPlugin(config=db), PackflowPlugin(settings, packs, db, workflows)],
+        plugins=plugins,
         openapi_config=OpenAPIConfig(
             title="Packflow",
             version="0.1.0",

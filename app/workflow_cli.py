@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -174,3 +176,41 @@ def show_execution(app: Litestar, execution_id: str) -> None:
         return {"execution": msgspec.to_builtins(execution), "entries": msgspec.to_builtins(entries)}
 
     _echo_json(_run(app, show))
+
+
+@workflows_group.command(name="worker")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Executions this worker runs at once (default: PACKFLOW_WORKER_CONCURRENCY, 10).",
+)
+def run_worker_command(app: Litestar, concurrency: int | None) -> None:
+    """Run a worker: take queued executions from the SAQ queue until SIGINT/SIGTERM.
+
+    Start any number of workers on any number of machines with the same PACKFLOW_DATABASE_URL (and
+    PACKFLOW_QUEUE_URL); each also re-queues the executions of workers that died.
+    """
+    from app.queue import SAQAdapter, build_worker, run_worker
+    from app.server import PackflowPlugin
+
+    settings = app.plugins.get(PackflowPlugin).settings
+    runtime = _runtime(app)
+    if not isinstance(runtime.adapter, SAQAdapter):
+        raise click.ClickException(
+            "PACKFLOW_QUEUE is 'inline': executions run inside the app process. Set PACKFLOW_QUEUE=saq "
+            "(and PACKFLOW_QUEUE_URL, or a PostgreSQL PACKFLOW_DATABASE_URL) to run them on workers."
+        )
+    adapter = runtime.adapter
+    size = concurrency or settings.worker_concurrency
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        saq_worker = build_worker(adapter, runtime.worker, runtime.sweeper, size)
+        click.echo(f"workflow worker {runtime.worker.owner}: queue {settings.queue_url!r}, concurrency {size}")
+        await run_worker(saq_worker, stop)
+
+    _run(app, work)

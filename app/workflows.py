@@ -18,11 +18,13 @@ from typing import Any
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 
 from app.packs import LoadedPacks, PackError
+from app.settings import Settings
 from packs.core import workflow as wf
 from packs.core.db import bind_session, bind_session_factory
-from packs.core.models import WorkflowEntry, WorkflowExecution
+from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
 from packs.core.tools import Tool
 from packs.core.workflow.sql_store import SQLStore
+from packs.core.workflow_service import WorkflowService
 
 WORKFLOW_SUFFIXES = (".yml", ".yaml")
 
@@ -133,15 +135,26 @@ def unknown_services(definition: wf.WorkflowDef, services: ServiceRegistry) -> l
 
 @dataclass
 class WorkflowRuntime:
-    """What the app keeps about workflows: definitions by id, the services, the store."""
+    """What the app keeps about workflows: definitions, services, store, queue, worker and recovery sweep."""
 
     workflows: Mapping[str, LoadedWorkflow]
     services: ServiceRegistry
     store: SQLStore
+    catalog: wf.DefinitionCatalog
+    worker: wf.Worker
+    adapter: wf.QueueAdapter
+    sweeper: wf.RecoverySweeper
+    service: WorkflowService
+    saq_plugin: Any = None
+    """litestar-saq's plugin when ``PACKFLOW_QUEUE=saq``."""
 
 
-def configure_workflows(packs: LoadedPacks, db: SQLAlchemyAsyncConfig, logger: logging.Logger) -> WorkflowRuntime:
-    """Point the engine at the SQL store, the logger and the packs' services; register the packs' workflows."""
+def configure_workflows(
+    packs: LoadedPacks, db: SQLAlchemyAsyncConfig, logger: logging.Logger, settings: Settings | None = None
+) -> WorkflowRuntime:
+    """Point the engine at the SQL store, the logger and the packs' services; register the packs' workflows;
+    build the queue (inline or SAQ), the worker and the recovery sweep."""
+    settings = settings or Settings()
     for pack in packs.enabled:
         for type_name, executor in packs.contributions[pack].step_types.items():
             executor_class, config_struct = executor if isinstance(executor, tuple) else (executor, None)
@@ -154,9 +167,41 @@ def configure_workflows(packs: LoadedPacks, db: SQLAlchemyAsyncConfig, logger: l
         WorkflowEntry,
         bind_session=bind_session,
         bind_session_factory=bind_session_factory,
+        definition_class=WorkflowDefinition,
     )
     wf.configure(store=store, service_resolver=services, logger=logger)
     wf.clear_registry()
     for loaded in workflows.values():
         wf.register(loaded.definition)
-    return WorkflowRuntime(workflows=workflows, services=services, store=store)
+    definitions = {workflow_id: loaded.definition for workflow_id, loaded in workflows.items()}
+    catalog = wf.DefinitionCatalog(store, definitions, logger)
+    retry = wf.RetryPolicy(max_attempts=settings.max_attempts, backoff_seconds=settings.retry_backoff_seconds)
+    worker = wf.Worker(
+        store, catalog, service_resolver=services, lease_seconds=settings.lease_seconds, retry=retry, logger=logger
+    )
+    plugin = None
+    adapter: wf.QueueAdapter
+    if settings.queue == "saq":
+        from app.queue import SAQAdapter, saq_plugin
+
+        assert settings.queue_url is not None
+        plugin = saq_plugin(settings.queue_url, settings.worker_concurrency)
+        adapter = SAQAdapter(plugin)
+        worker.requeue = lambda execution_id, delay: adapter.enqueue(execution_id, delay)
+    else:
+        adapter = wf.InlineAdapter(worker, settings.worker_concurrency, logger)
+    sweeper = wf.RecoverySweeper(
+        store, adapter, retry=retry, interval=settings.sweep_seconds, stale_after=settings.lease_seconds, logger=logger
+    )
+    service = WorkflowService(definitions, store, catalog, adapter, services)
+    return WorkflowRuntime(
+        workflows=workflows,
+        services=services,
+        store=store,
+        catalog=catalog,
+        worker=worker,
+        adapter=adapter,
+        sweeper=sweeper,
+        service=service,
+        saq_plugin=plugin,
+    )

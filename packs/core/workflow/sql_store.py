@@ -129,7 +129,7 @@ class SQLStore(SQLQueueMethods):
             .values({name: bindparam(f"new_{name}", type_=self._executions.c[name].type) for name in columns})
         )
         self._update_leased_execution = self._update_execution.where(
-            self._executions.c.lease_owner == bindparam("lease_owner")
+            self._executions.c.lease_owner == bindparam("fence_owner")
         )
         self._update_columns = columns
         self._lease: ContextVar[tuple[str, str] | None] = ContextVar(f"sql_store_lease_{id(self)}", default=None)
@@ -349,7 +349,7 @@ class SQLStore(SQLQueueMethods):
         params = {f"new_{name}": values[name] for name in self._update_columns}
         params["key"] = values["id"]
         if owner is not None:
-            params["lease_owner"] = owner
+            params["fence_owner"] = owner
             result = await session.execute(self._update_leased_execution, params)
             if not getattr(result, "rowcount", 0):
                 raise LeaseLostError(f"execution {values['id']}: the lease of {owner} was lost")

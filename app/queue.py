@@ -1,0 +1,142 @@
+"""The distributed queue: SAQ through litestar-saq, on PostgreSQL (the app's own database) or Redis.
+
+With ``PACKFLOW_QUEUE=saq`` the app only enqueues; worker processes started with
+``litestar workflows worker`` (on any number of machines) dequeue and run executions. A job carries
+an execution id and nothing else: the database is the source of truth, and the worker's lease on
+the execution (not the queue) guarantees one owner at a time, so a job delivered twice is harmless.
+Jobs have no SAQ timeout (a workflow may run long; the lease tells a live worker from a dead one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, cast
+
+from litestar_saq import QueueConfig, SAQConfig, SAQPlugin
+from litestar_saq.base import Worker as SAQWorker
+from saq.types import Context
+
+if TYPE_CHECKING:
+    from saq.queue.base import Queue
+
+    from packs.core.workflow import RecoverySweeper, Worker
+
+QUEUE_NAME = "packflow-workflows"
+JOB_FUNCTION = "packflow_run_execution"
+WORKER_KEY = "packflow_worker"
+SWEEPER_KEY = "packflow_sweeper"
+
+logger = logging.getLogger("packflow.queue")
+
+
+async def run_execution(ctx: Context, *, execution_id: str) -> None:
+    """The SAQ job: run one execution on this worker process (claim, lease, engine)."""
+    worker: Worker = cast("dict[str, Any]", ctx)[WORKER_KEY]
+    await worker.process(execution_id)
+
+
+class SAQAdapter:
+    """Enqueues execution ids on the SAQ queue (connecting on first use)."""
+
+    def __init__(self, plugin: SAQPlugin) -> None:
+        self.plugin = plugin
+        self._connected = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def queue(self) -> Queue:
+        """The SAQ queue of workflow executions."""
+        return self.plugin.get_queue(QUEUE_NAME)
+
+    async def connect(self) -> Queue:
+        """The queue, connected."""
+        if not self._connected:
+            async with self._lock:
+                if not self._connected:
+                    await self.queue.connect()
+                    self._connected = True
+        return self.queue
+
+    async def enqueue(self, execution_id: str, delay: float = 0.0, key: str | None = None) -> None:
+        """Queue a job that runs ``execution_id`` (not before ``delay`` seconds); a queued ``key`` is not repeated."""
+        queue = await self.connect()
+        await queue.enqueue(
+            JOB_FUNCTION,
+            execution_id=execution_id,
+            key=key or str(uuid.uuid4()),
+            timeout=0,
+            retries=1,
+            scheduled=int(time.time() + delay) if delay > 0 else 0,
+        )
+
+    async def disconnect(self) -> None:
+        """Close the queue's connections."""
+        if self._connected:
+            await self.queue.disconnect()
+            self._connected = False
+
+
+def saq_plugin(queue_url: str, concurrency: int) -> SAQPlugin:
+    """litestar-saq's plugin with the one queue of workflow executions (``litestar workers run`` works too)."""
+    return SAQPlugin(
+        SAQConfig(
+            queue_configs=[
+                QueueConfig(
+                    dsn=queue_url,
+                    name=QUEUE_NAME,
+                    tasks=[(JOB_FUNCTION, run_execution)],
+                    concurrency=concurrency,
+                )
+            ],
+            use_server_lifespan=False,
+        )
+    )
+
+
+def worker_hooks(worker: Worker, sweeper: RecoverySweeper) -> tuple[Any, Any]:
+    """SAQ startup/shutdown hooks that give jobs the workflow worker and run the recovery sweep."""
+
+    async def startup(ctx: Context) -> None:
+        shared = cast("dict[str, Any]", ctx)
+        shared[WORKER_KEY] = worker
+        shared[SWEEPER_KEY] = sweeper
+        sweeper.start()
+        logger.info("workflow worker %s ready", worker.owner)
+
+    async def shutdown(ctx: Context) -> None:
+        await sweeper.stop()
+
+    return startup, shutdown
+
+
+def build_worker(adapter: SAQAdapter, worker: Worker, sweeper: RecoverySweeper, concurrency: int) -> SAQWorker:
+    """A litestar-saq worker on the workflow queue, running ``concurrency`` executions at once."""
+    startup, shutdown = worker_hooks(worker, sweeper)
+    return SAQWorker(
+        adapter.queue,
+        functions=[(JOB_FUNCTION, run_execution)],
+        concurrency=concurrency,
+        startup=[startup],
+        shutdown=[shutdown],
+        enable_heartbeat_manager=False,
+    )
+
+
+async def run_worker(saq_worker: SAQWorker, stop: asyncio.Event) -> None:
+    """Run ``saq_worker`` until ``stop`` is set, then stop it gracefully (leases are handed over)."""
+    await saq_worker.queue.connect()
+    task = asyncio.create_task(saq_worker.start())
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+    finally:
+        await saq_worker.stop()
+        for pending in (task, stopper):
+            pending.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)
+        await saq_worker.queue.disconnect()

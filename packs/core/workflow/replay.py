@@ -1,0 +1,84 @@
+"""Events rebuilt from what the store keeps (entries and status), for watchers in any process.
+
+The engine's listeners see events of the runs in their own process only. A watcher of an
+execution run by a worker elsewhere reads its entries instead: :class:`EventReplay` turns the
+entries it has not seen yet, and the execution's status, into the events of section 6, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from packs.core.workflow.events import Event
+from packs.core.workflow.model import Action, Entry, Execution, Status
+
+STEP_EVENTS = {
+    Action.STARTED: "step.started",
+    Action.COMPLETED: "step.completed",
+    Action.FAILED: "step.failed",
+    Action.HALTED: "step.halted",
+}
+
+
+class EventReplay:
+    """Remembers what it has emitted; :meth:`advance` gives the events since the last call."""
+
+    def __init__(self, execution_id: str) -> None:
+        self.execution_id = execution_id
+        self.seen: set[str] = set()
+        self.started = False
+        self.halted = False
+        self.ended = False
+
+    def advance(self, execution: Execution, entries: Iterable[Entry]) -> list[Event]:
+        """The events that ``entries`` (all of them, oldest first) and the status add to those already given."""
+        events: list[Event] = []
+        if not self.started and execution.status != Status.PENDING:
+            self.started = True
+            events.append(self._workflow("workflow.started", {"workflow_id": execution.workflow_id}, execution))
+        for entry in entries:
+            if entry.id in self.seen:
+                continue
+            self.seen.add(entry.id)
+            if self.halted and entry.action == Action.STARTED:
+                self.halted = False
+                events.append(Event("workflow.resumed", {"execution_id": self.execution_id, "step_id": entry.step_id}))
+            events.append(Event(STEP_EVENTS[Action(entry.action)], _step_data(entry), entry.timestamp.isoformat()))
+            if entry.action == Action.HALTED and ":" not in entry.step_id:
+                self.halted = True
+        events.extend(self._status_events(execution, events))
+        return events
+
+    def _status_events(self, execution: Execution, so_far: list[Event]) -> list[Event]:
+        if self.ended:
+            return []
+        status = execution.status
+        if status == Status.HALTED and any(event.type == "step.halted" for event in so_far):
+            return [self._workflow("workflow.halted", {"halt": execution.halt_data}, execution)]
+        final = {
+            Status.COMPLETED: ("workflow.completed", {"output": execution.result}),
+            Status.FAILED: ("workflow.failed", {"error": execution.error}),
+            Status.CANCELLED: ("workflow.cancelled", {"error": execution.error}),
+        }
+        if status in final:
+            self.ended = True
+            kind, data = final[Status(status)]
+            return [self._workflow(kind, data, execution)]
+        return []
+
+    def _workflow(self, kind: str, data: dict[str, Any], execution: Execution) -> Event:
+        return Event(kind, {"execution_id": self.execution_id, **data}, execution.updated_at.isoformat())
+
+
+def _step_data(entry: Entry) -> dict[str, Any]:
+    data: dict[str, Any] = {"step_id": entry.step_id, "step_type": entry.step_type}
+    if entry.action == Action.COMPLETED:
+        data["output"] = entry.output
+    elif entry.action == Action.FAILED:
+        data["error"] = entry.error
+    elif entry.action == Action.HALTED:
+        data["data"] = entry.output
+    if entry.duration_ms is not None:
+        data["duration_ms"] = entry.duration_ms
+    return data

@@ -1,0 +1,167 @@
+"""The application's workflow API: start, list, show, resume, cancel, retry and watch executions.
+
+What the workflow HTTP endpoints (and any other front end) call. Every method takes the caller's
+workspace: an execution of another workspace is reported exactly as one that does not exist.
+Executions are queued on the configured adapter and run by workers; ``sync`` mode waits for the
+result (the execution is still run by a worker, so it survives the request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from packs.core.workflow import (
+    AsyncRunner,
+    DefinitionCatalog,
+    Entry,
+    Event,
+    Execution,
+    ExecutionFilter,
+    ExecutionNotFoundError,
+    Page,
+    QueueAdapter,
+    QueueStore,
+    ServiceResolver,
+    Status,
+    WorkflowDef,
+    cancel,
+    queue_redrive,
+    queue_resume,
+    wait_for,
+)
+from packs.core.workflow.async_runner import SETTLED
+from packs.core.workflow.replay import EventReplay
+
+Mode = Literal["sync", "async"]
+ENDED = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+"""Statuses after which an event stream ends."""
+
+
+class UnknownWorkflowError(LookupError):
+    """No loaded workflow has the given id."""
+
+
+@dataclass
+class WorkflowService:
+    """Executions of the loaded workflows, scoped to workspaces."""
+
+    definitions: Mapping[str, WorkflowDef]
+    store: QueueStore
+    catalog: DefinitionCatalog
+    adapter: QueueAdapter
+    service_resolver: ServiceResolver | None = None
+    sync_timeout: float = 30.0
+    """How long ``sync`` mode waits for an execution to settle before answering with its current state."""
+    poll_interval: float = 0.2
+    """How often an event stream looks for new entries."""
+
+    def definition(self, workflow_id: str) -> WorkflowDef:
+        """The loaded workflow ``workflow_id``; :class:`UnknownWorkflowError` when there is none."""
+        try:
+            return self.definitions[workflow_id]
+        except KeyError:
+            raise UnknownWorkflowError(f"no workflow {workflow_id!r}") from None
+
+    def runner(self, workflow_id: str) -> AsyncRunner:
+        """An :class:`AsyncRunner` of ``workflow_id`` on the service's store, catalog and adapter."""
+        return AsyncRunner(
+            self.definition(workflow_id),
+            self.store,
+            self.adapter,
+            service_resolver=self.service_resolver,
+            catalog=self.catalog,
+        )
+
+    async def start(
+        self,
+        workflow_id: str,
+        input: dict[str, Any],
+        *,
+        workspace_id: str,
+        user_id: str,
+        mode: Mode = "async",
+        execution_id: str | None = None,
+    ) -> Execution:
+        """Queue an execution (``execution_id`` is an idempotency key); ``sync`` waits until it settles."""
+        runner = self.runner(workflow_id)
+        if execution_id is not None:
+            existing = await self.store.load(execution_id)
+            if existing is not None and existing.workspace_id != workspace_id:
+                raise ExecutionNotFoundError(
+                    f"execution id {execution_id} is taken by an execution of another workspace"
+                )
+        started = await runner.run(input, execution_id, workspace_id=workspace_id, created_by_id=user_id)
+        if mode == "sync":
+            await wait_for(self.store, started, self.sync_timeout)
+        return await self.get(started, workspace_id)
+
+    async def get(self, execution_id: str, workspace_id: str) -> Execution:
+        """The execution, if it belongs to ``workspace_id``; :class:`ExecutionNotFoundError` otherwise."""
+        execution = await self.store.load(execution_id)
+        if execution is None or execution.workspace_id != workspace_id:
+            raise ExecutionNotFoundError(f"no execution {execution_id}")
+        return execution
+
+    async def entries(self, execution_id: str, workspace_id: str) -> list[Entry]:
+        """The execution's entries, oldest first."""
+        await self.get(execution_id, workspace_id)
+        return await self.store.entries(execution_id)
+
+    async def list(
+        self,
+        workspace_id: str,
+        *,
+        workflow_id: str | None = None,
+        status: str | None = None,
+        page: int = 1,
+        per_page: int = 25,
+    ) -> Page:
+        """The workspace's executions, newest first, one page of them."""
+        where = ExecutionFilter(workflow_id=workflow_id, status=status, workspace_id=workspace_id)
+        return await self.store.page(where, offset=(page - 1) * per_page, limit=per_page)
+
+    async def resume(
+        self, execution_id: str, workspace_id: str, *, response: Any = None, approved: bool | None = None
+    ) -> Execution:
+        """Queue a halted execution to continue; :class:`ExecutionStateError` when it is not halted."""
+        execution = await self.get(execution_id, workspace_id)
+        await queue_resume(self.store, execution.id, response, approved)
+        await self.adapter.enqueue(execution.id)
+        return await self.get(execution_id, workspace_id)
+
+    async def cancel(self, execution_id: str, workspace_id: str) -> Execution:
+        """Cancel a pending, running or halted execution; :class:`ExecutionStateError` when it has ended."""
+        await self.get(execution_id, workspace_id)
+        return await cancel(self.store, execution_id)
+
+    async def retry(self, execution_id: str, workspace_id: str) -> Execution:
+        """Redrive a failed execution from its failed step; :class:`ExecutionStateError` when it is not failed."""
+        await self.get(execution_id, workspace_id)
+        await queue_redrive(self.store, execution_id)
+        await self.adapter.enqueue(execution_id)
+        return await self.get(execution_id, workspace_id)
+
+    async def events(self, execution_id: str, workspace_id: str) -> AsyncIterator[Event]:
+        """The execution's events: what already happened first, then live ones until it ends.
+
+        Events are read from the store (entries and status), so they are the same whichever process
+        runs the execution. The stream stays open while the execution is halted (waiting for a
+        resume) and ends once it is completed, failed or cancelled.
+        """
+        await self.get(execution_id, workspace_id)
+        replay = EventReplay(execution_id)
+        while True:
+            execution = await self.store.load(execution_id)
+            if execution is None:
+                return
+            for event in replay.advance(execution, await self.store.entries(execution_id)):
+                yield event
+            if execution.status in ENDED:
+                return
+            await asyncio.sleep(self.poll_interval)
+
+
+__all__ = ["ENDED", "SETTLED", "Mode", "UnknownWorkflowError", "WorkflowService"]

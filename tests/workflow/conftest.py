@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from app.database import configure_engine
 from packs.core import workflow as wf
 from packs.core.db import bind_session
-from packs.core.models import WorkflowEntry, WorkflowExecution
+from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
 from packs.core.workflow.sql_store import SQLStore
 from tests.databases import migrate, postgres_database, sqlite_url
 
@@ -44,8 +44,13 @@ async def store(store_backend: str | None) -> AsyncIterator[wf.Store]:
     async with engine.begin() as connection:
         await connection.execute(text("DELETE FROM workflow_entries"))
         await connection.execute(text("DELETE FROM workflow_executions"))
+        await connection.execute(text("DELETE FROM workflow_definitions"))
     yield SQLStore(
-        async_sessionmaker(engine, expire_on_commit=False), WorkflowExecution, WorkflowEntry, bind_session=bind_session
+        async_sessionmaker(engine, expire_on_commit=False),
+        WorkflowExecution,
+        WorkflowEntry,
+        bind_session=bind_session,
+        definition_class=WorkflowDefinition,
     )
     await engine.dispose()
 

@@ -210,7 +210,7 @@ def run_worker_command(app: Litestar, concurrency: int | None) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         saq_worker = build_worker(adapter, runtime.worker, runtime.sweeper, size)
-        click.echo(f"workflow worker {runtime.worker.owner}: queue {settings.queue_url!r}, concurrency {size}")
+        click.echo(f"workflow worker {runtime.worker.owner}: concurrency {size}, lease {settings.lease_seconds:g}s")
         await run_worker(saq_worker, stop)
 
     _run(app, work)

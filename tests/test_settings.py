@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
@@ -55,3 +57,47 @@ def test_bad_values_are_refused_with_the_variable_name(env: dict[str, str], mess
     with pytest.raises(SettingsError) as raised:
         Settings.from_env(env)
     assert str(raised.value) == message
+
+
+def test_the_queue_is_inline_by_default() -> None:
+    settings = Settings.from_env({})
+    assert (settings.queue, settings.queue_url) == ("inline", None)
+    assert (settings.worker_concurrency, settings.lease_seconds, settings.max_attempts) == (10, 30.0, 5)
+    assert (settings.retry_backoff_seconds, settings.sweep_seconds) == (1.0, 5.0)
+
+
+def test_the_saq_queue_lives_in_the_postgresql_database_unless_told_otherwise() -> None:
+    on_postgres = Settings.from_env(
+        {"PACKFLOW_QUEUE": "saq", "PACKFLOW_DATABASE_URL": "postgresql+asyncpg://u:pw@h:5432/db"}
+    )
+    assert on_postgres.queue_url == "postgresql://u:pw@h:5432/db"
+    on_redis = Settings.from_env(
+        {
+            "PACKFLOW_QUEUE": "SAQ",
+            "PACKFLOW_QUEUE_URL": "redis://127.0.0.1:6379/0",
+            "PACKFLOW_WORKER_CONCURRENCY": "3",
+            "PACKFLOW_LEASE_SECONDS": "2.5",
+            "PACKFLOW_MAX_ATTEMPTS": "7",
+            "PACKFLOW_RETRY_BACKOFF_SECONDS": "0.5",
+            "PACKFLOW_SWEEP_SECONDS": "0.25",
+        }
+    )
+    assert (on_redis.queue, on_redis.queue_url, on_redis.worker_concurrency) == ("saq", "redis://127.0.0.1:6379/0", 3)
+    assert (on_redis.lease_seconds, on_redis.max_attempts) == (2.5, 7)
+    assert (on_redis.retry_backoff_seconds, on_redis.sweep_seconds) == (0.5, 0.25)
+    assert "queue" not in on_redis.extra
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PACKFLOW_QUEUE": "celery"}, "PACKFLOW_QUEUE must be one of inline, saq, got 'celery'"),
+        ({"PACKFLOW_QUEUE": "saq"}, "PACKFLOW_QUEUE=saq needs a broker: set PACKFLOW_QUEUE_URL"),
+        ({"PACKFLOW_LEASE_SECONDS": "soon"}, "PACKFLOW_LEASE_SECONDS must be a positive number, got 'soon'"),
+        ({"PACKFLOW_SWEEP_SECONDS": "0"}, "PACKFLOW_SWEEP_SECONDS must be a positive number, got '0'"),
+        ({"PACKFLOW_MAX_ATTEMPTS": "-1"}, "PACKFLOW_MAX_ATTEMPTS must be a positive integer, got '-1'"),
+    ],
+)
+def test_bad_queue_settings_are_refused_with_the_variable_name(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env(env)

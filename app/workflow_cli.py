@@ -45,16 +45,16 @@ def _finish(result: wf.ExecutionResult) -> None:
 
 
 async def _engine_for(runtime: WorkflowRuntime, execution_id: str) -> wf.Engine:
-    """An engine for the workflow of ``execution_id``; :class:`wf.ExecutionError` when there is none."""
+    """An engine for ``execution_id`` under the definition it started with; :class:`wf.ExecutionError` when
+    there is no such execution or definition."""
     execution = await runtime.store.load(execution_id)
     if execution is None:
         raise wf.ExecutionError(f"no execution {execution_id}")
-    loaded = runtime.workflows.get(execution.workflow_id)
-    if loaded is None:
-        raise wf.ExecutionError(
-            f"execution {execution_id} is of workflow {execution.workflow_id!r}, which is not loaded"
-        )
-    return wf.Engine(loaded.definition)
+    try:
+        definition = await runtime.catalog.for_execution(execution)
+    except wf.ConfigError as error:
+        raise wf.ExecutionError(str(error)) from None
+    return wf.Engine(definition)
 
 
 def _json_option(value: str | None, name: str) -> Any:

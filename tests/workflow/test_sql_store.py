@@ -419,7 +419,7 @@ async def test_models_validate_on_flush_before_writing(db: Database) -> None:
         assert raised.value.model == "WorkflowExecution"
         assert raised.value.errors == {
             "workflow_id": "must not be blank, got ''",
-            "status": "must be one of pending, running, completed, failed, halted, got 'done'",
+            "status": "must be one of pending, running, completed, failed, halted, cancelled, got 'done'",
         }
         await session.rollback()
 

@@ -112,10 +112,12 @@ class SQLQueueMethods:
             update(table)
             .where(table.c.id == values["id"], table.c.status.in_([str(status) for status in expected]))
             .values(
-                {name: values[name] for name in self._update_columns},
-                attempts=0,
-                lease_owner=None,
-                lease_expires_at=None,
+                {
+                    **{name: values[name] for name in self._update_columns},
+                    "attempts": 0,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                }
             )
         )
         async with self._session(write=True) as session:

@@ -108,8 +108,12 @@ CLAIMABLE = frozenset({Status.PENDING, Status.RUNNING})
 
 
 def claimable(execution: Execution, now: datetime.datetime) -> bool:
-    """Whether a worker may claim ``execution`` at ``now`` (claimable status, no live lease)."""
-    return execution.status in CLAIMABLE and (execution.lease_expires_at is None or execution.lease_expires_at <= now)
+    """Whether a worker may claim ``execution`` at ``now``: pending with no live lease, or running with a
+    lease that ran out (running without a lease is an engine run in some process: never claimable)."""
+    expires = execution.lease_expires_at
+    if execution.status == Status.PENDING:
+        return expires is None or expires <= now
+    return execution.status == Status.RUNNING and expires is not None and expires <= now
 
 
 class MemoryStore:

@@ -20,7 +20,16 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "PACKFLOW_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-TABLES = ("workflow_entries", "workflow_executions", "workflow_definitions", "items", "api_tokens", "memberships", "workspaces", "users")
+TABLES = (
+    "workflow_entries",
+    "workflow_executions",
+    "workflow_definitions",
+    "items",
+    "api_tokens",
+    "memberships",
+    "workspaces",
+    "users",
+)
 
 
 def sqlite_url(folder: Path) -> str:

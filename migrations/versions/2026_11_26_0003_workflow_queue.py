@@ -23,6 +23,7 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+
 def new_execution_columns() -> list[sa.Column[object]]:
     """The columns 0003 adds to ``workflow_executions`` (fresh objects: a column joins one table only)."""
     return [

@@ -48,4 +48,8 @@ def _send_pending_begin(connection: Any, *_: Any) -> None:
 
 
 def _forget_pending_begin(connection: Any) -> None:
-    connection.info.pop(BEGIN_PENDING, None)
+    # An invalidated connection (a statement cut short, e.g. by a task's cancellation) must roll back
+    # without a trip to the pool: reading its ``info`` would raise. Its DBAPI connection is gone, and
+    # the pool clears ``info`` when it connects again, so there is nothing to forget.
+    if not connection.invalidated:
+        connection.info.pop(BEGIN_PENDING, None)

@@ -79,6 +79,7 @@ class LeaseKeeper:
         self.lease_seconds = lease_seconds
         self.logger = logger
         self.lost = False
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> LeaseKeeper:
@@ -89,6 +90,7 @@ class LeaseKeeper:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._task is not None:
+            self._stopping = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -108,6 +110,10 @@ class LeaseKeeper:
                 else:
                     renewed = time.monotonic()
             except Exception:
+                if self._stopping:
+                    # Cancelled mid-renewal, and the store's cleanup raised instead of the cancellation:
+                    # stop anyway (looping on would renew the lease after the run, and never end).
+                    return
                 self.logger.exception("execution %s: renewing the lease failed", self.execution_id)
                 if time.monotonic() - renewed >= self.lease_seconds:
                     self.lost = True

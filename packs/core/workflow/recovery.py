@@ -12,7 +12,6 @@ sweep of a process (a restarted app resumes what it was running).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 
@@ -20,7 +19,7 @@ from packs.core.workflow import config
 from packs.core.workflow.adapters import QueueAdapter
 from packs.core.workflow.model import Execution, Status, utcnow
 from packs.core.workflow.store import QueueStore
-from packs.core.workflow.worker import RetryPolicy
+from packs.core.workflow.worker import RetryPolicy, stop_task
 
 
 class RecoverySweeper:
@@ -73,9 +72,7 @@ class RecoverySweeper:
     async def stop(self) -> None:
         """Stop sweeping."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
 
     async def _sweep_forever(self) -> None:

@@ -19,7 +19,6 @@ A queue delivers execution ids; any number of workers in any number of processes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 import os
@@ -62,6 +61,17 @@ class RetryPolicy:
         return float(min(self.max_backoff_seconds, self.backoff_seconds * self.backoff_factor ** (attempts - 1)))
 
 
+async def stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel a background ``task`` and wait for it; a cancellation of the caller itself still propagates."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
 def worker_name() -> str:
     """A name unique to this worker: host, process id and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -91,9 +101,7 @@ class LeaseKeeper:
     ) -> None:
         if self._task is not None:
             self._stopping = True
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
 
     def is_lost(self) -> bool:
         """Whether the lease is gone (the engine's ``should_stop``)."""

@@ -13,6 +13,7 @@ Create Date: 2026-11-26
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
@@ -24,7 +25,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def new_execution_columns() -> list[sa.Column[object]]:
+def new_execution_columns() -> list[sa.Column[Any]]:
     """The columns 0003 adds to ``workflow_executions`` (fresh objects: a column joins one table only)."""
     return [
         sa.Column("workspace_id", GUID(length=16), nullable=True),

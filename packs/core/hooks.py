@@ -1,4 +1,4 @@
-"""The core pack's hook implementations: it serves the resources controller like any pack serves routes."""
+"""The core pack's hook implementations: it serves its controllers like any pack serves routes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from litestar.types import ControllerRouterHandler
 
 from packs.core import hookimpl
 from packs.core.http.resources import ResourcesController
+from packs.core.http.workflows import WorkflowsController
 
 
 @hookimpl
 def register_routes() -> Sequence[ControllerRouterHandler]:
-    """The ``/api/v1`` resources controller."""
-    return [ResourcesController]
+    """The ``/api/v1`` resources controller and the ``/api/v1/workflows`` controller."""
+    return [ResourcesController, WorkflowsController]

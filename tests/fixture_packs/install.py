@@ -17,6 +17,7 @@ FIXTURE_PACKS = {
     "crashy": "tests.fixture_packs.crashy",
     "bad_workflows": "tests.fixture_packs.bad_workflows",
     "workflow_tools": "tests.fixture_packs.workflow_tools",
+    "workflow_http": "tests.fixture_packs.workflow_http",
     "queue_load": "tests.fixture_packs.queue_load",
 }
 

@@ -29,12 +29,16 @@ class EventReplay:
         self.seen: set[str] = set()
         self.started = False
         self.halted = False
+        self.halt_announced = False
         self.ended = False
 
     def advance(self, execution: Execution, entries: Iterable[Entry]) -> list[Event]:
         """The events that ``entries`` (all of them, oldest first) and the status add to those already given."""
         events: list[Event] = []
-        if not self.started and execution.status != Status.PENDING:
+        entries = list(entries)
+        # Entries are read after the status: an entry written in between means the run has started even
+        # when the status read says ``pending`` (as it does again while a resume or retry waits in the queue).
+        if not self.started and (execution.status != Status.PENDING or entries):
             self.started = True
             events.append(self._workflow("workflow.started", {"workflow_id": execution.workflow_id}, execution))
         for entry in entries:
@@ -43,18 +47,22 @@ class EventReplay:
             self.seen.add(entry.id)
             if self.halted and entry.action == Action.STARTED:
                 self.halted = False
+                self.halt_announced = False
                 events.append(Event("workflow.resumed", {"execution_id": self.execution_id, "step_id": entry.step_id}))
             events.append(Event(STEP_EVENTS[Action(entry.action)], _step_data(entry), entry.timestamp.isoformat()))
             if entry.action == Action.HALTED and ":" not in entry.step_id:
                 self.halted = True
-        events.extend(self._status_events(execution, events))
+        events.extend(self._status_events(execution))
         return events
 
-    def _status_events(self, execution: Execution, so_far: list[Event]) -> list[Event]:
+    def _status_events(self, execution: Execution) -> list[Event]:
         if self.ended:
             return []
         status = execution.status
-        if status == Status.HALTED and any(event.type == "step.halted" for event in so_far):
+        # The halted entry may have been read one call before the ``halted`` status (entries are read
+        # after it): announce the halt once both are known, whichever call that is.
+        if status == Status.HALTED and self.halted and not self.halt_announced:
+            self.halt_announced = True
             return [self._workflow("workflow.halted", {"halt": execution.halt_data}, execution)]
         final = {
             Status.COMPLETED: ("workflow.completed", {"output": execution.result}),

@@ -1,0 +1,409 @@
+"""What the workflow endpoints answer and accept: payload structs, their rendering and the request checks.
+
+The structs give the OpenAPI document its schemas; the controller builds them from the engine's
+:class:`Execution`, :class:`Entry` and :class:`WorkflowDef`. An execution's ``ctx`` (the engine's
+working state) and its lease fields (worker internals) are not shown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+from litestar.enums import ParamType
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody, Schema
+from litestar.openapi.spec import Parameter as OpenAPIParameter
+
+from packs.core.http import API_PREFIX
+from packs.core.items import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageNumber, PerPage
+from packs.core.tools.errors import ValidationError
+from packs.core.tools.parameters import describe_conversion_error
+from packs.core.workflow import Entry, Execution, ExecutionNotFoundError, ExecutionResult, Status, WorkflowDef
+
+EXECUTIONS_PATH = f"{API_PREFIX}/workflows/executions"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MODES = ("sync", "async")
+START_FIELDS = ("input", "mode")
+RESUME_FIELDS = ("approved", "response")
+STATUSES = tuple(status.value for status in Status)
+
+
+class ErrorBody(msgspec.Struct):
+    """``{"error": message}``."""
+
+    error: str
+
+
+class InvalidBody(msgspec.Struct):
+    """``{"error": message, "details": {field: problem}}``."""
+
+    error: str
+    details: dict[str, str]
+
+
+class WorkflowOut(msgspec.Struct):
+    """A loaded workflow; ``inputs`` maps each input's name to its JSON Schema plus required/default/description."""
+
+    id: str
+    name: str
+    version: str
+    description: str | None
+    inputs: dict[str, dict[str, Any]]
+
+
+class WorkflowList(msgspec.Struct):
+    """``GET /api/v1/workflows``."""
+
+    data: list[WorkflowOut]
+
+
+class HaltOut(msgspec.Struct):
+    """Why a halted execution waits: the halt's data, the step resuming continues at, its prompt."""
+
+    data: dict[str, Any]
+    resume_step: str | None
+    prompt: str | None
+
+
+class ExecutionOut(msgspec.Struct):
+    """An execution: ``output`` once completed, ``halt`` while halted, ``error`` once failed or cancelled."""
+
+    id: str
+    workflow_id: str
+    status: str
+    input: dict[str, Any]
+    output: Any
+    error: str | None
+    halt: HaltOut | None
+    current_step: str | None
+    definition_version: str | None
+    workspace_id: str | None
+    created_by_id: str | None
+    attempts: int
+    created_at: str
+    updated_at: str
+
+
+class EntryOut(msgspec.Struct):
+    """One step event of an execution: ``started``, ``completed``, ``failed`` or ``halted``."""
+
+    id: str
+    step_id: str
+    step_type: str
+    action: str
+    input: Any
+    output: Any
+    error: str | None
+    duration_ms: int | None
+    timestamp: str
+
+
+class ExecutionDetail(ExecutionOut, kw_only=True):
+    """An execution with its entries, oldest first."""
+
+    entries: list[EntryOut]
+
+
+class UrlMeta(msgspec.Struct):
+    """Where the execution can be looked at."""
+
+    url: str
+
+
+class ExecutionAnswer(msgspec.Struct):
+    """An execution started, resumed, cancelled or retried: ``{"data": execution, "meta": {"url": ...}}``."""
+
+    data: ExecutionOut
+    meta: UrlMeta
+
+
+class ExecutionShow(msgspec.Struct):
+    """``GET /api/v1/workflows/executions/{id}``."""
+
+    data: ExecutionDetail
+
+
+class PageMeta(msgspec.Struct):
+    """The page shown and how many executions match in all."""
+
+    page: int
+    per_page: int
+    total: int
+
+
+class ExecutionList(msgspec.Struct):
+    """``GET /api/v1/workflows/executions``."""
+
+    data: list[ExecutionOut]
+    meta: PageMeta
+
+
+def execution_url(execution_id: str) -> str:
+    """The path of an execution."""
+    return f"{EXECUTIONS_PATH}/{execution_id}"
+
+
+def workflow_out(definition: WorkflowDef) -> WorkflowOut:
+    """A loaded workflow as ``GET /api/v1/workflows`` lists it."""
+    inputs = {
+        name: {
+            **declared.schema,
+            "type": declared.type,
+            "required": declared.required,
+            "default": declared.default,
+            "description": declared.description,
+        }
+        for name, declared in definition.inputs.items()
+    }
+    return WorkflowOut(
+        id=definition.id,
+        name=definition.name,
+        version=definition.version,
+        description=definition.description,
+        inputs=inputs,
+    )
+
+
+def execution_out(execution: Execution) -> ExecutionOut:
+    """An execution as the API shows it."""
+    return ExecutionOut(**_execution_fields(execution))
+
+
+def execution_detail(execution: Execution, entries: list[Entry]) -> ExecutionDetail:
+    """An execution with its entries."""
+    return ExecutionDetail(**_execution_fields(execution), entries=[entry_out(entry) for entry in entries])
+
+
+def execution_answer(execution: Execution) -> ExecutionAnswer:
+    """``{"data": execution, "meta": {"url": ...}}``."""
+    return ExecutionAnswer(data=execution_out(execution), meta=UrlMeta(url=execution_url(execution.id)))
+
+
+def entry_out(entry: Entry) -> EntryOut:
+    """An entry as the API shows it."""
+    return EntryOut(
+        id=str(entry.id),
+        step_id=entry.step_id,
+        step_type=entry.step_type,
+        action=str(entry.action),
+        input=entry.input,
+        output=entry.output,
+        error=entry.error,
+        duration_ms=entry.duration_ms,
+        timestamp=entry.timestamp.isoformat(),
+    )
+
+
+def _execution_fields(execution: Execution) -> dict[str, Any]:
+    result = ExecutionResult.of(execution)
+    halt = None
+    if result.halt is not None:
+        halt = HaltOut(data=result.halt.data, resume_step=result.halt.resume_step, prompt=result.halt.prompt)
+    return {
+        "id": str(execution.id),
+        "workflow_id": execution.workflow_id,
+        "status": str(execution.status),
+        "input": execution.input,
+        "output": result.output,
+        "error": execution.error,
+        "halt": halt,
+        "current_step": execution.current_step,
+        "definition_version": execution.definition_version,
+        "workspace_id": _text(execution.workspace_id),
+        "created_by_id": _text(execution.created_by_id),
+        "attempts": execution.attempts,
+        "created_at": execution.created_at.isoformat(),
+        "updated_at": execution.updated_at.isoformat(),
+    }
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def execution_id_of(raw: str) -> str:
+    """The canonical form of an execution id from a path; :class:`ExecutionNotFoundError` unless a UUID."""
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise ExecutionNotFoundError(f"no execution {raw} (execution ids are UUIDs)") from None
+
+
+def idempotency_key(raw: str | None) -> str | None:
+    """The execution id an ``Idempotency-Key`` header asks for (canonical UUID text); 422 unless a UUID."""
+    if raw is None:
+        return None
+    try:
+        return str(uuid.UUID(raw.strip()))
+    except ValueError:
+        raise ValidationError(
+            f"the {IDEMPOTENCY_HEADER} header must be a UUID", {IDEMPOTENCY_HEADER: f"is not a UUID: {raw!r}"}
+        ) from None
+
+
+def unknown_fields(body: dict[str, Any], known: tuple[str, ...]) -> dict[str, str]:
+    """A problem for each key of ``body`` that is not in ``known``."""
+    return {key: f"is not a known parameter (expected {', '.join(known)})" for key in body if key not in known}
+
+
+def start_request(body: dict[str, Any]) -> tuple[dict[str, Any], Literal["sync", "async"]]:
+    """``input`` and ``mode`` of a start request; 422 naming each bad field."""
+    details = unknown_fields(body, START_FIELDS)
+    given = body.get("input")
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        details["input"] = "must be a JSON object"
+    mode = body.get("mode", "async")
+    if mode not in MODES:
+        details["mode"] = f"must be 'sync' or 'async', got {mode!r}"
+    if details:
+        raise ValidationError("Invalid parameters", details)
+    return given, "sync" if mode == "sync" else "async"
+
+
+def resume_request(body: dict[str, Any]) -> tuple[Any, bool | None]:
+    """``response`` and ``approved`` of a resume request; 422 naming each bad field."""
+    details = unknown_fields(body, RESUME_FIELDS)
+    approved = body.get("approved")
+    if approved is not None and not isinstance(approved, bool):
+        details["approved"] = f"must be true or false, got {approved!r}"
+    if details:
+        raise ValidationError("Invalid parameters", details)
+    return body.get("response"), approved
+
+
+def page_meta(page: int, per_page: int, total: int) -> PageMeta:
+    """The ``meta`` of a list answer."""
+    return PageMeta(page=page, per_page=per_page, total=total)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The query of ``GET /api/v1/workflows/executions``."""
+
+    workflow_id: str | None
+    status: str | None
+    page: int
+    per_page: int
+
+
+def list_query(query: Mapping[str, str]) -> ListQuery:
+    """Filters and page of an executions listing; 422 naming each bad parameter (``per_page`` over 100 is
+    clamped to 100, as in every list)."""
+    details: dict[str, str] = {}
+
+    def number(name: str, kind: Any, default: int) -> int:
+        raw = query.get(name)
+        if raw is None:
+            return default
+        try:
+            converted: int = msgspec.convert(raw, type=kind, strict=False)
+        except msgspec.ValidationError as error:
+            details[name] = describe_conversion_error(error)
+            return default
+        return converted
+
+    page = number("page", PageNumber, 1)
+    per_page = number("per_page", PerPage, DEFAULT_PER_PAGE)
+    status = query.get("status")
+    if status is not None and status not in STATUSES:
+        details["status"] = f"must be one of {', '.join(STATUSES)}, got {status!r}"
+    if details:
+        raise ValidationError("Invalid parameters", details)
+    return ListQuery(query.get("workflow_id"), status, page, min(per_page, MAX_PER_PAGE))
+
+
+def documented(
+    *,
+    body: tuple[str, dict[str, Schema | Reference]] | None = None,
+    query: list[OpenAPIParameter] | None = None,
+) -> type[Operation]:
+    """An :class:`Operation` class adding a JSON object request body and query parameters to what Litestar
+    documents: the handlers read the body and the query themselves, after authenticating, so that every
+    problem is answered in the API's own error shapes."""
+    request_body = None
+    if body is not None:
+        description, properties = body
+        request_body = RequestBody(
+            content={
+                "application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT, properties=properties))
+            },
+            description=description,
+            required=False,
+        )
+    extra = list(query or [])
+
+    @dataclass
+    class Documented(Operation):
+        def __post_init__(self) -> None:
+            if request_body is not None:
+                self.request_body = request_body
+            if extra:
+                self.parameters = [*(self.parameters or []), *extra]
+
+    return Documented
+
+
+def _query(name: str, schema: Schema, description: str) -> OpenAPIParameter:
+    return OpenAPIParameter(name=name, param_in=ParamType.QUERY, schema=schema, description=description)
+
+
+START_OPERATION = documented(
+    body=(
+        "What to run with and how to answer.",
+        {
+            "input": Schema(
+                type=OpenAPIType.OBJECT,
+                description="The workflow's inputs (user_id and workspace_id come from the token).",
+            ),
+            "mode": Schema(
+                type=OpenAPIType.STRING,
+                enum=list(MODES),
+                default="async",
+                description="async: answer 202 at once; sync: wait for the execution to settle.",
+            ),
+        },
+    )
+)
+RESUME_OPERATION = documented(
+    body=(
+        "The decision or response a halted execution waits for.",
+        {
+            "approved": Schema(type=OpenAPIType.BOOLEAN, description="For an approval: true or false."),
+            "response": Schema(description="Any JSON value; the workflow reads it as $response."),
+        },
+    )
+)
+LIST_OPERATION = documented(
+    query=[
+        _query("workflow_id", Schema(type=OpenAPIType.STRING), "Only executions of this workflow."),
+        _query("status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "Only executions in this status."),
+        _query("page", Schema(type=OpenAPIType.INTEGER, minimum=1, default=1), "The page, from 1."),
+        _query(
+            "per_page",
+            Schema(type=OpenAPIType.INTEGER, minimum=1, default=DEFAULT_PER_PAGE),
+            f"Executions per page (default {DEFAULT_PER_PAGE}; above {MAX_PER_PAGE} is clamped to {MAX_PER_PAGE}).",
+        ),
+    ]
+)
+
+__all__ = [
+    "EXECUTIONS_PATH",
+    "IDEMPOTENCY_HEADER",
+    "LIST_OPERATION",
+    "RESUME_OPERATION",
+    "START_OPERATION",
+    "ErrorBody",
+    "ExecutionAnswer",
+    "ExecutionDetail",
+    "ExecutionList",
+    "ExecutionOut",
+    "ExecutionShow",
+    "InvalidBody",
+    "WorkflowList",
+    "WorkflowOut",
+]

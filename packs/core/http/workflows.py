@@ -1,0 +1,356 @@
+"""The workflow endpoints: list workflows, start, list, show, resume, cancel, retry and watch executions.
+
+Every call goes through :class:`WorkflowService` (``app.state.workflow_service``) with the caller's
+workspace, so another workspace's execution is answered exactly as one that does not exist (404).
+Authentication and error bodies are the resources controller's: ``{"error": message}``, plus
+``details`` naming the fields of a 422.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+from litestar.response import Stream
+from litestar.types import ExceptionHandlersMap
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packs.core.http import API_PREFIX
+from packs.core.http.errors import error_response, tool_error_response
+from packs.core.http.params import IDENTITY_KEYS, BadRequestBodyError, decode_body
+from packs.core.http.workflow_payloads import (
+    IDEMPOTENCY_HEADER,
+    LIST_OPERATION,
+    RESUME_OPERATION,
+    START_OPERATION,
+    ErrorBody,
+    ExecutionAnswer,
+    ExecutionList,
+    ExecutionShow,
+    InvalidBody,
+    WorkflowList,
+    execution_answer,
+    execution_detail,
+    execution_id_of,
+    execution_out,
+    idempotency_key,
+    list_query,
+    page_meta,
+    resume_request,
+    start_request,
+    workflow_out,
+)
+from packs.core.identity import Identity, IdentityError, authenticate
+from packs.core.tools.errors import ValidationError
+from packs.core.workflow import ExecutionError, ExecutionNotFoundError, ExecutionStateError, Status, StepError
+from packs.core.workflow.async_runner import SETTLED
+from packs.core.workflow.inputs import check_input
+from packs.core.workflow_service import UnknownWorkflowError, WorkflowService
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class IdempotencyConflictError(ExecutionError):
+    """The ``Idempotency-Key`` names an execution this request cannot answer with."""
+
+
+def _identity_error(_: Request[Any, Any, Any], error: IdentityError) -> Response[Any]:
+    return error_response(error.status_code, {"error": error.message})
+
+
+def _not_found(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    return error_response(404, {"error": str(error)})
+
+
+def _conflict(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    return error_response(409, {"error": str(error)})
+
+
+def _bad_body(_: Request[Any, Any, Any], error: BadRequestBodyError) -> Response[Any]:
+    return error_response(400, {"error": str(error)})
+
+
+def _tool_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """A 422 naming the fields, or any other exception as a logged 500, exactly as a tool's."""
+    return tool_error_response(error, production=request.app.state.get("production", False))
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    IdentityError: _identity_error,
+    UnknownWorkflowError: _not_found,
+    ExecutionNotFoundError: _not_found,
+    ExecutionStateError: _conflict,
+    ExecutionError: _conflict,
+    BadRequestBodyError: _bad_body,
+    ValidationError: _tool_error,
+    Exception: _tool_error,
+}
+
+
+def _errors(*statuses: int) -> dict[int, ResponseSpec]:
+    described = {
+        400: "Invalid JSON body, or several workspaces and no X-Workspace-Id",
+        401: "Missing, malformed, unknown or revoked bearer token",
+        403: "Not a member of the workspace",
+        404: "No such workflow, or no such execution in this workspace",
+        409: "The execution is not in a state that allows this",
+        413: "Request body over the configured limit",
+        422: "Invalid parameters; details names each one",
+    }
+    return {
+        status: ResponseSpec(
+            data_container=InvalidBody if status == 422 else ErrorBody,
+            description=described[status],
+            generate_examples=False,
+        )
+        for status in (400, 401, 403, *statuses)
+    }
+
+
+async def identify(request: Request[Any, Any, Any], session: AsyncSession) -> Identity:
+    """The caller's identity (:class:`IdentityError` answers 400/401/403); the session is released at once."""
+    try:
+        return await authenticate(session, request.headers.get("authorization"), request.headers.get("x-workspace-id"))
+    finally:
+        await session.close()
+
+
+def service_of(request: Request[Any, Any, Any]) -> WorkflowService:
+    """The app's workflow service."""
+    service: WorkflowService = request.app.state.workflow_service
+    return service
+
+
+async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The request's JSON object body (empty: ``{}``); 400 when it is not one, 413 when too large."""
+    return decode_body(await request.body())
+
+
+def answer(body: ExecutionAnswer, status_code: int, *, location: bool = False) -> Response[ExecutionAnswer]:
+    """An execution answer, with a ``Location`` header when asked."""
+    headers = {"Location": body.meta.url} if location else None
+    return Response(content=body, status_code=status_code, headers=headers)
+
+
+class WorkflowsController(Controller):
+    """``/api/v1/workflows``: the loaded workflows and their executions in the caller's workspace."""
+
+    path = f"{API_PREFIX}/workflows"
+    tags = ["workflows"]
+    security = [{"bearerAuth": []}]
+    exception_handlers = EXCEPTION_HANDLERS
+    parameters = {
+        "x_workspace_id": Parameter(
+            str,
+            header="X-Workspace-Id",
+            required=False,
+            description="The workspace to act in (needed when the user belongs to several).",
+        )
+    }
+
+    @get("/", summary="List the workflows", responses=_errors(), operation_id="workflows_list")
+    async def list_workflows(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> WorkflowList:
+        """The loaded workflows: id, name, version, description and inputs."""
+        await identify(request, db_session)
+        definitions = service_of(request).definitions
+        return WorkflowList(data=[workflow_out(definitions[key]) for key in sorted(definitions)])
+
+    @post(
+        "/{workflow_id:str}/executions",
+        status_code=202,
+        summary="Start an execution",
+        operation_class=START_OPERATION,
+        operation_id="workflows_executions_start",
+        response_headers=[ResponseHeader(name="Location", description="The execution's URL", documentation_only=True)],
+        responses={
+            200: ResponseSpec(
+                data_container=ExecutionAnswer,
+                description="sync mode: the execution settled (completed, halted, failed or cancelled)",
+                generate_examples=False,
+            ),
+            **_errors(404, 409, 413, 422),
+        },
+    )
+    async def start(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        workflow_id: str,
+        idempotency: Annotated[
+            str | None,
+            Parameter(
+                header=IDEMPOTENCY_HEADER,
+                required=False,
+                description="A UUID that becomes the execution id: a repeat answers the same execution.",
+            ),
+        ] = None,
+    ) -> Response[ExecutionAnswer]:
+        """Start an execution.
+
+        `{"input": {...}, "mode": "async"}` answers 202 at once with the execution and its URL (also in
+        `Location`); `"mode": "sync"` waits for it to settle and answers 200 (202 if it is still running
+        after the wait). `user_id` / `workspace_id` inputs come from the token.
+        """
+        identity = await identify(request, db_session)
+        service = service_of(request)
+        definition = service.definition(workflow_id)
+        body = await json_object(request)
+        execution_id = idempotency_key(idempotency)
+        given, mode = start_request(body)
+        run_input = {key: value for key, value in given.items() if key not in IDENTITY_KEYS}
+        if "user_id" in definition.inputs:
+            run_input["user_id"] = str(identity.user_id)
+        if "workspace_id" in definition.inputs:
+            run_input["workspace_id"] = str(identity.workspace_id)
+        try:
+            check_input(definition.inputs, run_input)
+        except StepError as error:
+            raise ValidationError(str(error), {"input": str(error)}) from None
+        try:
+            execution = await service.start(
+                workflow_id,
+                run_input,
+                workspace_id=str(identity.workspace_id),
+                user_id=str(identity.user_id),
+                mode=mode,
+                execution_id=execution_id,
+            )
+        except ExecutionError:
+            if execution_id is None:
+                raise
+            raise IdempotencyConflictError(
+                f"the {IDEMPOTENCY_HEADER} {execution_id} is already used by another execution"
+            ) from None
+        settled = mode == "sync" and execution.status in SETTLED
+        return answer(execution_answer(execution), 200 if settled else 202, location=not settled)
+
+    @get(
+        "/executions",
+        summary="List executions",
+        operation_class=LIST_OPERATION,
+        responses=_errors(422),
+        operation_id="workflows_executions_list",
+    )
+    async def list_executions(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> ExecutionList:
+        """The workspace's executions, newest first; filter by `workflow_id` and `status`, page with `page` and
+        `per_page`."""
+        identity = await identify(request, db_session)
+        query = list_query({key: values[-1] for key, values in request.query_params.dict().items() if values})
+        found = await service_of(request).list(
+            str(identity.workspace_id),
+            workflow_id=query.workflow_id,
+            status=query.status,
+            page=query.page,
+            per_page=query.per_page,
+        )
+        return ExecutionList(
+            data=[execution_out(execution) for execution in found.executions],
+            meta=page_meta(query.page, query.per_page, found.total),
+        )
+
+    @get(
+        "/executions/{execution_id:str}",
+        summary="Show an execution",
+        responses=_errors(404),
+        operation_id="workflows_executions_show",
+    )
+    async def show_execution(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
+    ) -> ExecutionShow:
+        """One execution with its entries (oldest first)."""
+        identity = await identify(request, db_session)
+        service = service_of(request)
+        key = execution_id_of(execution_id)
+        execution = await service.get(key, str(identity.workspace_id))
+        entries = await service.entries(key, str(identity.workspace_id))
+        return ExecutionShow(data=execution_detail(execution, entries))
+
+    @post(
+        "/executions/{execution_id:str}/resume",
+        status_code=202,
+        summary="Resume a halted execution",
+        operation_class=RESUME_OPERATION,
+        operation_id="workflows_executions_resume",
+        responses=_errors(404, 409, 413, 422),
+    )
+    async def resume_execution(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
+    ) -> Response[ExecutionAnswer]:
+        """Queue a halted execution to continue: `{"approved": true|false}` for an approval, `{"response": ...}`
+        otherwise. 409 unless it is halted."""
+        identity = await identify(request, db_session)
+        service = service_of(request)
+        key = execution_id_of(execution_id)
+        workspace_id = str(identity.workspace_id)
+        execution = await service.get(key, workspace_id)
+        response, approved = resume_request(await json_object(request))
+        waits_for_approval = execution.status == Status.HALTED and (execution.halt_data or {}).get("type") == "approval"
+        if waits_for_approval and approved is None:
+            raise ValidationError(
+                "this execution waits for an approval", {"approved": "is required: true or false for an approval"}
+            )
+        resumed = await service.resume(key, workspace_id, response=response, approved=approved)
+        return answer(execution_answer(resumed), 202, location=True)
+
+    @post(
+        "/executions/{execution_id:str}/cancel",
+        status_code=200,
+        summary="Cancel an execution",
+        operation_id="workflows_executions_cancel",
+        responses=_errors(404, 409),
+    )
+    async def cancel_execution(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
+    ) -> Response[ExecutionAnswer]:
+        """Cancel a pending, running or halted execution (a running one stops at its next step). 409 once it ended."""
+        identity = await identify(request, db_session)
+        cancelled = await service_of(request).cancel(execution_id_of(execution_id), str(identity.workspace_id))
+        return answer(execution_answer(cancelled), 200)
+
+    @post(
+        "/executions/{execution_id:str}/retry",
+        status_code=202,
+        summary="Retry a failed execution",
+        operation_id="workflows_executions_retry",
+        responses=_errors(404, 409),
+    )
+    async def retry_execution(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
+    ) -> Response[ExecutionAnswer]:
+        """Queue a failed execution again from its failed step, keeping what earlier steps recorded. 409 unless
+        it failed."""
+        identity = await identify(request, db_session)
+        retried = await service_of(request).retry(execution_id_of(execution_id), str(identity.workspace_id))
+        return answer(execution_answer(retried), 202, location=True)
+
+    @get(
+        "/executions/{execution_id:str}/events",
+        media_type="text/event-stream",
+        summary="Watch an execution's events",
+        operation_id="workflows_executions_events",
+        responses=_errors(404),
+        response_description="Server-sent events (`event: <type>`, `data: <json>`), ending when the execution ends",
+    )
+    async def execution_events(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
+    ) -> Stream:
+        """The execution's events as server-sent events: what already happened first, then live ones; the
+        stream stays open while the execution is halted and ends once it is completed, failed or cancelled."""
+        identity = await identify(request, db_session)
+        service = service_of(request)
+        key = execution_id_of(execution_id)
+        workspace_id = str(identity.workspace_id)
+        await service.get(key, workspace_id)
+
+        async def stream() -> AsyncIterator[str]:
+            async for event in service.events(key, workspace_id):
+                yield event.to_sse()
+
+        return Stream(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+__all__ = ["WorkflowsController", "identify"]

@@ -80,12 +80,25 @@ class SAQAdapter:
 
 
 def saq_plugin(queue_url: str, concurrency: int) -> SAQPlugin:
-    """litestar-saq's plugin with the one queue of workflow executions (``litestar workers run`` works too)."""
+    """litestar-saq's plugin with the one queue of workflow executions (``litestar workers run`` works too).
+
+    On PostgreSQL the connection pool is built here without litestar-saq's check of every connection
+    on checkout (a round trip per queue operation); a broken connection still fails the operation,
+    and the job is delivered again.
+    """
+    broker: dict[str, Any] = {"dsn": queue_url}
+    if queue_url.startswith("postgresql"):
+        from psycopg_pool import AsyncConnectionPool
+
+        broker = {
+            "broker_instance": AsyncConnectionPool(queue_url, open=False, kwargs={"autocommit": True}),
+            "broker_options": {"manage_pool_lifecycle": True},
+        }
     return SAQPlugin(
         SAQConfig(
             queue_configs=[
                 QueueConfig(
-                    dsn=queue_url,
+                    **broker,
                     name=QUEUE_NAME,
                     tasks=[(JOB_FUNCTION, run_execution)],
                     concurrency=concurrency,

@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             loggers={
                 "packflow": {"level": "INFO", "propagate": True},
                 "httpx": {"level": "WARNING", "propagate": True},
+                "saq": {"level": "WARNING", "propagate": True},
             },
             log_exceptions="debug",
         ),

@@ -191,7 +191,13 @@ def configure_workflows(
     else:
         adapter = wf.InlineAdapter(worker, settings.worker_concurrency, logger)
     sweeper = wf.RecoverySweeper(
-        store, adapter, retry=retry, interval=settings.sweep_seconds, stale_after=settings.lease_seconds, logger=logger
+        store,
+        adapter,
+        retry=retry,
+        interval=settings.sweep_seconds,
+        stale_after=max(settings.lease_seconds, 60.0),
+        durable_queue=settings.queue == "saq",
+        logger=logger,
     )
     service = WorkflowService(definitions, store, catalog, adapter, services)
     return WorkflowRuntime(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from packs.core.workflow import (
@@ -57,6 +57,7 @@ class WorkflowService:
     """How long ``sync`` mode waits for an execution to settle before answering with its current state."""
     poll_interval: float = 0.2
     """How often an event stream looks for new entries."""
+    _runners: dict[str, AsyncRunner] = field(default_factory=dict, init=False, repr=False)
 
     def definition(self, workflow_id: str) -> WorkflowDef:
         """The loaded workflow ``workflow_id``; :class:`UnknownWorkflowError` when there is none."""
@@ -66,14 +67,17 @@ class WorkflowService:
             raise UnknownWorkflowError(f"no workflow {workflow_id!r}") from None
 
     def runner(self, workflow_id: str) -> AsyncRunner:
-        """An :class:`AsyncRunner` of ``workflow_id`` on the service's store, catalog and adapter."""
-        return AsyncRunner(
-            self.definition(workflow_id),
-            self.store,
-            self.adapter,
-            service_resolver=self.service_resolver,
-            catalog=self.catalog,
-        )
+        """The :class:`AsyncRunner` of ``workflow_id`` on the service's store, catalog and adapter."""
+        runner = self._runners.get(workflow_id)
+        if runner is None:
+            runner = self._runners[workflow_id] = AsyncRunner(
+                self.definition(workflow_id),
+                self.store,
+                self.adapter,
+                service_resolver=self.service_resolver,
+                catalog=self.catalog,
+            )
+        return runner
 
     async def start(
         self,

@@ -155,19 +155,23 @@ class Engine:
         state.resume_approved = approved
         return await self._drive(state, step_id)
 
-    async def recover(self, execution_id: str) -> ExecutionResult:
+    async def recover(self, execution_id: str, *, loaded: Execution | None = None) -> ExecutionResult:
         """Continue an execution left ``running`` or ``pending`` (its process died) from its last checkpoint.
 
         The step that was under way when the process died re-runs: its database writes were not
         committed, since they commit together with the step's checkpoint. A halted execution is
         resumed; a finished one is answered as it is. Only call this for an execution that no
-        other process is running.
+        other process is running (a worker holds its lease). ``loaded``: the execution as just read
+        (a worker's claim returns it), saving a read.
         """
         async with self._scope():
-            return await self._recover(execution_id)
+            return await self._recover(execution_id, loaded)
 
-    async def _recover(self, execution_id: str) -> ExecutionResult:
-        execution = await self._load_own(execution_id)
+    async def _recover(self, execution_id: str, loaded: Execution | None = None) -> ExecutionResult:
+        if loaded is not None and loaded.id == execution_id and loaded.workflow_id == self.definition.id:
+            execution = loaded
+        else:
+            execution = await self._load_own(execution_id)
         if execution.status == Status.HALTED:
             return await self._resume(execution_id, None, None)
         if execution.status not in (Status.RUNNING, Status.PENDING):

@@ -5,8 +5,9 @@ It asks the store for pending or running executions that no live lease covers an
 with a key naming the execution and its attempt count, so that sweeps of several workers queue one
 delivery per attempt. A crashed execution is queued again only after the backoff of its attempts.
 Pending executions are queued again once they have waited longer than ``stale_after`` (their
-delivery was lost, e.g. the in-process queue of a process that stopped), and at once by the first
-sweep of a process (a restarted app resumes what it was running).
+delivery was lost, e.g. a worker died between taking the job and claiming the execution) and, when
+the queue is not durable (the in-process one), at once by the first sweep of a process: a restarted
+app resumes what it was running.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class RecoverySweeper:
         retry: RetryPolicy | None = None,
         interval: float = 5.0,
         stale_after: float = 30.0,
+        durable_queue: bool = False,
         logger: logging.Logger | None = None,
     ) -> None:
         self.store = store
@@ -40,6 +42,9 @@ class RecoverySweeper:
         self.retry = retry or RetryPolicy()
         self.interval = interval
         self.stale_after = stale_after
+        self.durable_queue = durable_queue
+        """True when the queue keeps its jobs across restarts (SAQ): a pending execution's job is then still
+        queued when a process starts, and only stale pending executions are queued again."""
         self.logger = logger or config.defaults.logger
         self._task: asyncio.Task[None] | None = None
 
@@ -48,7 +53,7 @@ class RecoverySweeper:
         if execution.status == Status.RUNNING and execution.lease_expires_at is not None:
             backoff = datetime.timedelta(seconds=self.retry.delay(execution.attempts))
             return execution.lease_expires_at + backoff <= now
-        if first_sweep:
+        if first_sweep and not self.durable_queue:
             return True
         return execution.updated_at + datetime.timedelta(seconds=self.stale_after) <= now
 

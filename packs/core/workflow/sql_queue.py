@@ -31,6 +31,8 @@ class SQLQueueMethods:
 
     _executions: Table
     _update_columns: list[str]
+    _add_statements: dict[str, Insert]
+    """The insert-unless-present statement per dialect, built once."""
     _lease: ContextVar[tuple[str, str] | None]
     definition_class: type[Any] | None
 
@@ -48,8 +50,13 @@ class SQLQueueMethods:
         """Insert ``execution`` unless its id exists; whether it was inserted."""
         values = self._execution_values(execution)
         async with self._session(write=True) as session:
-            statement = _insert_ignoring_conflicts(_dialect(session), self._executions, ["id"]).values(values)
-            result = await session.execute(statement)
+            dialect = _dialect(session)
+            statement = self._add_statements.get(dialect)
+            if statement is None:
+                statement = self._add_statements[dialect] = _insert_ignoring_conflicts(
+                    dialect, self._executions, ["id"]
+                )
+            result = await session.execute(statement, values)
         return bool(getattr(result, "rowcount", 0))
 
     async def claim(self, execution_id: str, owner: str, lease_seconds: float) -> Execution | None:

@@ -133,6 +133,7 @@ class SQLStore(SQLQueueMethods):
         )
         self._update_columns = columns
         self._lease: ContextVar[tuple[str, str] | None] = ContextVar(f"sql_store_lease_{id(self)}", default=None)
+        self._add_statements = {}
         self._unit: ContextVar[_Unit | None] = ContextVar(f"sql_store_unit_{id(self)}", default=None)
         self._scope: ContextVar[AsyncConnection | None] = ContextVar(f"sql_store_scope_{id(self)}", default=None)
         bind = getattr(session_maker, "kw", {}).get("bind")
@@ -224,9 +225,10 @@ class SQLStore(SQLQueueMethods):
         rows = self._entry_rows(entries)
         lease = self._lease.get()
         owner = lease[1] if lease is not None and lease[0] == execution.id else None
-        unit = self._unit.get()
-        if unit is not None and unit.executor is self._scope.get() and self._driver_writer is not None:
-            await self._driver_writer.checkpoint(unit.executor, values, rows, owner)
+        unit, scope = self._unit.get(), self._scope.get()
+        if self._driver_writer is not None and scope is not None and (unit is None or unit.executor is scope):
+            # In a scope, inside its unit's transaction or (outside any unit) as a transaction of its own.
+            await self._driver_writer.checkpoint(scope, values, rows, owner)
             return
         async with self._session(write=True) as session:
             await self._write_execution(session, values, owner)
@@ -585,8 +587,9 @@ class _DriverWriter:
         entry_rows = [self._row(self.entries, self.entry_columns, row) for row in rows]
         if self.asyncpg:
             if not joined:
-                async with driver.transaction():
-                    await self._checkpoint_asyncpg(driver, values, parameters, entry_rows, owner)
+                # One statement is its own transaction (autocommit): no BEGIN/COMMIT round trips. The rare
+                # fallback that inserts a new execution row opens a transaction of its own.
+                await self._checkpoint_asyncpg(driver, values, parameters, entry_rows, owner, autocommit=True)
                 return
             if not adapted._started:
                 # asyncpg's adapter sends BEGIN with its first statement; this checkpoint is that statement.
@@ -614,6 +617,7 @@ class _DriverWriter:
         parameters: tuple[Any, ...],
         entry_rows: list[tuple[Any, ...]],
         owner: str | None,
+        autocommit: bool = False,
     ) -> None:
         """One round trip: the UPDATE and the entries' INSERT in one statement (a data-modifying CTE)."""
         leased = owner is not None
@@ -627,9 +631,13 @@ class _DriverWriter:
         if not updated and leased:
             raise LeaseLostError(f"execution {values['id']}: the lease of {owner} was lost")
         if not updated:
-            await driver.execute(self.insert_execution_sql, *self._row(self.executions, self.execution_columns, values))
-            if entry_rows:
-                await driver.executemany(self.insert_entry_sql, entry_rows)
+            transaction = driver.transaction() if autocommit else nullcontext()
+            async with transaction:
+                await driver.execute(
+                    self.insert_execution_sql, *self._row(self.executions, self.execution_columns, values)
+                )
+                if entry_rows:
+                    await driver.executemany(self.insert_entry_sql, entry_rows)
 
 
 def _driver_processor(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:

@@ -173,7 +173,7 @@ class Worker:
             async with LeaseKeeper(self.store, execution_id, self.owner, self.lease_seconds, self.logger) as keeper:
                 engine.should_stop = keeper.is_lost
                 with self.store.leased(execution_id, self.owner):
-                    result = await engine.recover(execution_id)
+                    result = await engine.recover(execution_id, loaded=claimed)
         except LeaseLostError as lost:
             self.logger.info("execution %s: %s", execution_id, lost)
             return None

@@ -288,3 +288,14 @@ async def test_the_recovery_sweep_queues_what_no_live_lease_covers(store: wf.Que
 
     stale = wf.RecoverySweeper(store, adapter, retry=wf.RetryPolicy(backoff_seconds=0.4), stale_after=0)
     assert sorted(await stale.sweep()) == sorted([waiting.id, dead.id])
+
+
+async def test_with_a_durable_queue_the_first_sweep_leaves_the_pending_backlog_to_the_queue(
+    store: wf.QueueStore,
+) -> None:
+    adapter = RecordingAdapter()
+    durable = wf.RecoverySweeper(store, adapter, stale_after=30, durable_queue=True)
+    waiting = await added(store)  # its job is still on the durable queue
+    assert await durable.sweep(first_sweep=True) == []
+    stale = wf.RecoverySweeper(store, adapter, stale_after=0, durable_queue=True)
+    assert await stale.sweep(first_sweep=True) == [waiting.id]  # waited too long: its job was lost

@@ -67,6 +67,12 @@ def test_a_feature_refuses_tools_without_route_and_non_tools() -> None:
     assert Feature(namespace="a", name="b", tools=[Echo]).find_tool("put", "collection", "echo") is Echo
 
 
+def test_the_workflows_namespace_is_reserved_for_the_workflow_api() -> None:
+    with pytest.raises(ValueError, match=r"namespace 'workflows' is reserved \(/api/v1/workflows is the core pack's"):
+        Feature(namespace="workflows", name="runs", tools=[Echo])
+    assert Feature(namespace="workflow", name="runs", tools=[Echo]).namespace == "workflow"
+
+
 def test_schema_registry_find_get_slugs_and_duplicates() -> None:
     registry = SchemaRegistry()
     registry.register(Contact, pack="contacts_service")

@@ -17,6 +17,10 @@ class DuplicateFeatureError(ValueError):
     """Two packs (or two tools of one feature) claim the same feature or route."""
 
 
+RESERVED_NAMESPACES = frozenset({"workflows"})
+"""Namespaces the core pack serves itself: a feature there would never be reached."""
+
+
 @dataclass(frozen=True)
 class Feature:
     """A set of tools served under ``/api/v1/{namespace}/{name}``, working with one schema."""
@@ -32,6 +36,11 @@ class Feature:
         for part, value in (("namespace", self.namespace), ("name", self.name)):
             if not NAME_PATTERN.match(value):
                 raise ValueError(f"feature {self.namespace}/{self.name}: {part} {value!r} must match [a-z][a-z0-9_]*")
+        if self.namespace in RESERVED_NAMESPACES:
+            raise ValueError(
+                f"feature {self.namespace}/{self.name}: namespace {self.namespace!r} is reserved "
+                f"(/api/v1/{self.namespace} is the core pack's own API)"
+            )
         for tool in self.tools:
             if not (isinstance(tool, type) and issubclass(tool, Tool)):
                 raise TypeError(f"feature {self.slug}: {tool!r} is not a packs.core.tools.Tool subclass")

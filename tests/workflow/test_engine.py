@@ -754,6 +754,26 @@ async def test_special_references(store: wf.Store) -> None:
     assert [h["step_id"] for h in result.output["steps"]] == ["start", "start", "a"]
 
 
+async def test_execution_references_give_a_stable_idempotency_key_per_step(store: wf.Store) -> None:
+    document = doc(
+        {"id": "a", "type": "assign", "set": {"key": "$execution.idempotency_key", "step": "$execution.step_id"}},
+        {
+            "id": "each",
+            "type": "loop",
+            "over": [1],
+            "do": [{"id": "inner", "type": "assign", "set": {"inner_key": "$execution.idempotency_key"}}],
+            "output": "looped",
+        },
+        {"id": "done", "type": "end", "result": {"key": "$key", "step": "$step", "inner": "$looped.0.inner_key"}},
+    )
+    result = await run(store, document)
+    assert result.output == {
+        "key": f"{result.execution_id}:a",
+        "step": "a",
+        "inner": f"{result.execution_id}:each:inner",
+    }
+
+
 async def test_configure_sets_defaults_and_engine_needs_a_store(store: wf.Store) -> None:
     definition = wf.load(doc({"id": "c", "type": "call", "service": "svc", "method": "nothing"}))
     with pytest.raises(wf.ConfigError, match="no store"):

@@ -37,7 +37,14 @@ class Variables(Mapping[str, Any]):
         if key == "history":
             return [entry.as_history() for entry in state.history]
         if key == "execution":
-            return {"id": state.execution.id, "workflow_id": state.execution.workflow_id}
+            execution = state.execution
+            return {
+                "id": execution.id,
+                "workflow_id": execution.workflow_id,
+                "step_id": state.position,
+                "idempotency_key": f"{execution.id}:{state.position}",
+                "attempt": execution.attempts,
+            }
         return state.ctx[key]
 
     def __iter__(self) -> Iterator[str]:

@@ -91,9 +91,12 @@ class Engine:
         created_by_id: str | None = None,
     ) -> Execution:
         """A new execution of this definition, at its first step (not saved)."""
+        now = utcnow()
         return Execution(
             id=execution_id or new_id(),
             workflow_id=self.definition.id,
+            created_at=now,
+            updated_at=now,
             status=status,
             input=to_json_value(dict(input or {}), "the input"),
             current_step=self.definition.first_step.id,
@@ -181,7 +184,9 @@ class Engine:
             execution.status = Status.RUNNING
             return await self._continue_resumed(execution, request.get("response"), request.get("approved"))
         step_id = execution.current_step or self.definition.first_step.id
-        history = await self.store.entries(execution.id)
+        # A queued execution no step has touched yet (saved once, never updated) has no entries to read.
+        untouched = execution.status == Status.PENDING and execution.updated_at == execution.created_at
+        history = [] if untouched else await self.store.entries(execution.id)
         fresh = not history
         if execution.status == Status.PENDING or fresh:
             execution.status = Status.RUNNING

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from packs.core.workflow import RecoverySweeper, Worker
 
-QUEUE_NAME = "packflow-workflows"
+DEFAULT_QUEUE_NAME = "packflow-workflows"
 JOB_FUNCTION = "packflow_run_execution"
 WORKER_KEY = "packflow_worker"
 SWEEPER_KEY = "packflow_sweeper"
@@ -41,15 +41,16 @@ async def run_execution(ctx: Context, *, execution_id: str) -> None:
 class SAQAdapter:
     """Enqueues execution ids on the SAQ queue (connecting on first use)."""
 
-    def __init__(self, plugin: SAQPlugin) -> None:
+    def __init__(self, plugin: SAQPlugin, name: str = DEFAULT_QUEUE_NAME) -> None:
         self.plugin = plugin
+        self.name = name
         self._connected = False
         self._lock = asyncio.Lock()
 
     @property
     def queue(self) -> Queue:
         """The SAQ queue of workflow executions."""
-        return self.plugin.get_queue(QUEUE_NAME)
+        return self.plugin.get_queue(self.name)
 
     async def connect(self) -> Queue:
         """The queue, connected."""
@@ -79,7 +80,7 @@ class SAQAdapter:
             self._connected = False
 
 
-def saq_plugin(queue_url: str, concurrency: int) -> SAQPlugin:
+def saq_plugin(queue_url: str, concurrency: int, name: str = DEFAULT_QUEUE_NAME) -> SAQPlugin:
     """litestar-saq's plugin with the one queue of workflow executions (``litestar workers run`` works too).
 
     On PostgreSQL the connection pool is built here without litestar-saq's check of every connection
@@ -99,7 +100,7 @@ def saq_plugin(queue_url: str, concurrency: int) -> SAQPlugin:
             queue_configs=[
                 QueueConfig(
                     **broker,
-                    name=QUEUE_NAME,
+                    name=name,
                     tasks=[(JOB_FUNCTION, run_execution)],
                     concurrency=concurrency,
                 )

@@ -45,6 +45,8 @@ class Settings:
     queue_url: str | None = None
     """``PACKFLOW_QUEUE_URL``: the SAQ broker, ``postgresql://...`` or ``redis://...`` (default: the PostgreSQL
     database itself)."""
+    queue_name: str = "packflow-workflows"
+    """``PACKFLOW_QUEUE_NAME``: the SAQ queue's name (apps sharing a broker use different names)."""
     worker_concurrency: int = 10
     """``PACKFLOW_WORKER_CONCURRENCY``: executions one worker (or the inline queue) runs at once."""
     lease_seconds: float = 30.0
@@ -81,6 +83,7 @@ class Settings:
             "PACKFLOW_ECHO_SQL",
             "PACKFLOW_QUEUE",
             "PACKFLOW_QUEUE_URL",
+            "PACKFLOW_QUEUE_NAME",
             "PACKFLOW_WORKER_CONCURRENCY",
             "PACKFLOW_LEASE_SECONDS",
             "PACKFLOW_MAX_ATTEMPTS",
@@ -109,6 +112,7 @@ class Settings:
             echo_sql=_boolean(env, "PACKFLOW_ECHO_SQL", False),
             queue=queue,
             queue_url=queue_url,
+            queue_name=env.get("PACKFLOW_QUEUE_NAME", "").strip() or "packflow-workflows",
             worker_concurrency=_positive_int(env, "PACKFLOW_WORKER_CONCURRENCY", 10),
             lease_seconds=_positive_float(env, "PACKFLOW_LEASE_SECONDS", 30.0),
             max_attempts=_positive_int(env, "PACKFLOW_MAX_ATTEMPTS", 5),

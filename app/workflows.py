@@ -185,8 +185,8 @@ def configure_workflows(
         from app.queue import SAQAdapter, saq_plugin
 
         assert settings.queue_url is not None
-        plugin = saq_plugin(settings.queue_url, settings.worker_concurrency)
-        adapter = SAQAdapter(plugin)
+        plugin = saq_plugin(settings.queue_url, settings.worker_concurrency, settings.queue_name)
+        adapter = SAQAdapter(plugin, settings.queue_name)
         worker.requeue = lambda execution_id, delay: adapter.enqueue(execution_id, delay)
     else:
         adapter = wf.InlineAdapter(worker, settings.worker_concurrency, logger)

@@ -488,3 +488,71 @@ async def test_a_lease_keeper_stops_when_its_renewal_is_cut_short() -> None:
     renewals = store.renewals
     await asyncio.sleep(0.3)
     assert (store.renewals, keeper.lost) == (renewals, False)
+
+
+REDIS_URL = os.environ.get("PACKFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def redis_answers(url: str) -> str | None:
+    """``None`` when Redis answers at ``url``, else why not."""
+    from redis.asyncio import from_url
+
+    client = from_url(url)
+    try:
+        await client.ping()
+        return None
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    finally:
+        await client.aclose()
+
+
+async def workers_on_redis(database_url: str, fixture_packs: Path, folder: Path, queue_name: str) -> None:
+    settings = {"queue": "saq", "queue_url": REDIS_URL, "queue_name": queue_name}
+    app = load_app(database_url, **settings)
+    runtime = runtime_of(app)
+    engine = engine_of(app)
+    adapter = runtime.adapter
+    assert isinstance(adapter, SAQAdapter)
+    env = fixture_environment(
+        database_url,
+        fixture_packs,
+        PACKFLOW_QUEUE="saq",
+        PACKFLOW_QUEUE_URL=REDIS_URL,
+        PACKFLOW_QUEUE_NAME=queue_name,
+        **{WRITE_SECONDS: "0.01"},
+    )
+    processes = Processes(folder)
+    try:
+        user = await make_user(app)
+        workers = [
+            processes.start(f"redis-worker-{n}", ["workflows", "worker", "--concurrency", "4"], env) for n in range(2)
+        ]
+        for worker in workers:
+            await wait_for_owner(worker, processes)
+        execution_ids = await start_executions(app, user, 40)
+        await wait_until_completed(engine, 40, within=90, logs=processes.logs)
+        (await audit(app, execution_ids)).assert_clean()
+    finally:
+        processes.kill_all()
+        queue = await adapter.connect()
+        redis = getattr(queue, "redis", None)
+        if redis is not None:
+            keys = [key async for key in redis.scan_iter(match=f"saq:{queue_name}*")]
+            if keys:
+                await redis.delete(*keys)
+        await adapter.disconnect()
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+def test_workers_share_a_queue_on_redis(fixture_packs: Path, tmp_path: Path) -> None:
+    problem = asyncio.run(redis_answers(REDIS_URL))
+    if problem is not None:
+        reason = f"no Redis answers at {REDIS_URL} ({problem}); start one or set PACKFLOW_TEST_REDIS_URL"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with postgres_database() as url:
+        migrate(url)
+        asyncio.run(workers_on_redis(url, fixture_packs, tmp_path, f"packflow-test-{uuid.uuid4().hex[:12]}"))

@@ -61,7 +61,7 @@ def test_bad_values_are_refused_with_the_variable_name(env: dict[str, str], mess
 
 def test_the_queue_is_inline_by_default() -> None:
     settings = Settings.from_env({})
-    assert (settings.queue, settings.queue_url) == ("inline", None)
+    assert (settings.queue, settings.queue_url, settings.queue_name) == ("inline", None, "packflow-workflows")
     assert (settings.worker_concurrency, settings.lease_seconds, settings.max_attempts) == (10, 30.0, 5)
     assert (settings.retry_backoff_seconds, settings.sweep_seconds) == (1.0, 5.0)
 
@@ -75,6 +75,7 @@ def test_the_saq_queue_lives_in_the_postgresql_database_unless_told_otherwise() 
         {
             "PACKFLOW_QUEUE": "SAQ",
             "PACKFLOW_QUEUE_URL": "redis://127.0.0.1:6379/0",
+            "PACKFLOW_QUEUE_NAME": "crm-workflows",
             "PACKFLOW_WORKER_CONCURRENCY": "3",
             "PACKFLOW_LEASE_SECONDS": "2.5",
             "PACKFLOW_MAX_ATTEMPTS": "7",
@@ -83,7 +84,7 @@ def test_the_saq_queue_lives_in_the_postgresql_database_unless_told_otherwise() 
         }
     )
     assert (on_redis.queue, on_redis.queue_url, on_redis.worker_concurrency) == ("saq", "redis://127.0.0.1:6379/0", 3)
-    assert (on_redis.lease_seconds, on_redis.max_attempts) == (2.5, 7)
+    assert (on_redis.lease_seconds, on_redis.max_attempts, on_redis.queue_name) == (2.5, 7, "crm-workflows")
     assert (on_redis.retry_backoff_seconds, on_redis.sweep_seconds) == (0.5, 0.25)
     assert "queue" not in on_redis.extra
 

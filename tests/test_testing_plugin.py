@@ -1,0 +1,58 @@
+"""The pytest plugin for pack authors (``packs.core.testing``), used here exactly as an author would."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from packs.core import testing
+from packs.core.testing import PackflowUser, RunWorkflow
+
+
+def test_the_plugin_is_registered_through_its_pytest11_entry_point(request: pytest.FixtureRequest) -> None:
+    assert request.config.pluginmanager.get_plugin("packflow") is testing
+
+
+async def test_without_a_choice_only_core_is_enabled(packflow_client: httpx.AsyncClient) -> None:
+    assert (await packflow_client.get("/api/v1/workspaces/contacts")).status_code == 404
+    assert (await packflow_client.get("/api/v1/workflows")).json() == {"data": []}
+
+
+class TestWithTheContactsPack:
+    @pytest.fixture
+    def packflow_packs(self) -> tuple[str, ...]:
+        return ("contacts_service",)
+
+    async def test_the_client_is_authenticated_as_the_user(
+        self, packflow_client: httpx.AsyncClient, packflow_user: PackflowUser
+    ) -> None:
+        created = await packflow_client.post(
+            "/api/v1/workspaces/contacts", json={"contact": {"first_name": "Ada", "last_name": "L"}}
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["data"]["workspace_id"] == packflow_user.workspace_id
+        listed = await packflow_client.get("/api/v1/workspaces/contacts")
+        assert [item["data"]["first_name"] for item in listed.json()["data"]] == ["Ada"]
+        anonymous = await packflow_client.get("/api/v1/workspaces/contacts", headers={"Authorization": ""})
+        assert anonymous.status_code == 401
+
+    async def test_run_workflow_answers_the_result_and_the_entries(
+        self, packflow_run_workflow: RunWorkflow, packflow_user: PackflowUser, packflow_client: httpx.AsyncClient
+    ) -> None:
+        run = await packflow_run_workflow(
+            "create_contact",
+            {
+                "user_id": packflow_user.user_id,
+                "workspace_id": packflow_user.workspace_id,
+                "contact_data": {"first_name": "Grace", "last_name": "Hopper"},
+            },
+        )
+        assert run.result.status == "completed", run.result.error
+        assert run.steps[0] == ("start", "started")
+        assert run.steps[-1][1] == "completed"
+        assert ("create_contact", "completed") in run.steps
+        listed = await packflow_client.get("/api/v1/workspaces/contacts")
+        assert [item["data"]["last_name"] for item in listed.json()["data"]] == ["Hopper"]
+
+    async def test_each_test_gets_a_database_of_its_own(self, packflow_client: httpx.AsyncClient) -> None:
+        assert (await packflow_client.get("/api/v1/workspaces/contacts")).json()["meta"]["total"] == 0

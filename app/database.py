@@ -17,6 +17,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.packs import LoadedPacks
 from app.settings import Settings
 from packs.core.workflow.sqlite import configure_sqlite_engine
 
@@ -64,17 +65,22 @@ def _configure_sqlite_connection(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic configuration for ``migrations/``; with ``connection``, migrations run on it."""
+def alembic_config(connection: Connection | None = None, packs: LoadedPacks | None = None) -> Config:
+    """An Alembic configuration for ``migrations/``; with ``connection``, migrations run on it.
+
+    An upgrade applies the core migrations, then those of ``packs`` (default: the packs that
+    ``PACKFLOW_PACKS`` enables).
+    """
     config = Config()
     config.set_main_option("script_location", migrations_directory())
     config.attributes["connection"] = connection
+    config.attributes["packs"] = packs
     return config
 
 
-async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (creates the SQLite file when it does not exist)."""
+async def upgrade_database(engine: AsyncEngine, revision: str = "head", packs: LoadedPacks | None = None) -> None:
+    """Apply migrations up to ``revision``, then the enabled packs' (creates the SQLite file when needed)."""
     async with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
-        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync, packs), revision))

@@ -73,7 +73,18 @@ def register_step_types() -> Mapping[str, type | tuple[type, type]]:
 
 @hookspec
 def register_migrations() -> Sequence[str | Path]:
-    """Alembic version folders holding this pack's own migrations."""
+    """Alembic version folders holding this pack's own migrations.
+
+    Called when the app loads the packs. The revisions form a history of their own (the first has
+    ``down_revision = None``), tracked in the table ``alembic_version_<pack>``. ``litestar database
+    upgrade`` (and the app's start, unless ``PACKFLOW_AUTO_MIGRATE=false``) applies them after the
+    core migrations, pack by pack in configuration order, so they may refer to core tables. A
+    disabled pack's tables and version row are left alone. Example::
+
+        @hookimpl
+        def register_migrations():
+            return [Path(__file__).parent / "migrations"]
+    """
     raise NotImplementedError
 
 

@@ -77,7 +77,7 @@ class PackflowPlugin(InitPluginProtocol, CLIPluginProtocol):
 
     async def migrate(self, _: Litestar | None = None) -> None:
         """Apply pending migrations (the ``PACKFLOW_AUTO_MIGRATE`` step)."""
-        await upgrade_database(self.db.get_engine())
+        await upgrade_database(self.db.get_engine(), packs=self.packs)
 
     def on_cli_init(self, cli: Any) -> None:
         """Add the operator commands to the ``litestar`` command line."""

@@ -17,8 +17,30 @@ config = context.config
 target_metadata = orm_registry.metadata
 
 
+def upgrading() -> bool:
+    """Whether this run is an upgrade (``alembic upgrade``, ``litestar database upgrade``, the app's start)."""
+    work = context.get_context().opts.get("fn")
+    return getattr(work, "__name__", "") == "upgrade"
+
+
+def upgrade_enabled_packs(connection: Connection) -> None:
+    """After the core migrations, each enabled pack's own (``register_migrations``), in configuration order.
+
+    The app hands its loaded packs in; the command line (``litestar database upgrade``) loads the packs
+    that ``PACKFLOW_PACKS`` enables.
+    """
+    from app.pack_migrations import upgrade_packs
+    from app.packs import load_packs
+    from app.settings import Settings
+
+    packs: Any = config.attributes.get("packs")
+    if packs is None:
+        packs = load_packs(Settings.from_env().packs)
+    upgrade_packs(connection, packs, str(config.get_main_option("script_location")))
+
+
 def run_on(connection: Connection) -> None:
-    """Run the migrations on ``connection`` inside one transaction."""
+    """Run the migrations on ``connection`` (the core's, then, when upgrading, the enabled packs')."""
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -28,6 +50,8 @@ def run_on(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    if upgrading() and not config.attributes.get("core_only"):
+        upgrade_enabled_packs(connection)
 
 
 async def run_on_engine(engine: AsyncEngine) -> None:

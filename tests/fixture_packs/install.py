@@ -19,6 +19,9 @@ FIXTURE_PACKS = {
     "workflow_tools": "tests.fixture_packs.workflow_tools",
     "workflow_http": "tests.fixture_packs.workflow_http",
     "queue_load": "tests.fixture_packs.queue_load",
+    "notes": "tests.fixture_packs.notes_pack",
+    "broken_migrations": "tests.fixture_packs.broken_migrations",
+    "missing_migrations": "tests.fixture_packs.missing_migrations",
 }
 
 

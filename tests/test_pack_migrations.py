@@ -1,0 +1,114 @@
+"""Pack migrations (``register_migrations``): applied after the core ones, each pack on its own version table."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.database import configure_engine, upgrade_database
+from app.packs import PackError, load_packs
+from tests.databases import postgres_database, sqlite_url
+from tests.test_cli_and_server import REPO, environment, litestar
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def fresh_url(backend: str, folder: Path) -> Any:
+    """A context manager answering the URL of an empty database of ``backend``."""
+    if backend == "postgresql":
+        return postgres_database()
+
+    class Sqlite:
+        def __enter__(self) -> str:
+            return sqlite_url(folder)
+
+        def __exit__(self, *_: object) -> None:
+            return None
+
+    return Sqlite()
+
+
+async def upgrade(url: str, packs: tuple[str, ...]) -> None:
+    engine = configure_engine(create_async_engine(url))
+    try:
+        await upgrade_database(engine, packs=load_packs(packs))
+    finally:
+        await engine.dispose()
+
+
+async def state(url: str) -> dict[str, Any]:
+    """Tables, and the rows of every version table."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: sorted(inspect(sync).get_table_names()))
+            versions = {}
+            for table in tables:
+                if table.startswith("alembic_version"):
+                    rows = await connection.execute(text(f"SELECT version_num FROM {table}"))
+                    versions[table] = sorted(row[0] for row in rows)
+            columns = []
+            if "pack_notes" in tables:
+                columns = await connection.run_sync(
+                    lambda sync: [c["name"] for c in inspect(sync).get_columns("pack_notes")]
+                )
+        return {"tables": tables, "versions": versions, "pack_notes": columns}
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pack_migrations_run_after_the_core_on_their_own_version_table(backend: str, tmp_path: Path) -> None:
+    with fresh_url(backend, tmp_path) as url:
+        asyncio.run(upgrade(url, ("contacts_service", "notes")))
+        first = asyncio.run(state(url))
+        assert first["versions"] == {"alembic_version": ["0003"], "alembic_version_notes": ["notes_0002"]}
+        assert first["pack_notes"] == ["id", "workspace_id", "body", "pinned"]
+        assert "alembic_version_contacts_service" not in first["tables"]  # a pack without migrations has none
+
+        asyncio.run(upgrade(url, ("contacts_service", "notes")))  # nothing pending: nothing changes
+        assert asyncio.run(state(url)) == first
+
+        # Disabled, the pack's table and version row stay, and upgrading the others still works.
+        asyncio.run(upgrade(url, ("contacts_service",)))
+        assert asyncio.run(state(url)) == first
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_failing_pack_migration_names_the_pack_and_leaves_nothing_half_done(backend: str, tmp_path: Path) -> None:
+    with fresh_url(backend, tmp_path) as url:
+        with pytest.raises(PackError, match=r"pack 'broken_migrations': its migrations failed: .*no_such_table"):
+            asyncio.run(upgrade(url, ("broken_migrations",)))
+        after = asyncio.run(state(url))
+        assert "pack_broken" not in after["tables"]
+        assert (
+            "alembic_version_broken_migrations" not in after["versions"]
+            or not after["versions"]["alembic_version_broken_migrations"]
+        )
+
+
+def test_a_missing_migration_folder_names_the_pack(tmp_path: Path) -> None:
+    with pytest.raises(
+        PackError, match=r"pack 'missing_migrations': register_migrations names folders that do not exist"
+    ):
+        asyncio.run(upgrade(sqlite_url(tmp_path), ("missing_migrations",)))
+
+
+def test_litestar_database_upgrade_applies_the_enabled_packs_migrations(fixture_packs: Path, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    env = environment(
+        url,
+        PACKFLOW_PACKS="contacts_service,notes",
+        PACKFLOW_AUTO_MIGRATE="false",
+        PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]),
+    )
+    litestar(env, "database", "upgrade", "--no-prompt")
+    applied = asyncio.run(state(url))
+    assert applied["versions"] == {"alembic_version": ["0003"], "alembic_version_notes": ["notes_0002"]}
+    assert "pack_notes" in applied["tables"]

@@ -149,16 +149,41 @@ class WorkflowRuntime:
     """litestar-saq's plugin when ``PACKFLOW_QUEUE=saq``."""
 
 
+_PACK_STEP_TYPES: dict[str, str] = {}
+"""Step types the last configured app took from its packs, with the pack of each."""
+
+
+def register_pack_step_types(packs: LoadedPacks) -> None:
+    """Make the enabled packs' step types (and only theirs) known to the engine; clashes stop startup.
+
+    The engine's step types are process-wide: those of packs enabled by an earlier app in this
+    process are removed first, so that a workflow using a disabled pack's type is refused.
+    """
+    for type_name in _PACK_STEP_TYPES:
+        wf.step_types.unregister(type_name)
+    _PACK_STEP_TYPES.clear()
+    for pack in packs.enabled:
+        for type_name, executor in packs.contributions[pack].step_types.items():
+            other = _PACK_STEP_TYPES.get(type_name)
+            if other is not None:
+                raise PackError(f"step type {type_name!r} is registered by pack {other!r} and by pack {pack!r}")
+            if wf.step_types.get(type_name) is not None:
+                raise PackError(f"pack {pack!r}: step type {type_name!r} is a built-in step type; choose another name")
+            executor_class, config_struct = executor if isinstance(executor, tuple) else (executor, None)
+            try:
+                wf.register_step_type(type_name, executor_class, config_struct)
+            except TypeError as error:
+                raise PackError(f"pack {pack!r}: {error}") from None
+            _PACK_STEP_TYPES[type_name] = pack
+
+
 def configure_workflows(
     packs: LoadedPacks, db: SQLAlchemyAsyncConfig, logger: logging.Logger, settings: Settings | None = None
 ) -> WorkflowRuntime:
     """Point the engine at the SQL store, the logger and the packs' services; register the packs' workflows;
     build the queue (inline or SAQ), the worker and the recovery sweep."""
     settings = settings or Settings()
-    for pack in packs.enabled:
-        for type_name, executor in packs.contributions[pack].step_types.items():
-            executor_class, config_struct = executor if isinstance(executor, tuple) else (executor, None)
-            wf.register_step_type(type_name, executor_class, config_struct)
+    register_pack_step_types(packs)
     services = build_service_registry(packs)
     workflows = load_pack_workflows(packs, services)
     store = SQLStore(

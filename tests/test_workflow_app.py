@@ -176,3 +176,31 @@ async def test_workflow_tool_runs_its_workflow_and_maps_failure_to_a_validation_
             execution = await harness.app.state.workflows.store.load(body["details"]["execution_id"])
             assert execution is not None
             assert execution.status == "failed"
+
+
+async def test_a_packs_step_type_serves_every_workflow_while_the_pack_is_enabled(sqlite_database_url: str) -> None:
+    settings = make_settings(sqlite_database_url, packs=("step_types", "shout_user"))
+    async with harness_for(settings) as harness:
+        runtime = harness.app.state.workflows
+        for workflow_id in ("shouting", "borrowed_shout"):
+            result = await wf.Engine(runtime.workflows[workflow_id].definition).run({"name": "ada"})
+            assert (result.status, result.output) == ("completed", "HELLO ADA")
+
+
+def test_a_workflow_using_a_disabled_packs_step_type_stops_startup(sqlite_database_url: str) -> None:
+    create_app(make_settings(sqlite_database_url, packs=("step_types",)))  # registers ``shout`` in this process
+    with pytest.raises(PackError) as raised:
+        create_app(make_settings(sqlite_database_url, packs=("shout_user",)))
+    message = str(raised.value)
+    assert "borrowed.yml (pack 'shout_user'): step 'loud' field 'type': unknown step type 'shout'" in message
+
+
+def test_a_pack_cannot_take_a_built_in_step_type_name(sqlite_database_url: str) -> None:
+    from app.packs import load_packs
+    from app.workflows import register_pack_step_types
+    from tests.fixture_packs.step_types import Shout
+
+    packs = load_packs(("step_types",))
+    packs.contributions["step_types"].step_types["call"] = Shout
+    with pytest.raises(PackError, match=r"pack 'step_types': step type 'call' is a built-in step type"):
+        register_pack_step_types(packs)

@@ -22,6 +22,8 @@ FIXTURE_PACKS = {
     "notes": "tests.fixture_packs.notes_pack",
     "broken_migrations": "tests.fixture_packs.broken_migrations",
     "missing_migrations": "tests.fixture_packs.missing_migrations",
+    "step_types": "tests.fixture_packs.step_types",
+    "shout_user": "tests.fixture_packs.shout_user",
 }
 
 

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 DEFAULT_QUEUE_NAME = "packflow-workflows"
 JOB_FUNCTION = "packflow_run_execution"
 WORKER_KEY = "packflow_worker"
-SWEEPER_KEY = "packflow_sweeper"
 
 logger = logging.getLogger("packflow.queue")
 
@@ -116,7 +115,6 @@ def worker_hooks(worker: Worker, sweeper: RecoverySweeper) -> tuple[Any, Any]:
     async def startup(ctx: Context) -> None:
         shared = cast("dict[str, Any]", ctx)
         shared[WORKER_KEY] = worker
-        shared[SWEEPER_KEY] = sweeper
         sweeper.start()
         logger.info("workflow worker %s ready", worker.owner)
 

@@ -25,19 +25,16 @@ from packs.core.workflow import (
     QueueAdapter,
     QueueStore,
     ServiceResolver,
-    Status,
     WorkflowDef,
     cancel,
     queue_redrive,
     queue_resume,
     wait_for,
 )
-from packs.core.workflow.async_runner import SETTLED
+from packs.core.workflow.model import FINAL_STATUSES
 from packs.core.workflow.replay import EventReplay
 
 Mode = Literal["sync", "async"]
-ENDED = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
-"""Statuses after which an event stream ends."""
 
 
 class UnknownWorkflowError(LookupError):
@@ -163,9 +160,9 @@ class WorkflowService:
                 return
             for event in replay.advance(execution, await self.store.entries(execution_id)):
                 yield event
-            if execution.status in ENDED:
+            if execution.status in FINAL_STATUSES:
                 return
             await asyncio.sleep(self.poll_interval)
 
 
-__all__ = ["ENDED", "SETTLED", "Mode", "UnknownWorkflowError", "WorkflowService"]
+__all__ = ["Mode", "UnknownWorkflowError", "WorkflowService"]

@@ -103,9 +103,6 @@ KEPT_BY_STORE = (
 )
 """Execution fields a plain ``save``/``checkpoint`` of an existing execution leaves as they are."""
 
-CLAIMABLE = frozenset({Status.PENDING, Status.RUNNING})
-"""Statuses a worker may claim: queued, or left running by a worker whose lease ran out."""
-
 
 def claimable(execution: Execution, now: datetime.datetime) -> bool:
     """Whether a worker may claim ``execution`` at ``now``: pending with no live lease, or running with a

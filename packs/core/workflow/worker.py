@@ -33,7 +33,6 @@ from packs.core.workflow import config
 from packs.core.workflow.catalog import DefinitionCatalog
 from packs.core.workflow.engine import Engine
 from packs.core.workflow.errors import LeaseLostError
-from packs.core.workflow.events import Event
 from packs.core.workflow.model import Execution, ExecutionResult, Status, utcnow
 from packs.core.workflow.store import QueueStore
 
@@ -153,7 +152,6 @@ class Worker:
         self.retry = retry or RetryPolicy()
         self.requeue = requeue
         self.logger = logger or config.defaults.logger
-        self.listeners: list[Callable[[Event], Awaitable[None] | None]] = []
 
     async def process(self, execution_id: str) -> ExecutionResult | None:
         """Claim and run ``execution_id``; ``None`` when it was not claimable or the attempt did not finish it."""
@@ -168,8 +166,6 @@ class Worker:
         try:
             definition = await self.catalog.for_execution(claimed)
             engine = Engine(definition, self.store, self.service_resolver, logger=self.logger)
-            for listener in self.listeners:
-                engine.subscribe(listener)
             async with LeaseKeeper(self.store, execution_id, self.owner, self.lease_seconds, self.logger) as keeper:
                 engine.should_stop = keeper.is_lost
                 with self.store.leased(execution_id, self.owner):

@@ -16,7 +16,7 @@ from packs.core.workflow.definition import WorkflowDef
 from packs.core.workflow.errors import ConfigError
 from packs.core.workflow.loader import load
 from packs.core.workflow.model import Execution
-from packs.core.workflow.store import QueueStore
+from packs.core.workflow.store import QueueStore, keep_definition
 
 
 class DefinitionCatalog:
@@ -31,7 +31,6 @@ class DefinitionCatalog:
         self.store = store
         self.known: dict[str, WorkflowDef] = dict(known or {})
         self.logger = logger or config.defaults.logger
-        self._snapshotted: set[str] = set()
         self._by_hash: dict[str, WorkflowDef] = {}
 
     def add(self, definition: WorkflowDef) -> None:
@@ -44,9 +43,7 @@ class DefinitionCatalog:
 
     async def snapshot(self, definition: WorkflowDef) -> None:
         """Have the store keep ``definition`` (once per process and hash)."""
-        if definition.content_hash not in self._snapshotted:
-            await self.store.save_definition(definition)
-            self._snapshotted.add(definition.content_hash)
+        await keep_definition(self.store, definition)
 
     async def for_execution(self, execution: Execution) -> WorkflowDef:
         """The definition ``execution`` started with; :class:`ConfigError` when neither it nor a loaded one exists."""

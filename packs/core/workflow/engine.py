@@ -7,7 +7,6 @@ import copy
 import inspect
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
@@ -28,12 +27,9 @@ from packs.core.workflow.events import Event
 from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, Status, new_id, utcnow
 from packs.core.workflow.state import RunState, describe, elapsed_ms, to_json_value
 from packs.core.workflow.steps.base import Continue, Finish, Halt, StepExecutor
-from packs.core.workflow.store import Store
+from packs.core.workflow.store import Store, keep_definition
 
 Listener = Callable[[Event], Awaitable[None] | None]
-
-_KEPT_DEFINITIONS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-"""Per store, the content hashes whose definition snapshot this process has saved."""
 
 RESUME_REQUEST = "_resume"
 """Context key of a queued resume (``{"response", "approved"}``), taken out when a worker continues it."""
@@ -121,7 +117,7 @@ class Engine:
             return ExecutionResult.of(existing)
         first = self.definition.first_step
         execution = self.new_execution(input, execution_id, workspace_id=workspace_id, created_by_id=created_by_id)
-        await self._keep_definition()
+        await keep_definition(self.store, self.definition)
         started = self._entry(execution, first, Action.STARTED)
         await self.store.checkpoint(execution, [started])
         await self.emit(Event("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id}))
@@ -208,16 +204,6 @@ class Engine:
         else:
             await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
         return await self._drive(RunState(self, execution, history), step_id)
-
-    async def _keep_definition(self) -> None:
-        """Have a store that keeps definition snapshots keep this one (once per process, store and hash)."""
-        save = getattr(self.store, "save_definition", None)
-        if save is None:
-            return
-        kept = _KEPT_DEFINITIONS.setdefault(self.store, set())
-        if self.definition.content_hash not in kept:
-            await save(self.definition)
-            kept.add(self.definition.content_hash)
 
     def _scope(self) -> AbstractAsyncContextManager[None]:
         """The store's execution scope (one connection for the whole run), when it has one."""

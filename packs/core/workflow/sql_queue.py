@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Collection, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
-from contextvars import ContextVar
+from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
@@ -20,20 +19,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from packs.core.workflow.model import Execution, Status, utcnow
-from packs.core.workflow.store import ExecutionFilter, Page
+from packs.core.workflow.store import ExecutionFilter, LeaseFence, Page
 
 if TYPE_CHECKING:
     from packs.core.workflow.definition import WorkflowDef
 
 
-class SQLQueueMethods:
+class SQLQueueMethods(LeaseFence):
     """The :class:`~packs.core.workflow.store.QueueStore` methods of the SQL store."""
 
     _executions: Table
     _update_columns: list[str]
     _add_statements: dict[str, Insert]
     """The insert-unless-present statement per dialect, built once."""
-    _lease: ContextVar[tuple[str, str] | None]
     definition_class: type[Any] | None
 
     def _session(self, write: bool = False) -> AbstractAsyncContextManager[Any]:
@@ -100,15 +98,6 @@ class SQLQueueMethods:
         )
         async with self._session(write=True) as session:
             await session.execute(statement)
-
-    @contextmanager
-    def leased(self, execution_id: str, owner: str) -> Iterator[None]:
-        """Fence the block's checkpoints of ``execution_id`` on ``owner``'s lease (see ``checkpoint``)."""
-        token = self._lease.set((execution_id, owner))
-        try:
-            yield
-        finally:
-            self._lease.reset(token)
 
     async def transition(self, execution: Execution, expected: Collection[str]) -> bool:
         """Save ``execution`` only if its stored status is one of ``expected``; drops the lease and resets

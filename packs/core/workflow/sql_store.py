@@ -112,6 +112,7 @@ class SQLStore(SQLQueueMethods):
         bind_session_factory: SessionFactoryBinder | None = None,
         definition_class: type[Any] | None = None,
     ) -> None:
+        super().__init__()
         self.session_maker = session_maker
         self.definition_class = definition_class
         self.execution_class = execution_class
@@ -132,7 +133,6 @@ class SQLStore(SQLQueueMethods):
             self._executions.c.lease_owner == bindparam("fence_owner")
         )
         self._update_columns = columns
-        self._lease: ContextVar[tuple[str, str] | None] = ContextVar(f"sql_store_lease_{id(self)}", default=None)
         self._add_statements = {}
         self._unit: ContextVar[_Unit | None] = ContextVar(f"sql_store_unit_{id(self)}", default=None)
         self._scope: ContextVar[AsyncConnection | None] = ContextVar(f"sql_store_scope_{id(self)}", default=None)
@@ -223,8 +223,7 @@ class SQLStore(SQLQueueMethods):
         """
         values = self._execution_values(execution)
         rows = self._entry_rows(entries)
-        lease = self._lease.get()
-        owner = lease[1] if lease is not None and lease[0] == execution.id else None
+        owner = self.fenced_owner(execution.id)
         unit, scope = self._unit.get(), self._scope.get()
         if self._driver_writer is not None and scope is not None and (unit is None or unit.executor is scope):
             # In a scope, inside its unit's transaction or (outside any unit) as a transaction of its own.

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import weakref
 from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -113,17 +114,54 @@ def claimable(execution: Execution, now: datetime.datetime) -> bool:
     return execution.status == Status.RUNNING and expires is not None and expires <= now
 
 
-class MemoryStore:
+_KEPT_DEFINITIONS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+"""Per store, the content hashes whose definition snapshot this process has saved."""
+
+
+async def keep_definition(store: Any, definition: WorkflowDef) -> None:
+    """Have a store that keeps definition snapshots keep ``definition`` (once per process, store and hash)."""
+    save = getattr(store, "save_definition", None)
+    if save is None:
+        return
+    kept = _KEPT_DEFINITIONS.setdefault(store, set())
+    if definition.content_hash not in kept:
+        await save(definition)
+        kept.add(definition.content_hash)
+
+
+class LeaseFence:
+    """The lease fence of a store's checkpoints: :meth:`leased` marks a block as run under a lease, and
+    :meth:`fenced_owner` tells a checkpoint in it which owner must still hold that lease."""
+
+    def __init__(self) -> None:
+        self._lease: ContextVar[tuple[str, str] | None] = ContextVar(f"lease_fence_{id(self)}", default=None)
+
+    @contextmanager
+    def leased(self, execution_id: str, owner: str) -> Iterator[None]:
+        """Fence the block's checkpoints of ``execution_id`` on ``owner``'s lease."""
+        token = self._lease.set((execution_id, owner))
+        try:
+            yield
+        finally:
+            self._lease.reset(token)
+
+    def fenced_owner(self, execution_id: str) -> str | None:
+        """The owner whose lease a checkpoint of ``execution_id`` here must respect, or ``None``."""
+        lease = self._lease.get()
+        return lease[1] if lease is not None and lease[0] == execution_id else None
+
+
+class MemoryStore(LeaseFence):
     """Keeps everything in dictionaries (tests, scripts); copies on the way in and out."""
 
     serializes_branches = False
     """Parallel branches may call services at the same time (there is no shared session)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._executions: dict[str, Execution] = {}
         self._entries: dict[str, list[Entry]] = {}
         self._definitions: dict[tuple[str, str], dict[str, Any]] = {}
-        self._lease: ContextVar[tuple[str, str] | None] = ContextVar(f"memory_store_lease_{id(self)}", default=None)
 
     async def load(self, execution_id: str) -> Execution | None:
         """The execution ``execution_id``, or ``None``."""
@@ -162,11 +200,11 @@ class MemoryStore:
 
     async def checkpoint(self, execution: Execution, entries: list[Entry]) -> None:
         """Save the execution and append the entries (:class:`LeaseLostError` when the lease was lost)."""
-        lease = self._lease.get()
-        if lease is not None and lease[0] == execution.id:
+        owner = self.fenced_owner(execution.id)
+        if owner is not None:
             stored = self._executions.get(execution.id)
-            if stored is None or stored.lease_owner != lease[1]:
-                raise LeaseLostError(f"execution {execution.id}: the lease of {lease[1]} was lost")
+            if stored is None or stored.lease_owner != owner:
+                raise LeaseLostError(f"execution {execution.id}: the lease of {owner} was lost")
         for entry in entries:
             await self.record(entry)
         await self.save(execution)
@@ -214,15 +252,6 @@ class MemoryStore:
         if stored is not None and stored.lease_owner == owner:
             stored.lease_owner = None
             stored.lease_expires_at = available_at
-
-    @contextmanager
-    def leased(self, execution_id: str, owner: str) -> Iterator[None]:
-        """Fence the block's checkpoints of ``execution_id`` on ``owner``'s lease."""
-        token = self._lease.set((execution_id, owner))
-        try:
-            yield
-        finally:
-            self._lease.reset(token)
 
     async def transition(self, execution: Execution, expected: Collection[str]) -> bool:
         """Save ``execution`` only if the stored status is in ``expected``; the lease is dropped, attempts reset."""

@@ -49,8 +49,7 @@ from typing import Any
 
 import aiosqlite
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from bench_postgres import PostgresServer, plain_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from app.database import configure_engine, database_config, upgrade_database
@@ -443,36 +442,6 @@ async def engine_vs_dbos(url: str, dbos_url: str, args: argparse.Namespace) -> l
 
 
 # -- databases -----------------------------------------------------------------------------------
-
-
-class PostgresServer:
-    """Fresh databases on the server at the admin URL, all dropped by :meth:`drop_all`."""
-
-    def __init__(self, admin_url: str) -> None:
-        self.admin_url = admin_url
-        self.admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-        self.names: list[str] = []
-
-    async def create(self, prefix: str) -> str:
-        """Create a database; its SQLAlchemy URL (same driver as the admin URL)."""
-        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        async with self.admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        self.names.append(name)
-        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
-
-    async def drop_all(self) -> None:
-        try:
-            async with self.admin.connect() as connection:
-                for name in self.names:
-                    await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        finally:
-            await self.admin.dispose()
-
-
-def plain_url(url: str) -> str:
-    """``url`` with the plain ``postgresql`` scheme (what asyncpg and DBOS take)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def profile(args: argparse.Namespace) -> None:

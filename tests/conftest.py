@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from app import create_app
 from app.server import PackflowPlugin
 from app.settings import Settings
 from packs.core.identity.accounts import IssuedToken, create_token, create_user
+from packs.core.testing import started
 from tests.databases import migrate, postgres_database, sqlite_url, truncate
 from tests.fixture_packs.install import install_fixture_packs
 
@@ -99,37 +99,10 @@ async def harness(database_url: str) -> AsyncIterator[Harness]:
 
 
 @asynccontextmanager
-async def running(app: Litestar) -> AsyncIterator[Litestar]:
-    """Run ``app``'s startup and shutdown hooks around the block.
-
-    The lifespan lives in a task of its own, so that it is entered and left in the same task
-    even when a fixture's setup and teardown run in different ones.
-    """
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def lifespan() -> None:
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(lifespan())
-    starting = asyncio.create_task(started.wait())
-    await asyncio.wait({task, starting}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        starting.cancel()
-        task.result()
-    try:
-        yield app
-    finally:
-        stop.set()
-        await task
-
-
-@asynccontextmanager
 async def http_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client speaking to ``app`` through ASGI, in the test's own event loop, lifespan included."""
     async with (
-        running(app),
+        started(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as test_client,
     ):
         yield test_client

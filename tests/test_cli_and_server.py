@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,25 +58,28 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def server(fresh_database: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """``litestar run`` on a free port against a fresh database (migrated on startup)."""
-    env = environment(fresh_database)
+@contextmanager
+def litestar_server(env: dict[str, str], log: Path) -> Iterator[str]:
+    """``litestar run`` on a free port with ``env``, its output in ``log``; its base URL once it answers.
+
+    The output goes to a file: a pipe nobody reads would fill up and stall the server.
+    """
     port = free_port()
-    process = subprocess.Popen(
-        [*LITESTAR, "run", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with log.open("w", encoding="utf-8") as output:
+        process = subprocess.Popen(
+            [*LITESTAR, "run", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                pytest.fail(f"server exited: {process.stdout.read() if process.stdout else ''}")
+                pytest.fail(f"server exited: {log.read_text(encoding='utf-8')}")
             try:
                 if httpx.get(f"{base}/schema/openapi.json", timeout=1).status_code == 200:
                     break
@@ -84,10 +88,18 @@ def server(fresh_database: str) -> Iterator[tuple[str, dict[str, str]]]:
             if time.monotonic() > deadline:
                 pytest.fail("server did not start within 60 s")
             time.sleep(0.2)
-        yield base, env
+        yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def server(fresh_database: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """``litestar run`` on a free port against a fresh database (migrated on startup)."""
+    env = environment(fresh_database)
+    with litestar_server(env, tmp_path / "server.log") as base:
+        yield base, env
 
 
 def test_newcomer_flow_against_a_real_server(server: tuple[str, dict[str, str]]) -> None:

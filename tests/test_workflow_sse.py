@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,47 +22,17 @@ from packs.core.identity.accounts import IssuedToken, create_user
 from packs.core.workflow import Action, Entry, Execution, Status
 from packs.core.workflow.replay import EventReplay
 from tests.conftest import auth
-from tests.test_cli_and_server import LITESTAR, REPO, environment, free_port
+from tests.test_cli_and_server import REPO, environment, litestar_server
 
 PACKS = "contacts_service,workflow_http"
 
 
 @pytest.fixture(scope="module")
 def server(database_url: str, fixture_packs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``litestar run`` on a free port against the current backend's database, with the workflow_http pack.
-
-    Its output goes to a file (a pipe nobody reads would fill up and stall the server).
-    """
+    """``litestar run`` on a free port against the current backend's database, with the workflow_http pack."""
     env = environment(database_url, PACKFLOW_PACKS=PACKS, PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]))
-    port = free_port()
-    log = tmp_path_factory.mktemp("sse-server") / "server.log"
-    with log.open("w", encoding="utf-8") as output:
-        process = subprocess.Popen(
-            [*LITESTAR, "run", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"server exited: {log.read_text(encoding='utf-8')}")
-            try:
-                if httpx.get(f"{base}/schema/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not start within 60 s")
-            time.sleep(0.2)
+    with litestar_server(env, tmp_path_factory.mktemp("sse-server") / "server.log") as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 async def new_user(database_url: str, email: str) -> IssuedToken:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pluggy
 
 if TYPE_CHECKING:
@@ -91,4 +92,25 @@ def register_migrations() -> Sequence[str | Path]:
 @hookspec
 def register_routes() -> Sequence[ControllerRouterHandler]:
     """Extra Litestar route handlers, controllers or routers this pack serves."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_settings() -> type[msgspec.Struct]:
+    """The msgspec Struct class that validates this pack's settings section.
+
+    Called when the app loads the packs. The pack's section of the configuration (the table
+    ``[packs.<pack name>]`` of the settings file, and ``PACKFLOW_<PACK>__<KEY>`` variables, which win)
+    is converted to this Struct; a value of the wrong type, an unknown key or a missing required key
+    stops startup naming the pack, the key and the problem. Give every field a default so that the
+    pack works without a section. Read the result with ``packs.core.settings.pack_settings(TheStruct)``.
+    Example::
+
+        class DealsSettings(msgspec.Struct, frozen=True):
+            currency: str = "USD"
+
+        @hookimpl
+        def register_settings():
+            return DealsSettings
+    """
     raise NotImplementedError

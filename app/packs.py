@@ -9,13 +9,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import msgspec
 import pluggy
 
 from app import hookspecs
+from app.settings import Settings
 from packs.core.features import Feature, FeatureRegistry
 from packs.core.features import registry as feature_registry
 from packs.core.schemas import Schema, SchemaRegistry
 from packs.core.schemas import registry as schema_registry
+from packs.core.settings import registry as pack_settings
 
 ENTRY_POINT_GROUP = "packflow.packs"
 HOOK_NAMES = (
@@ -26,6 +29,7 @@ HOOK_NAMES = (
     "register_step_types",
     "register_migrations",
     "register_routes",
+    "register_settings",
 )
 
 
@@ -65,6 +69,7 @@ class Contributions:
     step_types: dict[str, Any] = field(default_factory=dict)
     migrations: list[Path] = field(default_factory=list)
     routes: list[Any] = field(default_factory=list)
+    settings: type[msgspec.Struct] | None = None
 
     def summary(self) -> dict[str, list[str]]:
         """Names of what the pack registers, by kind (for ``litestar packs list``)."""
@@ -78,6 +83,7 @@ class Contributions:
             "step_types": sorted(self.step_types),
             "migrations": [str(path) for path in self.migrations],
             "routes": [getattr(route, "__name__", repr(route)) for route in self.routes],
+            "settings": [field.encode_name for field in msgspec.structs.fields(self.settings)] if self.settings else [],
         }
 
 
@@ -152,12 +158,18 @@ def load_packs(
     features: FeatureRegistry = feature_registry,
     schemas: SchemaRegistry = schema_registry,
     installed: Mapping[str, InstalledPack] | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    setting_sources: Mapping[str, Mapping[str, str]] | None = None,
 ) -> LoadedPacks:
-    """Enable the packs ``enabled`` (``core`` first) and fill the feature and schema registries.
+    """Enable the packs ``enabled`` (``core`` first), fill the feature and schema registries and
+    validate each pack's ``settings`` section (raw values by pack name; ``setting_sources`` says where
+    each came from, for messages) against the Struct it declares.
 
-    Raises :class:`PackError` when a pack is not installed, fails to load, or registers a feature or
-    schema slug that another enabled pack registers too.
+    Raises :class:`PackError` when a pack is not installed, fails to load, registers a feature or
+    schema slug that another enabled pack registers too, or is given settings it does not accept.
     """
+    from app.pack_settings import validate_pack_settings
+
     names = tuple(dict.fromkeys(["core", *enabled]))
     installed = installed_packs() if installed is None else installed
     contributions = collect_contributions(names, installed)
@@ -177,6 +189,7 @@ def load_packs(
                 f"pack {features.owner(feature.namespace, feature.name)!r}: feature {feature.slug} uses schema "
                 f"{feature.schema!r}, which no enabled pack registers"
             )
+    pack_settings.replace(validate_pack_settings(names, contributions, settings or {}, setting_sources or {}))
     return LoadedPacks(
         installed=installed,
         enabled=names,
@@ -190,6 +203,11 @@ def _record(target: Contributions, hook_name: str, answer: Any, pack: str) -> No
     if answer is None:
         return
     kind = hook_name.removeprefix("register_")
+    if kind == "settings":
+        if not (isinstance(answer, type) and issubclass(answer, msgspec.Struct)):
+            raise PackError(f"pack {pack!r}: hook register_settings must return a msgspec.Struct class, got {answer!r}")
+        target.settings = answer
+        return
     if kind in ("services", "step_types"):
         if not isinstance(answer, Mapping):
             raise PackError(f"pack {pack!r}: hook {hook_name} must return a mapping, got {type(answer).__name__}")
@@ -201,3 +219,8 @@ def _record(target: Contributions, hook_name: str, answer: Any, pack: str) -> No
     if kind in ("workflows", "migrations"):
         values = [Path(value) for value in values]
     getattr(target, kind).extend(values)
+
+
+def load_configured_packs(settings: Settings) -> LoadedPacks:
+    """:func:`load_packs` for the packs and pack settings of ``settings``."""
+    return load_packs(settings.packs, settings=settings.pack_settings, setting_sources=settings.pack_sources)

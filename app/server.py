@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 
 from app.database import database_config, upgrade_database
-from app.packs import LoadedPacks, load_packs
+from app.packs import LoadedPacks, load_configured_packs
 from app.settings import Settings
 from app.workflows import WorkflowRuntime, configure_workflows
 from packs.core.http.errors import http_exception_handler
@@ -89,7 +89,7 @@ class PackflowPlugin(InitPluginProtocol, CLIPluginProtocol):
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Packflow app from ``settings`` (default: the ``PACKFLOW_*`` environment)."""
     settings = Settings.from_env() if settings is None else settings
-    packs = load_packs(settings.packs)
+    packs = load_configured_packs(settings)
     db = database_config(settings)
     workflows = configure_workflows(packs, db, logger, settings)
     plugins: list[Any] = [SQLAlchemyPlugin(config=db), PackflowPlugin(settings, packs, db, workflows)]

@@ -1,8 +1,9 @@
-"""Settings read from ``PACKFLOW_*`` environment variables.
+"""Settings read from ``PACKFLOW_*`` environment variables and an optional settings file.
 
 Every setting has a default that works on a fresh machine: the database is a SQLite file in the
 current directory and the in-repo ``contacts_service`` pack is enabled, so ``litestar run`` needs no
-configuration at all.
+configuration at all. The settings file (:mod:`app.settings_file`) can set the same core settings
+and give each pack a section of its own; environment variables win over it.
 """
 
 from __future__ import annotations
@@ -10,14 +11,39 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import make_url
+
+from app.settings_file import SettingsFile, SettingsFileError, read_settings_file, settings_file_path
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///packflow.db"
 DEFAULT_PACKS = ("contacts_service",)
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 ENVIRONMENTS = ("development", "production")
 QUEUES = ("inline", "saq")
+CORE_KEYS = frozenset(
+    {
+        "database_url",
+        "packs",
+        "max_body_bytes",
+        "env",
+        "auto_migrate",
+        "echo_sql",
+        "queue",
+        "queue_url",
+        "queue_name",
+        "worker_concurrency",
+        "lease_seconds",
+        "max_attempts",
+        "retry_backoff_seconds",
+        "sweep_seconds",
+    }
+)
+"""Core settings: ``PACKFLOW_<KEY>`` variables, or keys of the settings file's ``[packflow]`` table."""
+KNOWN_VARIABLES = frozenset({f"PACKFLOW_{key.upper()}" for key in CORE_KEYS} | {"PACKFLOW_SETTINGS_FILE"})
+PACK_SEPARATOR = "__"
+"""``PACKFLOW_<PACK>__<KEY>`` sets the setting ``key`` of pack ``pack``."""
 
 
 class SettingsError(ValueError):
@@ -57,8 +83,15 @@ class Settings:
     """``PACKFLOW_RETRY_BACKOFF_SECONDS``: wait after a failed attempt (doubling each time, at most 5 minutes)."""
     sweep_seconds: float = 5.0
     """``PACKFLOW_SWEEP_SECONDS``: how often workers look for executions whose worker died."""
+    pack_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each pack's raw settings by pack name (``[packs.<name>]`` in the settings file, ``PACKFLOW_<PACK>__<KEY>``);
+    validated against the pack's ``register_settings`` Struct when the packs load."""
+    pack_sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Where each pack setting came from (a file table or a variable), by pack and key, for error messages."""
+    settings_file: str | None = None
+    """The settings file that was read, if any (``PACKFLOW_SETTINGS_FILE`` or ``./packflow.toml``)."""
     extra: Mapping[str, str] = field(default_factory=dict)
-    """Any other ``PACKFLOW_*`` variable, by lower-case name without the prefix (for packs)."""
+    """Any other ``PACKFLOW_*`` variable, by lower-case name without the prefix."""
 
     @property
     def production(self) -> bool:
@@ -72,56 +105,53 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings from ``environ`` (default: ``os.environ``)."""
+        """Read the settings from ``environ`` (default: ``os.environ``) and the settings file.
+
+        The file is the one ``PACKFLOW_SETTINGS_FILE`` names, else ``packflow.toml`` in the current
+        directory when it exists (see :mod:`app.settings_file`); an environment variable wins over
+        the file. A pack's settings come from its ``[packs.<name>]`` table and from variables
+        ``PACKFLOW_<PACK>__<KEY>``.
+        """
         env = os.environ if environ is None else environ
-        known = {
-            "PACKFLOW_DATABASE_URL",
-            "PACKFLOW_PACKS",
-            "PACKFLOW_MAX_BODY_BYTES",
-            "PACKFLOW_ENV",
-            "PACKFLOW_AUTO_MIGRATE",
-            "PACKFLOW_ECHO_SQL",
-            "PACKFLOW_QUEUE",
-            "PACKFLOW_QUEUE_URL",
-            "PACKFLOW_QUEUE_NAME",
-            "PACKFLOW_WORKER_CONCURRENCY",
-            "PACKFLOW_LEASE_SECONDS",
-            "PACKFLOW_MAX_ATTEMPTS",
-            "PACKFLOW_RETRY_BACKOFF_SECONDS",
-            "PACKFLOW_SWEEP_SECONDS",
-        }
+        path = settings_file_path(env)
+        try:
+            file = read_settings_file(path, CORE_KEYS) if path is not None else None
+        except SettingsFileError as error:
+            raise SettingsError(str(error)) from None
+        read = _Reader(env, file)
         packs: tuple[str, ...] = DEFAULT_PACKS
-        if "PACKFLOW_PACKS" in env:
-            packs = tuple(name.strip() for name in env["PACKFLOW_PACKS"].split(",") if name.strip())
-        environment = env.get("PACKFLOW_ENV", "development").strip().lower()
-        if environment not in ENVIRONMENTS:
-            raise SettingsError(f"PACKFLOW_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
-        queue = env.get("PACKFLOW_QUEUE", "inline").strip().lower() or "inline"
-        if queue not in QUEUES:
-            raise SettingsError(f"PACKFLOW_QUEUE must be one of {', '.join(QUEUES)}, got {queue!r}")
-        database_url = env.get("PACKFLOW_DATABASE_URL", DEFAULT_DATABASE_URL)
-        queue_url = env.get("PACKFLOW_QUEUE_URL", "").strip() or None
+        raw_packs, _ = read("packs")
+        if raw_packs is not None:
+            packs = tuple(name.strip() for name in raw_packs.split(",") if name.strip())
+        environment = read.choice("env", ENVIRONMENTS, "development")
+        queue = read.choice("queue", QUEUES, "inline")
+        database_url = read("database_url")[0] or DEFAULT_DATABASE_URL
+        queue_url = (read("queue_url")[0] or "").strip() or None
         if queue == "saq" and queue_url is None:
             queue_url = default_queue_url(database_url)
+        pack_settings, pack_sources = _pack_sections(env, file)
         return cls(
             database_url=database_url,
             packs=packs,
-            max_body_bytes=_positive_int(env, "PACKFLOW_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            max_body_bytes=read.positive_int("max_body_bytes", DEFAULT_MAX_BODY_BYTES),
             environment=environment,
-            auto_migrate=_boolean(env, "PACKFLOW_AUTO_MIGRATE", True),
-            echo_sql=_boolean(env, "PACKFLOW_ECHO_SQL", False),
+            auto_migrate=read.boolean("auto_migrate", True),
+            echo_sql=read.boolean("echo_sql", False),
             queue=queue,
             queue_url=queue_url,
-            queue_name=env.get("PACKFLOW_QUEUE_NAME", "").strip() or "packflow-workflows",
-            worker_concurrency=_positive_int(env, "PACKFLOW_WORKER_CONCURRENCY", 10),
-            lease_seconds=_positive_float(env, "PACKFLOW_LEASE_SECONDS", 30.0),
-            max_attempts=_positive_int(env, "PACKFLOW_MAX_ATTEMPTS", 5),
-            retry_backoff_seconds=_positive_float(env, "PACKFLOW_RETRY_BACKOFF_SECONDS", 1.0),
-            sweep_seconds=_positive_float(env, "PACKFLOW_SWEEP_SECONDS", 5.0),
+            queue_name=(read("queue_name")[0] or "").strip() or "packflow-workflows",
+            worker_concurrency=read.positive_int("worker_concurrency", 10),
+            lease_seconds=read.positive_float("lease_seconds", 30.0),
+            max_attempts=read.positive_int("max_attempts", 5),
+            retry_backoff_seconds=read.positive_float("retry_backoff_seconds", 1.0),
+            sweep_seconds=read.positive_float("sweep_seconds", 5.0),
+            pack_settings=pack_settings,
+            pack_sources=pack_sources,
+            settings_file=str(path) if path is not None else None,
             extra={
                 key.removeprefix("PACKFLOW_").lower(): value
                 for key, value in env.items()
-                if key.startswith("PACKFLOW_") and key not in known
+                if key.startswith("PACKFLOW_") and key not in KNOWN_VARIABLES and PACK_SEPARATOR not in key
             },
         )
 
@@ -137,39 +167,95 @@ def default_queue_url(database_url: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a positive number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be a positive number, got {raw!r}")
-    return value
+class _Reader:
+    """Reads one core setting from the environment (``PACKFLOW_<KEY>``), else from the settings file."""
+
+    def __init__(self, env: Mapping[str, str], file: SettingsFile | None) -> None:
+        self.env = env
+        self.file = file
+
+    def __call__(self, key: str) -> tuple[str | None, str]:
+        """The raw text of ``key`` (``None`` when unset) and where it came from, for messages."""
+        variable = f"PACKFLOW_{key.upper()}"
+        if variable in self.env:
+            return self.env[variable], variable
+        if self.file is not None and key in self.file.core:
+            label = self.file.core_label(key)
+            return _as_text(self.file.core[key], label, key == "packs"), label
+        return None, variable
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        raw, label = self(key)
+        value = (raw or "").strip().lower() or default
+        if value not in choices:
+            raise SettingsError(f"{label} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def positive_float(self, key: str, default: float) -> float:
+        raw, label = self(key)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{label} must be a positive number, got {raw!r}") from None
+        if value <= 0:
+            raise SettingsError(f"{label} must be a positive number, got {raw!r}")
+        return value
+
+    def positive_int(self, key: str, default: int) -> int:
+        raw, label = self(key)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{label} must be a positive integer, got {raw!r}") from None
+        if value <= 0:
+            raise SettingsError(f"{label} must be a positive integer, got {raw!r}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        raw, label = self(key)
+        if raw is None or not raw.strip():
+            return default
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{label} must be true or false, got {raw!r}")
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a positive integer, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be a positive integer, got {raw!r}")
-    return value
+def _as_text(value: Any, label: str, is_list: bool) -> str:
+    """A settings-file value as the text its environment variable would hold."""
+    if is_list:
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            raise SettingsError(f"{label} must be a list of pack names, got {value!r}")
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise SettingsError(f"{label} must be a string, number or boolean, got {value!r}")
 
 
-def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+def _pack_sections(
+    env: Mapping[str, str], file: SettingsFile | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]:
+    """Each pack's raw settings and where each key came from: its file table, then ``PACKFLOW_<PACK>__<KEY>``."""
+    values: dict[str, dict[str, Any]] = {}
+    sources: dict[str, dict[str, str]] = {}
+    if file is not None:
+        for pack, section in file.packs.items():
+            values[pack] = dict(section)
+            sources[pack] = dict.fromkeys(section, file.pack_label(pack))
+    for variable, raw in env.items():
+        if not variable.startswith("PACKFLOW_") or PACK_SEPARATOR not in variable:
+            continue
+        pack, _, key = variable.removeprefix("PACKFLOW_").partition(PACK_SEPARATOR)
+        if not pack or not key:
+            continue
+        values.setdefault(pack.lower(), {})[key.lower()] = raw
+        sources.setdefault(pack.lower(), {})[key.lower()] = variable
+    return values, sources

@@ -27,15 +27,15 @@ def upgrade_enabled_packs(connection: Connection) -> None:
     """After the core migrations, each enabled pack's own (``register_migrations``), in configuration order.
 
     The app hands its loaded packs in; the command line (``litestar database upgrade``) loads the packs
-    that ``PACKFLOW_PACKS`` enables.
+    that the settings (``PACKFLOW_PACKS`` or the settings file) enable.
     """
     from app.pack_migrations import upgrade_packs
-    from app.packs import load_packs
+    from app.packs import load_configured_packs
     from app.settings import Settings
 
     packs: Any = config.attributes.get("packs")
     if packs is None:
-        packs = load_packs(Settings.from_env().packs)
+        packs = load_configured_packs(Settings.from_env())
     upgrade_packs(connection, packs, str(config.get_main_option("script_location")))
 
 

@@ -9,6 +9,13 @@ Installing Packflow makes these fixtures available in every test suite (pytest-a
       def packflow_packs() -> tuple[str, ...]:
           return ("my_pack",)
 
+- ``packflow_pack_settings``: each pack's settings section, by pack name (default: none, so every
+  pack runs on its defaults). Override it to test a pack under other settings::
+
+      @pytest.fixture
+      def packflow_pack_settings() -> dict[str, dict[str, Any]]:
+          return {"my_pack": {"currency": "EUR"}}
+
 - ``packflow_settings``: settings for a fresh SQLite database in the test's temporary folder.
 - ``packflow_app``: the app built from them, started (migrations applied) for the test.
 - ``packflow_user``: a user, a workspace and a token (:class:`PackflowUser`).
@@ -16,13 +23,14 @@ Installing Packflow makes these fixtures available in every test suite (pytest-a
   that user's bearer token.
 - ``packflow_run_workflow``: ``await packflow_run_workflow(workflow_id, input)`` runs a workflow of
   an enabled pack to its end (or first halt) and returns a :class:`WorkflowRun` with the result
-  and the recorded entries.
+  and the recorded entries; ``await packflow_run_workflow.resume(execution_id, approved=True)``
+  continues a halted execution (:class:`WorkflowRunner`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +75,9 @@ class WorkflowRun:
         return [(entry.step_id, str(entry.action)) for entry in self.entries]
 
 
-RunWorkflow = Callable[..., Awaitable[WorkflowRun]]
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep Litestar's deprecation notices about Packflow's own route handlers out of pack authors' reports."""
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:litestar.*")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,8 +92,17 @@ def packflow_packs(request: pytest.FixtureRequest) -> tuple[str, ...]:
 
 
 @pytest.fixture
-def packflow_settings(tmp_path: Path, packflow_packs: tuple[str, ...]) -> Settings:
-    """Settings for a new SQLite database in the test's folder, with the chosen packs and the inline queue."""
+def packflow_pack_settings() -> dict[str, dict[str, Any]]:
+    """Each pack's settings section by pack name, validated as the settings file's ``[packs.<name>]``."""
+    return {}
+
+
+@pytest.fixture
+def packflow_settings(
+    tmp_path: Path, packflow_packs: tuple[str, ...], packflow_pack_settings: dict[str, dict[str, Any]]
+) -> Settings:
+    """Settings for a new SQLite database in the test's folder, with the chosen packs, their settings and the
+    inline queue."""
     from app.settings import Settings
 
     return Settings(
@@ -91,6 +110,11 @@ def packflow_settings(tmp_path: Path, packflow_packs: tuple[str, ...]) -> Settin
         packs=packflow_packs,
         queue="inline",
         auto_migrate=True,
+        pack_settings=packflow_pack_settings,
+        pack_sources={
+            pack: dict.fromkeys(section, f"packflow_pack_settings[{pack!r}]")
+            for pack, section in packflow_pack_settings.items()
+        },
     )
 
 
@@ -153,16 +177,42 @@ async def packflow_client(packflow_app: Litestar, packflow_user: PackflowUser) -
         yield client
 
 
-@pytest.fixture
-def packflow_run_workflow(packflow_app: Litestar) -> RunWorkflow:
-    """``await packflow_run_workflow(workflow_id, input=None, execution_id=None)``: run to the end or first halt."""
+class WorkflowRunner:
+    """Runs workflows of the test app's enabled packs in the test's own event loop, on the app's database.
 
-    async def run(
-        workflow_id: str, input: dict[str, Any] | None = None, execution_id: str | None = None
+    ``await runner(workflow_id, input)`` runs to the end or the first halt;
+    ``await runner.resume(execution_id, approved=True)`` (or ``response=...``) continues a halted one.
+    Both answer a :class:`WorkflowRun`.
+    """
+
+    def __init__(self, app: Litestar) -> None:
+        self.runtime = app.state.workflows
+
+    async def __call__(
+        self, workflow_id: str, input: dict[str, Any] | None = None, execution_id: str | None = None
     ) -> WorkflowRun:
-        runtime = packflow_app.state.workflows
-        definition = runtime.service.definition(workflow_id)
-        result = await wf.Engine(definition, runtime.store, runtime.services).run(input or {}, execution_id)
-        return WorkflowRun(result, await runtime.store.entries(result.execution_id))
+        """Run ``workflow_id`` with ``input`` (``execution_id`` is an idempotency key, as in the engine)."""
+        result = await self.engine(workflow_id).run(input or {}, execution_id)
+        return WorkflowRun(result, await self.runtime.store.entries(result.execution_id))
 
-    return run
+    async def resume(self, execution_id: str, *, approved: bool | None = None, response: Any = None) -> WorkflowRun:
+        """Resume the halted execution ``execution_id`` with an approval or a response."""
+        execution = await self.runtime.store.load(execution_id)
+        if execution is None:
+            raise wf.ExecutionError(f"no execution {execution_id}")
+        result = await self.engine(execution.workflow_id).resume(execution_id, response=response, approved=approved)
+        return WorkflowRun(result, await self.runtime.store.entries(execution_id))
+
+    def engine(self, workflow_id: str) -> wf.Engine:
+        """An engine for ``workflow_id`` on the app's store and services."""
+        return wf.Engine(self.runtime.service.definition(workflow_id), self.runtime.store, self.runtime.services)
+
+
+RunWorkflow = WorkflowRunner
+"""The type of ``packflow_run_workflow`` (kept under its first name)."""
+
+
+@pytest.fixture
+def packflow_run_workflow(packflow_app: Litestar) -> WorkflowRunner:
+    """``await packflow_run_workflow(workflow_id, input)``: run to the end or first halt; ``.resume(...)`` goes on."""
+    return WorkflowRunner(packflow_app)

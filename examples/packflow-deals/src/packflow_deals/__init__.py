@@ -1,0 +1,1 @@
+"""packflow-deals: an example Packflow pack (a sales pipeline of deals)."""

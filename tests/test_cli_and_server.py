@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,16 +59,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def litestar_server(env: dict[str, str], log: Path) -> Iterator[str]:
+def litestar_server(
+    env: dict[str, str], log: Path, *, command: Sequence[str] = LITESTAR, cwd: Path = REPO
+) -> Iterator[str]:
     """``litestar run`` on a free port with ``env``, its output in ``log``; its base URL once it answers.
 
+    ``command`` is the ``litestar`` command line to use (default: this interpreter's), run in ``cwd``.
     The output goes to a file: a pipe nobody reads would fill up and stall the server.
     """
     port = free_port()
     with log.open("w", encoding="utf-8") as output:
         process = subprocess.Popen(
-            [*LITESTAR, "run", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
+            [*command, "run", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=cwd,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

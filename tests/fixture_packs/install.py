@@ -24,6 +24,9 @@ FIXTURE_PACKS = {
     "missing_migrations": "tests.fixture_packs.missing_migrations",
     "step_types": "tests.fixture_packs.step_types",
     "shout_user": "tests.fixture_packs.shout_user",
+    "configured": "tests.fixture_packs.configured",
+    "also_configured": "tests.fixture_packs.also_configured",
+    "bad_settings_hook": "tests.fixture_packs.bad_settings_hook",
 }
 
 

@@ -1,0 +1,137 @@
+"""Each pack's settings section, validated against the Struct it declares (register_settings)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import create_app
+from app.packs import PackError, load_packs
+from app.settings import Settings
+from packs.core import pack_settings
+from packs.core.settings import registry
+from tests.conftest import auth, harness_for, http_client, make_settings
+from tests.fixture_packs.also_configured import AlsoConfiguredSettings
+from tests.fixture_packs.configured import ConfiguredSettings
+
+REPO = Path(__file__).resolve().parent.parent
+FILE = "packflow.toml [packs.configured]"
+
+
+def load(packs: tuple[str, ...], settings: dict[str, dict[str, Any]], source: str = FILE) -> None:
+    load_packs(
+        packs,
+        settings=settings,
+        setting_sources={pack: dict.fromkeys(section, source) for pack, section in settings.items()},
+    )
+
+
+def test_a_pack_reads_its_validated_section_by_its_own_struct() -> None:
+    load(("configured", "also_configured"), {"configured": {"api_key": "k", "retries": "7", "verbose": "true"}})
+    assert pack_settings(ConfiguredSettings) == ConfiguredSettings(api_key="k", retries=7, verbose=True)
+    assert pack_settings(AlsoConfiguredSettings) == AlsoConfiguredSettings()  # no section: the defaults
+    assert registry.of("configured") == ConfiguredSettings(api_key="k", retries=7, verbose=True)
+
+
+def test_the_settings_of_a_pack_that_is_no_longer_enabled_are_gone() -> None:
+    load(("configured",), {"configured": {"api_key": "k"}})
+    load((), {"configured": {"api_key": "k"}})  # a disabled pack's section is ignored
+    with pytest.raises(LookupError, match="no enabled pack declares the settings ConfiguredSettings"):
+        pack_settings(ConfiguredSettings)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            {"api_key": "k", "retries": "many"},
+            f"pack 'configured': setting 'retries' ({FILE}): Expected `int`, got `str`",
+        ),
+        ({"api_key": "k", "retries": -1}, f"pack 'configured': setting 'retries' ({FILE}): Expected `int` >= 0"),
+        (
+            {"api_key": "k", "region": "mars"},
+            f"pack 'configured': setting 'region' ({FILE}): Invalid enum value 'mars'",
+        ),
+        ({"retries": 1}, "pack 'configured': setting 'api_key' is required (ConfiguredSettings) but not set"),
+        (
+            {"api_key": "k", "retry": 1},
+            f"pack 'configured': unknown setting 'retry' ({FILE}); known settings: api_key, retries, region, verbose",
+        ),
+    ],
+)
+def test_bad_settings_stop_startup_naming_the_pack_the_key_and_the_problem(
+    section: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(PackError) as raised:
+        load(("configured",), {"configured": section})
+    assert message in str(raised.value)
+
+
+def test_settings_for_a_pack_that_declares_none_stop_startup() -> None:
+    with pytest.raises(PackError) as raised:
+        load(("contacts_service",), {"contacts_service": {"colour": "blue"}}, "PACKFLOW_CONTACTS_SERVICE__COLOUR")
+    assert str(raised.value) == (
+        "pack 'contacts_service' declares no settings (no register_settings hook), but settings are given for it: "
+        "'colour' (PACKFLOW_CONTACTS_SERVICE__COLOUR)"
+    )
+
+
+def test_register_settings_must_return_a_struct_class() -> None:
+    with pytest.raises(
+        PackError, match=r"pack 'bad_settings_hook': hook register_settings must return a msgspec.Struct"
+    ):
+        load_packs(["bad_settings_hook"])
+
+
+def test_packs_list_shows_the_setting_names() -> None:
+    loaded = load_packs(["configured"], settings={"configured": {"api_key": "k"}})
+    assert loaded.contributions["configured"].summary()["settings"] == ["api_key", "retries", "region", "verbose"]
+    assert loaded.contributions["core"].summary()["settings"] == []
+
+
+async def test_tools_read_their_packs_settings_over_http(sqlite_database_url: str) -> None:
+    settings = make_settings(
+        sqlite_database_url,
+        packs=("configured", "also_configured"),
+        pack_settings={"configured": {"api_key": "secret", "region": "us"}, "also_configured": {"greeting": "hi"}},
+    )
+    async with harness_for(settings) as harness:
+        issued = await harness.user()
+        async with http_client(harness.app) as client:
+            configured = await client.get("/api/v1/configured/settings", headers=auth(issued))
+            also = await client.get("/api/v1/also_configured/settings", headers=auth(issued))
+    assert configured.json()["data"] == {"api_key": "secret", "retries": 3, "region": "us", "verbose": False}
+    assert also.json()["data"] == {"retries": 1, "greeting": "hi"}
+
+
+def test_create_app_stops_on_bad_settings_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "packflow.toml"
+    path.write_text('[packflow]\npacks = ["configured"]\n\n[packs.configured]\napi_key = "k"\nretries = "x"\n')
+    with pytest.raises(PackError) as raised:
+        create_app(Settings.from_env({"PACKFLOW_SETTINGS_FILE": str(path), "PACKFLOW_AUTO_MIGRATE": "false"}))
+    assert str(raised.value).startswith(f"pack 'configured': setting 'retries' ({path} [packs.configured]): ")
+
+
+def test_the_command_line_stops_on_bad_settings_with_the_message(tmp_path: Path, fixture_packs: Path) -> None:
+    (tmp_path / "packflow.toml").write_text('[packflow]\npacks = ["configured"]\n\n[packs.configured]\nretries = 2\n')
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": f"{REPO}:{fixture_packs}",
+        "LITESTAR_APP": "app:create_app",
+        "PACKFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "litestar", "database", "upgrade", "--no-prompt"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "pack 'configured': setting 'api_key' is required (ConfiguredSettings) but not set" in result.stderr
+    assert not (tmp_path / "cli.db").exists()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from app import create_app
@@ -10,6 +15,8 @@ from app.settings import Settings
 from packs.core.features import registry as features
 from packs.core.schemas import registry as schemas
 from tests.conftest import auth, harness_for, http_client, make_settings
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_in_repo_packs_are_declared_as_entry_points() -> None:
@@ -109,3 +116,40 @@ def test_packs_setting_comes_from_the_environment() -> None:
     )
     assert Settings.from_env({"PACKFLOW_PACKS": ""}).enabled_packs == ("core",)
     assert Settings.from_env({}).enabled_packs == ("core", "contacts_service")
+
+
+@pytest.mark.parametrize(
+    ("packs", "pack_settings", "message"),
+    [
+        ("broken_hook", "", "pack 'broken_hook': hook register_features raised RuntimeError"),
+        (
+            "probe,clash_feature",
+            "",
+            "feature 'probes/things' is registered by pack 'probe' and by pack 'clash_feature'",
+        ),
+        ("bad_workflows", "", "(pack 'bad_workflows'): "),
+        ("configured", "retries = -1\napi_key = 'k'\n", "pack 'configured': setting 'retries' ("),
+    ],
+)
+def test_a_bad_pack_stops_a_real_server_before_it_serves(
+    packs: str, pack_settings: str, message: str, tmp_path: Path, fixture_packs: Path
+) -> None:
+    (tmp_path / "packflow.toml").write_text(f"[packs.configured]\n{pack_settings}", encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PACKFLOW_", "LITESTAR"))}
+    env.update(
+        PYTHONPATH=f"{REPO}{os.pathsep}{fixture_packs}",
+        LITESTAR_APP="app:create_app",
+        PACKFLOW_PACKS=packs,
+        PACKFLOW_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'never.db'}",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "litestar", "run", "--port", "1"],  # never reached: startup stops first
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "never.db").exists()

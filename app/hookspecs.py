@@ -2,8 +2,10 @@
 
 A pack is a module (named by an entry point in the ``packflow.packs`` group) whose functions are
 decorated with :data:`hookimpl` and named after the hooks below. Every hook takes no arguments and
-returns a list or a mapping; the app calls each hook of every enabled pack once, at startup, and
-merges the answers. A pack implements only the hooks it needs::
+returns a list, a mapping or a class; the app calls each hook of every enabled pack once, when it
+loads the packs (as it starts, and in every ``litestar`` command), and merges the answers.
+``litestar packs list`` also calls the hooks of installed packs that are not enabled, to show what
+they would register. A pack implements only the hooks it needs::
 
     from packs.core import hookimpl
 

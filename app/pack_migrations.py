@@ -20,6 +20,15 @@ from sqlalchemy.engine import Connection
 from app.packs import LoadedPacks, PackError
 
 
+def core_tables_only(_object: Any, _name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object`` for the core's autogenerate and ``alembic check``.
+
+    A table found in the database but not in the core's models (a pack's table, or a pack's version
+    table) belongs to that pack's own history: the core's migrations never propose to drop it.
+    """
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def pack_version_table(pack: str) -> str:
     """The version table of ``pack``'s migrations."""
     return f"alembic_version_{pack}"

@@ -13,6 +13,7 @@ import msgspec
 import pluggy
 
 from app import hookspecs
+from app.errors import StartupError
 from app.settings import Settings
 from packs.core.features import Feature, FeatureRegistry
 from packs.core.features import registry as feature_registry
@@ -33,7 +34,7 @@ HOOK_NAMES = (
 )
 
 
-class PackError(RuntimeError):
+class PackError(StartupError, RuntimeError):
     """The configured packs cannot be loaded; the message says which pack and why."""
 
 
@@ -124,7 +125,8 @@ def collect_contributions(names: Sequence[str], installed: Mapping[str, Installe
     if missing:
         listed = ", ".join(installed) or "none"
         raise PackError(
-            f"pack {', '.join(repr(name) for name in missing)} is enabled (PACKFLOW_PACKS) but not installed; "
+            f"pack {', '.join(repr(name) for name in missing)} is enabled (PACKFLOW_PACKS or the settings file's "
+            "[packflow] packs) but not installed; "
             f"installed packs: {listed}"
         )
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from app.errors import StartupError
 from app.settings_file import SettingsFile, SettingsFileError, read_settings_file, settings_file_path
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///packflow.db"
@@ -46,7 +47,7 @@ PACK_SEPARATOR = "__"
 """``PACKFLOW_<PACK>__<KEY>`` sets the setting ``key`` of pack ``pack``."""
 
 
-class SettingsError(ValueError):
+class SettingsError(StartupError, ValueError):
     """A ``PACKFLOW_*`` variable holds a value that cannot be used."""
 
 

@@ -41,10 +41,13 @@ def upgrade_enabled_packs(connection: Connection) -> None:
 
 def run_on(connection: Connection) -> None:
     """Run the migrations on ``connection`` (the core's, then, when upgrading, the enabled packs')."""
+    from app.pack_migrations import core_tables_only
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         version_table=VERSION_TABLE,
+        include_object=core_tables_only,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=connection.dialect.name != "sqlite",  # SQLite reflects GUID columns as NUMERIC
     )

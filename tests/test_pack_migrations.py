@@ -112,3 +112,25 @@ def test_litestar_database_upgrade_applies_the_enabled_packs_migrations(fixture_
     applied = asyncio.run(state(url))
     assert applied["versions"] == {"alembic_version": ["0003"], "alembic_version_notes": ["notes_0002"]}
     assert "pack_notes" in applied["tables"]
+
+
+async def check_core_models(url: str) -> None:
+    """``alembic check`` of the core migrations against the core models (raises on any difference)."""
+    from alembic import command
+
+    from app.database import alembic_config
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(lambda sync: command.check(alembic_config(sync)))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_cores_autogenerate_leaves_pack_tables_alone(backend: str, tmp_path: Path) -> None:
+    with fresh_url(backend, tmp_path) as url:
+        asyncio.run(upgrade(url, ("notes",)))
+        assert {"pack_notes", "alembic_version_notes"} <= set(asyncio.run(state(url))["tables"])
+        asyncio.run(check_core_models(url))  # no "remove_table pack_notes" proposed

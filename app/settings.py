@@ -48,7 +48,7 @@ PACK_SEPARATOR = "__"
 
 
 class SettingsError(StartupError, ValueError):
-    """A ``PACKFLOW_*`` variable holds a value that cannot be used."""
+    """A ``PACKFLOW_*`` variable or the settings file holds a value that cannot be used."""
 
 
 @dataclass(frozen=True)

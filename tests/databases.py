@@ -98,3 +98,17 @@ async def truncate(url_engine: object) -> None:
     async with url_engine.begin() as connection:
         for table in TABLES:
             await connection.execute(text(f"DELETE FROM {table}"))
+
+
+async def check_core_models(url: str) -> None:
+    """``alembic check``: the core migrations and the core models agree (raises on any difference)."""
+    from alembic import command
+
+    from app.database import alembic_config
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(lambda sync: command.check(alembic_config(sync)))
+    finally:
+        await engine.dispose()

@@ -35,6 +35,21 @@ def litestar(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Com
     return result
 
 
+def litestar_in(folder: Path, fixture_packs: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``litestar ARGS`` run in ``folder`` (where a ``packflow.toml`` may be), the fixture packs installed,
+    with only the ``PACKFLOW_*`` settings given (a SQLite file ``folder/never.db`` by default)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PACKFLOW_", "LITESTAR"))}
+    env.update(
+        {
+            "PYTHONPATH": f"{REPO}{os.pathsep}{fixture_packs}",
+            "LITESTAR_APP": "app:create_app",
+            "PACKFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'never.db'}",
+        },
+        **settings,
+    )
+    return subprocess.run([*LITESTAR, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+
+
 def plain(output: str) -> str:
     """A command's error output as one line: without the box the command line draws and its line breaks."""
     return " ".join(output.translate(str.maketrans("", "", "╭╮╰╯│─")).split())

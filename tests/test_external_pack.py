@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.databases import postgres_database
-from tests.test_cli_and_server import litestar_server
+from tests.test_cli_and_server import fresh_database, litestar_server
+
+__all__ = ["fresh_database"]  # a fixture of test_cli_and_server, used here too
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "packflow-deals"
@@ -110,15 +110,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Environment:
     return Environment(venv, example)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'deals.db'}"
-        return
-    with postgres_database() as url:
-        yield url
-
-
 def settings_file(folder: Path, database_url: str, packs: list[str]) -> None:
     (folder / "packflow.toml").write_text(
         "[packflow]\n"
@@ -178,8 +169,9 @@ def test_the_installed_pack_is_listed_with_its_version_and_what_it_registers(
 
 
 def test_enable_upgrade_serve_run_the_workflow_then_disable(
-    installed: Environment, database: str, tmp_path: Path
+    installed: Environment, fresh_database: str, tmp_path: Path
 ) -> None:
+    database = fresh_database
     settings_file(tmp_path, database, ["contacts_service", "deals"])
     installed.run(tmp_path, "litestar", "database", "upgrade", "--no-prompt")
     assert scalar(database, "SELECT version_num FROM alembic_version_deals") == "deals_0001"

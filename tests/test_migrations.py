@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.database import alembic_config, upgrade_database
+from tests.databases import check_core_models
 
 
 async def inspected(url: str, fn: Any) -> Any:
@@ -77,12 +78,7 @@ async def test_items_data_is_jsonb_on_postgresql(database_url: str) -> None:
 
 
 async def test_models_and_migrations_agree(database_url: str) -> None:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            await connection.run_sync(lambda sync: command.check(alembic_config(sync)))
-    finally:
-        await engine.dispose()
+    await check_core_models(database_url)
 
 
 async def test_downgrade_to_base_and_upgrade_again(tmp_path: Any) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.database import configure_engine, upgrade_database
 from app.packs import PackError, load_packs
-from tests.databases import postgres_database, sqlite_url
+from tests.databases import check_core_models, postgres_database, sqlite_url
 from tests.test_cli_and_server import REPO, environment, litestar
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -112,20 +112,6 @@ def test_litestar_database_upgrade_applies_the_enabled_packs_migrations(fixture_
     applied = asyncio.run(state(url))
     assert applied["versions"] == {"alembic_version": ["0003"], "alembic_version_notes": ["notes_0002"]}
     assert "pack_notes" in applied["tables"]
-
-
-async def check_core_models(url: str) -> None:
-    """``alembic check`` of the core migrations against the core models (raises on any difference)."""
-    from alembic import command
-
-    from app.database import alembic_config
-
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as connection:
-            await connection.run_sync(lambda sync: command.check(alembic_config(sync)))
-    finally:
-        await engine.dispose()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +15,8 @@ from packs.core.settings import registry
 from tests.conftest import auth, harness_for, http_client, make_settings
 from tests.fixture_packs.also_configured import AlsoConfiguredSettings
 from tests.fixture_packs.configured import ConfiguredSettings
-from tests.test_cli_and_server import plain
+from tests.test_cli_and_server import litestar_in, plain
 
-REPO = Path(__file__).resolve().parent.parent
 FILE = "packflow.toml [packs.configured]"
 
 
@@ -119,21 +116,8 @@ def test_create_app_stops_on_bad_settings_from_the_file(tmp_path: Path) -> None:
 
 def test_the_command_line_stops_on_bad_settings_with_the_message(tmp_path: Path, fixture_packs: Path) -> None:
     (tmp_path / "packflow.toml").write_text('[packflow]\npacks = ["configured"]\n\n[packs.configured]\nretries = 2\n')
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{REPO}:{fixture_packs}",
-        "LITESTAR_APP": "app:create_app",
-        "PACKFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "litestar", "database", "upgrade", "--no-prompt"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = litestar_in(tmp_path, fixture_packs, "database", "upgrade", "--no-prompt")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr  # the message alone
     assert "pack 'configured': setting 'api_key' is required (ConfiguredSettings) but not set" in plain(result.stderr)
-    assert not (tmp_path / "cli.db").exists()
+    assert not (tmp_path / "never.db").exists()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +12,7 @@ from app.settings import Settings
 from packs.core.features import registry as features
 from packs.core.schemas import registry as schemas
 from tests.conftest import auth, harness_for, http_client, make_settings
-from tests.test_cli_and_server import plain
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.test_cli_and_server import litestar_in, plain
 
 
 def test_in_repo_packs_are_declared_as_entry_points() -> None:
@@ -136,21 +131,8 @@ def test_a_bad_pack_stops_a_real_server_before_it_serves(
     packs: str, pack_settings: str, message: str, tmp_path: Path, fixture_packs: Path
 ) -> None:
     (tmp_path / "packflow.toml").write_text(f"[packs.configured]\n{pack_settings}", encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PACKFLOW_", "LITESTAR"))}
-    env.update(
-        PYTHONPATH=f"{REPO}{os.pathsep}{fixture_packs}",
-        LITESTAR_APP="app:create_app",
-        PACKFLOW_PACKS=packs,
-        PACKFLOW_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'never.db'}",
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "litestar", "run", "--port", "1"],  # never reached: startup stops first
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # startup stops before the server would listen (on a port nobody may take)
+    result = litestar_in(tmp_path, fixture_packs, "run", "--port", "1", PACKFLOW_PACKS=packs)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert message in plain(result.stderr)

@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app import create_app
+from app.server import PackflowPlugin
 from packs.core.identity.accounts import IssuedToken
-from tests.conftest import Harness, auth, harness_for, make_settings
+from tests.conftest import Harness, auth, harness_for, http_client, make_settings
 
 API = "/api/v1/workflows"
 EXECUTIONS = f"{API}/executions"
@@ -706,3 +708,33 @@ async def test_the_openapi_document_shows_the_workflow_routes(client: httpx.Asyn
     schemas = doc["components"]["schemas"]
     assert {"ExecutionAnswer", "ExecutionOut", "ExecutionDetail", "EntryOut", "WorkflowOut"} <= set(schemas)
     assert "entries" in schemas["ExecutionDetail"]["properties"]
+
+
+async def test_executions_of_a_disabled_packs_workflow_wait_for_it_with_a_clear_answer(
+    client: httpx.AsyncClient, harness: Harness, database_url: str, tmp_path: Path
+) -> None:
+    issued = await harness.user()
+    halted_id = await started(client, issued, "http_ask")
+    await wait_for(client, issued, halted_id, {"halted"})
+    failed_id = await started(client, issued, "http_flaky", {"flag": str(tmp_path / "flag")})
+    await wait_for(client, issued, failed_id, {"failed"})
+
+    without_the_pack = create_app(make_settings(database_url, packs=("contacts_service",)))  # same database
+    try:
+        async with http_client(without_the_pack) as other:
+            resumed = await other.post(f"{EXECUTIONS}/{halted_id}/resume", json={"response": "x"}, headers=auth(issued))
+            assert resumed.status_code == 409
+            assert resumed.json() == {
+                "error": f"execution {halted_id} belongs to workflow 'http_ask', which no enabled pack provides "
+                "(is its pack disabled?); it can go on once that pack is enabled again"
+            }
+            retried = await other.post(f"{EXECUTIONS}/{failed_id}/retry", headers=auth(issued))
+            assert retried.status_code == 409
+            assert "workflow 'http_flaky', which no enabled pack provides" in retried.json()["error"]
+            assert (await show(other, issued, halted_id))["status"] == "halted"  # left as it was
+    finally:
+        await without_the_pack.plugins.get(PackflowPlugin).db.get_engine().dispose()
+
+    resumed = await client.post(f"{EXECUTIONS}/{halted_id}/resume", json={"response": "Ada"}, headers=auth(issued))
+    assert resumed.status_code == 202, resumed.text  # the pack enabled again: it goes on
+    assert (await wait_for(client, issued, halted_id, {"completed"}))["output"] == {"name": "Ada"}

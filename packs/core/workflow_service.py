@@ -21,6 +21,7 @@ from packs.core.workflow import (
     Execution,
     ExecutionFilter,
     ExecutionNotFoundError,
+    ExecutionStateError,
     Page,
     QueueAdapter,
     QueueStore,
@@ -106,6 +107,17 @@ class WorkflowService:
             raise ExecutionNotFoundError(f"no execution {execution_id}")
         return execution
 
+    async def loaded(self, execution_id: str, workspace_id: str) -> Execution:
+        """The execution (see :meth:`get`), if this app can run its workflow; :class:`ExecutionStateError` when no
+        enabled pack provides it any more (the execution waits, unchanged, until the pack is enabled again)."""
+        execution = await self.get(execution_id, workspace_id)
+        if execution.workflow_id not in self.definitions:
+            raise ExecutionStateError(
+                f"execution {execution_id} belongs to workflow {execution.workflow_id!r}, which no enabled pack "
+                "provides (is its pack disabled?); it can go on once that pack is enabled again"
+            )
+        return execution
+
     async def entries(self, execution_id: str, workspace_id: str) -> list[Entry]:
         """The execution's entries, oldest first."""
         await self.get(execution_id, workspace_id)
@@ -127,8 +139,9 @@ class WorkflowService:
     async def resume(
         self, execution_id: str, workspace_id: str, *, response: Any = None, approved: bool | None = None
     ) -> Execution:
-        """Queue a halted execution to continue; :class:`ExecutionStateError` when it is not halted."""
-        execution = await self.get(execution_id, workspace_id)
+        """Queue a halted execution to continue; :class:`ExecutionStateError` when it is not halted, or when its
+        workflow is not loaded (its pack is disabled)."""
+        execution = await self.loaded(execution_id, workspace_id)
         await queue_resume(self.store, execution.id, response, approved)
         await self.adapter.enqueue(execution.id)
         return await self.get(execution_id, workspace_id)
@@ -139,8 +152,9 @@ class WorkflowService:
         return await cancel(self.store, execution_id)
 
     async def retry(self, execution_id: str, workspace_id: str) -> Execution:
-        """Redrive a failed execution from its failed step; :class:`ExecutionStateError` when it is not failed."""
-        await self.get(execution_id, workspace_id)
+        """Redrive a failed execution from its failed step; :class:`ExecutionStateError` when it is not failed, or
+        when its workflow is not loaded (its pack is disabled)."""
+        await self.loaded(execution_id, workspace_id)
         await queue_redrive(self.store, execution_id)
         await self.adapter.enqueue(execution_id)
         return await self.get(execution_id, workspace_id)

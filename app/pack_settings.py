@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from app.packs import Contributions, PackError
+from app.packs import Contributions, PackError, setting_names
 
 logger = logging.getLogger("packflow")
 
@@ -41,12 +41,12 @@ def validate_pack_settings(
                     + ", ".join(f"{key!r} ({where.get(key, '?')})" for key in section)
                 )
             continue
-        known = msgspec.structs.fields(kind)
-        unknown = [key for key in section if key not in {field.encode_name for field in known}]
+        known = setting_names(kind)
+        unknown = [key for key in section if key not in known]
         if unknown:
             raise PackError(
                 f"pack {pack!r}: unknown setting {unknown[0]!r} ({where.get(unknown[0], '?')}); "
-                f"known settings: {', '.join(field.encode_name for field in known) or 'none'}"
+                f"known settings: {', '.join(known) or 'none'}"
             )
         try:
             validated[pack] = msgspec.convert(section, kind, strict=False)

@@ -84,7 +84,7 @@ class Contributions:
             "step_types": sorted(self.step_types),
             "migrations": [str(path) for path in self.migrations],
             "routes": [getattr(route, "__name__", repr(route)) for route in self.routes],
-            "settings": [field.encode_name for field in msgspec.structs.fields(self.settings)] if self.settings else [],
+            "settings": setting_names(self.settings) if self.settings else [],
         }
 
 
@@ -102,6 +102,11 @@ class LoadedPacks:
     def routes(self) -> list[Any]:
         """Route handlers of every enabled pack, in pack order."""
         return [route for name in self.enabled for route in self.contributions[name].routes]
+
+
+def setting_names(kind: type[msgspec.Struct]) -> list[str]:
+    """The keys a pack's settings Struct accepts, in declaration order."""
+    return [field.encode_name for field in msgspec.structs.fields(kind)]
 
 
 def installed_packs() -> dict[str, InstalledPack]:

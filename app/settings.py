@@ -9,14 +9,16 @@ and give each pack a section of its own; environment variables win over it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 
 from app.errors import StartupError
 from app.settings_file import SettingsFile, SettingsFileError, read_settings_file, settings_file_path
+
+NumberT = TypeVar("NumberT", int, float)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///packflow.db"
 DEFAULT_PACKS = ("contacts_service",)
@@ -193,27 +195,21 @@ class _Reader:
         return value
 
     def positive_float(self, key: str, default: float) -> float:
-        raw, label = self(key)
-        if raw is None or not raw.strip():
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise SettingsError(f"{label} must be a positive number, got {raw!r}") from None
-        if value <= 0:
-            raise SettingsError(f"{label} must be a positive number, got {raw!r}")
-        return value
+        return self._positive(key, default, float, "number")
 
     def positive_int(self, key: str, default: int) -> int:
+        return self._positive(key, default, int, "integer")
+
+    def _positive(self, key: str, default: NumberT, convert: Callable[[str], NumberT], noun: str) -> NumberT:
         raw, label = self(key)
         if raw is None or not raw.strip():
             return default
         try:
-            value = int(raw)
+            value = convert(raw)
         except ValueError:
-            raise SettingsError(f"{label} must be a positive integer, got {raw!r}") from None
-        if value <= 0:
-            raise SettingsError(f"{label} must be a positive integer, got {raw!r}")
+            value = None
+        if value is None or value <= 0:
+            raise SettingsError(f"{label} must be a positive {noun}, got {raw!r}")
         return value
 
     def boolean(self, key: str, default: bool) -> bool:

@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.cli._utils import LitestarGroup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database import show_migration_log
 from app.packs import PackError, collect_contributions, installed_packs
 from packs.core import workflow as wf
 from packs.core.identity.accounts import AccountError, IssuedToken, create_token, create_user, revoke_token
@@ -21,13 +22,43 @@ T = TypeVar("T")
 
 
 def register_commands(cli: click.Group) -> None:
-    """Attach the command groups to the ``litestar`` group."""
+    """Attach the command groups to the ``litestar`` group, and ``--verbose`` to every command (advanced-alchemy's
+    ``database`` group included, which its plugin may attach after this one)."""
+    from advanced_alchemy.extensions.litestar.cli import database_group
+
     from app.workflow_cli import workflows_group
 
     cli.add_command(users_group)
     cli.add_command(tokens_group)
     cli.add_command(packs_group)
     cli.add_command(workflows_group)
+    add_verbose_option(cli)
+    add_verbose_option(database_group)
+
+
+def _verbose(_: click.Context, __: click.Parameter, value: bool) -> None:
+    if value:
+        show_migration_log(True)
+
+
+def add_verbose_option(command: click.Command) -> None:
+    """Give every command under ``command`` a ``--verbose`` flag that shows Alembic's INFO lines (quiet by
+    default); a command with a ``--verbose`` of its own keeps it."""
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            add_verbose_option(subcommand)
+        return
+    if any(isinstance(param, click.Option) and "--verbose" in param.opts for param in command.params):
+        return
+    command.params.append(
+        click.Option(
+            ["--verbose"],
+            is_flag=True,
+            expose_value=False,
+            callback=_verbose,
+            help="Show the migrations' log lines (Alembic's INFO messages).",
+        )
+    )
 
 
 def _run(app: Litestar, work: Callable[[], Awaitable[T]]) -> T:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
@@ -23,6 +25,28 @@ from packs.core.workflow.sqlite import configure_sqlite_engine
 
 VERSION_TABLE = "alembic_version"
 MIGRATION_LOCK_ID = 7_246_563_011  # any constant: serializes concurrent upgrades on PostgreSQL
+MIGRATION_LOGGER = "alembic"
+
+
+@dataclass
+class MigrationLog:
+    """Whether Alembic's INFO lines ("Running upgrade ...") are shown: not unless a command got ``--verbose``."""
+
+    verbose: bool = False
+
+
+migration_log = MigrationLog()
+
+
+def show_migration_log(verbose: bool | None = None) -> None:
+    """Show Alembic's INFO lines when ``verbose`` (the commands' ``--verbose``), else warnings only.
+
+    Without an argument, apply the current choice again (each app built applies it, so that a server
+    started with ``--verbose`` keeps it). See README.md, "Commands".
+    """
+    if verbose is not None:
+        migration_log.verbose = verbose
+    logging.getLogger(MIGRATION_LOGGER).setLevel(logging.INFO if migration_log.verbose else logging.WARNING)
 
 
 def migrations_directory() -> str:
@@ -31,7 +55,8 @@ def migrations_directory() -> str:
 
 
 def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
-    """The advanced-alchemy configuration for ``settings.database_url``."""
+    """The advanced-alchemy configuration for ``settings.database_url`` (Alembic quiet unless ``--verbose``)."""
+    show_migration_log()
     config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),

@@ -200,7 +200,7 @@ async def test_put_replaces_and_patch_changes_only_sent_fields(client: Client, h
         "job_title": None,
         "tags": [],
     }
-    assert put.json()["data"]["tool_slug"] == "update"
+    assert put.json()["data"]["tool_slug"] == "create"  # the tool that created it, as created_by_id
     assert (await client.get(url, headers=auth(issued))).json()["data"]["data"]["first_name"] == "Augusta"
 
 

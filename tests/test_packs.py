@@ -19,7 +19,7 @@ def test_in_repo_packs_are_declared_as_entry_points() -> None:
     installed = installed_packs()
     assert installed["core"].module == "packs.core.hooks"
     assert installed["contacts_service"].module == "packs.contacts_service.hooks"
-    assert installed["core"].distribution == "packflow"
+    assert installed["core"].distribution == "packflow-platform"
     assert installed["probe"].distribution == "packflow-fixture-packs"
     assert installed["probe"].version == "1.2.3"
 

@@ -1,4 +1,4 @@
-"""Workflow tables: executions and their entries (the Rails plan's ``CreateWorkflowTables``).
+"""Workflow tables: executions and their entries.
 
 Revision ID: 0002
 Revises: 0001
@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _empty_json_object() -> sa.TextClause:
-    """The plan's ``default: {}`` for a jsonb column (a JSON text elsewhere)."""
+    """An empty JSON object as a column default: ``'{}'::jsonb`` on PostgreSQL, a JSON text elsewhere."""
     if op.get_context().dialect.name == "postgresql":
         return sa.text("'{}'::jsonb")
     return sa.text("'{}'")

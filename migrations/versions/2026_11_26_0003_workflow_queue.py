@@ -1,4 +1,4 @@
-"""Queued execution: leases, ownership, definition versions (the plan's tables of 0002 stay as they are).
+"""Queued execution: leases, ownership, definition versions (the tables of 0002 gain columns, none is dropped).
 
 - ``workflow_executions`` gains ``workspace_id`` / ``created_by_id`` (who started it, indexed),
   ``definition_version`` / ``definition_hash`` (what it started with), ``attempts``, ``lease_owner``

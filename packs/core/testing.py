@@ -1,6 +1,9 @@
 """Test helpers for pack authors: a pytest plugin, registered through the ``pytest11`` entry point.
 
-Installing Packflow makes these fixtures available in every test suite (pytest-asyncio needed):
+Installing Packflow makes these fixtures available in every test suite. Loading the plugin needs
+nothing beyond Packflow itself, so suites that do not use it are not affected; the fixtures that
+start the app (``packflow_app`` and those built on it) need pytest-asyncio, and say so when used
+without it (``pip install 'packflow-platform[test]'``). See docs/writing-a-pack.md, "Testing a pack".
 
 - ``packflow_packs``: the packs to enable (default: the ``packflow_packs`` ini option, else none
   besides ``core``). Override it in your ``conftest.py``::
@@ -30,22 +33,47 @@ Installing Packflow makes these fixtures available in every test suite (pytest-a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import httpx
 import pytest
-import pytest_asyncio
 
-from packs.core import workflow as wf
+try:
+    import pytest_asyncio
+except ImportError:  # the fixtures that need it say so when used (see the module docstring)
+    pytest_asyncio = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
+    import httpx
     from litestar import Litestar
 
     from app.settings import Settings
+    from packs.core import workflow as wf
+
+MISSING_PYTEST_ASYNCIO = (
+    "the Packflow fixture {name!r} needs pytest-asyncio, which is not installed: "
+    "pip install 'packflow-platform[test]' (or pip install pytest-asyncio)"
+)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def async_fixture(function: F) -> F:
+    """``pytest_asyncio.fixture``; without pytest-asyncio, a fixture of that name that fails the test using it,
+    saying what to install (so that loading the plugin never fails)."""
+    if pytest_asyncio is not None:
+        return cast(F, pytest_asyncio.fixture(function))
+    name = function.__name__
+
+    def missing() -> None:
+        pytest.fail(MISSING_PYTEST_ASYNCIO.format(name=name), pytrace=False)
+
+    missing.__doc__ = function.__doc__
+    return cast(F, pytest.fixture(name=name)(missing))
 
 
 @dataclass(frozen=True)
@@ -141,7 +169,7 @@ async def started(app: Litestar) -> AsyncIterator[Litestar]:
         await task
 
 
-@pytest_asyncio.fixture
+@async_fixture
 async def packflow_app(packflow_settings: Settings) -> AsyncIterator[Litestar]:
     """The app with the chosen packs, started on its own database (migrations applied)."""
     from app import create_app
@@ -155,7 +183,7 @@ async def packflow_app(packflow_settings: Settings) -> AsyncIterator[Litestar]:
         await app.plugins.get(PackflowPlugin).db.get_engine().dispose()
 
 
-@pytest_asyncio.fixture
+@async_fixture
 async def packflow_user(packflow_app: Litestar) -> PackflowUser:
     """A new user in a new workspace, with a token."""
     from app.server import PackflowPlugin
@@ -167,9 +195,11 @@ async def packflow_user(packflow_app: Litestar) -> PackflowUser:
     return PackflowUser(str(issued.user_id), str(issued.workspace_id), issued.token)
 
 
-@pytest_asyncio.fixture
+@async_fixture
 async def packflow_client(packflow_app: Litestar, packflow_user: PackflowUser) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the app (through ASGI), sending ``packflow_user``'s token."""
+    import httpx
+
     transport = httpx.ASGITransport(app=packflow_app)  # type: ignore[arg-type]  # Litestar is an ASGI app
     async with httpx.AsyncClient(
         transport=transport, base_url="http://testserver", headers=packflow_user.headers
@@ -197,6 +227,8 @@ class WorkflowRunner:
 
     async def resume(self, execution_id: str, *, approved: bool | None = None, response: Any = None) -> WorkflowRun:
         """Resume the halted execution ``execution_id`` with an approval or a response."""
+        from packs.core import workflow as wf
+
         execution = await self.runtime.store.load(execution_id)
         if execution is None:
             raise wf.ExecutionError(f"no execution {execution_id}")
@@ -205,6 +237,8 @@ class WorkflowRunner:
 
     def engine(self, workflow_id: str) -> wf.Engine:
         """An engine for ``workflow_id`` on the app's store and services."""
+        from packs.core import workflow as wf
+
         return wf.Engine(self.runtime.service.definition(workflow_id), self.runtime.store, self.runtime.services)
 
 

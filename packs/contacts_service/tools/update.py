@@ -14,7 +14,8 @@ class Update(ContactTool, method=("put", "patch"), scope="member"):
     """Update a contact from `{"contact": {...}}`.
 
     PUT replaces the contact (required fields required, omitted optional fields cleared);
-    PATCH changes only the fields sent.
+    PATCH changes only the fields sent. The item's ``tool_slug`` keeps naming the tool that created it
+    (docs/http-api.md, "Responses").
     """
 
     async def execute(
@@ -30,7 +31,6 @@ class Update(ContactTool, method=("put", "patch"), scope="member"):
         item = await find_item(id, workspace_id=workspace_id, schema_slug="contact")
         partial = http_method == "patch"
         fields = self.validated_contact(contact, partial=partial)
-        item.data = self.normalized({**item.data, **fields} if partial else fields)
-        item.tool_slug = self.slug
+        item.data = self.normalized({**item.data, **fields} if partial else fields)  # tool_slug stays "create"
         await current_session().flush()
         return {"data": self.serialize(item), "meta": {"updated": True}}

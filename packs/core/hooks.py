@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from litestar.types import ControllerRouterHandler
 
 from packs.core import hookimpl
+from packs.core.http.me import show_me
 from packs.core.http.resources import ResourcesController
 from packs.core.http.workflows import WorkflowsController
 
 
 @hookimpl
 def register_routes() -> Sequence[ControllerRouterHandler]:
-    """The ``/api/v1`` resources controller and the ``/api/v1/workflows`` controller."""
-    return [ResourcesController, WorkflowsController]
+    """The ``/api/v1`` resources controller, the ``/api/v1/workflows`` controller and ``/api/v1/me``."""
+    return [ResourcesController, WorkflowsController, show_me]

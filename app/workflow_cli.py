@@ -15,6 +15,7 @@ from litestar import Litestar
 from litestar.cli._utils import LitestarGroup
 
 from app.cli import _run
+from app.workflow_owner import OwnerError, resolve_owner
 from app.workflows import WorkflowRuntime, unknown_services, workflow_files
 from packs.core import workflow as wf
 
@@ -120,8 +121,27 @@ def validate_workflows(app: Litestar, paths: tuple[Path, ...]) -> None:
 @click.argument("workflow_id")
 @click.option("--input", "input_json", default="{}", help="The input as a JSON object.")
 @click.option("--execution-id", default=None, help="An idempotency key: an existing execution is not run again.")
-def run_workflow(app: Litestar, workflow_id: str, input_json: str, execution_id: str | None) -> None:
-    """Run WORKFLOW_ID and print its result as JSON (exit 0 when completed or halted)."""
+@click.option(
+    "--workspace",
+    default=None,
+    help="The workspace it belongs to (id or name); default: the input's workspace_id, or the user's only one.",
+)
+@click.option("--user", default=None, help="The user who starts it (id or email); default: the input's user_id.")
+def run_workflow(
+    app: Litestar,
+    workflow_id: str,
+    input_json: str,
+    execution_id: str | None,
+    workspace: str | None,
+    user: str | None,
+) -> None:
+    """Run WORKFLOW_ID and print its result as JSON (exit 0 when completed or halted).
+
+    With --workspace and --user (or the input's workspace_id and user_id) the execution belongs to
+    that workspace, so its members see, approve and retry it over HTTP; the user must be a member.
+    """
+    from app.server import PackflowPlugin
+
     loaded = _runtime(app).workflows.get(workflow_id)
     if loaded is None:
         raise click.BadParameter(
@@ -130,8 +150,26 @@ def run_workflow(app: Litestar, workflow_id: str, input_json: str, execution_id:
     payload = _json_option(input_json, "--input")
     if not isinstance(payload, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--input")
-    result = _run(app, lambda: wf.Engine(loaded.definition).run(input=payload, execution_id=execution_id))
-    _finish(result)
+    sessions = app.plugins.get(PackflowPlugin).db.create_session_maker()
+
+    async def run() -> wf.ExecutionResult:
+        async with sessions() as session:
+            try:
+                owner = await resolve_owner(session, workspace, user, payload)
+            except OwnerError as error:
+                raise click.UsageError(str(error)) from None
+        run_input = dict(payload)
+        for key, value in (("workspace_id", owner.workspace_id), ("user_id", owner.user_id)):
+            if value is not None and (key in loaded.definition.inputs or key in run_input):
+                run_input[key] = str(value)
+        return await wf.Engine(loaded.definition).run(
+            input=run_input,
+            execution_id=execution_id,
+            workspace_id=None if owner.workspace_id is None else str(owner.workspace_id),
+            created_by_id=None if owner.user_id is None else str(owner.user_id),
+        )
+
+    _finish(_run(app, run))
 
 
 @workflows_group.command(name="resume")
@@ -139,13 +177,22 @@ def run_workflow(app: Litestar, workflow_id: str, input_json: str, execution_id:
 @click.option("--approve/--reject", "approved", default=None, help="Answer an approval.")
 @click.option("--response", "response_json", default=None, help="A response for a halt, as JSON.")
 def resume_workflow(app: Litestar, execution_id: str, approved: bool | None, response_json: str | None) -> None:
-    """Resume a halted execution and print its result as JSON (exit 0 when completed or halted)."""
+    """Resume a halted execution and print its result as JSON (exit 0 when completed or halted).
+
+    An approval needs --approve or --reject: without one, the command is a usage error (exit 2) and
+    the execution stays halted, unchanged."""
     response = _json_option(response_json, "--response")
     runtime = _runtime(app)
 
     async def resume() -> wf.ExecutionResult:
         engine = await _engine_for(runtime, execution_id)
-        return await engine.resume(execution_id, response=response, approved=approved)
+        try:
+            return await engine.resume(execution_id, response=response, approved=approved)
+        except wf.ResumeInputError as error:
+            # Checked before anything is written: the execution still waits, as it was.
+            flags = {"approved": "--approve or --reject", "response": "--response"}
+            named = ", ".join(flags.get(name, name) for name in error.details)
+            raise click.UsageError(f"{error} (give {named})") from None
 
     _finish(_run(app, resume))
 

@@ -46,7 +46,13 @@ from packs.core.http.workflow_payloads import (
 )
 from packs.core.identity import Identity, IdentityError, authenticate
 from packs.core.tools.errors import ValidationError
-from packs.core.workflow import ExecutionError, ExecutionNotFoundError, ExecutionStateError, Status, StepError
+from packs.core.workflow import (
+    ExecutionError,
+    ExecutionNotFoundError,
+    ExecutionStateError,
+    ResumeInputError,
+    StepError,
+)
 from packs.core.workflow.async_runner import SETTLED
 from packs.core.workflow.inputs import check_input
 from packs.core.workflow_service import UnknownWorkflowError, WorkflowService
@@ -70,13 +76,17 @@ def _conflict(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     return error_response(409, {"error": str(error)})
 
 
+def _bad_resume(_: Request[Any, Any, Any], error: ResumeInputError) -> Response[Any]:
+    return error_response(422, {"error": str(error), "details": error.details})
+
+
 def _bad_body(_: Request[Any, Any, Any], error: BadRequestBodyError) -> Response[Any]:
     return error_response(400, {"error": str(error)})
 
 
 def _tool_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     """A 422 naming the fields, or any other exception as a logged 500, exactly as a tool's."""
-    return tool_error_response(error, production=request.app.state.get("production", False))
+    return tool_error_response(error, request)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
@@ -84,6 +94,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     UnknownWorkflowError: _not_found,
     ExecutionNotFoundError: _not_found,
     ExecutionStateError: _conflict,
+    ResumeInputError: _bad_resume,
     ExecutionError: _conflict,
     BadRequestBodyError: _bad_body,
     ValidationError: _tool_error,
@@ -147,6 +158,7 @@ class WorkflowsController(Controller):
         "x_workspace_id": Parameter(
             str,
             header="X-Workspace-Id",
+            schema_extra={"format": "uuid"},
             required=False,
             description="The workspace to act in (needed when the user belongs to several).",
         )
@@ -184,6 +196,7 @@ class WorkflowsController(Controller):
             str | None,
             Parameter(
                 header=IDEMPOTENCY_HEADER,
+                schema_extra={"format": "uuid"},
                 required=False,
                 description="A UUID that becomes the execution id: a repeat answers the same execution.",
             ),
@@ -286,13 +299,8 @@ class WorkflowsController(Controller):
         service = service_of(request)
         key = execution_id_of(execution_id)
         workspace_id = str(identity.workspace_id)
-        execution = await service.get(key, workspace_id)
+        await service.get(key, workspace_id)
         response, approved = resume_request(await json_object(request))
-        waits_for_approval = execution.status == Status.HALTED and (execution.halt_data or {}).get("type") == "approval"
-        if waits_for_approval and approved is None:
-            raise ValidationError(
-                "this execution waits for an approval", {"approved": "is required: true or false for an approval"}
-            )
         resumed = await service.resume(key, workspace_id, response=response, approved=approved)
         return answer(execution_answer(resumed), 202, location=True)
 

@@ -28,6 +28,7 @@ from packs.core.workflow.errors import (
     ExecutionNotFoundError,
     ExecutionStateError,
     LeaseLostError,
+    ResumeInputError,
     StepError,
     ValidationError,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "QueueAdapter",
     "QueueStore",
     "RecoverySweeper",
+    "ResumeInputError",
     "RetryPolicy",
     "ServiceResolver",
     "Status",

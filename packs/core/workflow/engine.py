@@ -25,6 +25,7 @@ from packs.core.workflow.errors import (
 )
 from packs.core.workflow.events import Event
 from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, Status, new_id, utcnow
+from packs.core.workflow.resume_input import check_resume, waiting_approval
 from packs.core.workflow.state import RunState, describe, elapsed_ms, to_json_value
 from packs.core.workflow.steps.base import Continue, Finish, Halt, StepExecutor
 from packs.core.workflow.store import Store, keep_definition
@@ -172,6 +173,9 @@ class Engine:
         else:
             execution = await self._load_own(execution_id)
         if execution.status == Status.HALTED:
+            if waiting_approval(execution.halt_data) is not None:
+                # Only a decision moves an approval: there is nothing to recover until it comes.
+                return ExecutionResult.of(execution)
             return await self._resume(execution_id, None, None)
         if execution.status not in (Status.RUNNING, Status.PENDING):
             return ExecutionResult.of(execution)
@@ -421,7 +425,9 @@ class Engine:
 
 
 def prepare_resume(execution: Execution, response: Any, approved: bool | None) -> None:
-    """Give a halted ``execution`` its ``response`` / ``approved`` and move it to its resume step."""
+    """Give a halted ``execution`` its ``response`` / ``approved`` and move it to its resume step;
+    :class:`~packs.core.workflow.errors.ResumeInputError` (nothing changed) when they do not fit its halt."""
+    check_resume(execution, response, approved)
     if response is not None:
         execution.ctx["response"] = to_json_value(response, "the response")
     if approved is not None:

@@ -40,6 +40,15 @@ class ExecutionStateError(ExecutionError):
     """The execution's status does not allow what was asked (resume what is not halted, cancel what ended, ...)."""
 
 
+class ResumeInputError(ExecutionError):
+    """What a resume was given does not fit what the halted step waits for (an approval resumed without a
+    decision, ...); nothing was changed. ``details`` names each field and its problem."""
+
+    def __init__(self, message: str, details: dict[str, str]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
 class LeaseLostError(Error):
     """This worker no longer holds the execution's lease (it expired and another worker took over, or the
     execution was cancelled); the work in progress is rolled back and the worker stops."""

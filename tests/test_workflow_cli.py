@@ -1,0 +1,223 @@
+"""``litestar workflows run`` / ``resume`` / ``recover`` in a subprocess, on the test database, and the HTTP API.
+
+A resume without the decision an approval waits for (from the CLI or over HTTP, at the top or one
+sub-workflow down) is a usage error that changes nothing; the execution resumes properly later.
+Executions run from the CLI with ``--workspace`` / ``--user`` (or the input's ids) belong to that
+workspace: its token sees and resumes them over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from packs.core.identity.accounts import IssuedToken
+from packs.core.models import WorkflowEntry, WorkflowExecution
+from tests.conftest import Harness, auth, harness_for, make_settings
+from tests.test_cli_and_server import REPO, environment
+
+PACKS = ("contacts_service", "workflow_http")
+EXECUTIONS = "/api/v1/workflows/executions"
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A finished CLI command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The JSON result on the last line of the output."""
+        payload: dict[str, Any] = json.loads(self.stdout.strip().splitlines()[-1])
+        return payload
+
+
+@dataclass
+class Cli:
+    """``litestar ...`` in a subprocess on the harness's database, with the fixture packs installed."""
+
+    env: dict[str, str]
+
+    async def __call__(self, *args: str) -> Ran:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "litestar",
+            *args,
+            cwd=REPO,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode is not None
+        return Ran(process.returncode, out.decode(), err.decode())
+
+    async def ok(self, *args: str) -> dict[str, Any]:
+        ran = await self(*args)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        return ran.result
+
+
+@pytest.fixture
+async def harness(database_url: str) -> Any:
+    async with harness_for(make_settings(database_url, packs=PACKS)) as built:
+        yield built
+
+
+@pytest.fixture
+def cli(database_url: str, fixture_packs: Path) -> Cli:
+    return Cli(
+        environment(
+            database_url,
+            PACKFLOW_PACKS=",".join(PACKS),
+            PACKFLOW_AUTO_MIGRATE="false",
+            PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]),
+        )
+    )
+
+
+async def stored(harness: Harness, execution_id: str) -> tuple[Any, ...]:
+    """What the database holds of an execution: its row (every column) and its entries."""
+    executions, entries = WorkflowExecution.__table__, WorkflowEntry.__table__
+    key = uuid.UUID(execution_id)
+    async with harness.plugin.db.get_engine().connect() as connection:
+        row = (await connection.execute(select(executions).where(executions.c.id == key))).one()
+        logged = (await connection.execute(select(entries).where(entries.c.execution_id == key))).all()
+    return (tuple(row), sorted(tuple(entry) for entry in logged))
+
+
+def owner_flags(issued: IssuedToken) -> tuple[str, ...]:
+    return ("--workspace", str(issued.workspace_id), "--user", str(issued.user_id))
+
+
+async def test_a_resume_without_a_decision_is_a_usage_error_that_changes_nothing(
+    harness: Harness, cli: Cli, client: httpx.AsyncClient
+) -> None:
+    issued = await harness.user()
+    halted = await cli.ok("workflows", "run", "http_approve", *owner_flags(issued))
+    assert halted["status"] == "halted"
+    execution_id = halted["execution_id"]
+    before = await stored(harness, execution_id)
+
+    no_decision = await cli("workflows", "resume", execution_id)
+    assert no_decision.returncode == 2, no_decision.stdout + no_decision.stderr
+    assert "waits for an approval" in no_decision.stderr
+    assert "--approve or --reject" in no_decision.stderr
+    only_response = await cli("workflows", "resume", execution_id, "--response", '"sure"')
+    assert only_response.returncode == 2
+    recovered = await cli.ok("workflows", "recover", execution_id)
+    assert recovered["status"] == "halted"
+    over_http = await client.post(f"{EXECUTIONS}/{execution_id}/resume", json={}, headers=auth(issued))
+    assert over_http.status_code == 422, over_http.text
+    assert set(over_http.json()) == {"error", "details"}
+    assert set(over_http.json()["details"]) == {"approved"}
+    assert await stored(harness, execution_id) == before
+
+    approved = await cli.ok("workflows", "resume", execution_id, "--approve")
+    assert approved["status"] == "completed"
+    assert approved["output"] == {"decision": "approved"}
+
+
+async def test_an_approval_one_sub_workflow_down_needs_its_decision_too(
+    harness: Harness, cli: Cli, client: httpx.AsyncClient
+) -> None:
+    issued = await harness.user()
+    answer = await client.post(
+        "/api/v1/workflows/http_nested_approve/executions", json={"mode": "sync"}, headers=auth(issued)
+    )
+    assert answer.status_code == 200, answer.text
+    halted = answer.json()["data"]
+    assert halted["status"] == "halted"
+    assert halted["halt"]["data"]["child"]["type"] == "approval"
+    execution_id = halted["id"]
+    before = await stored(harness, execution_id)
+    url = f"{EXECUTIONS}/{execution_id}/resume"
+
+    response_only = await client.post(url, json={"response": "ok"}, headers=auth(issued))
+    assert response_only.status_code == 422, response_only.text
+    assert set(response_only.json()["details"]) == {"approved"}
+    assert (await cli("workflows", "resume", execution_id)).returncode == 2
+    assert await stored(harness, execution_id) == before
+
+    rejected = await client.post(url, json={"approved": False}, headers=auth(issued))
+    assert rejected.status_code == 202, rejected.text
+    for _ in range(200):
+        shown = (await client.get(f"{EXECUTIONS}/{execution_id}", headers=auth(issued))).json()["data"]
+        if shown["status"] not in ("pending", "running"):
+            break
+        await asyncio.sleep(0.05)
+    assert shown["status"] == "completed", shown
+    assert shown["output"] == {"child": {"decision": "rejected"}}
+
+
+async def test_a_cli_run_belongs_to_the_workspace_and_user_it_names(
+    harness: Harness, cli: Cli, client: httpx.AsyncClient
+) -> None:
+    issued = await harness.user("ada@example.com", "Acme")
+    stranger = await harness.user("eve@example.com", "Elsewhere")
+
+    halted = await cli.ok("workflows", "run", "http_approve", "--workspace", "Acme", "--user", "Ada@Example.com")
+    execution_id = halted["execution_id"]
+    shown = await client.get(f"{EXECUTIONS}/{execution_id}", headers=auth(issued))
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["data"]["workspace_id"] == str(issued.workspace_id)
+    assert shown.json()["data"]["created_by_id"] == str(issued.user_id)
+    assert (await client.get(f"{EXECUTIONS}/{execution_id}", headers=auth(stranger))).status_code == 404
+    resumed = await client.post(f"{EXECUTIONS}/{execution_id}/resume", json={"approved": True}, headers=auth(issued))
+    assert resumed.status_code == 202, resumed.text
+
+    # Without options, the input's ids name the owner; a workflow declaring them gets them.
+    ids = {"user_id": str(issued.user_id), "workspace_id": str(issued.workspace_id)}
+    people = [{"first_name": f"P{i}", "last_name": "X"} for i in range(11)]
+    bulk = await cli.ok("workflows", "run", "bulk_import", "--input", json.dumps({**ids, "contacts": people}))
+    assert bulk["status"] == "halted"
+    listed = await client.get(EXECUTIONS, params={"workflow_id": "bulk_import"}, headers=auth(issued))
+    assert [row["id"] for row in listed.json()["data"]] == [bulk["execution_id"]]
+    # A user of one workspace needs no --workspace.
+    only_user = await cli.ok("workflows", "run", "http_echo", "--user", str(issued.user_id))
+    assert (await client.get(f"{EXECUTIONS}/{only_user['execution_id']}", headers=auth(issued))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--workspace", "Nowhere", "--user", "ada@example.com"), "no workspace named 'Nowhere'"),
+        (("--workspace", "Acme", "--user", "nobody@example.com"), "no user with email 'nobody@example.com'"),
+        (("--workspace", "Elsewhere", "--user", "ada@example.com"), "is not a member of workspace"),
+        (("--workspace", "Acme"), "name the user who starts it too"),
+        (("--user", "not an email"), "neither a user id nor an email"),
+    ],
+)
+async def test_a_cli_run_naming_an_unknown_owner_or_a_non_member_is_a_usage_error(
+    harness: Harness, cli: Cli, args: tuple[str, ...], message: str
+) -> None:
+    await harness.user("ada@example.com", "Acme")
+    await harness.user("eve@example.com", "Elsewhere")
+    ran = await cli("workflows", "run", "http_echo", *args)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert message in " ".join(ran.stderr.split())
+    assert await harness.count("workflow_executions") == 0
+
+
+async def test_options_that_disagree_with_the_input_are_a_usage_error(harness: Harness, cli: Cli) -> None:
+    issued = await harness.user("ada@example.com", "Acme")
+    other = await harness.user("eve@example.com", "Elsewhere")
+    given = json.dumps({"workspace_id": str(other.workspace_id)})
+    ran = await cli("workflows", "run", "http_echo", *owner_flags(issued), "--input", given)
+    assert ran.returncode == 2
+    assert "input 'workspace_id'" in ran.stderr
+    assert await harness.count("workflow_executions") == 0

@@ -17,7 +17,7 @@ from app.errors import StartupError
 from app.settings import Settings
 from packs.core.features import Feature, FeatureRegistry
 from packs.core.features import registry as feature_registry
-from packs.core.schemas import Schema, SchemaRegistry
+from packs.core.schemas import Schema, SchemaRegistry, schema_slug
 from packs.core.schemas import registry as schema_registry
 from packs.core.settings import registry as pack_settings
 
@@ -75,7 +75,7 @@ class Contributions:
     def summary(self) -> dict[str, list[str]]:
         """Names of what the pack registers, by kind (for ``litestar packs list``)."""
         return {
-            "schemas": [schema.slug for schema in self.schemas],
+            "schemas": [schema_slug(schema) for schema in self.schemas],
             "features": [
                 f"{feature.slug} ({', '.join(tool.__name__ for tool in feature.tools)})" for feature in self.features
             ],

@@ -19,6 +19,7 @@ from app.settings import Settings
 from app.workflows import WorkflowRuntime, configure_workflows
 from packs.core.http.errors import http_exception_handler
 from packs.core.http.openapi import openapi_render_plugins
+from packs.core.http.openapi_ui import assets_router
 from packs.core.workflow import InlineAdapter
 
 logger = logging.getLogger("packflow")
@@ -96,13 +97,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if workflows.saq_plugin is not None:
         plugins.append(workflows.saq_plugin)
     return Litestar(
+        route_handlers=[assets_router()],
         plugins=plugins,
         openapi_config=OpenAPIConfig(
             title="Packflow",
             version="0.1.0",
             description="Resources served by the enabled packs. Authenticate with `Authorization: Bearer <token>`.",
             path="/schema",
-            render_plugins=openapi_render_plugins(packs.features, packs.schemas),
+            render_plugins=openapi_render_plugins(packs.features, packs.schemas, workflows.service.definitions),
         ),
         request_max_body_size=settings.max_body_bytes,
         logging_config=LoggingConfig(

@@ -27,6 +27,7 @@ FIXTURE_PACKS = {
     "configured": "tests.fixture_packs.configured",
     "also_configured": "tests.fixture_packs.also_configured",
     "bad_settings_hook": "tests.fixture_packs.bad_settings_hook",
+    "titled": "tests.fixture_packs.titled",
 }
 
 

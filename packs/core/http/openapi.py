@@ -1,30 +1,44 @@
-"""OpenAPI operations for every registered tool, merged into Litestar's generated document.
+"""OpenAPI operations for every registered tool and workflow, merged into Litestar's generated document.
 
 The resources controller answers every feature through three catch-all routes, which tell a client
 nothing; this module documents each tool as its own operation instead: its concrete path, method,
-parameters, request body (the tool's schema), statuses and error bodies.
+parameters, request body (the tool's schema; partial for PATCH), statuses, the success body (the item
+envelope with the feature's schema inside) and error bodies. Each loaded workflow gets its own start
+operation with its declared inputs. See docs/http-api.md, "OpenAPI".
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 from litestar import Request
 from litestar.enums import MediaType
-from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import OpenAPIRenderPlugin
 
 from packs.core.features import Feature, FeatureRegistry
 from packs.core.http import API_PREFIX
-from packs.core.schemas import SchemaRegistry
+from packs.core.http.openapi_ui import OfflineSwaggerUI
+from packs.core.schemas import Schema, SchemaRegistry
+from packs.core.schemas.base import describe
+from packs.core.serializers import ItemSerializer
 from packs.core.tools import Tool
 from packs.core.tools.parameters import IDENTITY_PARAMETERS, Parameter
+from packs.core.workflow import WorkflowDef
+from packs.core.workflow.inputs import input_schema
+
+logger = logging.getLogger("packflow.openapi")
 
 BODY_METHODS = frozenset({"post", "put", "patch"})
 HIDDEN_PARAMETERS = IDENTITY_PARAMETERS | {"id", "http_method"}
 REF = "#/components/schemas/{name}"
+WORKFLOW_START_PATH = f"{API_PREFIX}/workflows/{{workflow_id}}/executions"
+UUID_SCHEMA = {"type": "string", "format": "uuid"}
+TIMESTAMP = {"type": "string", "format": "date-time"}
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -39,8 +53,13 @@ VALIDATION_ERROR_SCHEMA = {
     },
     "required": ["error", "details"],
 }
+LIST_META_SCHEMA = {
+    "type": "object",
+    "properties": {"page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}},
+    "required": ["page", "per_page", "total"],
+}
 ERROR_RESPONSES = {
-    "400": "Bad request: invalid JSON body, or several workspaces and no X-Workspace-Id",
+    "400": "Bad request: invalid JSON body, a malformed or empty X-Workspace-Id, or several workspaces and none chosen",
     "401": "Missing, malformed, unknown or revoked bearer token",
     "403": "Not a member of the workspace, or the tool forbids it",
     "404": "No such record in this workspace",
@@ -62,9 +81,8 @@ def tool_operations(features: FeatureRegistry, schemas: SchemaRegistry) -> dict[
     for schema in schemas.all():
         component = components.get(schema.__name__)
         if component is not None:
-            component["title"] = schema.title or schema.__name__
-            if schema.description:
-                component["description"] = schema.description
+            describe(schema, component)
+            components.update(_item_components(schema, component))
     for feature in features.all():
         for tool in feature.tools:
             spec = tool.route_spec
@@ -74,6 +92,7 @@ def tool_operations(features: FeatureRegistry, schemas: SchemaRegistry) -> dict[
                 paths.setdefault(path, {})[method] = _operation(feature, tool, method, ref_of, schemas)
     components["Error"] = ERROR_SCHEMA
     components["ValidationError"] = VALIDATION_ERROR_SCHEMA
+    components["ListMeta"] = LIST_META_SCHEMA
     return {
         "paths": paths,
         "components": {
@@ -93,18 +112,71 @@ def merge_into(document: dict[str, Any], operations: dict[str, Any]) -> dict[str
     return merged
 
 
-class ToolDocs:
-    """The app's OpenAPI document with the tool operations merged in, built once per app."""
+def workflow_start_operations(document: dict[str, Any], definitions: Mapping[str, WorkflowDef]) -> None:
+    """Add to ``document`` a start operation per loaded workflow beside the generic one, whose body names
+    the workflow's inputs (required ones required; ``user_id`` / ``workspace_id`` come from the token and
+    are not asked for)."""
+    generic = document.get("paths", {}).get(WORKFLOW_START_PATH)
+    if generic is None or "post" not in generic:
+        return
+    template = generic["post"]
+    for key in sorted(definitions):
+        definition = definitions[key]
+        operation = copy.deepcopy(template)
+        operation["operationId"] = f"workflows_{definition.id}_start"
+        operation["summary"] = f"Start {definition.name}"
+        if definition.description:
+            operation["description"] = f"{definition.description}\n\n{template.get('description', '')}".strip()
+        operation["parameters"] = [p for p in operation.get("parameters", []) if p.get("name") != "workflow_id"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        body["properties"]["input"], required = _workflow_input_schema(definition)
+        body["additionalProperties"] = False
+        if required:
+            body["required"] = ["input"]
+            operation["requestBody"]["required"] = True
+        document["paths"][f"{API_PREFIX}/workflows/{definition.id}/executions"] = {"post": operation}
 
-    def __init__(self, features: FeatureRegistry, schemas: SchemaRegistry) -> None:
+
+def complete_headers(document: dict[str, Any]) -> None:
+    """Give every response header of ``document`` without ``schema`` or ``content`` a string schema
+    (OpenAPI 3.1 requires one of them; Litestar's ``ResponseHeader`` documents neither)."""
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                for header in response.get("headers", {}).values():
+                    if "schema" not in header and "content" not in header:
+                        header["schema"] = {"type": "string"}
+
+
+class ToolDocs:
+    """The app's OpenAPI document with the tool and workflow operations merged in, built once per app."""
+
+    def __init__(
+        self,
+        features: FeatureRegistry,
+        schemas: SchemaRegistry,
+        workflows: Mapping[str, WorkflowDef] | None = None,
+    ) -> None:
         self.features = features
         self.schemas = schemas
+        self.workflows = workflows if workflows is not None else {}
         self._document: dict[str, Any] | None = None
 
     def document(self, openapi_schema: dict[str, Any]) -> dict[str, Any]:
-        """``openapi_schema`` (Litestar's) plus every tool's operation."""
+        """``openapi_schema`` (Litestar's) plus every tool's and workflow's operation; a failure is logged
+        with its traceback (and answered 500), never silent."""
         if self._document is None:
-            self._document = merge_into(openapi_schema, tool_operations(self.features, self.schemas))
+            try:
+                document = merge_into(openapi_schema, tool_operations(self.features, self.schemas))
+                workflow_start_operations(document, self.workflows)
+                complete_headers(document)
+                msgspec.json.encode(document)
+            except Exception:
+                logger.exception("the OpenAPI document could not be built")
+                raise
+            self._document = document
         return self._document
 
 
@@ -120,8 +192,8 @@ class ToolsOpenAPIJSON(OpenAPIRenderPlugin):
         return self.render_json(request, self.docs.document(openapi_schema))
 
 
-class ToolsSwaggerUI(SwaggerRenderPlugin):
-    """The interactive page (Swagger UI) on the merged document."""
+class ToolsSwaggerUI(OfflineSwaggerUI):
+    """The interactive page (Swagger UI, assets served by the app) on the merged document."""
 
     def __init__(self, docs: ToolDocs, path: str | list[str]) -> None:
         super().__init__(path=path)
@@ -132,9 +204,11 @@ class ToolsSwaggerUI(SwaggerRenderPlugin):
         return super().render(request, self.docs.document(openapi_schema))
 
 
-def openapi_render_plugins(features: FeatureRegistry, schemas: SchemaRegistry) -> list[OpenAPIRenderPlugin]:
+def openapi_render_plugins(
+    features: FeatureRegistry, schemas: SchemaRegistry, workflows: Mapping[str, WorkflowDef] | None = None
+) -> list[OpenAPIRenderPlugin]:
     """The render plugins of the app: Swagger UI at ``/schema`` and the JSON document."""
-    docs = ToolDocs(features, schemas)
+    docs = ToolDocs(features, schemas, workflows)
     return [ToolsSwaggerUI(docs, path=["/", "/swagger"]), ToolsOpenAPIJSON(docs)]
 
 
@@ -153,6 +227,69 @@ def _documented_parameters(tool: type[Tool]) -> list[Parameter]:
     return [p for name, p in tool.parameters().parameters.items() if name not in HIDDEN_PARAMETERS]
 
 
+def _item_components(schema: type[Schema], component: dict[str, Any]) -> dict[str, Any]:
+    """The PATCH variant of a schema (no field required) and its item, answer and list envelopes."""
+    name = schema.__name__
+    patch = {key: value for key, value in component.items() if key != "required"}
+    patch["title"] = f"{component.get('title', name)} (partial)"
+    patch["description"] = "PATCH: only the fields sent are changed; none is required."
+    item = {
+        "type": "object",
+        "description": f"A stored {name} record.",
+        "properties": {
+            "id": UUID_SCHEMA,
+            "schema_slug": {"type": "string"},
+            "tool_slug": {"type": "string"},
+            "data": {"$ref": REF.format(name=name)},
+            "workspace_id": UUID_SCHEMA,
+            "created_by_id": UUID_SCHEMA,
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "deleted_at": {"anyOf": [TIMESTAMP, {"type": "null"}]},
+        },
+        "required": [
+            "id",
+            "schema_slug",
+            "tool_slug",
+            "data",
+            "workspace_id",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+        ],
+    }
+    answer = {
+        "type": "object",
+        "description": f'One {name} record: `{{"data": item, "meta": {{...}}}}`.',
+        "properties": {"data": {"$ref": REF.format(name=f"{name}Item")}, "meta": {"type": "object"}},
+        "required": ["data", "meta"],
+    }
+    listing = {
+        "type": "object",
+        "description": f'A page of {name} records: `{{"data": [item, ...], "meta": {{"page", "per_page", "total"}}}}`.',
+        "properties": {
+            "data": {"type": "array", "items": {"$ref": REF.format(name=f"{name}Item")}},
+            "meta": {"$ref": REF.format(name="ListMeta")},
+        },
+        "required": ["data", "meta"],
+    }
+    return {f"{name}Patch": patch, f"{name}Item": item, f"{name}ItemAnswer": answer, f"{name}ItemList": listing}
+
+
+def _success_schema(tool: type[Tool], method: str, schemas: SchemaRegistry) -> dict[str, Any]:
+    """The item envelope for the CRUD routes of a tool rendering items of a registered schema; a list
+    for ``GET`` on the collection; any JSON object for actions and tools rendering something else."""
+    spec = tool.route_spec
+    assert spec is not None
+    serializer = tool.serializer_class
+    schema = schemas.find(tool.schema_slug) if tool.schema_slug else None
+    if spec.action is not None or schema is None or serializer is None or not issubclass(serializer, ItemSerializer):
+        return {"type": "object"}
+    if method == "get" and spec.scope == "collection":
+        return {"$ref": REF.format(name=f"{schema.__name__}ItemList")}
+    return {"$ref": REF.format(name=f"{schema.__name__}ItemAnswer")}
+
+
 def _operation(
     feature: Feature, tool: type[Tool], method: str, ref_of: dict[Any, Any], schemas: SchemaRegistry
 ) -> dict[str, Any]:
@@ -166,13 +303,11 @@ def _operation(
             "in": "header",
             "required": False,
             "description": "The workspace to act in; optional when the user belongs to exactly one.",
-            "schema": {"type": "string", "format": "uuid"},
+            "schema": UUID_SCHEMA,
         }
     ]
     if spec.scope == "member":
-        parameters.append(
-            {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-        )
+        parameters.append({"name": "id", "in": "path", "required": True, "schema": UUID_SCHEMA})
     operation: dict[str, Any] = {
         "operationId": f"{feature.namespace}_{feature.name}_{tool.slug}_{method}",
         "summary": summary.strip(),
@@ -183,7 +318,8 @@ def _operation(
         operation["description"] = description.strip()
     documented = _documented_parameters(tool)
     if method in BODY_METHODS:
-        properties = {p.name: _parameter_schema(tool, p, ref_of, schemas) for p in documented}
+        partial = method == "patch"
+        properties = {p.name: _parameter_schema(tool, p, ref_of, schemas, partial=partial) for p in documented}
         body_schema: dict[str, Any] = {"type": "object", "properties": properties}
         required = [p.name for p in documented if p.required]
         if required:
@@ -206,7 +342,7 @@ def _operation(
     responses: dict[str, Any] = {
         str(spec.status): {
             "description": 'Success: the tool\'s answer, `{"data": ..., "meta": {...}}`',
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {"application/json": {"schema": _success_schema(tool, method, schemas)}},
         },
         "422": {
             "description": "Validation failed: one message per failing field",
@@ -223,13 +359,46 @@ def _operation(
 
 
 def _parameter_schema(
-    tool: type[Tool], parameter: Parameter, ref_of: dict[Any, Any], schemas: SchemaRegistry
+    tool: type[Tool],
+    parameter: Parameter,
+    ref_of: dict[Any, Any],
+    schemas: SchemaRegistry,
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
-    """The parameter's JSON schema; the parameter named after the tool's schema slug documents that schema."""
+    """The parameter's JSON schema; the parameter named after the tool's schema slug documents that schema
+    (its partial variant for PATCH)."""
     if parameter.name == tool.schema_slug and (schema := schemas.find(parameter.name)) is not None:
+        if partial:
+            return {"$ref": REF.format(name=f"{schema.__name__}Patch")}
         schema_ref: dict[str, Any] = ref_of[schema]
         return schema_ref
     parameter_schema: dict[str, Any] = dict(ref_of[parameter.annotation])
     if not parameter.required and parameter.default is not None:
         parameter_schema["default"] = parameter.default
     return parameter_schema
+
+
+def _workflow_input_schema(definition: WorkflowDef) -> tuple[dict[str, Any], list[str]]:
+    """The JSON schema of a workflow's ``input`` object and the names of its required inputs."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, declared in definition.inputs.items():
+        if name in IDENTITY_PARAMETERS:
+            continue
+        schema = input_schema(declared)
+        if declared.description:
+            schema["description"] = declared.description
+        if declared.default is not None:
+            schema["default"] = declared.default
+        properties[name] = schema
+        if declared.required and declared.default is None:
+            required.append(name)
+    document: dict[str, Any] = {
+        "type": "object",
+        "description": "The workflow's inputs (user_id and workspace_id come from the token).",
+        "properties": properties,
+    }
+    if required:
+        document["required"] = required
+    return document, required

@@ -14,11 +14,12 @@ from packs.core.db import bind_session
 from packs.core.features import registry as features
 from packs.core.http import API_PREFIX
 from packs.core.http.errors import error_response, tool_error_response
+from packs.core.http.options import options_response
 from packs.core.http.params import BadRequestBodyError, decode_body, merge_params
 from packs.core.identity import IdentityError, authenticate
 from packs.core.tools.routing import ACTION_PATTERN
 
-METHODS = [HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE]
+METHODS = [HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE, HttpMethod.OPTIONS]
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 JSON = "application/json"
 
@@ -26,7 +27,8 @@ JSON = "application/json"
 class ResourcesController(Controller):
     """``/api/v1/{namespace}/{feature}[/{id}][/{action}]`` for every registered feature.
 
-    Every method is accepted on every path so that a method no tool answers is 404, not 405.
+    Every method is accepted on every path so that a method no tool answers is 404, not 405; ``OPTIONS``
+    lists the methods that have a tool (docs/http-api.md, "Routes").
     """
 
     path = API_PREFIX
@@ -79,7 +81,10 @@ async def dispatch(
     item_id: str | None,
     action: str | None,
 ) -> Response[Any]:
-    """Authenticate, find the tool, call it inside the request's unit of work, commit only on success."""
+    """Authenticate, find the tool, call it inside the request's unit of work, commit only on success
+    (``OPTIONS`` answers the path's methods without authentication)."""
+    if request.method == HttpMethod.OPTIONS:
+        return options_response(features, namespace, feature_name, item_id, action)
     try:
         identity = await authenticate(
             session, request.headers.get("authorization"), request.headers.get("x-workspace-id")

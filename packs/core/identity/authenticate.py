@@ -41,9 +41,12 @@ def parse_bearer(authorization: str | None) -> str:
 
 
 def parse_workspace_header(value: str | None) -> UUID | None:
-    """The workspace id of an ``X-Workspace-Id`` header; 400 when it is not a UUID."""
-    if value is None or not value.strip():
+    """The workspace id of an ``X-Workspace-Id`` header (``None`` when absent); 400 when it is not a UUID,
+    an empty or blank header included (docs/http-api.md, "Identity")."""
+    if value is None:
         return None
+    if not value.strip():
+        raise IdentityError(400, "X-Workspace-Id is empty: send a workspace UUID, or leave the header out")
     try:
         return UUID(value.strip())
     except ValueError:

@@ -1,6 +1,6 @@
 """Schemas: msgspec Structs with a slug, their registry and field-by-field validation."""
 
-from packs.core.schemas.base import Schema
+from packs.core.schemas.base import Schema, schema_description, schema_slug, schema_title
 from packs.core.schemas.registry import (
     DuplicateSchemaError,
     SchemaRegistry,
@@ -15,5 +15,8 @@ __all__ = [
     "SchemaRegistry",
     "UnknownSchemaError",
     "registry",
+    "schema_description",
+    "schema_slug",
+    "schema_title",
     "validate",
 ]

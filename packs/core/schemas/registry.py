@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from packs.core.schemas.base import Schema
+from packs.core.schemas.base import Schema, schema_slug
 
 
 class UnknownSchemaError(LookupError):
@@ -31,9 +31,12 @@ class SchemaRegistry:
         """Add ``schema``; a slug registered already (by this or another pack) is an error naming both."""
         if not (isinstance(schema, type) and issubclass(schema, Schema)):
             raise TypeError(f"pack {pack!r} registered {schema!r}, which is not a packs.core.schemas.Schema")
-        slug = getattr(schema, "slug", None)
-        if not isinstance(slug, str) or not slug:
-            raise TypeError(f"schema {schema.__qualname__} of pack {pack!r} has no slug")
+        slug = schema_slug(schema)
+        if not slug:
+            raise TypeError(
+                f"schema {schema.__qualname__} of pack {pack!r} has no slug: set slug = '...' "
+                "(or __slug__ = '...' when the schema has a field named slug)"
+            )
         if slug in self._schemas:
             raise DuplicateSchemaError(
                 f"schema {slug!r} is registered by pack {self._owners[slug]!r} "

@@ -1,8 +1,9 @@
 """The pack author's whole journey with the example external pack (examples/packflow-deals).
 
 Its wheel is built and installed with pip, together with a wheel of this project, into a fresh
-virtual environment; the pack is enabled through a settings file; ``litestar database upgrade``
-applies its migration; a real ``litestar run`` serves its endpoints and runs its workflow; then it
+virtual environment; the pack is enabled through a settings file; ``packflow database upgrade``
+(the console command, with no ``LITESTAR_APP``) applies its migration; a real ``packflow run``
+serves its endpoints and runs its workflow; then it
 is disabled and its endpoints are gone while the rest still works. The pack's own test suite runs
 in that environment too, with nothing but ``packs.core.testing``.
 """
@@ -11,10 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +24,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.test_cli_and_server import fresh_database, litestar_server
+from tests.wheels import DISTRIBUTION, REPO, build_wheels, deployment_env, new_venv, packflow_wheel, pip
 
 __all__ = ["fresh_database"]  # a fixture of test_cli_and_server, used here too
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "packflow-deals"
-PROJECT_FILES = ("app", "packs", "migrations", "pyproject.toml", "README.md")
-SKIP_COPYING = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".pytest_cache")
 
 
 @dataclass(frozen=True)
@@ -47,67 +43,35 @@ class Environment:
     def python(self) -> str:
         return str(self.folder / "bin" / "python")
 
+    @property
+    def packflow(self) -> str:
+        """The ``packflow`` console command the wheel installs."""
+        return str(self.folder / "bin" / "packflow")
+
     def env(self, **settings: str) -> dict[str, str]:
-        """The variables a deployment would have: no PACKFLOW_* from this test run, no PYTHONPATH."""
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("PACKFLOW_", "PYTHON", "VIRTUAL_ENV", "LITESTAR"))
-        }
-        env.update({"LITESTAR_APP": "app:create_app", "PYTHONUNBUFFERED": "1"}, **settings)
-        return env
+        """The variables a deployment would have: no PACKFLOW_* from this test run, no PYTHONPATH, no LITESTAR_APP."""
+        return deployment_env(**settings)
 
     def run(self, cwd: Path, *args: str, ok: bool = True, **settings: str) -> subprocess.CompletedProcess[str]:
-        """``python -m ARGS`` of the environment in ``cwd``."""
-        result = subprocess.run(
-            [self.python, "-m", *args], cwd=cwd, env=self.env(**settings), capture_output=True, text=True, timeout=300
-        )
+        """``packflow ARGS`` of the environment in ``cwd`` (``pytest ...``: ``python -m pytest ...``)."""
+        command = [self.python, "-m", *args] if args[0] == "pytest" else [self.packflow, *args]
+        result = subprocess.run(command, cwd=cwd, env=self.env(**settings), capture_output=True, text=True, timeout=300)
         if ok:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
-
-
-def pip(python: str, *args: str, cwd: Path) -> None:
-    result = subprocess.run(
-        [python, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Environment:
     """Build both wheels from copies of the sources and install them into a new virtual environment."""
     root = tmp_path_factory.mktemp("external-pack")
-    project = root / "packflow-src"
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=SKIP_COPYING)
-        else:
-            shutil.copy2(source, project / name)
-    example = root / "packflow-deals"
-    shutil.copytree(EXAMPLE, example, ignore=SKIP_COPYING)
-    wheels = root / "wheels"
-    pip(sys.executable, "wheel", "--no-deps", "--wheel-dir", str(wheels), str(project), str(example), cwd=root)
+    wheels = build_wheels(root, EXAMPLE)
     built = sorted(path.name for path in wheels.glob("*.whl"))
-    assert [name.split("-")[0] for name in built] == ["packflow", "packflow_deals"], built
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    assert [name.split("-")[0] for name in built] == ["packflow_deals", "packflow_platform"], built
+    python = new_venv(root / "venv")
     deals_wheel = next(wheels.glob("packflow_deals-*.whl"))
-    pip(
-        str(venv / "bin" / "python"),
-        "install",
-        "--find-links",
-        str(wheels),
-        str(next(wheels.glob("packflow-*.whl"))),
-        f"{deals_wheel}[test]",
-        cwd=root,
-    )
-    return Environment(venv, example)
+    pip(python, "install", "--find-links", str(wheels), str(packflow_wheel(wheels)), f"{deals_wheel}[test]", cwd=root)
+    return Environment(root / "venv", root / EXAMPLE.name)
 
 
 def settings_file(folder: Path, database_url: str, packs: list[str]) -> None:
@@ -136,7 +100,7 @@ def scalar(url: str, sql: str) -> Any:
 
 
 def packs_list(installed: Environment, cwd: Path) -> dict[str, dict[str, Any]]:
-    rows = json.loads(installed.run(cwd, "litestar", "packs", "list", "--json").stdout)
+    rows = json.loads(installed.run(cwd, "packs", "list", "--json").stdout)
     return {row["name"]: row for row in rows}
 
 
@@ -153,7 +117,9 @@ def test_the_installed_pack_is_listed_with_its_version_and_what_it_registers(
     installed: Environment, tmp_path: Path
 ) -> None:
     settings_file(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'list.db'}", ["contacts_service", "deals"])
-    deals = packs_list(installed, tmp_path)["deals"]
+    listed = packs_list(installed, tmp_path)
+    assert (listed["core"]["distribution"], listed["contacts_service"]["distribution"]) == (DISTRIBUTION, DISTRIBUTION)
+    deals = listed["deals"]
     assert (deals["enabled"], deals["version"], deals["distribution"]) == (True, "0.1.0", "packflow-deals")
     assert deals["module"] == "packflow_deals.hooks"
     registers = deals["registers"]
@@ -164,7 +130,7 @@ def test_the_installed_pack_is_listed_with_its_version_and_what_it_registers(
     assert registers["settings"] == ["currency", "approval_threshold"]
     assert [Path(folder).name for folder in registers["migrations"]] == ["migrations"]
     assert [Path(path).name for path in registers["workflows"]] == ["workflows"]
-    text_listing = installed.run(tmp_path, "litestar", "packs", "list").stdout
+    text_listing = installed.run(tmp_path, "packs", "list").stdout
     assert "deals 0.1.0 (enabled) - packflow_deals.hooks from packflow-deals" in text_listing
 
 
@@ -173,13 +139,13 @@ def test_enable_upgrade_serve_run_the_workflow_then_disable(
 ) -> None:
     database = fresh_database
     settings_file(tmp_path, database, ["contacts_service", "deals"])
-    installed.run(tmp_path, "litestar", "database", "upgrade", "--no-prompt")
+    installed.run(tmp_path, "database", "upgrade", "--no-prompt")
     assert scalar(database, "SELECT version_num FROM alembic_version_deals") == "deals_0001"
     assert scalar(database, "SELECT count(*) FROM deals_stage_changes") == 0
-    created = installed.run(tmp_path, "litestar", "users", "create", "--email", "ada@example.com", "--workspace", "A")
+    created = installed.run(tmp_path, "users", "create", "--email", "ada@example.com", "--workspace", "A")
     token = json.loads(created.stdout.strip().splitlines()[-1])["token"]
     headers = {"Authorization": f"Bearer {token}"}
-    command = [installed.python, "-m", "litestar"]
+    command = [installed.packflow]
 
     with (
         litestar_server(installed.env(), tmp_path / "enabled.log", command=command, cwd=tmp_path) as base,
@@ -223,7 +189,7 @@ def test_enable_upgrade_serve_run_the_workflow_then_disable(
     assert scalar(database, "SELECT count(*) FROM deals_stage_changes") == 1
 
     settings_file(tmp_path, database, ["contacts_service"])  # disabled; its section is left in the file
-    installed.run(tmp_path, "litestar", "database", "upgrade", "--no-prompt")
+    installed.run(tmp_path, "database", "upgrade", "--no-prompt")
     assert packs_list(installed, tmp_path)["deals"]["enabled"] is False
     with (
         litestar_server(installed.env(), tmp_path / "disabled.log", command=command, cwd=tmp_path) as base,

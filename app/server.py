@@ -17,7 +17,8 @@ from app.database import database_config, upgrade_database
 from app.packs import LoadedPacks, load_configured_packs
 from app.settings import Settings
 from app.workflows import WorkflowRuntime, configure_workflows
-from packs.core.http.errors import http_exception_handler
+from packs.core.http.edge import NulQueryMiddleware, send_request_id
+from packs.core.http.errors import http_exception_handler, unhandled_exception_handler
 from packs.core.http.openapi import openapi_render_plugins
 from packs.core.http.openapi_ui import assets_router
 from packs.core.workflow import InlineAdapter
@@ -37,9 +38,13 @@ class PackflowPlugin(InitPluginProtocol, CLIPluginProtocol):
         self.workflows = workflows
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        """Register pack routes, error handlers, app state and the startup migration."""
+        """Register pack routes, error handlers and the request edge (docs/http-api.md), app state and the
+        startup migration."""
         app_config.route_handlers.extend(self.packs.routes)
         app_config.exception_handlers.setdefault(HTTPException, http_exception_handler)
+        app_config.exception_handlers.setdefault(Exception, unhandled_exception_handler)
+        app_config.before_send.append(send_request_id)
+        app_config.middleware.append(NulQueryMiddleware())
         app_config.state.update(
             {
                 "settings": self.settings,

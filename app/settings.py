@@ -64,7 +64,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     """``PACKFLOW_MAX_BODY_BYTES``: largest request body accepted; larger ones answer 413."""
     environment: str = "development"
-    """``PACKFLOW_ENV``: ``development`` or ``production`` (hides exception messages in 500 answers)."""
+    """``PACKFLOW_ENV``: ``development`` or ``production`` (500 answers hide exception messages in both)."""
     auto_migrate: bool = True
     """``PACKFLOW_AUTO_MIGRATE``: apply pending migrations when the app starts and before CLI commands."""
     echo_sql: bool = False

@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 
+from packs.core.http.errors import GENERIC_MESSAGE
 from tests.conftest import Harness, auth, harness_for, http_client, make_settings
 
 THINGS = "/api/v1/probes/things"
@@ -156,26 +157,32 @@ async def test_success_commits_with_the_declared_status(probe_client: httpx.Asyn
     assert await probe.count("items") == 1
 
 
-async def test_unexpected_exception_is_500_with_class_and_message_and_rolls_back(
+async def test_unexpected_exception_is_500_with_class_and_request_id_and_rolls_back(
     probe_client: httpx.AsyncClient, probe: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     issued = await probe.user()
     response = await probe_client.post(f"{THINGS}/crash", headers=auth(issued))
     assert response.status_code == 500
-    assert response.json() == {"error": "RuntimeError", "message": "the probe broke on purpose"}
+    body = response.json()
+    assert body == {"error": "RuntimeError", "message": GENERIC_MESSAGE, "request_id": body["request_id"]}
+    assert response.headers["x-request-id"] == body["request_id"]
     assert await probe.count("items") == 0
-    assert any(record.exc_info and "RuntimeError" in record.getMessage() for record in caplog.records)
+    assert any(
+        record.exc_info and "RuntimeError" in record.getMessage() and body["request_id"] in record.getMessage()
+        for record in caplog.records
+    )
 
 
-async def test_production_mode_hides_the_exception_message(database_url: str) -> None:
-    async with harness_for(make_settings(database_url, ("probe",), environment="production")) as harness:
+@pytest.mark.parametrize("environment", ["development", "production"])
+async def test_every_environment_hides_the_exception_message(database_url: str, environment: str) -> None:
+    async with harness_for(make_settings(database_url, ("probe",), environment=environment)) as harness:
         issued = await harness.user()
         async with http_client(harness.app) as client:
             response = await client.post(f"{THINGS}/crash", headers=auth(issued))
         assert response.status_code == 500
         body = response.json()
         assert body["error"] == "RuntimeError"
-        assert "on purpose" not in body["message"]
+        assert "on purpose" not in response.text
 
 
 async def test_validation_error_is_422_with_details_and_rolls_back(
@@ -199,15 +206,14 @@ async def test_forbidden_and_not_found_errors_map_to_403_and_404(
 
 
 async def test_a_tool_without_execute_is_a_500_naming_the_class(
-    probe_client: httpx.AsyncClient, probe: Harness
+    probe_client: httpx.AsyncClient, probe: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     issued = await probe.user()
     response = await probe_client.get(f"{THINGS}/unimplemented", headers=auth(issued))
     assert response.status_code == 500
-    assert response.json() == {
-        "error": "NotImplementedError",
-        "message": "Unimplemented#execute must be implemented",
-    }
+    body = response.json()
+    assert body == {"error": "NotImplementedError", "message": GENERIC_MESSAGE, "request_id": body["request_id"]}
+    assert any("Unimplemented#execute must be implemented" in record.exc_text for record in caplog.records)
 
 
 async def test_update_tool_learns_which_method_it_was_called_with(client: httpx.AsyncClient, harness: Harness) -> None:

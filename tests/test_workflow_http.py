@@ -14,6 +14,7 @@ import pytest
 
 from app import create_app
 from app.server import PackflowPlugin
+from packs.core.http.errors import GENERIC_MESSAGE
 from packs.core.identity.accounts import IssuedToken
 from tests.conftest import Harness, auth, harness_for, http_client, make_settings
 
@@ -632,8 +633,12 @@ async def test_an_unexpected_error_is_a_logged_500_in_the_apis_shape(
     harness.app.state.workflow_service.list = broken
     response = await client.get(EXECUTIONS, headers=auth(issued))
     assert response.status_code == 500
-    assert response.json() == {"error": "RuntimeError", "message": "the store is gone"}
+    body = response.json()
+    assert body == {"error": "RuntimeError", "message": GENERIC_MESSAGE, "request_id": body["request_id"]}
+    assert "the store is gone" not in response.text
     assert "unhandled RuntimeError" in caplog.text
+    assert body["request_id"] in caplog.text
+    assert "the store is gone" in caplog.text
 
 
 # --- routing and OpenAPI ------------------------------------------------------------------------

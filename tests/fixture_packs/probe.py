@@ -8,10 +8,14 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from litestar import get
+from litestar.exceptions import ImproperlyConfiguredException
+from sqlalchemy import text
 
 from packs.core import hookimpl
 from packs.core.db import current_session
 from packs.core.features import Feature
+from packs.core.items import live_items, paginate
 from packs.core.models import Item
 from packs.core.schemas import Schema
 from packs.core.tools import ForbiddenError, NotFoundError, Tool, ValidationError
@@ -117,6 +121,51 @@ class Unimplemented(Tool, method="get", scope="collection", action="unimplemente
     """Declares a route but no execute."""
 
 
+LEAKED_SECRET = "s3cr3t-parameter-value"
+"""A parameter of the failing SQL of :class:`SqlLeak`: no answer may show it."""
+
+
+class SqlLeak(Tool, method="post", scope="collection", action="leak"):
+    """Run SQL that fails: the database error quotes the statement and its parameters."""
+
+    async def execute(self, **_: Any) -> dict[str, Any]:
+        statement = text("SELECT secret_column FROM no_such_probe_table WHERE token = :token")
+        await current_session().execute(statement, {"token": LEAKED_SECRET})
+        return {}
+
+
+class Paged(Tool, method="get", scope="collection", action="paged"):
+    """Page through things with plain ``int`` parameters: only :func:`paginate` bounds them."""
+
+    async def execute(self, *, workspace_id: UUID, page: int = 1, per_page: int = 25, **_: Any) -> dict[str, Any]:
+        result = await paginate(live_items(workspace_id, "thing").order_by(Item.id), page=page, per_page=per_page)
+        return {"data": [str(item.id) for item in result.items], "meta": result.meta()}
+
+
+class Unencodable(Tool, method="get", scope="collection", action="unencodable"):
+    """Succeed with something JSON cannot hold: the failure happens after the tool, outside its error mapping."""
+
+    def execute(self, **_: Any) -> dict[str, Any]:
+        return {"data": Window}
+
+
+@get("/probe/explode", include_in_schema=False)
+async def explode() -> None:
+    """A route of the pack itself that fails with a message quoting SQL."""
+    raise RuntimeError(f"SELECT * FROM users WHERE token = '{LEAKED_SECRET}'")
+
+
+@get("/probe/misconfigured", include_in_schema=False)
+async def misconfigured() -> None:
+    """A route that raises Litestar's own 500 exception, whose detail quotes SQL."""
+    raise ImproperlyConfiguredException(f"SELECT * FROM users WHERE token = '{LEAKED_SECRET}'")
+
+
+@hookimpl
+def register_routes() -> Sequence[Any]:
+    return [explode, misconfigured]
+
+
 @hookimpl
 def register_schemas() -> Sequence[type[Schema]]:
     return [Thing]
@@ -139,6 +188,9 @@ def register_features() -> Sequence[Feature]:
                 Missing,
                 Typed,
                 Unimplemented,
+                SqlLeak,
+                Paged,
+                Unencodable,
             ],
         )
     ]

@@ -16,7 +16,7 @@ class Index(ContactTool, method="get", scope="collection"):
     """List the workspace's contacts, newest first.
 
     `q` keeps contacts whose first name, last name or email contains it (case-insensitive);
-    `page` and `per_page` (default 25, at most 100) choose the page.
+    `page` (from 1 to 1,000,000) and `per_page` (default 25, at most 100) choose the page.
     """
 
     async def execute(

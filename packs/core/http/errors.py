@@ -1,4 +1,9 @@
-"""JSON error answers: ``{"error": message}`` everywhere, as http-api.md specifies."""
+"""JSON error answers: ``{"error": message}`` everywhere (docs/http-api.md, Responses).
+
+An exception nobody expected is a 500 whose body says only its class, a generic message and the
+request id, in every environment: its message (which may quote SQL and its parameters) and its
+traceback go to the log, under the same request id.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, MethodNotAllowedException
 
 from packs.core.http import API_PREFIX
+from packs.core.http.edge import request_id
 from packs.core.tools.errors import ForbiddenError, NotFoundError, ValidationError
 
 logger = logging.getLogger("packflow")
 
-GENERIC_MESSAGE = "an internal error occurred; the server log has the details"
+GENERIC_MESSAGE = "an internal error occurred; the server log has the details under this request_id"
 
 
 def error_response(status_code: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
@@ -21,23 +27,44 @@ def error_response(status_code: int, body: dict[str, Any]) -> Response[dict[str,
     return Response(content=body, status_code=status_code, media_type="application/json")
 
 
-def tool_error_response(error: Exception, *, production: bool) -> Response[dict[str, Any]]:
-    """The answer for an exception a tool raised (http-api.md, Responses)."""
+def tool_error_response(error: Exception, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """The answer for an exception a tool (or a handler) raised: 422, 404, 403, or a logged 500."""
     if isinstance(error, ValidationError):
         return error_response(422, {"error": error.message, "details": error.details})
     if isinstance(error, NotFoundError | ForbiddenError):
         return error_response(error.status_code, {"error": str(error)})
-    logger.exception("unhandled %s while running a tool", type(error).__name__)
-    message = GENERIC_MESSAGE if production else str(error)
-    return error_response(500, {"error": type(error).__name__, "message": message})
+    return internal_error_response(error, request)
+
+
+def internal_error_response(error: BaseException, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """500 ``{"error": ClassName, "message": generic, "request_id": id}``; the log has the rest."""
+    request_key = request_id(request.scope)
+    name = type(error).__name__
+    logger.error(
+        "unhandled %s on %s %s (request_id %s)",
+        name,
+        request.method,
+        request.url.path,
+        request_key,
+        exc_info=(type(error), error, error.__traceback__),
+    )
+    return error_response(500, {"error": name, "message": GENERIC_MESSAGE, "request_id": request_key})
+
+
+def unhandled_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """The app's handler for any exception no route handled: the same answers as a tool's."""
+    return tool_error_response(exc, request)
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     """Litestar's own HTTP errors (404, 413, ...) in the same ``{"error": ...}`` shape.
 
     Under ``/api/v1`` a method that no route takes (HEAD, TRACE, ...) is 404, never 405: every
-    method is answered by a tool or by nobody.
+    method is answered by a tool or by nobody. Litestar's own 500 (e.g. a misconfiguration) is
+    logged and answered as any other 500.
     """
+    if exc.status_code == 500:
+        return internal_error_response(exc, request)
     if isinstance(exc, MethodNotAllowedException) and request.url.path.startswith(f"{API_PREFIX}/"):
         return error_response(404, {"error": f"no tool answers {request.method} {request.url.path}"})
     body: dict[str, Any] = {"error": exc.detail}

@@ -17,6 +17,7 @@ from packs.core.http.errors import error_response, tool_error_response
 from packs.core.http.options import options_response
 from packs.core.http.params import BadRequestBodyError, decode_body, merge_params
 from packs.core.identity import IdentityError, authenticate
+from packs.core.tools.errors import ValidationError
 from packs.core.tools.routing import ACTION_PATTERN
 
 METHODS = [HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE, HttpMethod.OPTIONS]
@@ -106,19 +107,20 @@ async def dispatch(
         body = decode_body(await request.body())
     except BadRequestBodyError as error:
         return error_response(400, {"error": str(error)})
+    except ValidationError as error:
+        return tool_error_response(error, request)
     params = merge_params(request.query_params.dict(), body)
     if item_id is not None:
         params["id"] = item_id
     if "http_method" in tool.parameters().parameters:
         params["http_method"] = http_method
 
-    production = request.app.state.get("production", False)
     try:
         with bind_session(session):
             result = await tool.execute(user_id=identity.user_id, workspace_id=identity.workspace_id, **params)
         await session.commit()
     except Exception as error:
         await session.rollback()
-        return tool_error_response(error, production=production)
+        return tool_error_response(error, request)
     status = tool.route_spec.status if tool.route_spec else 200
     return Response(content=msgspec.json.encode(result), status_code=status, media_type=JSON)

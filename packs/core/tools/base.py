@@ -44,7 +44,7 @@ class _Execute:
     """
 
     def __init__(self, function: Callable[..., Any]) -> None:
-        self.function = function
+        self.function = _instance_positional_only(function)
         self.__doc__ = function.__doc__
 
     def __get__(self, instance: Tool | None, owner: type[Tool]) -> Callable[..., Any]:
@@ -53,7 +53,9 @@ class _Execute:
         return self.function.__get__(instance, owner)  # type: ignore[no-any-return]
 
 
-async def _execute_class_level(tool_class: type[Tool], **params: Any) -> Any:
+async def _execute_class_level(tool_class: type[Tool], /, **params: Any) -> Any:
+    # ``tool_class`` is positional-only and the instance's ``self`` too (``_instance_positional_only``):
+    # every keyword, whatever its name, is a parameter of the tool (docs/http-api.md, Parameters).
     params = tool_class.parameters().convert(params)
     result = tool_class().execute(**params)
     if inspect.isawaitable(result):
@@ -61,7 +63,21 @@ async def _execute_class_level(tool_class: type[Tool], **params: Any) -> Any:
     return result
 
 
-def _unimplemented(self: Tool, **params: Any) -> Any:
+def _instance_positional_only(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` with its first parameter (``self``) made positional-only, so that a keyword named
+    ``self`` reaches its ``**params`` instead of colliding with the instance.
+
+    Only a plain function whose first parameter is positional-or-keyword is changed, and only that
+    parameter: ``def execute(self, *, user_id, **_)`` behaves as ``def execute(self, /, *, user_id, **_)``.
+    """
+    code = getattr(function, "__code__", None)
+    if not inspect.isfunction(function) or code is None or code.co_argcount < 1 or code.co_posonlyargcount > 0:
+        return function
+    function.__code__ = code.replace(co_posonlyargcount=1)
+    return function
+
+
+def _unimplemented(self: Tool, /, **params: Any) -> Any:
     raise NotImplementedError(f"{type(self).__name__}#execute must be implemented")
 
 

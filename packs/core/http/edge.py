@@ -1,0 +1,64 @@
+"""What every HTTP request meets before and after its route (docs/http-api.md, Parameters and Responses).
+
+- A request id: each request gets one; every answer carries it as ``X-Request-Id``, a 500 repeats it
+  in its body, and the log line of that 500 names it.
+- Query values with NUL characters are refused with 422 naming each parameter, before any route runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from packs.core.http.params import query_problems
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_STATE_KEY = "packflow.request_id"
+
+
+def request_id(scope: Scope | dict[str, Any]) -> str:
+    """The id of the request of ``scope``, made on first use and kept in the scope's state."""
+    state: dict[str, Any] = scope.setdefault("state", {})
+    found = state.get(_STATE_KEY)
+    if not isinstance(found, str):
+        found = uuid.uuid4().hex
+        state[_STATE_KEY] = found
+    return found
+
+
+async def send_request_id(message: Message, scope: Scope) -> None:
+    """A ``before_send`` hook: add ``X-Request-Id`` to the start of every HTTP answer."""
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", []))
+        headers.append((REQUEST_ID_HEADER.lower().encode(), request_id(scope).encode()))
+        message["headers"] = headers
+
+
+class NulQueryMiddleware(ASGIMiddleware):
+    """Answer 422 ``{"error", "details"}`` to a query whose names or values hold a NUL (``%00``)."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Refuse the request when its query holds a NUL, else pass it on."""
+        raw: bytes = scope.get("query_string", b"")
+        if b"%00" in raw or b"\x00" in raw:
+            pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace")
+            problems = query_problems(pairs)
+            if problems:
+                await _answer(send, 422, {"error": "Invalid parameters", "details": problems})
+                return
+        await next_app(scope, receive, send)
+
+
+async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
+    content = msgspec.json.encode(body)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content, "more_body": False})

@@ -142,7 +142,7 @@ def fixture_packs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 async def probe(database_url: str) -> AsyncIterator[Harness]:
     """The app with contacts_service and the probe pack enabled."""
-    async with harness_for(make_settings(database_url, packs=("contacts_service", "probe"))) as built:
+    async with harness_for(make_settings(database_url, packs=("contacts_service", "pftest_probe"))) as built:
         yield built
 
 

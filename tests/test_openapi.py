@@ -86,7 +86,7 @@ async def test_tool_actions_and_typed_parameters_are_documented(
 @pytest.fixture(scope="module")
 def docs(sqlite_database_url: str) -> Iterator[TestClient[Litestar]]:
     """One app for the document-only tests of this module (contacts, probe and titled packs)."""
-    app = create_app(make_settings(sqlite_database_url, packs=("contacts_service", "probe", "titled")))
+    app = create_app(make_settings(sqlite_database_url, packs=("contacts_service", "pftest_probe", "titled")))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -17,7 +17,7 @@ from tests.fixture_packs.also_configured import AlsoConfiguredSettings
 from tests.fixture_packs.configured import ConfiguredSettings
 from tests.test_cli_and_server import litestar_in, plain
 
-FILE = "packflow.toml [packs.configured]"
+FILE = "packflow.toml [packs.pftest_configured]"
 
 
 def load(packs: tuple[str, ...], settings: dict[str, dict[str, Any]], source: str = FILE) -> None:
@@ -29,15 +29,18 @@ def load(packs: tuple[str, ...], settings: dict[str, dict[str, Any]], source: st
 
 
 def test_a_pack_reads_its_validated_section_by_its_own_struct() -> None:
-    load(("configured", "also_configured"), {"configured": {"api_key": "k", "retries": "7", "verbose": "true"}})
+    load(
+        ("pftest_configured", "pftest_also_configured"),
+        {"pftest_configured": {"api_key": "k", "retries": "7", "verbose": "true"}},
+    )
     assert pack_settings(ConfiguredSettings) == ConfiguredSettings(api_key="k", retries=7, verbose=True)
     assert pack_settings(AlsoConfiguredSettings) == AlsoConfiguredSettings()  # no section: the defaults
-    assert registry.of("configured") == ConfiguredSettings(api_key="k", retries=7, verbose=True)
+    assert registry.of("pftest_configured") == ConfiguredSettings(api_key="k", retries=7, verbose=True)
 
 
 def test_the_settings_of_a_pack_that_is_no_longer_enabled_are_gone() -> None:
-    load(("configured",), {"configured": {"api_key": "k"}})
-    load((), {"configured": {"api_key": "k"}})  # a disabled pack's section is ignored
+    load(("pftest_configured",), {"pftest_configured": {"api_key": "k"}})
+    load((), {"pftest_configured": {"api_key": "k"}})  # a disabled pack's section is ignored
     with pytest.raises(LookupError, match="no enabled pack declares the settings ConfiguredSettings"):
         pack_settings(ConfiguredSettings)
 
@@ -47,17 +50,17 @@ def test_the_settings_of_a_pack_that_is_no_longer_enabled_are_gone() -> None:
     [
         (
             {"api_key": "k", "retries": "many"},
-            f"pack 'configured': setting 'retries' ({FILE}): Expected `int`, got `str`",
+            f"pack 'pftest_configured': setting 'retries' ({FILE}): Expected `int`, got `str`",
         ),
-        ({"api_key": "k", "retries": -1}, f"pack 'configured': setting 'retries' ({FILE}): Expected `int` >= 0"),
+        ({"api_key": "k", "retries": -1}, f"pack 'pftest_configured': setting 'retries' ({FILE}): Expected `int` >= 0"),
         (
             {"api_key": "k", "region": "mars"},
-            f"pack 'configured': setting 'region' ({FILE}): Invalid enum value 'mars'",
+            f"pack 'pftest_configured': setting 'region' ({FILE}): Invalid enum value 'mars'",
         ),
-        ({"retries": 1}, "pack 'configured': setting 'api_key' is required (ConfiguredSettings) but not set"),
+        ({"retries": 1}, "pack 'pftest_configured': setting 'api_key' is required (ConfiguredSettings) but not set"),
         (
             {"api_key": "k", "retry": 1},
-            f"pack 'configured': unknown setting 'retry' ({FILE}); known settings: api_key, retries, region, verbose",
+            f"pack 'pftest_configured': unknown setting 'retry' ({FILE}); known settings: api_key, retries, region, verbose",
         ),
     ],
 )
@@ -65,7 +68,7 @@ def test_bad_settings_stop_startup_naming_the_pack_the_key_and_the_problem(
     section: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(PackError) as raised:
-        load(("configured",), {"configured": section})
+        load(("pftest_configured",), {"pftest_configured": section})
     assert message in str(raised.value)
 
 
@@ -80,22 +83,30 @@ def test_settings_for_a_pack_that_declares_none_stop_startup() -> None:
 
 def test_register_settings_must_return_a_struct_class() -> None:
     with pytest.raises(
-        PackError, match=r"pack 'bad_settings_hook': hook register_settings must return a msgspec.Struct"
+        PackError, match=r"pack 'pftest_bad_settings_hook': hook register_settings must return a msgspec.Struct"
     ):
-        load_packs(["bad_settings_hook"])
+        load_packs(["pftest_bad_settings_hook"])
 
 
 def test_packs_list_shows_the_setting_names() -> None:
-    loaded = load_packs(["configured"], settings={"configured": {"api_key": "k"}})
-    assert loaded.contributions["configured"].summary()["settings"] == ["api_key", "retries", "region", "verbose"]
+    loaded = load_packs(["pftest_configured"], settings={"pftest_configured": {"api_key": "k"}})
+    assert loaded.contributions["pftest_configured"].summary()["settings"] == [
+        "api_key",
+        "retries",
+        "region",
+        "verbose",
+    ]
     assert loaded.contributions["core"].summary()["settings"] == []
 
 
 async def test_tools_read_their_packs_settings_over_http(sqlite_database_url: str) -> None:
     settings = make_settings(
         sqlite_database_url,
-        packs=("configured", "also_configured"),
-        pack_settings={"configured": {"api_key": "secret", "region": "us"}, "also_configured": {"greeting": "hi"}},
+        packs=("pftest_configured", "pftest_also_configured"),
+        pack_settings={
+            "pftest_configured": {"api_key": "secret", "region": "us"},
+            "pftest_also_configured": {"greeting": "hi"},
+        },
     )
     async with harness_for(settings) as harness:
         issued = await harness.user()
@@ -108,16 +119,24 @@ async def test_tools_read_their_packs_settings_over_http(sqlite_database_url: st
 
 def test_create_app_stops_on_bad_settings_from_the_file(tmp_path: Path) -> None:
     path = tmp_path / "packflow.toml"
-    path.write_text('[packflow]\npacks = ["configured"]\n\n[packs.configured]\napi_key = "k"\nretries = "x"\n')
+    path.write_text(
+        '[packflow]\npacks = ["pftest_configured"]\n\n[packs.pftest_configured]\napi_key = "k"\nretries = "x"\n'
+    )
     with pytest.raises(PackError) as raised:
         create_app(Settings.from_env({"PACKFLOW_SETTINGS_FILE": str(path), "PACKFLOW_AUTO_MIGRATE": "false"}))
-    assert str(raised.value).startswith(f"pack 'configured': setting 'retries' ({path} [packs.configured]): ")
+    assert str(raised.value).startswith(
+        f"pack 'pftest_configured': setting 'retries' ({path} [packs.pftest_configured]): "
+    )
 
 
 def test_the_command_line_stops_on_bad_settings_with_the_message(tmp_path: Path, fixture_packs: Path) -> None:
-    (tmp_path / "packflow.toml").write_text('[packflow]\npacks = ["configured"]\n\n[packs.configured]\nretries = 2\n')
+    (tmp_path / "packflow.toml").write_text(
+        '[packflow]\npacks = ["pftest_configured"]\n\n[packs.pftest_configured]\nretries = 2\n'
+    )
     result = litestar_in(tmp_path, fixture_packs, "database", "upgrade", "--no-prompt")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr  # the message alone
-    assert "pack 'configured': setting 'api_key' is required (ConfiguredSettings) but not set" in plain(result.stderr)
+    assert "pack 'pftest_configured': setting 'api_key' is required (ConfiguredSettings) but not set" in plain(
+        result.stderr
+    )
     assert not (tmp_path / "never.db").exists()

@@ -20,8 +20,8 @@ def test_in_repo_packs_are_declared_as_entry_points() -> None:
     assert installed["core"].module == "packs.core.hooks"
     assert installed["contacts_service"].module == "packs.contacts_service.hooks"
     assert installed["core"].distribution == "packflow-platform"
-    assert installed["probe"].distribution == "packflow-fixture-packs"
-    assert installed["probe"].version == "1.2.3"
+    assert installed["pftest_probe"].distribution == "packflow-fixture-packs"
+    assert installed["pftest_probe"].version == "1.2.3"
 
 
 def test_core_is_always_enabled_and_first() -> None:
@@ -46,34 +46,35 @@ def test_a_pack_that_is_not_installed_stops_startup_listing_the_installed_ones()
     message = str(raised.value)
     assert "'crm' is enabled (PACKFLOW_PACKS or the settings file's [packflow] packs) but not installed" in message
     assert "installed packs: " in message
-    for name in ("contacts_service", "core", "probe"):
+    for name in ("contacts_service", "core", "pftest_probe"):
         assert name in message.split("installed packs: ")[1]
 
 
 def test_two_packs_registering_one_feature_stop_startup_naming_both() -> None:
     with pytest.raises(
-        PackError, match=r"feature 'probes/things' is registered by pack 'probe' and by pack 'clash_feature'"
+        PackError,
+        match=r"feature 'probes/things' is registered by pack 'pftest_probe' and by pack 'pftest_clash_feature'",
     ):
-        load_packs(["probe", "clash_feature"])
+        load_packs(["pftest_probe", "pftest_clash_feature"])
 
 
 def test_two_packs_registering_one_schema_stop_startup_naming_both() -> None:
     with pytest.raises(
         PackError,
-        match=r"schema 'contact' is registered by pack 'contacts_service' \(Contact\) and by pack 'clash_schema'",
+        match=r"schema 'contact' is registered by pack 'contacts_service' \(Contact\) and by pack 'pftest_clash_schema'",
     ):
-        load_packs(["contacts_service", "clash_schema"])
+        load_packs(["contacts_service", "pftest_clash_schema"])
 
 
 @pytest.mark.parametrize(
     ("pack", "message"),
     [
         (
-            "broken_hook",
-            "pack 'broken_hook': hook register_features raised RuntimeError: the feature list could not be built",
+            "pftest_broken_hook",
+            "pack 'pftest_broken_hook': hook register_features raised RuntimeError: the feature list could not be built",
         ),
-        ("unknown_hook", "pack 'unknown_hook': unknown hook 'register_widgets'"),
-        ("missing_module", "pack 'missing_module': cannot import 'tests.fixture_packs.does_not_exist'"),
+        ("pftest_unknown_hook", "pack 'pftest_unknown_hook': unknown hook 'register_widgets'"),
+        ("pftest_missing_module", "pack 'pftest_missing_module': cannot import 'tests.fixture_packs.does_not_exist'"),
     ],
 )
 def test_broken_packs_stop_startup_naming_the_pack(pack: str, message: str) -> None:
@@ -83,8 +84,8 @@ def test_broken_packs_stop_startup_naming_the_pack(pack: str, message: str) -> N
 
 
 def test_a_feature_whose_schema_no_pack_registers_stops_startup() -> None:
-    with pytest.raises(PackError, match=r"pack 'orphan_feature': feature orphans/things uses schema 'nowhere'"):
-        load_packs(["orphan_feature"])
+    with pytest.raises(PackError, match=r"pack 'pftest_orphan_feature': feature orphans/things uses schema 'nowhere'"):
+        load_packs(["pftest_orphan_feature"])
 
 
 async def test_core_only_app_answers_404_for_contacts(sqlite_database_url: str) -> None:
@@ -106,9 +107,9 @@ async def test_app_with_contacts_enabled_answers_contacts(sqlite_database_url: s
 
 
 def test_packs_setting_comes_from_the_environment() -> None:
-    assert Settings.from_env({"PACKFLOW_PACKS": " contacts_service , probe ,"}).packs == (
+    assert Settings.from_env({"PACKFLOW_PACKS": " contacts_service , pftest_probe ,"}).packs == (
         "contacts_service",
-        "probe",
+        "pftest_probe",
     )
     assert Settings.from_env({"PACKFLOW_PACKS": ""}).enabled_packs == ("core",)
     assert Settings.from_env({}).enabled_packs == ("core", "contacts_service")
@@ -117,20 +118,20 @@ def test_packs_setting_comes_from_the_environment() -> None:
 @pytest.mark.parametrize(
     ("packs", "pack_settings", "message"),
     [
-        ("broken_hook", "", "pack 'broken_hook': hook register_features raised RuntimeError"),
+        ("pftest_broken_hook", "", "pack 'pftest_broken_hook': hook register_features raised RuntimeError"),
         (
-            "probe,clash_feature",
+            "pftest_probe,pftest_clash_feature",
             "",
-            "feature 'probes/things' is registered by pack 'probe' and by pack 'clash_feature'",
+            "feature 'probes/things' is registered by pack 'pftest_probe' and by pack 'pftest_clash_feature'",
         ),
-        ("bad_workflows", "", "(pack 'bad_workflows'): "),
-        ("configured", "retries = -1\napi_key = 'k'\n", "pack 'configured': setting 'retries' ("),
+        ("pftest_bad_workflows", "", "(pack 'pftest_bad_workflows'): "),
+        ("pftest_configured", "retries = -1\napi_key = 'k'\n", "pack 'pftest_configured': setting 'retries' ("),
     ],
 )
 def test_a_bad_pack_stops_a_real_server_before_it_serves(
     packs: str, pack_settings: str, message: str, tmp_path: Path, fixture_packs: Path
 ) -> None:
-    (tmp_path / "packflow.toml").write_text(f"[packs.configured]\n{pack_settings}", encoding="utf-8")
+    (tmp_path / "packflow.toml").write_text(f"[packs.pftest_configured]\n{pack_settings}", encoding="utf-8")
     # startup stops before the server would listen (on a port nobody may take)
     result = litestar_in(tmp_path, fixture_packs, "run", "--port", "1", PACKFLOW_PACKS=packs)
     assert result.returncode != 0

@@ -11,18 +11,18 @@ from app.settings import Settings, SettingsError
 
 EXAMPLE = """
 [packflow]
-packs = ["contacts_service", "configured"]
+packs = ["contacts_service", "pftest_configured"]
 database_url = "sqlite+aiosqlite:///from-file.db"
 max_body_bytes = 2048
 auto_migrate = false
 env = "production"
 lease_seconds = 2.5
 
-[packs.configured]
+[packs.pftest_configured]
 api_key = "k-123"
 retries = 5
 
-[packs.also_configured]
+[packs.pftest_also_configured]
 greeting = "hi"
 """
 
@@ -37,17 +37,17 @@ def test_the_file_named_by_packflow_settings_file_sets_core_and_pack_settings(tm
     path = write(tmp_path, EXAMPLE, "deploy.toml")
     settings = Settings.from_env({"PACKFLOW_SETTINGS_FILE": str(path)})
     assert settings.settings_file == str(path)
-    assert settings.packs == ("contacts_service", "configured")
+    assert settings.packs == ("contacts_service", "pftest_configured")
     assert settings.database_url == "sqlite+aiosqlite:///from-file.db"
     assert (settings.max_body_bytes, settings.auto_migrate, settings.production) == (2048, False, True)
     assert settings.lease_seconds == 2.5
     assert settings.pack_settings == {
-        "configured": {"api_key": "k-123", "retries": 5},
-        "also_configured": {"greeting": "hi"},
+        "pftest_configured": {"api_key": "k-123", "retries": 5},
+        "pftest_also_configured": {"greeting": "hi"},
     }
-    assert settings.pack_sources["configured"] == {
-        "api_key": f"{path} [packs.configured]",
-        "retries": f"{path} [packs.configured]",
+    assert settings.pack_sources["pftest_configured"] == {
+        "api_key": f"{path} [packs.pftest_configured]",
+        "retries": f"{path} [packs.pftest_configured]",
     }
 
 
@@ -56,7 +56,7 @@ def test_packflow_toml_in_the_current_directory_is_read_without_the_variable(
 ) -> None:
     write(tmp_path, EXAMPLE)
     monkeypatch.chdir(tmp_path)
-    assert Settings.from_env({}).packs == ("contacts_service", "configured")
+    assert Settings.from_env({}).packs == ("contacts_service", "pftest_configured")
     monkeypatch.chdir(tmp_path.parent)
     assert Settings.from_env({}).packs == ("contacts_service",)
     assert Settings.from_env({}).settings_file is None
@@ -67,17 +67,17 @@ def test_environment_variables_win_over_the_file(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {
             "PACKFLOW_SETTINGS_FILE": str(path),
-            "PACKFLOW_PACKS": "configured",
+            "PACKFLOW_PACKS": "pftest_configured",
             "PACKFLOW_MAX_BODY_BYTES": "4096",
-            "PACKFLOW_CONFIGURED__RETRIES": "9",
-            "PACKFLOW_CONFIGURED__REGION": "us",
+            "PACKFLOW_PFTEST_CONFIGURED__RETRIES": "9",
+            "PACKFLOW_PFTEST_CONFIGURED__REGION": "us",
         }
     )
-    assert settings.packs == ("configured",)
+    assert settings.packs == ("pftest_configured",)
     assert settings.max_body_bytes == 4096
     assert settings.auto_migrate is False  # not overridden: from the file
-    assert settings.pack_settings["configured"] == {"api_key": "k-123", "retries": "9", "region": "us"}
-    assert settings.pack_sources["configured"]["retries"] == "PACKFLOW_CONFIGURED__RETRIES"
+    assert settings.pack_settings["pftest_configured"] == {"api_key": "k-123", "retries": "9", "region": "us"}
+    assert settings.pack_sources["pftest_configured"]["retries"] == "PACKFLOW_PFTEST_CONFIGURED__RETRIES"
     assert "configured__retries" not in settings.extra
 
 

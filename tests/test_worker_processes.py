@@ -124,7 +124,7 @@ def fixture_environment(database_url: str, fixture_packs: Path, **extra: str) ->
     """The environment of a subprocess running the ``queue_load`` fixture pack on ``database_url``."""
     return environment(
         database_url,
-        PACKFLOW_PACKS=WORKFLOW,
+        PACKFLOW_PACKS="pftest_queue_load",
         PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]),
         **{**QUEUE_SETTINGS, **extra},
     )

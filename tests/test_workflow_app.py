@@ -49,11 +49,13 @@ async def test_disabled_packs_provide_no_workflows_or_services(sqlite_database_u
 
 def test_invalid_pack_workflows_stop_startup_listing_every_problem_with_its_file(sqlite_database_url: str) -> None:
     with pytest.raises(PackError) as raised:
-        create_app(make_settings(sqlite_database_url, packs=("bad_workflows",)))
+        create_app(make_settings(sqlite_database_url, packs=("pftest_bad_workflows",)))
     message = str(raised.value)
     assert "invalid workflows (4 problem(s))" in message
-    assert "broken.yml (pack 'bad_workflows'): step 'odd' field 'type': unknown step type 'teleport'" in message
-    assert "unknown_service.yml (pack 'bad_workflows'): step 'call_it' field 'service': unknown service" in message
+    assert "broken.yml (pack 'pftest_bad_workflows'): step 'odd' field 'type': unknown step type 'teleport'" in message
+    assert (
+        "unknown_service.yml (pack 'pftest_bad_workflows'): step 'call_it' field 'service': unknown service" in message
+    )
     assert "'somewhere.else.Tool'" in message
 
 
@@ -162,7 +164,7 @@ async def test_bulk_import_of_more_than_ten_waits_for_approval(harness: Harness)
 
 
 async def test_workflow_tool_runs_its_workflow_and_maps_failure_to_a_validation_error(database_url: str) -> None:
-    async with harness_for(make_settings(database_url, packs=("workflow_tools",))) as harness:
+    async with harness_for(make_settings(database_url, packs=("pftest_workflow_tools",))) as harness:
         issued = await harness.user()
         async with http_client(harness.app) as client:
             ok = await client.post("/api/v1/probes/flows/run", json={"value": "hi"}, headers=auth(issued))
@@ -179,7 +181,7 @@ async def test_workflow_tool_runs_its_workflow_and_maps_failure_to_a_validation_
 
 
 async def test_a_packs_step_type_serves_every_workflow_while_the_pack_is_enabled(sqlite_database_url: str) -> None:
-    settings = make_settings(sqlite_database_url, packs=("step_types", "shout_user"))
+    settings = make_settings(sqlite_database_url, packs=("pftest_step_types", "pftest_shout_user"))
     async with harness_for(settings) as harness:
         runtime = harness.app.state.workflows
         for workflow_id in ("shouting", "borrowed_shout"):
@@ -188,11 +190,11 @@ async def test_a_packs_step_type_serves_every_workflow_while_the_pack_is_enabled
 
 
 def test_a_workflow_using_a_disabled_packs_step_type_stops_startup(sqlite_database_url: str) -> None:
-    create_app(make_settings(sqlite_database_url, packs=("step_types",)))  # registers ``shout`` in this process
+    create_app(make_settings(sqlite_database_url, packs=("pftest_step_types",)))  # registers ``shout`` in this process
     with pytest.raises(PackError) as raised:
-        create_app(make_settings(sqlite_database_url, packs=("shout_user",)))
+        create_app(make_settings(sqlite_database_url, packs=("pftest_shout_user",)))
     message = str(raised.value)
-    assert "borrowed.yml (pack 'shout_user'): step 'loud' field 'type': unknown step type 'shout'" in message
+    assert "borrowed.yml (pack 'pftest_shout_user'): step 'loud' field 'type': unknown step type 'shout'" in message
 
 
 def test_a_pack_cannot_take_a_built_in_step_type_name(sqlite_database_url: str) -> None:
@@ -200,7 +202,7 @@ def test_a_pack_cannot_take_a_built_in_step_type_name(sqlite_database_url: str) 
     from app.workflows import register_pack_step_types
     from tests.fixture_packs.step_types import Shout
 
-    packs = load_packs(("step_types",))
-    packs.contributions["step_types"].step_types["call"] = Shout
-    with pytest.raises(PackError, match=r"pack 'step_types': step type 'call' is a built-in step type"):
+    packs = load_packs(("pftest_step_types",))
+    packs.contributions["pftest_step_types"].step_types["call"] = Shout
+    with pytest.raises(PackError, match=r"pack 'pftest_step_types': step type 'call' is a built-in step type"):
         register_pack_step_types(packs)

@@ -26,7 +26,7 @@ from packs.core.models import WorkflowEntry, WorkflowExecution
 from tests.conftest import Harness, auth, harness_for, make_settings
 from tests.test_cli_and_server import REPO, environment
 
-PACKS = ("contacts_service", "workflow_http")
+PACKS = ("contacts_service", "pftest_workflow_http")
 EXECUTIONS = "/api/v1/workflows/executions"
 
 

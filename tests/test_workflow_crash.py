@@ -34,7 +34,7 @@ def test_sigkill_in_the_middle_of_a_call_step_then_recover_in_a_new_process(
     database_url: str, fixture_packs: Path, tmp_path: Path
 ) -> None:
     env = environment(
-        database_url, PACKFLOW_PACKS="crashy", PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)])
+        database_url, PACKFLOW_PACKS="pftest_crashy", PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)])
     )
     user = last_json_line(
         litestar(env, "users", "create", "--email", "crash@example.com", "--workspace", "Crash").stdout

@@ -24,7 +24,7 @@ from packs.core.workflow.replay import EventReplay
 from tests.conftest import auth
 from tests.test_cli_and_server import REPO, environment, litestar_server
 
-PACKS = "contacts_service,workflow_http"
+PACKS = "contacts_service,pftest_workflow_http"
 
 
 @pytest.fixture(scope="module")

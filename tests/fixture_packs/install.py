@@ -6,27 +6,31 @@ import importlib
 import sys
 from pathlib import Path
 
+PREFIX = "pftest_"
+"""Every fixture pack's name starts with it, so that no pack installed in the same environment (a ``notes``
+or a ``probe`` of some project) can take a fixture's place."""
+
 FIXTURE_PACKS = {
-    "probe": "tests.fixture_packs.probe",
-    "clash_feature": "tests.fixture_packs.clash_feature",
-    "clash_schema": "tests.fixture_packs.clash_schema",
-    "broken_hook": "tests.fixture_packs.broken_hook",
-    "unknown_hook": "tests.fixture_packs.unknown_hook",
-    "missing_module": "tests.fixture_packs.does_not_exist",
-    "orphan_feature": "tests.fixture_packs.orphan_feature",
-    "crashy": "tests.fixture_packs.crashy",
-    "bad_workflows": "tests.fixture_packs.bad_workflows",
-    "workflow_tools": "tests.fixture_packs.workflow_tools",
-    "workflow_http": "tests.fixture_packs.workflow_http",
-    "queue_load": "tests.fixture_packs.queue_load",
-    "notes": "tests.fixture_packs.notes_pack",
-    "broken_migrations": "tests.fixture_packs.broken_migrations",
-    "missing_migrations": "tests.fixture_packs.missing_migrations",
-    "step_types": "tests.fixture_packs.step_types",
-    "shout_user": "tests.fixture_packs.shout_user",
-    "configured": "tests.fixture_packs.configured",
-    "also_configured": "tests.fixture_packs.also_configured",
-    "bad_settings_hook": "tests.fixture_packs.bad_settings_hook",
+    "pftest_probe": "tests.fixture_packs.probe",
+    "pftest_clash_feature": "tests.fixture_packs.clash_feature",
+    "pftest_clash_schema": "tests.fixture_packs.clash_schema",
+    "pftest_broken_hook": "tests.fixture_packs.broken_hook",
+    "pftest_unknown_hook": "tests.fixture_packs.unknown_hook",
+    "pftest_missing_module": "tests.fixture_packs.does_not_exist",
+    "pftest_orphan_feature": "tests.fixture_packs.orphan_feature",
+    "pftest_crashy": "tests.fixture_packs.crashy",
+    "pftest_bad_workflows": "tests.fixture_packs.bad_workflows",
+    "pftest_workflow_tools": "tests.fixture_packs.workflow_tools",
+    "pftest_workflow_http": "tests.fixture_packs.workflow_http",
+    "pftest_queue_load": "tests.fixture_packs.queue_load",
+    "pftest_notes": "tests.fixture_packs.notes_pack",
+    "pftest_broken_migrations": "tests.fixture_packs.broken_migrations",
+    "pftest_missing_migrations": "tests.fixture_packs.missing_migrations",
+    "pftest_step_types": "tests.fixture_packs.step_types",
+    "pftest_shout_user": "tests.fixture_packs.shout_user",
+    "pftest_configured": "tests.fixture_packs.configured",
+    "pftest_also_configured": "tests.fixture_packs.also_configured",
+    "pftest_bad_settings_hook": "tests.fixture_packs.bad_settings_hook",
     "titled": "tests.fixture_packs.titled",
 }
 

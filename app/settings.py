@@ -41,6 +41,7 @@ CORE_KEYS = frozenset(
         "max_attempts",
         "retry_backoff_seconds",
         "sweep_seconds",
+        "requeue_pending_seconds",
     }
 )
 """Core settings: ``PACKFLOW_<KEY>`` variables, or keys of the settings file's ``[packflow]`` table."""
@@ -86,6 +87,10 @@ class Settings:
     """``PACKFLOW_RETRY_BACKOFF_SECONDS``: wait after a failed attempt (doubling each time, at most 5 minutes)."""
     sweep_seconds: float = 5.0
     """``PACKFLOW_SWEEP_SECONDS``: how often workers look for executions whose worker died."""
+    requeue_pending_seconds: float = 10.0
+    """``PACKFLOW_REQUEUE_PENDING_SECONDS``: how long an execution may wait ``pending`` before the recovery sweep
+    queues it again (its delivery may have been lost: the API died between saving and queueing it, or a
+    worker between taking the job and claiming the execution); a second delivery is harmless."""
     pack_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Each pack's raw settings by pack name (``[packs.<name>]`` in the settings file, ``PACKFLOW_<PACK>__<KEY>``);
     validated against the pack's ``register_settings`` Struct when the packs load."""
@@ -148,6 +153,7 @@ class Settings:
             max_attempts=read.positive_int("max_attempts", 5),
             retry_backoff_seconds=read.positive_float("retry_backoff_seconds", 1.0),
             sweep_seconds=read.positive_float("sweep_seconds", 5.0),
+            requeue_pending_seconds=read.positive_float("requeue_pending_seconds", 10.0),
             pack_settings=pack_settings,
             pack_sources=pack_sources,
             settings_file=str(path) if path is not None else None,

@@ -220,7 +220,7 @@ def configure_workflows(
         adapter,
         retry=retry,
         interval=settings.sweep_seconds,
-        stale_after=max(settings.lease_seconds, 60.0),
+        stale_after=settings.requeue_pending_seconds,
         durable_queue=settings.queue == "saq",
         logger=logger,
     )

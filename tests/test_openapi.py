@@ -86,7 +86,7 @@ async def test_tool_actions_and_typed_parameters_are_documented(
 @pytest.fixture(scope="module")
 def docs(sqlite_database_url: str) -> Iterator[TestClient[Litestar]]:
     """One app for the document-only tests of this module (contacts, probe and titled packs)."""
-    app = create_app(make_settings(sqlite_database_url, packs=("contacts_service", "pftest_probe", "titled")))
+    app = create_app(make_settings(sqlite_database_url, packs=("contacts_service", "pftest_probe", "pftest_titled")))
     with TestClient(app) as test_client:
         yield test_client
 
@@ -210,7 +210,7 @@ def test_the_interactive_page_loads_its_assets_from_the_app(docs: TestClient[Lit
 
 
 async def test_schema_fields_named_title_and_slug_work(database_url: str) -> None:
-    settings = make_settings(database_url, packs=("contacts_service", "titled"))
+    settings = make_settings(database_url, packs=("contacts_service", "pftest_titled"))
     async with harness_for(settings) as built, http_client(built.app) as test_client:
         assert (await test_client.get("/schema/openapi.json")).status_code == 200
         issued = await built.user()

@@ -9,6 +9,7 @@ result (the execution is still run by a worker, so it survives the request).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from packs.core.workflow import (
     Entry,
     Event,
     Execution,
+    ExecutionError,
     ExecutionFilter,
     ExecutionNotFoundError,
     ExecutionStateError,
@@ -34,12 +36,40 @@ from packs.core.workflow import (
 )
 from packs.core.workflow.model import FINAL_STATUSES
 from packs.core.workflow.replay import EventReplay
+from packs.core.workflow.state import to_json_value
 
 Mode = Literal["sync", "async"]
 
 
+IDEMPOTENCY_NAMESPACE = uuid.UUID("9f6c2d1e-4a7b-5c3d-8e2f-1b0a9c8d7e6f")
+"""The UUID namespace of execution ids derived from a workspace and an ``Idempotency-Key``."""
+
+
 class UnknownWorkflowError(LookupError):
     """No loaded workflow has the given id."""
+
+
+class IdempotencyConflictError(ExecutionError):
+    """The ``Idempotency-Key`` was used in this workspace for another workflow or another input."""
+
+
+def idempotent_execution_id(workspace_id: str, key: str) -> str:
+    """The execution id an ``Idempotency-Key`` stands for in a workspace (the same key elsewhere: another id)."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{uuid.UUID(str(workspace_id))}/{uuid.UUID(key)}"))
+
+
+def check_same_start(existing: Execution, workflow_id: str, input: dict[str, Any], key: str) -> None:
+    """:class:`IdempotencyConflictError` unless ``existing`` was started with this workflow and input."""
+    if existing.workflow_id != workflow_id:
+        raise IdempotencyConflictError(
+            f"the Idempotency-Key {key} was already used in this workspace to start workflow "
+            f"{existing.workflow_id!r}; use a new key for another start"
+        )
+    if existing.input != to_json_value(input, "the input"):
+        raise IdempotencyConflictError(
+            f"the Idempotency-Key {key} was already used in this workspace with a different input; "
+            "repeat the first request exactly, or use a new key"
+        )
 
 
 @dataclass
@@ -85,20 +115,31 @@ class WorkflowService:
         workspace_id: str,
         user_id: str,
         mode: Mode = "async",
-        execution_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Execution:
-        """Queue an execution (``execution_id`` is an idempotency key); ``sync`` waits until it settles."""
+        """Queue an execution; ``sync`` waits until it settles.
+
+        An ``idempotency_key`` (a UUID) is the workspace's own: the execution id is derived from the
+        workspace and the key (:func:`idempotent_execution_id`), so the same key in another workspace
+        is a free key there. Repeating it in the same workspace with the same workflow and input
+        answers the first execution (queued again at once if it was saved but never queued);
+        with another workflow or input it is :class:`IdempotencyConflictError`.
+        """
         runner = self.runner(workflow_id)
-        if execution_id is not None:
+        execution_id = None
+        if idempotency_key is not None:
+            execution_id = idempotent_execution_id(workspace_id, idempotency_key)
             existing = await self.store.load(execution_id)
-            if existing is not None and existing.workspace_id != workspace_id:
-                raise ExecutionNotFoundError(
-                    f"execution id {execution_id} is taken by an execution of another workspace"
-                )
+            if existing is not None:
+                check_same_start(existing, workflow_id, input, idempotency_key)
         started = await runner.run(input, execution_id, workspace_id=workspace_id, created_by_id=user_id)
+        execution = await self.get(started, workspace_id)
+        if idempotency_key is not None:
+            check_same_start(execution, workflow_id, input, idempotency_key)
         if mode == "sync":
             await wait_for(self.store, started, self.sync_timeout)
-        return await self.get(started, workspace_id)
+            execution = await self.get(started, workspace_id)
+        return execution
 
     async def get(self, execution_id: str, workspace_id: str) -> Execution:
         """The execution, if it belongs to ``workspace_id``; :class:`ExecutionNotFoundError` otherwise."""
@@ -179,4 +220,10 @@ class WorkflowService:
             await asyncio.sleep(self.poll_interval)
 
 
-__all__ = ["Mode", "UnknownWorkflowError", "WorkflowService"]
+__all__ = [
+    "IdempotencyConflictError",
+    "Mode",
+    "UnknownWorkflowError",
+    "WorkflowService",
+    "idempotent_execution_id",
+]

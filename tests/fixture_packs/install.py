@@ -31,7 +31,7 @@ FIXTURE_PACKS = {
     "pftest_configured": "tests.fixture_packs.configured",
     "pftest_also_configured": "tests.fixture_packs.also_configured",
     "pftest_bad_settings_hook": "tests.fixture_packs.bad_settings_hook",
-    "titled": "tests.fixture_packs.titled",
+    "pftest_titled": "tests.fixture_packs.titled",
 }
 
 

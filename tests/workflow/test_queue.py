@@ -505,13 +505,15 @@ async def test_run_queues_and_returns_at_once_and_wait_returns_the_result(store:
         await other.run(execution_id=execution_id)
 
 
-async def test_run_saves_a_pending_execution_and_delivers_it_once(store: wf.QueueStore) -> None:
+async def test_run_saves_a_pending_execution_and_delivers_it_under_one_key(store: wf.QueueStore) -> None:
     adapter = RecordingAdapter()
     runner = wf.AsyncRunner(wf.load(TWO_CALLS), store, adapter)
     given = str(uuid.uuid4())
     assert await runner.run({"x": 1}, execution_id=given) == given
+    # A repeat of a start still pending is queued again (its first delivery may never have been queued),
+    # under the same key: a queue that still holds the first delivery drops it.
     assert await runner.run({"x": 2}, execution_id=given) == given
-    assert adapter.enqueued == [(given, 0.0, None)]
+    assert adapter.enqueued == [(given, 0.0, f"start:{given}")] * 2
     stored = await loaded(store, given)
     assert (stored.status, stored.input, stored.current_step, stored.attempts) == ("pending", {"x": 1}, "start", 0)
     assert await runner.status(given) == wf.Status.PENDING

@@ -231,7 +231,7 @@ def _item_components(schema: type[Schema], component: dict[str, Any]) -> dict[st
     """The PATCH variant of a schema (no field required) and its item, answer and list envelopes."""
     name = schema.__name__
     patch = {key: value for key, value in component.items() if key != "required"}
-    patch["title"] = f"{component.get('title', name)} (partial)"
+    patch["title"] = f"{name}Patch"
     patch["description"] = "PATCH: only the fields sent are changed; none is required."
     item = {
         "type": "object",

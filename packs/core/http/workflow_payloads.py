@@ -22,6 +22,7 @@ from packs.core.items import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageNumber, PerPage
 from packs.core.tools.errors import ValidationError
 from packs.core.tools.parameters import describe_conversion_error
 from packs.core.workflow import Entry, Execution, ExecutionNotFoundError, ExecutionResult, Status, WorkflowDef
+from packs.core.workflow.engine import FAILURE
 
 EXECUTIONS_PATH = f"{API_PREFIX}/workflows/executions"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -69,7 +70,8 @@ class HaltOut(msgspec.Struct):
 
 
 class ExecutionOut(msgspec.Struct):
-    """An execution: ``output`` once completed, ``halt`` while halted, ``error`` once failed or cancelled."""
+    """An execution: ``output`` once completed, ``halt`` while halted, ``error`` (and ``error_details``) once
+    failed or cancelled."""
 
     id: str
     workflow_id: str
@@ -77,6 +79,8 @@ class ExecutionOut(msgspec.Struct):
     input: dict[str, Any]
     output: Any
     error: str | None
+    error_details: dict[str, Any] | None
+    """Once failed: the failing error's ``details`` (a tool's ``ValidationError`` names the fields), else null."""
     halt: HaltOut | None
     current_step: str | None
     definition_version: str | None
@@ -116,6 +120,16 @@ class UrlMeta(msgspec.Struct):
 class ExecutionAnswer(msgspec.Struct):
     """An execution started, resumed, cancelled or retried: ``{"data": execution, "meta": {"url": ...}}``."""
 
+    data: ExecutionOut
+    meta: UrlMeta
+
+
+class FailedStart(msgspec.Struct):
+    """A sync start whose execution failed: the error body (``details`` from a tool's validation error) with the
+    execution and its URL."""
+
+    error: str
+    details: dict[str, Any]
     data: ExecutionOut
     meta: UrlMeta
 
@@ -209,6 +223,7 @@ def _execution_fields(execution: Execution) -> dict[str, Any]:
         "input": execution.input,
         "output": result.output,
         "error": execution.error,
+        "error_details": failure_of(execution).get("details"),
         "halt": halt,
         "current_step": execution.current_step,
         "definition_version": execution.definition_version,
@@ -218,6 +233,29 @@ def _execution_fields(execution: Execution) -> dict[str, Any]:
         "created_at": execution.created_at.isoformat(),
         "updated_at": execution.updated_at.isoformat(),
     }
+
+
+def failure_of(execution: Execution) -> dict[str, Any]:
+    """What failed a failed execution (the engine's record: step, class, message, details, status_code), or ``{}``."""
+    if execution.status != Status.FAILED:
+        return {}
+    recorded = execution.ctx.get(FAILURE)
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def failed_start(execution: Execution) -> tuple[int, FailedStart]:
+    """The status and body of a sync start that ended ``failed``: 422 when a tool's validation error failed it
+    (``details`` names the fields), 500 otherwise."""
+    recorded = failure_of(execution)
+    status_code = 422 if recorded.get("status_code") == 422 else 500
+    answer = execution_answer(execution)
+    body = FailedStart(
+        error=execution.error or "the execution failed",
+        details=recorded.get("details") or {},
+        data=answer.data,
+        meta=answer.meta,
+    )
+    return status_code, body
 
 
 def _text(value: Any) -> str | None:
@@ -403,6 +441,7 @@ __all__ = [
     "ExecutionList",
     "ExecutionOut",
     "ExecutionShow",
+    "FailedStart",
     "InvalidBody",
     "WorkflowList",
     "WorkflowOut",

@@ -9,7 +9,7 @@ Authentication and error bodies are the resources controller's: ``{"error": mess
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
@@ -31,12 +31,14 @@ from packs.core.http.workflow_payloads import (
     ExecutionAnswer,
     ExecutionList,
     ExecutionShow,
+    FailedStart,
     InvalidBody,
     WorkflowList,
     execution_answer,
     execution_detail,
     execution_id_of,
     execution_out,
+    failed_start,
     idempotency_key,
     list_query,
     page_meta,
@@ -51,6 +53,7 @@ from packs.core.workflow import (
     ExecutionNotFoundError,
     ExecutionStateError,
     ResumeInputError,
+    Status,
     StepError,
 )
 from packs.core.workflow.async_runner import SETTLED
@@ -58,10 +61,6 @@ from packs.core.workflow.inputs import check_input
 from packs.core.workflow_service import UnknownWorkflowError, WorkflowService
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-class IdempotencyConflictError(ExecutionError):
-    """The ``Idempotency-Key`` names an execution this request cannot answer with."""
 
 
 def _identity_error(_: Request[Any, Any, Any], error: IdentityError) -> Response[Any]:
@@ -108,7 +107,7 @@ def _errors(*statuses: int) -> dict[int, ResponseSpec]:
         401: "Missing, malformed, unknown or revoked bearer token",
         403: "Not a member of the workspace",
         404: "No such workflow, or no such execution in this workspace",
-        409: "The execution is not in a state that allows this",
+        409: "The execution is not in a state that allows this, or the Idempotency-Key was used for another start",
         413: "Request body over the configured limit",
         422: "Invalid parameters; details names each one",
     }
@@ -185,6 +184,12 @@ class WorkflowsController(Controller):
                 generate_examples=False,
             ),
             **_errors(404, 409, 413, 422),
+            500: ResponseSpec(
+                data_container=FailedStart,
+                description="sync mode: the execution failed (422, with the same body, when a tool's validation "
+                "error failed it)",
+                generate_examples=False,
+            ),
         },
     )
     async def start(
@@ -198,7 +203,10 @@ class WorkflowsController(Controller):
                 header=IDEMPOTENCY_HEADER,
                 schema_extra={"format": "uuid"},
                 required=False,
-                description="A UUID that becomes the execution id: a repeat answers the same execution.",
+                description=(
+                    "A UUID, this workspace's own: repeating it with the same workflow and input answers the "
+                    "same execution; with another workflow or input, 409."
+                ),
             ),
         ] = None,
     ) -> Response[ExecutionAnswer]:
@@ -206,13 +214,16 @@ class WorkflowsController(Controller):
 
         `{"input": {...}, "mode": "async"}` answers 202 at once with the execution and its URL (also in
         `Location`); `"mode": "sync"` waits for it to settle and answers 200 (202 if it is still running
-        after the wait). `user_id` / `workspace_id` inputs come from the token.
+        after the wait). A sync start that ends `failed` answers 422 when a tool's validation error failed it
+        (`details` names the fields) and 500 otherwise, with the execution in `data`. `user_id` /
+        `workspace_id` inputs come from the token. `Idempotency-Key` is the workspace's own: repeated with
+        the same workflow and input it answers the first execution; with another, 409.
         """
         identity = await identify(request, db_session)
         service = service_of(request)
         definition = service.definition(workflow_id)
         body = await json_object(request)
-        execution_id = idempotency_key(idempotency)
+        repeat_key = idempotency_key(idempotency)
         given, mode = start_request(body)
         run_input = {key: value for key, value in given.items() if key not in IDENTITY_KEYS}
         if "user_id" in definition.inputs:
@@ -223,21 +234,17 @@ class WorkflowsController(Controller):
             check_input(definition.inputs, run_input)
         except StepError as error:
             raise ValidationError(str(error), {"input": str(error)}) from None
-        try:
-            execution = await service.start(
-                workflow_id,
-                run_input,
-                workspace_id=str(identity.workspace_id),
-                user_id=str(identity.user_id),
-                mode=mode,
-                execution_id=execution_id,
-            )
-        except ExecutionError:
-            if execution_id is None:
-                raise
-            raise IdempotencyConflictError(
-                f"the {IDEMPOTENCY_HEADER} {execution_id} is already used by another execution"
-            ) from None
+        execution = await service.start(
+            workflow_id,
+            run_input,
+            workspace_id=str(identity.workspace_id),
+            user_id=str(identity.user_id),
+            mode=mode,
+            idempotency_key=repeat_key,
+        )
+        if mode == "sync" and execution.status == Status.FAILED:
+            status_code, failed = failed_start(execution)
+            return cast("Response[ExecutionAnswer]", Response(content=failed, status_code=status_code))
         settled = mode == "sync" and execution.status in SETTLED
         return answer(execution_answer(execution), 200 if settled else 202, location=not settled)
 

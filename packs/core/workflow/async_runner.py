@@ -13,12 +13,17 @@ from packs.core.workflow.control import cancel, queue_redrive, queue_resume
 from packs.core.workflow.definition import WorkflowDef
 from packs.core.workflow.engine import Engine
 from packs.core.workflow.errors import ConfigError, ExecutionError
-from packs.core.workflow.model import Execution, ExecutionResult, Status
-from packs.core.workflow.store import QueueStore
+from packs.core.workflow.model import Execution, ExecutionResult, Status, utcnow
+from packs.core.workflow.store import QueueStore, claimable
 from packs.core.workflow.worker import Worker
 
 SETTLED = frozenset({Status.COMPLETED, Status.HALTED, Status.FAILED, Status.CANCELLED})
 """Statuses ``wait`` returns on: the execution needs nothing more from a worker."""
+
+
+def start_key(execution_id: str) -> str:
+    """The queue key of an execution's start delivery."""
+    return f"start:{execution_id}"
 
 
 class AsyncRunner:
@@ -59,19 +64,27 @@ class AsyncRunner:
         workspace_id: str | None = None,
         created_by_id: str | None = None,
     ) -> str:
-        """Save the execution as ``pending``, queue it and return its id (an existing id is not queued again)."""
+        """Save the execution as ``pending``, queue it and return its id.
+
+        An ``execution_id`` that exists already is an idempotent repeat: nothing is saved, and the
+        execution is queued again only if it is pending with no live lease (the first attempt may have
+        saved it and died before queueing it). Both deliveries carry the key ``start:<id>``, so a queue
+        that still holds the first drops the second; a second delivery is harmless anyway (the lease).
+        """
         execution = self.engine.new_execution(
             input, execution_id, status=Status.PENDING, workspace_id=workspace_id, created_by_id=created_by_id
         )
         await self.catalog.snapshot(self.definition)
         if await self.store.add(execution):
-            await self.adapter.enqueue(execution.id)
+            await self.adapter.enqueue(execution.id, key=start_key(execution.id))
             return execution.id
         existing = await self.store.load(execution.id)
         if existing is not None and existing.workflow_id != self.definition.id:
             raise ExecutionError(
                 f"execution {execution.id} belongs to workflow {existing.workflow_id!r}, not {self.definition.id!r}"
             )
+        if existing is not None and existing.status == Status.PENDING and claimable(existing, utcnow()):
+            await self.adapter.enqueue(existing.id, key=start_key(existing.id))
         return execution.id
 
     async def resume(self, execution_id: str, response: Any = None, approved: bool | None = None) -> Execution:

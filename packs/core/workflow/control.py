@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from packs.core.workflow.engine import RESUME_REQUEST, prepare_resume
+from packs.core.workflow.engine import FAILURE, RESUME_REQUEST, prepare_resume
 from packs.core.workflow.errors import ExecutionNotFoundError, ExecutionStateError
 from packs.core.workflow.model import Execution, Status, utcnow
 from packs.core.workflow.state import to_json_value
@@ -73,6 +73,7 @@ async def queue_redrive(store: QueueStore, execution_id: str) -> Execution:
         )
     execution.status = Status.PENDING
     execution.error = None
+    execution.ctx.pop(FAILURE, None)
     execution.updated_at = utcnow()
     if not await store.transition(execution, [Status.FAILED]):
         raise ExecutionStateError(f"execution {execution_id} is no longer failed; it was retried meanwhile")

@@ -26,11 +26,15 @@ from packs.core.workflow.errors import (
 from packs.core.workflow.events import Event
 from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, Status, new_id, utcnow
 from packs.core.workflow.resume_input import check_resume, waiting_approval
-from packs.core.workflow.state import RunState, describe, elapsed_ms, to_json_value
+from packs.core.workflow.state import RunState, describe, elapsed_ms, error_details, failure, to_json_value
 from packs.core.workflow.steps.base import Continue, Finish, Halt, StepExecutor
 from packs.core.workflow.store import Store, keep_definition
 
 Listener = Callable[[Event], Awaitable[None] | None]
+
+FAILURE = "_failure"
+"""Context key of what failed a failed execution (see :func:`~packs.core.workflow.state.failure`); a redrive
+drops it."""
 
 RESUME_REQUEST = "_resume"
 """Context key of a queued resume (``{"response", "approved"}``), taken out when a worker continues it."""
@@ -336,9 +340,13 @@ class Engine:
                 failed = self._record(state, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message)
                 await self.emit(Event("step.failed", {"step_id": step.id, "error": message}))
                 if step.on_error is None:
+                    state.ctx[FAILURE] = failure(error, step.id)
                     await self._fail(state, message, failed)
                     return
-                state.ctx["_last_error"] = {"step": step.id, "message": str(error), "class": type(error).__name__}
+                last_error: dict[str, Any] = {"step": step.id, "message": str(error), "class": type(error).__name__}
+                if (details := error_details(error)) is not None:
+                    last_error["details"] = details
+                state.ctx["_last_error"] = last_error
                 next_step = step.on_error
                 entries = [*state.pending, failed]
                 self._advance(state, next_step, entries)

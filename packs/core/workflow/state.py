@@ -156,9 +156,36 @@ class RunState:
         return Continue(output=output, next_step=outcome.next_step if isinstance(outcome, Continue) else None)
 
 
+def error_details(error: BaseException) -> dict[str, Any] | None:
+    """The ``details`` an error carries (a tool's ``ValidationError`` names its fields), as JSON, or ``None``."""
+    details = getattr(error, "details", None)
+    if not isinstance(details, dict) or not details:
+        return None
+    try:
+        converted: dict[str, Any] = msgspec.to_builtins(details)
+    except TypeError:
+        return {str(key): str(value) for key, value in details.items()}
+    return converted
+
+
 def describe(error: BaseException) -> str:
-    """``"ExceptionClass: message"``."""
-    return f"{type(error).__name__}: {error}"
+    """``"ExceptionClass: message"``, followed by the error's details as JSON when it has some."""
+    details = error_details(error)
+    suffix = "" if details is None else f" {msgspec.json.encode(details).decode()}"
+    return f"{type(error).__name__}: {error}{suffix}"
+
+
+def failure(error: BaseException, step_id: str) -> dict[str, Any]:
+    """What the engine keeps of the error that failed ``step_id`` (``docs/workflow-language.md``, persistence):
+    the step, the error's class and message, its ``details`` and the HTTP status its class stands for."""
+    status_code = getattr(error, "status_code", None)
+    return {
+        "step": step_id,
+        "class": type(error).__name__,
+        "message": str(error),
+        "details": error_details(error),
+        "status_code": status_code if isinstance(status_code, int) else None,
+    }
 
 
 def elapsed_ms(started: float) -> int:

@@ -1,0 +1,87 @@
+"""Workflow failures keep their details: a tool's ``ValidationError`` in a ``call`` step is recorded and answered
+with its field details, and a sync start that ends ``failed`` says so in its status code (docs/http-api.md)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from packs.core import workflow as wf
+from tests.conftest import Harness, auth, harness_for, make_settings
+from tests.test_workflow_http import EXECUTIONS, PACKS, start, wait_for
+
+
+@pytest.fixture
+async def harness(database_url: str) -> AsyncIterator[Harness]:
+    async with harness_for(make_settings(database_url, packs=PACKS)) as built:
+        yield built
+
+
+async def test_a_sync_start_failed_by_a_tools_validation_error_is_a_422_naming_the_fields(
+    client: httpx.AsyncClient, harness: Harness
+) -> None:
+    issued = await harness.user()
+    response = await start(client, issued, "create_contact", {"contact_data": {"email": "x"}}, mode="sync")
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert {"error", "details", "data", "meta"} <= set(body)
+    assert body["error"].startswith("ValidationError: Validation failed")
+    assert {"first_name", "email"} <= set(body["details"]), body["details"]
+    for field in body["details"]:
+        assert field in body["error"]
+    execution = body["data"]
+    assert execution["status"] == "failed"
+    assert execution["error_details"] == body["details"]
+    assert body["meta"] == {"url": f"{EXECUTIONS}/{execution['id']}"}
+
+    shown = await client.get(f"{EXECUTIONS}/{execution['id']}", headers=auth(issued))
+    assert shown.json()["data"]["error_details"] == body["details"]
+    failed_entry = shown.json()["data"]["entries"][-1]
+    assert (failed_entry["step_id"], failed_entry["action"]) == ("create_contact", "failed")
+    assert "first_name" in failed_entry["error"]
+    assert await harness.count("items") == 0
+
+
+async def test_a_sync_start_failed_otherwise_is_a_500_with_the_execution(
+    client: httpx.AsyncClient, harness: Harness, tmp_path: Path
+) -> None:
+    issued = await harness.user()
+    response = await start(client, issued, "http_flaky", {"flag": str(tmp_path / "missing")}, mode="sync")
+    assert response.status_code == 500, response.text
+    body = response.json()
+    assert "the flag file" in body["error"]
+    assert body["details"] == {}
+    assert body["data"]["status"] == "failed"
+    assert body["data"]["error_details"] is None
+    assert body["meta"]["url"] == f"{EXECUTIONS}/{body['data']['id']}"
+
+    # A retry drops the record of the failure; the execution fails again the same way.
+    (tmp_path / "missing").write_text("here", encoding="utf-8")
+    retried = await client.post(f"{EXECUTIONS}/{body['data']['id']}/retry", headers=auth(issued))
+    assert retried.status_code == 202
+    done = await wait_for(client, issued, body["data"]["id"], {"completed"})
+    assert done["error_details"] is None
+
+
+async def test_an_async_start_that_fails_keeps_the_details_too(client: httpx.AsyncClient, harness: Harness) -> None:
+    issued = await harness.user()
+    response = await start(client, issued, "create_contact", {"contact_data": {"last_name": "Lovelace"}})
+    assert response.status_code == 202
+    failed = await wait_for(client, issued, response.json()["data"]["id"], {"failed"})
+    assert "first_name" in failed["error_details"]
+
+
+async def test_the_engine_records_the_failure_and_on_error_sees_the_details(harness: Harness) -> None:
+    issued = await harness.user()
+    ids = {"user_id": str(issued.user_id), "workspace_id": str(issued.workspace_id)}
+    result = await wf.Engine(wf.registry["create_contact"]).run(input={**ids, "contact_data": {"email": "x"}})
+    assert result.status == "failed"
+    execution = await harness.app.state.workflows.store.load(result.execution_id)
+    recorded = execution.ctx["_failure"]
+    assert recorded["step"] == "create_contact"
+    assert recorded["class"] == "ValidationError"
+    assert recorded["status_code"] == 422
+    assert "first_name" in recorded["details"]

@@ -373,3 +373,23 @@ def test_the_limits_are_what_the_docs_say(repo_root: Any) -> None:
     assert f"{MAX_JSON_DEPTH} levels" in text
     assert f"{MAX_PAGE:,}" in text
     assert msgspec.json.encode(GENERIC_MESSAGE).decode().strip('"') in text
+
+
+async def test_nul_in_a_path_segment_is_404(client: httpx.AsyncClient, harness: Harness) -> None:
+    headers = auth(await harness.user())
+    for path in (
+        "/api/v1/workspaces/con%00tacts",
+        f"{WORKFLOWS}/http%00echo/executions",
+        f"{EXECUTIONS}/abc%00",
+        f"{CONTACTS}/a%00b",
+    ):
+        response = await client.request("POST" if path.endswith("executions") else "GET", path, headers=headers)
+        assert response.status_code == 404, (path, response.text)
+        assert "error" in response.json()
+
+
+async def test_the_openapi_document_states_the_paging_bounds(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    for path in (CONTACTS, EXECUTIONS):
+        parameters = {parameter["name"]: parameter for parameter in document["paths"][path]["get"]["parameters"]}
+        assert parameters["page"]["schema"]["maximum"] == MAX_PAGE, path

@@ -101,7 +101,9 @@ async def test_invalid_json_is_400_and_runs_nothing(probe_client: httpx.AsyncCli
 
 
 async def test_body_over_the_limit_is_413_and_runs_nothing(database_url: str) -> None:
-    async with harness_for(make_settings(database_url, ("contacts_service", "probe"), max_body_bytes=2048)) as harness:
+    async with harness_for(
+        make_settings(database_url, ("contacts_service", "pftest_probe"), max_body_bytes=2048)
+    ) as harness:
         issued = await harness.user()
         async with http_client(harness.app) as client:
             small = await client.post(THINGS, json={"label": "x" * 100}, headers=auth(issued))
@@ -175,7 +177,7 @@ async def test_unexpected_exception_is_500_with_class_and_request_id_and_rolls_b
 
 @pytest.mark.parametrize("environment", ["development", "production"])
 async def test_every_environment_hides_the_exception_message(database_url: str, environment: str) -> None:
-    async with harness_for(make_settings(database_url, ("probe",), environment=environment)) as harness:
+    async with harness_for(make_settings(database_url, ("pftest_probe",), environment=environment)) as harness:
         issued = await harness.user()
         async with http_client(harness.app) as client:
             response = await client.post(f"{THINGS}/crash", headers=auth(issued))

@@ -14,12 +14,13 @@ import pytest
 
 from app import create_app
 from app.server import PackflowPlugin
+from packs.core.http.errors import GENERIC_MESSAGE
 from packs.core.identity.accounts import IssuedToken
 from tests.conftest import Harness, auth, harness_for, http_client, make_settings
 
 API = "/api/v1/workflows"
 EXECUTIONS = f"{API}/executions"
-PACKS = ("contacts_service", "workflow_http")
+PACKS = ("contacts_service", "pftest_workflow_http")
 
 
 @pytest.fixture
@@ -597,8 +598,12 @@ async def test_an_unexpected_error_is_a_logged_500_in_the_apis_shape(
     harness.app.state.workflow_service.list = broken
     response = await client.get(EXECUTIONS, headers=auth(issued))
     assert response.status_code == 500
-    assert response.json() == {"error": "RuntimeError", "message": "the store is gone"}
+    body = response.json()
+    assert body == {"error": "RuntimeError", "message": GENERIC_MESSAGE, "request_id": body["request_id"]}
+    assert "the store is gone" not in response.text
     assert "unhandled RuntimeError" in caplog.text
+    assert body["request_id"] in caplog.text
+    assert "the store is gone" in caplog.text
 
 
 # --- routing and OpenAPI ------------------------------------------------------------------------
@@ -666,7 +671,7 @@ async def test_the_openapi_document_shows_the_workflow_routes(client: httpx.Asyn
     assert resume_body["content"]["application/json"]["schema"]["properties"]["approved"]["type"] == "boolean"
     list_params = {p["name"]: p for p in paths[EXECUTIONS]["get"]["parameters"] if p["in"] == "query"}
     assert set(list_params) == {"workflow_id", "status", "page", "per_page"}
-    assert list_params["per_page"]["schema"] == {"type": "integer", "minimum": 1, "default": 25}
+    assert list_params["per_page"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 25}
     assert "halted" in list_params["status"]["schema"]["enum"]
     events = paths[f"{EXECUTIONS}/{{execution_id}}/events"]["get"]["responses"]["200"]
     assert "text/event-stream" in events["content"]

@@ -18,7 +18,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Refe
 from litestar.openapi.spec import Parameter as OpenAPIParameter
 
 from packs.core.http import API_PREFIX
-from packs.core.items import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageNumber, PerPage
+from packs.core.items import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, MAX_PER_PAGE_ASKED, PageNumber, PerPage
 from packs.core.tools.errors import ValidationError
 from packs.core.tools.parameters import describe_conversion_error
 from packs.core.workflow import Entry, Execution, ExecutionNotFoundError, ExecutionResult, Status, WorkflowDef
@@ -420,10 +420,14 @@ LIST_OPERATION = documented(
     query=[
         _query("workflow_id", Schema(type=OpenAPIType.STRING), "Only executions of this workflow."),
         _query("status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "Only executions in this status."),
-        _query("page", Schema(type=OpenAPIType.INTEGER, minimum=1, default=1), "The page, from 1."),
+        _query(
+            "page",
+            Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE, default=1),
+            f"The page, from 1 to {MAX_PAGE:,}.",
+        ),
         _query(
             "per_page",
-            Schema(type=OpenAPIType.INTEGER, minimum=1, default=DEFAULT_PER_PAGE),
+            Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PER_PAGE_ASKED, default=DEFAULT_PER_PAGE),
             f"Executions per page (default {DEFAULT_PER_PAGE}; above {MAX_PER_PAGE} is clamped to {MAX_PER_PAGE}).",
         ),
     ]

@@ -180,13 +180,13 @@ def test_database_upgrade_command_migrates_a_fresh_database(fresh_database: str)
 def test_packs_list_shows_every_installed_pack(tmp_path: Path) -> None:
     env = environment(f"sqlite+aiosqlite:///{tmp_path / 'packs.db'}", PACKFLOW_PACKS="")
     text = litestar(env, "packs", "list").stdout
-    assert "core 0.1.0 (enabled) - packs.core.hooks from packflow" in text
+    assert "core 0.1.0 (enabled) - packs.core.hooks from packflow-platform" in text
     assert "contacts_service 0.1.0 (disabled)" in text
     assert "features: workspaces/contacts (Index, Show, Create, Update, Destroy)" in text
     rows = {row["name"]: row for row in json.loads(litestar(env, "packs", "list", "--json").stdout)}
     assert rows["contacts_service"]["enabled"] is False
     assert rows["contacts_service"]["registers"]["schemas"] == ["contact"]
-    assert rows["core"]["registers"]["routes"] == ["ResourcesController", "WorkflowsController"]
+    assert rows["core"]["registers"]["routes"] == ["ResourcesController", "WorkflowsController", "MeController"]
     enabled = json.loads(litestar(environment(env["PACKFLOW_DATABASE_URL"]), "packs", "list", "--json").stdout)
     assert {row["name"]: row["enabled"] for row in enabled}["contacts_service"] is True
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from litestar.types import ControllerRouterHandler
 
 from packs.core import hookimpl
-from packs.core.http.me import show_me
+from packs.core.http.me import MeController
 from packs.core.http.resources import ResourcesController
 from packs.core.http.workflows import WorkflowsController
 
@@ -15,4 +15,4 @@ from packs.core.http.workflows import WorkflowsController
 @hookimpl
 def register_routes() -> Sequence[ControllerRouterHandler]:
     """The ``/api/v1`` resources controller, the ``/api/v1/workflows`` controller and ``/api/v1/me``."""
-    return [ResourcesController, WorkflowsController, show_me]
+    return [ResourcesController, WorkflowsController, MeController]

@@ -4,22 +4,31 @@ With ``PACKFLOW_QUEUE=saq`` the app only enqueues; worker processes started with
 ``litestar workflows worker`` (on any number of machines) dequeue and run executions. A job carries
 an execution id and nothing else: the database is the source of truth, and the worker's lease on
 the execution (not the queue) guarantees one owner at a time, so a job delivered twice is harmless.
-Jobs have no SAQ timeout (a workflow may run long; the lease tells a live worker from a dead one).
+Jobs have no SAQ timeout (a workflow may run long; the lease tells a live worker from a dead one),
+but a SAQ heartbeat: the job touches itself while it runs, so that SAQ's own sweep (run by every
+live worker every ``PACKFLOW_SWEEP_SECONDS``) finishes the job of a worker that was killed as
+``aborted`` instead of leaving it ``active`` forever; finished jobs are deleted after their TTL.
+The execution itself is recovered by the workflow recovery sweep once its lease expires.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from litestar_saq import QueueConfig, SAQConfig, SAQPlugin
 from litestar_saq.base import Worker as SAQWorker
-from saq.types import Context
+from saq.types import Context, PartialTimersDict
 
 if TYPE_CHECKING:
+    from saq.job import Job
     from saq.queue.base import Queue
 
     from packs.core.workflow import RecoverySweeper, Worker
@@ -31,18 +40,56 @@ WORKER_KEY = "packflow_worker"
 logger = logging.getLogger("packflow.queue")
 
 
+JOB_TTL_SECONDS = 600
+"""How long SAQ keeps a finished job (then its sweep deletes it)."""
+
+
+def heartbeat_seconds(lease_seconds: float) -> int:
+    """The SAQ heartbeat of a job: a job not touched for this long is stuck (its worker died) and swept."""
+    return max(2, math.ceil(lease_seconds * 2))
+
+
+@asynccontextmanager
+async def touching(job: Job | None) -> AsyncIterator[None]:
+    """Touch ``job`` (SAQ's manual heartbeat, ``job.update()``) four times per heartbeat while the block runs."""
+    if job is None or not job.heartbeat:
+        yield
+        return
+    interval = job.heartbeat / 4
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await job.update()
+            except Exception:
+                logger.warning("job %s: heartbeat failed; trying again in %.1fs", job.key, interval, exc_info=True)
+
+    task = asyncio.create_task(beat(), name=f"saq-heartbeat-{job.key}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def run_execution(ctx: Context, *, execution_id: str) -> None:
-    """The SAQ job: run one execution on this worker process (claim, lease, engine)."""
-    worker: Worker = cast("dict[str, Any]", ctx)[WORKER_KEY]
-    await worker.process(execution_id)
+    """The SAQ job: run one execution on this worker process (claim, lease, engine), keeping the job alive."""
+    shared = cast("dict[str, Any]", ctx)
+    worker: Worker = shared[WORKER_KEY]
+    async with touching(shared.get("job")):
+        await worker.process(execution_id)
 
 
 class SAQAdapter:
     """Enqueues execution ids on the SAQ queue (connecting on first use)."""
 
-    def __init__(self, plugin: SAQPlugin, name: str = DEFAULT_QUEUE_NAME) -> None:
+    def __init__(self, plugin: SAQPlugin, name: str = DEFAULT_QUEUE_NAME, heartbeat: int = 60) -> None:
         self.plugin = plugin
         self.name = name
+        self.heartbeat = heartbeat
+        """The SAQ heartbeat of every job (see :func:`heartbeat_seconds`)."""
         self._connected = False
         self._lock = asyncio.Lock()
 
@@ -68,6 +115,8 @@ class SAQAdapter:
             execution_id=execution_id,
             key=key or str(uuid.uuid4()),
             timeout=0,
+            heartbeat=self.heartbeat,
+            ttl=JOB_TTL_SECONDS,
             retries=1,
             scheduled=int(time.time() + delay) if delay > 0 else 0,
         )
@@ -124,15 +173,26 @@ def worker_hooks(worker: Worker, sweeper: RecoverySweeper) -> tuple[Any, Any]:
     return startup, shutdown
 
 
-def build_worker(adapter: SAQAdapter, worker: Worker, sweeper: RecoverySweeper, concurrency: int) -> SAQWorker:
-    """A litestar-saq worker on the workflow queue, running ``concurrency`` executions at once."""
+def build_worker(
+    adapter: SAQAdapter, worker: Worker, sweeper: RecoverySweeper, concurrency: int, sweep_seconds: float = 5.0
+) -> SAQWorker:
+    """A litestar-saq worker on the workflow queue, running ``concurrency`` executions at once; SAQ's sweep
+    (stuck jobs of dead workers, expired jobs) runs every ``sweep_seconds``."""
     startup, shutdown = worker_hooks(worker, sweeper)
+    # SAQ's own defaults but the sweep (its typing asks for every timer).
+    timers: PartialTimersDict = {
+        "schedule": 1,
+        "worker_info": 10,
+        "abort": 1,
+        "sweep": max(1, math.ceil(sweep_seconds)),
+    }
     return SAQWorker(
         adapter.queue,
         functions=[(JOB_FUNCTION, run_execution)],
         concurrency=concurrency,
         startup=[startup],
         shutdown=[shutdown],
+        timers=timers,
         enable_heartbeat_manager=False,
     )
 

@@ -256,7 +256,7 @@ def run_worker_command(app: Litestar, concurrency: int | None) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        saq_worker = build_worker(adapter, runtime.worker, runtime.sweeper, size)
+        saq_worker = build_worker(adapter, runtime.worker, runtime.sweeper, size, settings.sweep_seconds)
         click.echo(f"workflow worker {runtime.worker.owner}: concurrency {size}, lease {settings.lease_seconds:g}s")
         await run_worker(saq_worker, stop)
 

@@ -207,11 +207,11 @@ def configure_workflows(
     plugin = None
     adapter: wf.QueueAdapter
     if settings.queue == "saq":
-        from app.queue import SAQAdapter, saq_plugin
+        from app.queue import SAQAdapter, heartbeat_seconds, saq_plugin
 
         assert settings.queue_url is not None
         plugin = saq_plugin(settings.queue_url, settings.worker_concurrency, settings.queue_name)
-        adapter = SAQAdapter(plugin, settings.queue_name)
+        adapter = SAQAdapter(plugin, settings.queue_name, heartbeat_seconds(settings.lease_seconds))
         worker.requeue = lambda execution_id, delay: adapter.enqueue(execution_id, delay)
     else:
         adapter = wf.InlineAdapter(worker, settings.worker_concurrency, logger)

@@ -47,6 +47,8 @@ from tests.fixture_packs.queue_load import CALL_STEPS, SCHEMA, WRITE_SECONDS
 from tests.test_cli_and_server import LITESTAR, REPO, environment
 
 WORKFLOW = "queue_load"
+PACK = "pftest_queue_load"
+"""The fixture pack that ships ``queue_load``."""
 STEPS = ("start", "prepare", "write_a", "mark_a", "write_b", "mark_b", "write_c", "mark_c", "write_d", "done")
 """Every step of ``queue_load``: each must have exactly one ``completed`` entry per execution."""
 LEASE_SECONDS = 2.0
@@ -124,7 +126,7 @@ def fixture_environment(database_url: str, fixture_packs: Path, **extra: str) ->
     """The environment of a subprocess running the ``queue_load`` fixture pack on ``database_url``."""
     return environment(
         database_url,
-        PACKFLOW_PACKS="pftest_queue_load",
+        PACKFLOW_PACKS=PACK,
         PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]),
         **{**QUEUE_SETTINGS, **extra},
     )
@@ -148,7 +150,7 @@ async def wait_for_owner(process: Process, processes: Processes, within: float =
 
 def load_app(database_url: str, **overrides: Any) -> Litestar:
     """The app (not served) on ``database_url`` with the ``queue_load`` pack: to queue executions and audit them."""
-    settings = Settings(database_url=database_url, packs=(WORKFLOW,), auto_migrate=False, **overrides)
+    settings = Settings(database_url=database_url, packs=(PACK,), auto_migrate=False, **overrides)
     return create_app(settings)
 
 

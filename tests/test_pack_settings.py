@@ -60,7 +60,8 @@ def test_the_settings_of_a_pack_that_is_no_longer_enabled_are_gone() -> None:
         ({"retries": 1}, "pack 'pftest_configured': setting 'api_key' is required (ConfiguredSettings) but not set"),
         (
             {"api_key": "k", "retry": 1},
-            f"pack 'pftest_configured': unknown setting 'retry' ({FILE}); known settings: api_key, retries, region, verbose",
+            f"pack 'pftest_configured': unknown setting 'retry' ({FILE}); "
+            "known settings: api_key, retries, region, verbose",
         ),
     ],
 )

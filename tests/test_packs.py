@@ -61,7 +61,10 @@ def test_two_packs_registering_one_feature_stop_startup_naming_both() -> None:
 def test_two_packs_registering_one_schema_stop_startup_naming_both() -> None:
     with pytest.raises(
         PackError,
-        match=r"schema 'contact' is registered by pack 'contacts_service' \(Contact\) and by pack 'pftest_clash_schema'",
+        match=(
+            r"schema 'contact' is registered by pack 'contacts_service' \(Contact\) "
+            r"and by pack 'pftest_clash_schema'"
+        ),
     ):
         load_packs(["contacts_service", "pftest_clash_schema"])
 
@@ -71,7 +74,8 @@ def test_two_packs_registering_one_schema_stop_startup_naming_both() -> None:
     [
         (
             "pftest_broken_hook",
-            "pack 'pftest_broken_hook': hook register_features raised RuntimeError: the feature list could not be built",
+            "pack 'pftest_broken_hook': hook register_features raised RuntimeError: "
+            "the feature list could not be built",
         ),
         ("pftest_unknown_hook", "pack 'pftest_unknown_hook': unknown hook 'register_widgets'"),
         ("pftest_missing_module", "pack 'pftest_missing_module': cannot import 'tests.fixture_packs.does_not_exist'"),

@@ -3,6 +3,7 @@ with its field details, and a sync start that ends ``failed`` says so in its sta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from packs.core import workflow as wf
+from packs.core.workflow.state import HIDDEN_STATEMENT
 from tests.conftest import Harness, auth, harness_for, make_settings
 from tests.test_workflow_http import EXECUTIONS, PACKS, start, wait_for
 
@@ -85,3 +87,24 @@ async def test_the_engine_records_the_failure_and_on_error_sees_the_details(harn
     assert recorded["class"] == "ValidationError"
     assert recorded["status_code"] == 422
     assert "first_name" in recorded["details"]
+
+
+async def test_a_step_failed_by_a_database_error_shows_neither_its_sql_nor_its_parameters(
+    client: httpx.AsyncClient, harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    issued = await harness.user()
+    secret = "s3cr3t-token-value"
+    with caplog.at_level(logging.WARNING, logger="packflow"):
+        response = await start(client, issued, "http_bad_sql", {"secret": secret}, mode="sync")
+    assert response.status_code == 500, response.text
+    shown = await client.get(f"{EXECUTIONS}/{response.json()['data']['id']}", headers=auth(issued))
+    assert "no_such_table" not in response.text + shown.text
+    errors = [response.json()["error"], shown.json()["data"]["error"]]
+    errors += [entry["error"] for entry in shown.json()["data"]["entries"] if entry["error"]]
+    assert len(errors) == 3
+    assert not [error for error in errors if secret in error]
+    assert response.json()["error"] in {
+        "OperationalError: " + HIDDEN_STATEMENT,
+        "ProgrammingError: " + HIDDEN_STATEMENT,
+    }
+    assert secret in caplog.text, "the log keeps the statement and its parameters"

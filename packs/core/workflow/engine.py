@@ -26,7 +26,15 @@ from packs.core.workflow.errors import (
 from packs.core.workflow.events import Event
 from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, Status, new_id, utcnow
 from packs.core.workflow.resume_input import check_resume, waiting_approval
-from packs.core.workflow.state import RunState, describe, elapsed_ms, error_details, failure, to_json_value
+from packs.core.workflow.state import (
+    RunState,
+    describe,
+    elapsed_ms,
+    error_details,
+    error_message,
+    failure,
+    to_json_value,
+)
 from packs.core.workflow.steps.base import Continue, Finish, Halt, StepExecutor
 from packs.core.workflow.store import Store, keep_definition
 
@@ -331,11 +339,13 @@ class Engine:
                 state.ctx.update(msgspec.json.decode(snapshot))
                 message = describe(error)
                 self.logger.warning(
-                    "workflow %s execution %s: step %s failed: %s",
+                    "workflow %s execution %s: step %s failed: %s: %s",
                     execution.workflow_id,
                     execution.id,
                     step.id,
-                    message,
+                    type(error).__name__,
+                    error,
+                    exc_info=error,
                 )
                 failed = self._record(state, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message)
                 await self.emit(Event("step.failed", {"step_id": step.id, "error": message}))
@@ -343,7 +353,11 @@ class Engine:
                     state.ctx[FAILURE] = failure(error, step.id)
                     await self._fail(state, message, failed)
                     return
-                last_error: dict[str, Any] = {"step": step.id, "message": str(error), "class": type(error).__name__}
+                last_error: dict[str, Any] = {
+                    "step": step.id,
+                    "message": error_message(error),
+                    "class": type(error).__name__,
+                }
                 if (details := error_details(error)) is not None:
                     last_error["details"] = details
                 state.ctx["_last_error"] = last_error

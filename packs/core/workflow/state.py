@@ -168,11 +168,24 @@ def error_details(error: BaseException) -> dict[str, Any] | None:
     return converted
 
 
+HIDDEN_STATEMENT = "a database statement failed; the worker's log has the statement and its parameters"
+
+
+def error_message(error: BaseException) -> str:
+    """The message an execution records and answers for ``error``: its own, except for a database error
+    that quotes its SQL statement and parameters (SQLAlchemy's ``StatementError``, recognised by its
+    ``statement`` and ``params``), which only the log sees (``docs/http-api.md``, Responses)."""
+    if hasattr(error, "statement") and hasattr(error, "params"):
+        return HIDDEN_STATEMENT
+    return str(error)
+
+
 def describe(error: BaseException) -> str:
-    """``"ExceptionClass: message"``, followed by the error's details as JSON when it has some."""
+    """``"ExceptionClass: message"`` (:func:`error_message`), followed by the error's details as JSON when it
+    has some."""
     details = error_details(error)
     suffix = "" if details is None else f" {msgspec.json.encode(details).decode()}"
-    return f"{type(error).__name__}: {error}{suffix}"
+    return f"{type(error).__name__}: {error_message(error)}{suffix}"
 
 
 def failure(error: BaseException, step_id: str) -> dict[str, Any]:
@@ -182,7 +195,7 @@ def failure(error: BaseException, step_id: str) -> dict[str, Any]:
     return {
         "step": step_id,
         "class": type(error).__name__,
-        "message": str(error),
+        "message": error_message(error),
         "details": error_details(error),
         "status_code": status_code if isinstance(status_code, int) else None,
     }

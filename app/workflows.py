@@ -1,4 +1,5 @@
-"""The plan's initializer (2.4): the engine on the SQL store, the app's logger, the packs' tools and services.
+"""The engine wired to the app (docs/workflow-language.md, section 1, ``wf.configure``): the SQL store, the
+app's logger, the packs' tools and services.
 
 At startup every workflow file of every enabled pack is loaded and validated, including that each
 ``call`` service is one the enabled packs provide; any problem stops startup, listing every

@@ -1,7 +1,7 @@
 """Bad input answers 4xx in the API's shapes, never 500, and a 500 never shows what the log has.
 
-Issue 10, items 5 to 9: NUL characters, parameter names of the tool machinery, deep JSON, huge
-page numbers, and what a 500 body and the log say. Every test runs on SQLite and PostgreSQL.
+NUL characters, parameter names of the tool machinery, deep JSON, huge page numbers, and what a 500 body and
+the log say (docs/http-api.md, Parameters and Responses). Every test runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations

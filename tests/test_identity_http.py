@@ -1,4 +1,4 @@
-"""Bearer authentication and workspace selection (http-api.md, Identity)."""
+"""Bearer authentication and workspace selection (docs/http-api.md, Identity)."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ async def test_tool_actions_and_typed_parameters_are_documented(
     assert set(member_action) == {"get", "post", "put", "delete"}
 
 
-# --- issue 10: a valid document that says what the server does -------------------------------------------------
+# --- a valid document that says what the server does (docs/http-api.md, OpenAPI) -------------------------------
 
 
 @pytest.fixture(scope="module")

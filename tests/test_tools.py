@@ -1,4 +1,7 @@
-"""The tool base (plan 2.5): declarations, class-level execute, typed parameters, errors."""
+"""The tool base: declarations, class-level execute, typed parameters, errors.
+
+See docs/writing-a-pack.md, "6. A feature and its tools".
+"""
 
 from __future__ import annotations
 

@@ -126,6 +126,7 @@ def test_unary_operators(actual: Any, exists: bool, empty: bool, truthy: bool, f
 
 
 def test_truthy_is_false_for_false_unlike_the_gem() -> None:
+    """Unlike Ruby's durable_workflow (docs/workflow-language.md, section 8), ``truthy`` is false for ``false``."""
     assert OPERATORS["truthy"](False, None) is False
     assert OPERATORS["falsy"](False, None) is True
 

@@ -1,4 +1,7 @@
-"""The engine's semantics (sections 1, 4, 5), on MemoryStore and the SQL store (SQLite, PostgreSQL)."""
+"""The engine's semantics (docs/workflow-language.md, sections 1, 4, 5), on MemoryStore and the SQL store.
+
+The SQL store runs on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 

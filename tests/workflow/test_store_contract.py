@@ -1,4 +1,7 @@
-"""The store contract of section 1, the same on MemoryStore and the SQL store (SQLite, PostgreSQL)."""
+"""The store contract (docs/workflow-language.md, section 1), the same on MemoryStore and the SQL store.
+
+The SQL store runs on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Validation at load time (spec section 7): a corpus of malformed documents, valid documents, sources and hooks.
+"""Validation at load time (docs/workflow-language.md, section 7).
+
+A corpus of malformed documents, valid documents, sources and hooks.
 
 Every file of ``tests/workflow/bad/`` holds one problem and starts with ``# expect: <text>`` lines; each text must
 appear in one of the problems, and a file yields exactly as many problems as it has expect lines (no cascade of
@@ -243,7 +245,7 @@ EVERY_STEP_TYPE = dedent(
     id: every_step_type
     name: Every step type
     version: "2.1"
-    description: One of each step type of section 4.
+    description: One of each step type of docs/workflow-language.md, section 4.
     timeout: 60
     inputs:
       contacts:

@@ -1,4 +1,7 @@
-"""Migrations 0002 and 0003: the workflow tables as the Rails plan defines them, then the queue's columns."""
+"""Migrations 0002 and 0003: the SQL store's workflow tables, then the queue's columns.
+
+The tables hold the ``Execution`` and ``Entry`` fields of docs/workflow-language.md, section 1.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ QUEUE_COLUMNS = {
     "lease_owner": True,
     "lease_expires_at": True,
 }
-"""What migration 0003 adds to the plan's ``workflow_executions``."""
+"""What migration 0003 adds to 0002's ``workflow_executions``."""
 ENTRY_COLUMNS = {
     "id": False,
     "execution_id": False,

@@ -1,4 +1,4 @@
-"""Create a contact (the plan's 2.7 example)."""
+"""Create a contact: POST on the contacts collection (docs/http-api.md, Contacts)."""
 
 from __future__ import annotations
 

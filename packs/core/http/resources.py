@@ -1,4 +1,7 @@
-"""The resources controller (plan 2.6): every feature endpoint, one dispatch to the tool that answers it."""
+"""The resources controller: every feature endpoint, one dispatch to the tool that answers it.
+
+See docs/http-api.md, Routes.
+"""
 
 from __future__ import annotations
 

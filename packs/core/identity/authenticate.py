@@ -1,4 +1,4 @@
-"""Who is calling and in which workspace: bearer token and ``X-Workspace-Id`` (see http-api.md)."""
+"""Who is calling and in which workspace: bearer token and ``X-Workspace-Id`` (docs/http-api.md, Identity)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Workflow executions and their entries: the tables of the SQL workflow store.
 
-The columns are the Rails plan's ``workflow_executions`` / ``workflow_entries`` tables, nothing
-more: unlike the other core models these are not built on advanced-alchemy's ``UUIDBase`` (which
-adds an ``sa_orm_sentinel`` column), but they share its registry and metadata so that Alembic sees
-them. The plan's validations run from a ``before_flush`` event, so an invalid row raises
-:class:`WorkflowModelValidationError` before anything is written.
+The columns are the store's ``Execution`` and ``Entry`` fields (docs/workflow-language.md, section 1,
+Stores) as the ``workflow_executions`` / ``workflow_entries`` tables, nothing more: unlike the other
+core models these are not built on advanced-alchemy's ``UUIDBase`` (which adds an
+``sa_orm_sentinel`` column), but they share its registry and metadata so that Alembic sees them.
+Their validations (presence and inclusion) run from a ``before_flush`` event, so an invalid row
+raises :class:`WorkflowModelValidationError` before anything is written.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relationship
 
 STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "halted", "cancelled")
-"""An execution's statuses: the plan's four, the engine's ``pending`` (queued, not started) and ``cancelled``."""
+"""An execution's statuses (docs/workflow-language.md, section 1, ``Execution``); ``pending`` is queued, not started."""
 
 ACTIONS: tuple[str, ...] = ("started", "completed", "failed", "halted")
 """What an entry records about a step."""
@@ -31,15 +32,15 @@ JsonOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "pos
 """advanced-alchemy's ``JsonB`` (``jsonb`` on PostgreSQL, JSON text elsewhere), storing ``None`` as SQL ``NULL``.
 
 With ``JsonB`` a Python ``None`` would be written as the JSON value ``null``; here a missing
-result or halt payload is a real ``NULL``, as in the plan.
+result or halt payload is a real ``NULL``.
 """
 
 EMPTY_JSON_OBJECT = text("'{}'")
-"""The server default of ``input`` and ``ctx`` (the plan's ``default: {}``)."""
+"""The server default of ``input`` and ``ctx``: an empty JSON object."""
 
 
 class WorkflowModelValidationError(ValueError):
-    """A workflow row breaks one of the plan's validations; raised before anything is written.
+    """A workflow row breaks one of the model's validations; raised before anything is written.
 
     ``model`` is the class name and ``errors`` maps each invalid field to its problem.
     """
@@ -51,7 +52,7 @@ class WorkflowModelValidationError(ValueError):
 
 
 def _blank(value: object) -> bool:
-    """Rails' ``blank?`` for the values these columns hold: ``None`` or a whitespace-only string."""
+    """Blank, for the values these columns hold: ``None`` or a whitespace-only string."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -146,7 +147,7 @@ class WorkflowExecution(WorkflowBase):
     )
 
     def __init__(self, **values: Any) -> None:
-        """A new row; like a Rails model, ``status``, ``input`` and ``ctx`` start at their column defaults."""
+        """A new row; ``status``, ``input`` and ``ctx`` hold their column defaults already before a flush."""
         values.setdefault("status", "running")
         values.setdefault("input", {})
         values.setdefault("ctx", {})
@@ -182,22 +183,22 @@ class WorkflowExecution(WorkflowBase):
 
     @classmethod
     def running(cls) -> Select[tuple[Self]]:
-        """Executions in progress (the plan's ``running`` scope)."""
+        """Executions in progress (``status = 'running'``)."""
         return cls.with_status("running")
 
     @classmethod
     def completed(cls) -> Select[tuple[Self]]:
-        """Executions that finished (the plan's ``completed`` scope)."""
+        """Executions that finished (``status = 'completed'``)."""
         return cls.with_status("completed")
 
     @classmethod
     def failed(cls) -> Select[tuple[Self]]:
-        """Executions that failed (the plan's ``failed`` scope)."""
+        """Executions that failed (``status = 'failed'``)."""
         return cls.with_status("failed")
 
     @classmethod
     def halted(cls) -> Select[tuple[Self]]:
-        """Executions waiting to be resumed (the plan's ``halted`` scope)."""
+        """Executions waiting to be resumed (``status = 'halted'``)."""
         return cls.with_status("halted")
 
 

@@ -50,7 +50,7 @@ class SchemaRegistry:
         return self._schemas.get(slug)
 
     def get(self, slug: str) -> type[Schema]:
-        """The schema registered under ``slug`` (the plan's ``find!``); raises :class:`UnknownSchemaError`."""
+        """The schema registered under ``slug`` ; raises :class:`UnknownSchemaError`."""
         try:
             return self._schemas[slug]
         except KeyError:

@@ -7,7 +7,7 @@ from packs.core.tools.routing import Route
 from packs.core.tools.workflow import WorkflowTool
 
 Base = Tool
-"""The plan's name for the tool base class (``Core::Tools::Base``)."""
+"""Another name of :class:`Tool`, kept for tools that import ``Base``."""
 
 __all__ = [
     "Base",

@@ -1,7 +1,7 @@
 """The tool base class: the unit of behaviour behind every feature endpoint and workflow step.
 
-A tool subclasses :class:`Tool`, declares its route, schema and serializer as class keywords (the
-plan's ``route method: :post, scope: :collection`` / ``schema "contact"``) and implements
+A tool subclasses :class:`Tool`, declares its route, schema and serializer as class keywords
+(docs/writing-a-pack.md, "6. A feature and its tools") and implements
 ``execute``, sync or async, with explicit keyword parameters::
 
     class Create(Tool, method="post", scope="collection", status=201, schema="contact"):
@@ -37,7 +37,7 @@ _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 class _Execute:
-    """``execute`` that behaves as the plan's pair of methods.
+    """``execute`` as a class-level and an instance method at once.
 
     Read from the class, it is the class-level entry point (build an instance, call its
     ``execute``); read from an instance, it is the instance's own method.
@@ -82,7 +82,7 @@ def _unimplemented(self: Tool, /, **params: Any) -> Any:
 
 
 class Tool:
-    """Base class of every tool (the plan's ``Core::Tools::Base``)."""
+    """Base class of every tool (docs/writing-a-pack.md, "6. A feature and its tools")."""
 
     route_spec: ClassVar[Route | None] = None
     """The route this tool answers, set by :meth:`route` or the class keywords."""

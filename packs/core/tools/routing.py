@@ -1,4 +1,4 @@
-"""How a tool declares the HTTP route it answers (the plan's ``Routing`` concern)."""
+"""How a tool declares the HTTP route it answers (docs/http-api.md, Routes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A tool backed by a workflow (the Rails project's ``Core::Workflow::Base``)."""
+"""A tool backed by a workflow (docs/writing-a-pack.md, "7. Workflows, services and step types")."""
 
 from __future__ import annotations
 

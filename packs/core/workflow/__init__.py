@@ -1,4 +1,4 @@
-"""The durable workflow engine (``workflow-engine.md``): a library with no Litestar or app imports.
+"""The durable workflow engine (docs/workflow-language.md): a library with no Litestar or app imports.
 
 from packs.core import workflow as wf
 

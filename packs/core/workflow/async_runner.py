@@ -1,4 +1,4 @@
-"""``AsyncRunner``: queue an execution and come back for its result (``workflow-engine.md``, runners)."""
+"""``AsyncRunner``: queue an execution and come back for its result (docs/workflow-language.md, section 1, Runners)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ class AsyncRunner:
         execution = await self.store.load(execution_id)
         return None if execution is None else Status(execution.status)
 
-    async def wait(self, execution_id: str, timeout: float = 30) -> ExecutionResult | None:  # noqa: ASYNC109 (the spec names it)
+    async def wait(self, execution_id: str, timeout: float = 30) -> ExecutionResult | None:  # noqa: ASYNC109 (docs/workflow-language.md names it)
         """The result once the execution is completed, halted, failed or cancelled; ``None`` on timeout."""
         return await wait_for(self.store, execution_id, timeout)
 

@@ -1,4 +1,4 @@
-"""Stream events (section 6): ``workflow.*`` and ``step.*``, with JSON and SSE renderings."""
+"""Stream events (docs/workflow-language.md, section 6): ``workflow.*`` and ``step.*``, with JSON and SSE renderings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Loading workflow documents: YAML text, a file, or a dict, parsed and validated (section 7).
+"""Loading workflow documents: YAML text, a file, or a dict, parsed and validated
+(docs/workflow-language.md, section 7).
 
 Every problem is collected and reported together in one :class:`ValidationError`, each message
 naming the step and the field.

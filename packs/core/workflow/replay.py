@@ -2,7 +2,8 @@
 
 The engine's listeners see events of the runs in their own process only. A watcher of an
 execution run by a worker elsewhere reads its entries instead: :class:`EventReplay` turns the
-entries it has not seen yet, and the execution's status, into the events of section 6, in order.
+entries it has not seen yet, and the execution's status, into the events of docs/workflow-language.md,
+section 6, in order.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The store contract and the in-memory store.
 
-A store keeps executions and their entries. Besides the minimum of the spec (``save``, ``load``,
-``record``, ``entries``, ``find``, ``delete``, ``execution_ids``), a store offers:
+A store keeps executions and their entries. Besides the minimum of docs/workflow-language.md,
+section 1 (``save``, ``load``, ``record``, ``entries``, ``find``, ``delete``, ``execution_ids``), a
+store offers:
 
 - ``checkpoint(execution, entries)``: save the execution and append the entries atomically (one
   commit); the engine calls it once per step boundary.

@@ -1,4 +1,7 @@
-"""Whole-workflow checks (section 7): ids, targets, reachability, references, conditions, schemas."""
+"""Whole-workflow checks: ids, targets, reachability, references, conditions, schemas.
+
+See docs/workflow-language.md, section 7.
+"""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ class StepExecutor:
     """Base of every step type's executor: built with its step definition, ``call(state)`` does the work.
 
     Subclasses set ``type_name`` and implement :meth:`call`; the helpers resolve references,
-    store values in the context and build outcomes, as the gem's executor base does.
+    store values in the context and build outcomes (docs/workflow-language.md, section 1, Extensions).
     """
 
     type_name: ClassVar[str] = ""

@@ -16,6 +16,7 @@ from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 from app.database import database_config, upgrade_database
 from app.packs import LoadedPacks, load_configured_packs
 from app.settings import Settings
+from app.version import platform_version
 from app.workflows import WorkflowRuntime, configure_workflows
 from packs.core.http.edge import NulQueryMiddleware, send_request_id
 from packs.core.http.errors import http_exception_handler, unhandled_exception_handler
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=plugins,
         openapi_config=OpenAPIConfig(
             title="Packflow",
-            version="0.1.0",
+            version=platform_version(),
             description="Resources served by the enabled packs. Authenticate with `Authorization: Bearer <token>`.",
             path="/schema",
             render_plugins=openapi_render_plugins(packs.features, packs.schemas, workflows.service.definitions),

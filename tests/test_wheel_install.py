@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,16 +41,35 @@ class PlainVenv:
 
 
 @pytest.fixture(scope="module")
-def plain_venv(tmp_path_factory: pytest.TempPathFactory) -> PlainVenv:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Packflow's wheel, built from a copy of the sources."""
+    return packflow_wheel(build_wheels(tmp_path_factory.mktemp("wheel-build")))
+
+
+@pytest.fixture(scope="module")
+def plain_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> PlainVenv:
     """Packflow's wheel and pytest (without pytest-asyncio) installed into a new virtual environment."""
     root = tmp_path_factory.mktemp("wheel-install")
-    wheels = build_wheels(root)
     python = new_venv(root / "venv")
-    pip(python, "install", str(packflow_wheel(wheels)), "pytest>=8.0", cwd=root)
+    pip(python, "install", str(wheel), "pytest>=8.0", cwd=root)
     venv = PlainVenv(root / "venv")
     missing = venv.run("python", "-c", "import pytest_asyncio", cwd=root)
     assert missing.returncode != 0, "pytest-asyncio must not be installed in this environment"
     return venv
+
+
+def test_the_wheel_ships_the_type_markers_and_the_license(wheel: Path) -> None:
+    """``py.typed`` (PEP 561) makes mypy use the hints of an installed ``packs.core`` in a pack's own
+    project; the MIT license of ``pyproject.toml`` travels with the wheel."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"app/py.typed", "packs/py.typed"} <= names
+    licenses = [name for name in names if name.endswith(".dist-info/licenses/LICENSE")]
+    assert len(licenses) == 1, sorted(name for name in names if ".dist-info/" in name)
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read(licenses[0]).decode().startswith("MIT License")
+        metadata = archive.read(licenses[0].replace("licenses/LICENSE", "METADATA")).decode()
+    assert "License-Expression: MIT" in metadata
 
 
 def test_an_unrelated_suite_passes_with_packflow_installed(plain_venv: PlainVenv, tmp_path: Path) -> None:

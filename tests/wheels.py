@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("app", "packs", "migrations", "pyproject.toml", "README.md")
+PROJECT_FILES = ("app", "packs", "migrations", "pyproject.toml", "README.md", "LICENSE")
 SKIP_COPYING = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".pytest_cache")
 DISTRIBUTION = "packflow-platform"
 """Packflow's distribution name (``packflow`` on PyPI is an unrelated project)."""

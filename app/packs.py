@@ -139,7 +139,7 @@ def collect_contributions(names: Sequence[str], installed: Mapping[str, Installe
     for name in names:
         try:
             manager.register(installed[name].load(), name=name)
-        except pluggy.PluginValidationError as error:  # a hook implementation whose arguments the spec lacks
+        except pluggy.PluginValidationError as error:  # a hook implementation taking an argument its hookspec lacks
             raise PackError(f"pack {name!r}: {error}") from error
     try:
         manager.check_pending()

@@ -12,9 +12,9 @@ from typing import Any
 import msgspec
 import pluggy
 
-from app import hookspecs
 from app.errors import StartupError
 from app.settings import Settings
+from packs.core import hookspecs
 from packs.core.features import Feature, FeatureRegistry
 from packs.core.features import registry as feature_registry
 from packs.core.schemas import Schema, SchemaRegistry, schema_slug
@@ -22,16 +22,8 @@ from packs.core.schemas import registry as schema_registry
 from packs.core.settings import registry as pack_settings
 
 ENTRY_POINT_GROUP = "packflow.packs"
-HOOK_NAMES = (
-    "register_schemas",
-    "register_features",
-    "register_workflows",
-    "register_services",
-    "register_step_types",
-    "register_migrations",
-    "register_routes",
-    "register_settings",
-)
+HOOK_NAMES = hookspecs.HOOK_NAMES
+"""The hooks, read from the specifications in :mod:`packs.core.hookspecs`, in the order they are called."""
 
 
 class PackError(StartupError, RuntimeError):

@@ -4,8 +4,10 @@ Pack authors import from here::
 
     from packs.core import Feature, Item, ItemSerializer, Schema, Tool, ValidationError, hookimpl
 
-:data:`hookimpl` marks hook functions. The other names are re-exported lazily (importing
-``packs.core`` stays cheap) from their modules, which may be imported directly too:
+:data:`hookimpl` marks hook functions; it is defined beside the hook specifications in
+:mod:`packs.core.hookspecs` (the pack contract, docs/writing-a-pack.md "Hook reference"). The
+other names are re-exported lazily (importing ``packs.core`` stays cheap) from their modules,
+which may be imported directly too:
 :mod:`packs.core.tools` (the tool base and errors), :mod:`packs.core.features`,
 :mod:`packs.core.schemas` (the schema base and validation), :mod:`packs.core.db` (the unit of work),
 :mod:`packs.core.models` and :mod:`packs.core.items` (the item model and queries),
@@ -18,12 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-PROJECT_NAME = "packflow"
-
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
-"""Marks a pack's hook functions (the same marker as ``app.hookspecs.hookimpl``)."""
+from packs.core.hookspecs import PROJECT_NAME, hookimpl
 
 _EXPORTS = {
     "Tool": "packs.core.tools",

@@ -1,4 +1,12 @@
-"""The core pack's hook implementations: it serves its controllers like any pack serves routes."""
+"""The core pack's hook implementations: it serves its controllers like any pack serves routes
+(docs/writing-a-pack.md, "register_routes").
+
+Two built-ins have a hook but do not go through it. The built-in step types belong to the engine,
+which knows them without the app (``packs.core.workflow`` is used on its own, and a pack's
+``register_step_types`` may not reuse their names). The core migrations are the main Alembic
+history (``migrations/``, table ``alembic_version``), which every pack's ``register_migrations``
+history runs after.
+"""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from app.cli import _run
 from app.workflow_owner import OwnerError, resolve_owner
 from app.workflows import WorkflowRuntime, unknown_services, workflow_files
 from packs.core import workflow as wf
+from packs.core.http.params import MAX_JSON_DEPTH, BadRequestBodyError, json_problems
 
 
 def _runtime(app: Litestar) -> WorkflowRuntime:
@@ -62,9 +63,16 @@ def _json_option(value: str | None, name: str) -> Any:
     if value is None:
         return None
     try:
-        return json.loads(value)
+        decoded = json.loads(value)
+        problems = json_problems(decoded)
     except json.JSONDecodeError as error:
         raise click.BadParameter(f"not valid JSON: {error}", param_hint=name) from None
+    except (RecursionError, BadRequestBodyError):
+        raise click.BadParameter(f"nested deeper than {MAX_JSON_DEPTH} levels", param_hint=name) from None
+    if problems:
+        listed = "; ".join(f"{path}: {problem}" for path, problem in problems.items())
+        raise click.BadParameter(listed, param_hint=name)
+    return decoded
 
 
 @click.group(cls=LitestarGroup, name="workflows")

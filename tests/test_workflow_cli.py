@@ -221,3 +221,24 @@ async def test_options_that_disagree_with_the_input_are_a_usage_error(harness: H
     assert ran.returncode == 2
     assert "input 'workspace_id'" in ran.stderr
     assert await harness.count("workflow_executions") == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "given", "message"),
+    [
+        ("run", {"text": "a\u0000b", "k\u0000": 1}, "text: must not contain NUL characters"),
+        ("run", json.loads("[" * 70 + "]" * 70), "nested deeper than 64 levels"),
+        ("resume", {"answer": "a\u0000b"}, "answer: must not contain NUL characters"),
+    ],
+)
+async def test_cli_json_with_nul_characters_or_too_deep_is_a_usage_error(
+    harness: Harness, cli: Cli, command: str, given: Any, message: str
+) -> None:
+    issued = await harness.user("ada@example.com", "Acme")
+    if command == "run":
+        ran = await cli("workflows", "run", "http_echo", *owner_flags(issued), "--input", json.dumps(given))
+    else:
+        ran = await cli("workflows", "resume", "00000000-0000-0000-0000-000000000001", "--response", json.dumps(given))
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert message in " ".join(ran.stderr.split())
+    assert await harness.count("workflow_executions") == 0

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.packs import LoadedPacks
 from app.settings import Settings
-from packs.core.workflow.sqlite import configure_sqlite_engine
+from packs.core.workflow.stores.sql import configure_sqlite_engine
 
 VERSION_TABLE = "alembic_version"
 MIGRATION_LOCK_ID = 7_246_563_011  # any constant: serializes concurrent upgrades on PostgreSQL

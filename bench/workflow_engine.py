@@ -57,7 +57,7 @@ from app.settings import Settings
 from packs.core import workflow as wf
 from packs.core.db import bind_session
 from packs.core.models import WorkflowEntry, WorkflowExecution
-from packs.core.workflow.sql_store import SQLStore
+from packs.core.workflow.stores.sql import SQLStore
 
 FLOOR_GOAL = 0.5
 DBOS_GOAL = 3.0

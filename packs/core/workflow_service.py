@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from packs.core.workflow import (
+    FINAL_STATUSES,
     AsyncRunner,
     DefinitionCatalog,
     Entry,
     Event,
+    EventReplay,
     Execution,
     ExecutionError,
     ExecutionFilter,
@@ -32,11 +34,9 @@ from packs.core.workflow import (
     cancel,
     queue_redrive,
     queue_resume,
+    to_json_value,
     wait_for,
 )
-from packs.core.workflow.model import FINAL_STATUSES
-from packs.core.workflow.replay import EventReplay
-from packs.core.workflow.state import to_json_value
 
 Mode = Literal["sync", "async"]
 

@@ -28,8 +28,7 @@ from packs.core.schemas.base import describe
 from packs.core.serializers import ItemSerializer
 from packs.core.tools import Tool
 from packs.core.tools.parameters import IDENTITY_PARAMETERS, Parameter
-from packs.core.workflow import WorkflowDef
-from packs.core.workflow.inputs import input_schema
+from packs.core.workflow import WorkflowDef, input_schema
 
 logger = logging.getLogger("packflow.openapi")
 

@@ -21,8 +21,15 @@ from packs.core.http import API_PREFIX
 from packs.core.items import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, MAX_PER_PAGE_ASKED, PageNumber, PerPage
 from packs.core.tools.errors import ValidationError
 from packs.core.tools.parameters import describe_conversion_error
-from packs.core.workflow import Entry, Execution, ExecutionNotFoundError, ExecutionResult, Status, WorkflowDef
-from packs.core.workflow.engine import FAILURE
+from packs.core.workflow import (
+    FAILURE,
+    Entry,
+    Execution,
+    ExecutionNotFoundError,
+    ExecutionResult,
+    Status,
+    WorkflowDef,
+)
 
 EXECUTIONS_PATH = f"{API_PREFIX}/workflows/executions"
 IDEMPOTENCY_HEADER = "Idempotency-Key"

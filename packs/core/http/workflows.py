@@ -49,15 +49,15 @@ from packs.core.http.workflow_payloads import (
 from packs.core.identity import Identity, IdentityError, authenticate
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow import (
+    SETTLED,
     ExecutionError,
     ExecutionNotFoundError,
     ExecutionStateError,
     ResumeInputError,
     Status,
     StepError,
+    check_input,
 )
-from packs.core.workflow.async_runner import SETTLED
-from packs.core.workflow.inputs import check_input
 from packs.core.workflow_service import UnknownWorkflowError, WorkflowService
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -7,7 +7,7 @@ result = await wf.Engine(definition, store=wf.MemoryStore(), service_resolver=re
 """
 
 from packs.core.workflow.adapters import InlineAdapter, QueueAdapter
-from packs.core.workflow.async_runner import AsyncRunner, wait_for
+from packs.core.workflow.async_runner import SETTLED, AsyncRunner, wait_for
 from packs.core.workflow.catalog import DefinitionCatalog
 from packs.core.workflow.config import (
     DEFAULT_MAX_STATE_BYTES,
@@ -20,7 +20,7 @@ from packs.core.workflow.config import (
 )
 from packs.core.workflow.control import cancel, queue_redrive, queue_resume
 from packs.core.workflow.definition import FINISHED, InputDef, StepDef, WorkflowDef
-from packs.core.workflow.engine import Engine
+from packs.core.workflow.engine import FAILURE, Engine
 from packs.core.workflow.errors import (
     ConfigError,
     Error,
@@ -33,10 +33,13 @@ from packs.core.workflow.errors import (
     ValidationError,
 )
 from packs.core.workflow.events import EVENT_TYPES, Event
+from packs.core.workflow.inputs import check_input, input_schema
 from packs.core.workflow.loader import after_parse, before_parse, clear_parser_hooks, load, transform_config
-from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, HaltResult, Status
+from packs.core.workflow.model import FINAL_STATUSES, Action, Entry, Execution, ExecutionResult, HaltResult, Status
 from packs.core.workflow.recovery import RecoverySweeper
+from packs.core.workflow.replay import EventReplay
 from packs.core.workflow.runners import StreamRunner, SyncRunner
+from packs.core.workflow.state import to_json_value
 from packs.core.workflow.steps import Continue, Finish, Halt, StepExecutor, register_step_type, step_types
 from packs.core.workflow.store import ExecutionFilter, MemoryStore, Page, QueueStore, Store
 from packs.core.workflow.worker import RetryPolicy, Worker
@@ -44,7 +47,10 @@ from packs.core.workflow.worker import RetryPolicy, Worker
 __all__ = [
     "DEFAULT_MAX_STATE_BYTES",
     "EVENT_TYPES",
+    "FAILURE",
+    "FINAL_STATUSES",
     "FINISHED",
+    "SETTLED",
     "Action",
     "AsyncRunner",
     "ConfigError",
@@ -54,6 +60,7 @@ __all__ = [
     "Entry",
     "Error",
     "Event",
+    "EventReplay",
     "Execution",
     "ExecutionError",
     "ExecutionFilter",
@@ -87,9 +94,11 @@ __all__ = [
     "after_parse",
     "before_parse",
     "cancel",
+    "check_input",
     "clear_parser_hooks",
     "clear_registry",
     "configure",
+    "input_schema",
     "load",
     "queue_redrive",
     "queue_resume",
@@ -97,6 +106,7 @@ __all__ = [
     "register_step_type",
     "registry",
     "step_types",
+    "to_json_value",
     "transform_config",
     "unregister",
     "wait_for",

@@ -1,4 +1,8 @@
-"""Validating each enabled pack's settings section against the msgspec Struct it declares."""
+"""Validating each enabled pack's settings section against the msgspec Struct it declares.
+
+:mod:`app.packs` calls it while loading the packs (and turns :class:`PackSettingsError` into its
+``PackError``); this module knows nothing of pack loading, so that imports go one way.
+"""
 
 from __future__ import annotations
 
@@ -9,34 +13,42 @@ from typing import Any
 
 import msgspec
 
-from app.packs import Contributions, PackError, setting_names
-
 logger = logging.getLogger("packflow")
 
 _AT_FIELD = re.compile(r"^(?P<problem>.*?) - at `\$\.(?P<key>[^`.\[]+)[^`]*`$")
 _MISSING_FIELD = re.compile(r"missing required field `(?P<key>[^`]+)`")
 
 
+class PackSettingsError(ValueError):
+    """A pack's settings section does not match the Struct it declares; the message says which pack, key and why."""
+
+
+def setting_names(kind: type[msgspec.Struct]) -> list[str]:
+    """The keys a pack's settings Struct accepts, in declaration order."""
+    return [field.encode_name for field in msgspec.structs.fields(kind)]
+
+
 def validate_pack_settings(
     enabled: tuple[str, ...],
-    contributions: Mapping[str, Contributions],
+    declared: Mapping[str, type[msgspec.Struct] | None],
     sections: Mapping[str, Mapping[str, Any]],
     sources: Mapping[str, Mapping[str, str]],
 ) -> dict[str, msgspec.Struct]:
     """The validated settings of every enabled pack that declares some, by pack name.
 
-    Raises :class:`PackError` naming the pack, the key, where the value came from and the problem:
+    ``declared`` is the Struct each pack's ``register_settings`` hook returned (``None``: no hook).
+    Raises :class:`PackSettingsError` naming the pack, the key, where the value came from and the problem:
     a value of the wrong type or out of range, an unknown key, a missing required key, or a section
     for a pack that declares no settings. Sections of packs that are not enabled are ignored.
     """
     validated: dict[str, msgspec.Struct] = {}
     for pack in enabled:
-        kind = contributions[pack].settings
+        kind = declared[pack]
         section = dict(sections.get(pack, {}))
         where = sources.get(pack, {})
         if kind is None:
             if section:
-                raise PackError(
+                raise PackSettingsError(
                     f"pack {pack!r} declares no settings (no register_settings hook), but settings are given for it: "
                     + ", ".join(f"{key!r} ({where.get(key, '?')})" for key in section)
                 )
@@ -44,14 +56,14 @@ def validate_pack_settings(
         known = setting_names(kind)
         unknown = [key for key in section if key not in known]
         if unknown:
-            raise PackError(
+            raise PackSettingsError(
                 f"pack {pack!r}: unknown setting {unknown[0]!r} ({where.get(unknown[0], '?')}); "
                 f"known settings: {', '.join(known) or 'none'}"
             )
         try:
             validated[pack] = msgspec.convert(section, kind, strict=False)
         except msgspec.ValidationError as error:
-            raise PackError(_describe(pack, str(error), where, kind)) from None
+            raise PackSettingsError(_describe(pack, str(error), where, kind)) from None
     ignored = sorted(set(sections) - set(enabled))
     if ignored:
         logger.info("settings of packs that are not enabled are ignored: %s", ", ".join(ignored))

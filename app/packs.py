@@ -13,6 +13,7 @@ import msgspec
 import pluggy
 
 from app.errors import StartupError
+from app.pack_settings import PackSettingsError, setting_names, validate_pack_settings
 from app.settings import Settings
 from packs.core import hookspecs
 from packs.core.features import Feature, FeatureRegistry
@@ -96,11 +97,6 @@ class LoadedPacks:
         return [route for name in self.enabled for route in self.contributions[name].routes]
 
 
-def setting_names(kind: type[msgspec.Struct]) -> list[str]:
-    """The keys a pack's settings Struct accepts, in declaration order."""
-    return [field.encode_name for field in msgspec.structs.fields(kind)]
-
-
 def installed_packs() -> dict[str, InstalledPack]:
     """Every pack declared in the ``packflow.packs`` entry point group, by name."""
     packs: dict[str, InstalledPack] = {}
@@ -167,8 +163,6 @@ def load_packs(
     Raises :class:`PackError` when a pack is not installed, fails to load, registers a feature or
     schema slug that another enabled pack registers too, or is given settings it does not accept.
     """
-    from app.pack_settings import validate_pack_settings
-
     names = tuple(dict.fromkeys(["core", *enabled]))
     installed = installed_packs() if installed is None else installed
     contributions = collect_contributions(names, installed)
@@ -188,7 +182,12 @@ def load_packs(
                 f"pack {features.owner(feature.namespace, feature.name)!r}: feature {feature.slug} uses schema "
                 f"{feature.schema!r}, which no enabled pack registers"
             )
-    pack_settings.replace(validate_pack_settings(names, contributions, settings or {}, setting_sources or {}))
+    declared = {name: contributions[name].settings for name in names}
+    try:
+        validated = validate_pack_settings(names, declared, settings or {}, setting_sources or {})
+    except PackSettingsError as error:
+        raise PackError(str(error)) from None
+    pack_settings.replace(validated)
     return LoadedPacks(
         installed=installed,
         enabled=names,

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app import create_app
 from app.database import upgrade_database
-from app.server import PackflowPlugin
+from app.plugin import PackflowPlugin
 from app.settings import Settings
 from packs.contacts_service.schemas import Contact
 from packs.core.identity import authenticate

@@ -269,14 +269,14 @@ class OurSide:
 
     async def open(self) -> None:
         from app.database import upgrade_database
-        from app.server import PackflowPlugin
+        from app.plugin import PackflowPlugin
 
         engine = self.app.plugins.get(PackflowPlugin).db.get_engine()
         await upgrade_database(engine)
         await self.runtime.adapter.connect()  # creates SAQ's tables
 
     async def close(self) -> None:
-        from app.server import PackflowPlugin
+        from app.plugin import PackflowPlugin
 
         await self.runtime.adapter.disconnect()
         await self.app.plugins.get(PackflowPlugin).db.get_engine().dispose()

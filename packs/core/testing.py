@@ -173,7 +173,7 @@ async def started(app: Litestar) -> AsyncIterator[Litestar]:
 async def packflow_app(packflow_settings: Settings) -> AsyncIterator[Litestar]:
     """The app with the chosen packs, started on its own database (migrations applied)."""
     from app import create_app
-    from app.server import PackflowPlugin
+    from app.plugin import PackflowPlugin
 
     app = create_app(packflow_settings)
     try:
@@ -186,7 +186,7 @@ async def packflow_app(packflow_settings: Settings) -> AsyncIterator[Litestar]:
 @async_fixture
 async def packflow_user(packflow_app: Litestar) -> PackflowUser:
     """A new user in a new workspace, with a token."""
-    from app.server import PackflowPlugin
+    from app.plugin import PackflowPlugin
     from packs.core.identity.accounts import create_user
 
     async with packflow_app.plugins.get(PackflowPlugin).db.create_session_maker()() as session:

@@ -14,7 +14,7 @@ import msgspec
 from litestar import Litestar
 from litestar.cli._utils import LitestarGroup
 
-from app.cli import _run
+from app.cli.running import packflow_plugin, run_command
 from app.workflow_owner import OwnerError, resolve_owner
 from app.workflows import WorkflowRuntime, unknown_services, workflow_files
 from packs.core import workflow as wf
@@ -148,8 +148,6 @@ def run_workflow(
     With --workspace and --user (or the input's workspace_id and user_id) the execution belongs to
     that workspace, so its members see, approve and retry it over HTTP; the user must be a member.
     """
-    from app.server import PackflowPlugin
-
     loaded = _runtime(app).workflows.get(workflow_id)
     if loaded is None:
         raise click.BadParameter(
@@ -158,7 +156,7 @@ def run_workflow(
     payload = _json_option(input_json, "--input")
     if not isinstance(payload, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--input")
-    sessions = app.plugins.get(PackflowPlugin).db.create_session_maker()
+    sessions = packflow_plugin(app).db.create_session_maker()
 
     async def run() -> wf.ExecutionResult:
         async with sessions() as session:
@@ -177,7 +175,7 @@ def run_workflow(
             created_by_id=None if owner.user_id is None else str(owner.user_id),
         )
 
-    _finish(_run(app, run))
+    _finish(run_command(app, run))
 
 
 @workflows_group.command(name="resume")
@@ -202,7 +200,7 @@ def resume_workflow(app: Litestar, execution_id: str, approved: bool | None, res
             named = ", ".join(flags.get(name, name) for name in error.details)
             raise click.UsageError(f"{error} (give {named})") from None
 
-    _finish(_run(app, resume))
+    _finish(run_command(app, resume))
 
 
 @workflows_group.command(name="recover")
@@ -214,7 +212,7 @@ def recover_workflow(app: Litestar, execution_id: str) -> None:
     async def recover() -> wf.ExecutionResult:
         return await (await _engine_for(runtime, execution_id)).recover(execution_id)
 
-    _finish(_run(app, recover))
+    _finish(run_command(app, recover))
 
 
 @workflows_group.command(name="show")
@@ -230,7 +228,7 @@ def show_execution(app: Litestar, execution_id: str) -> None:
         entries = await store.entries(execution_id)
         return {"execution": msgspec.to_builtins(execution), "entries": msgspec.to_builtins(entries)}
 
-    _echo_json(_run(app, show))
+    _echo_json(run_command(app, show))
 
 
 @workflows_group.command(name="worker")
@@ -247,9 +245,8 @@ def run_worker_command(app: Litestar, concurrency: int | None) -> None:
     PACKFLOW_QUEUE_URL); each also re-queues the executions of workers that died.
     """
     from app.queue import SAQAdapter, build_worker, run_worker
-    from app.server import PackflowPlugin
 
-    settings = app.plugins.get(PackflowPlugin).settings
+    settings = packflow_plugin(app).settings
     runtime = _runtime(app)
     if not isinstance(runtime.adapter, SAQAdapter):
         raise click.ClickException(
@@ -268,4 +265,4 @@ def run_worker_command(app: Litestar, concurrency: int | None) -> None:
         click.echo(f"workflow worker {runtime.worker.owner}: concurrency {size}, lease {settings.lease_seconds:g}s")
         await run_worker(saq_worker, stop)
 
-    _run(app, work)
+    run_command(app, work)

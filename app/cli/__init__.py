@@ -1,0 +1,37 @@
+"""Operator commands added to ``litestar`` (and ``packflow``): users, tokens, packs and workflows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from litestar.plugins import CLIPluginProtocol
+
+from app.cli.accounts import tokens_group, users_group
+from app.cli.packs import packs_group
+from app.cli.running import add_verbose_option
+from app.cli.workflows import workflows_group
+
+
+class OperatorCommands(CLIPluginProtocol):
+    """The Litestar CLI plugin that adds the operator commands (:func:`register_commands`)."""
+
+    def on_cli_init(self, cli: Any) -> None:
+        """Add the operator commands to the ``litestar`` command line."""
+        register_commands(cli)
+
+
+def register_commands(cli: click.Group) -> None:
+    """Attach the command groups to the ``litestar`` group, and ``--verbose`` to every command (advanced-alchemy's
+    ``database`` group included, which its plugin may attach after this one)."""
+    from advanced_alchemy.extensions.litestar.cli import database_group
+
+    cli.add_command(users_group)
+    cli.add_command(tokens_group)
+    cli.add_command(packs_group)
+    cli.add_command(workflows_group)
+    add_verbose_option(cli)
+    add_verbose_option(database_group)
+
+
+__all__ = ["OperatorCommands", "register_commands"]

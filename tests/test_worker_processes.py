@@ -41,7 +41,7 @@ from app.workflows import WorkflowRuntime
 from packs.core import workflow as wf
 from packs.core.identity.accounts import create_user
 from packs.core.models import Item
-from packs.core.workflow.worker import LeaseKeeper
+from packs.core.workflow.queue.worker import LeaseKeeper
 from tests.databases import migrate, postgres_database
 from tests.fixture_packs.queue_load import CALL_STEPS, SCHEMA, WRITE_SECONDS
 from tests.test_cli_and_server import LITESTAR, REPO, environment

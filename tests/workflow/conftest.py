@@ -13,7 +13,7 @@ from app.database import configure_engine
 from packs.core import workflow as wf
 from packs.core.db import bind_session
 from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
-from packs.core.workflow.sql_store import SQLStore
+from packs.core.workflow.stores.sql import SQLStore
 from tests.databases import migrate, postgres_database, sqlite_url
 
 STORES = ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

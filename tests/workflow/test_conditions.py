@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from packs.core.workflow.conditions import OPERATORS, check_condition, compile_pattern, evaluate
+from packs.core.workflow.language.conditions import OPERATORS, check_condition, compile_pattern, evaluate
 
 WHERE = "step 'route_it' routes[0].when"
 

@@ -18,8 +18,8 @@ from packs.core import workflow as wf
 from packs.core.db import current_session
 from packs.core.models import WorkflowExecution
 from packs.core.workflow.model import utcnow
-from packs.core.workflow.sql_store import SQLStore
-from packs.core.workflow.worker import LeaseKeeper
+from packs.core.workflow.queue.worker import LeaseKeeper
+from packs.core.workflow.stores.sql import SQLStore
 
 LOGGER = logging.getLogger("tests.workflow.leases")
 

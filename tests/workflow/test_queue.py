@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from packs.core import workflow as wf
-from packs.core.workflow.adapters import InlineAdapter
+from packs.core.workflow.queue.adapters import InlineAdapter
 
 WAIT = 10.0
 """How long a test waits for something that should happen within milliseconds."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from packs.core.workflow.references import (
+from packs.core.workflow.language.references import (
     REFERENCE,
     as_text,
     lookup,

@@ -19,8 +19,8 @@ from packs.core.db import bind_session, current_session
 from packs.core.identity.accounts import IssuedToken, create_user
 from packs.core.models import Item, WorkflowEntry, WorkflowExecution, WorkflowModelValidationError
 from packs.core.workflow.model import Action, Entry, Execution, Status
-from packs.core.workflow.sql_store import SQLStore
-from packs.core.workflow.store import Store
+from packs.core.workflow.stores.protocol import Store
+from packs.core.workflow.stores.sql import SQLStore
 from tests.databases import truncate
 
 T0 = datetime.datetime(2026, 11, 26, 9, 0, tzinfo=datetime.UTC)

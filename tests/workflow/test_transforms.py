@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from packs.core.workflow.transforms import OPERATIONS, apply, check_expression
+from packs.core.workflow.language.transforms import OPERATIONS, apply, check_expression
 
 WHERE = "step 'shape' expression"
 

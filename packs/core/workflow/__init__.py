@@ -6,20 +6,6 @@ definition = wf.load("workflows/create_contact.yml")
 result = await wf.Engine(definition, store=wf.MemoryStore(), service_resolver=resolve).run(input={...})
 """
 
-from packs.core.workflow.adapters import InlineAdapter, QueueAdapter
-from packs.core.workflow.async_runner import SETTLED, AsyncRunner, wait_for
-from packs.core.workflow.catalog import DefinitionCatalog
-from packs.core.workflow.config import (
-    DEFAULT_MAX_STATE_BYTES,
-    ServiceResolver,
-    clear_registry,
-    configure,
-    register,
-    registry,
-    unregister,
-)
-from packs.core.workflow.control import cancel, queue_redrive, queue_resume
-from packs.core.workflow.definition import FINISHED, InputDef, StepDef, WorkflowDef
 from packs.core.workflow.engine import FAILURE, Engine
 from packs.core.workflow.errors import (
     ConfigError,
@@ -33,16 +19,31 @@ from packs.core.workflow.errors import (
     ValidationError,
 )
 from packs.core.workflow.events import EVENT_TYPES, Event
-from packs.core.workflow.inputs import check_input, input_schema
-from packs.core.workflow.loader import after_parse, before_parse, clear_parser_hooks, load, transform_config
+from packs.core.workflow.language.definition import FINISHED, InputDef, StepDef, WorkflowDef
+from packs.core.workflow.language.inputs import check_input, input_schema
+from packs.core.workflow.language.loader import after_parse, before_parse, clear_parser_hooks, load, transform_config
 from packs.core.workflow.model import FINAL_STATUSES, Action, Entry, Execution, ExecutionResult, HaltResult, Status
-from packs.core.workflow.recovery import RecoverySweeper
+from packs.core.workflow.outcomes import Continue, Finish, Halt
+from packs.core.workflow.queue.adapters import InlineAdapter, QueueAdapter
+from packs.core.workflow.queue.async_runner import SETTLED, AsyncRunner, wait_for
+from packs.core.workflow.queue.catalog import DefinitionCatalog
+from packs.core.workflow.queue.control import cancel, queue_redrive, queue_resume
+from packs.core.workflow.queue.recovery import RecoverySweeper
+from packs.core.workflow.queue.worker import RetryPolicy, Worker
 from packs.core.workflow.replay import EventReplay
 from packs.core.workflow.runners import StreamRunner, SyncRunner
+from packs.core.workflow.settings import (
+    DEFAULT_MAX_STATE_BYTES,
+    ServiceResolver,
+    clear_registry,
+    configure,
+    register,
+    registry,
+    unregister,
+)
 from packs.core.workflow.state import to_json_value
-from packs.core.workflow.steps import Continue, Finish, Halt, StepExecutor, register_step_type, step_types
-from packs.core.workflow.store import ExecutionFilter, MemoryStore, Page, QueueStore, Store
-from packs.core.workflow.worker import RetryPolicy, Worker
+from packs.core.workflow.steps import StepExecutor, register_step_type, step_types
+from packs.core.workflow.stores import ExecutionFilter, MemoryStore, Page, QueueStore, Store
 
 __all__ = [
     "DEFAULT_MAX_STATE_BYTES",

@@ -13,8 +13,7 @@ from typing import Any
 
 import msgspec
 
-from packs.core.workflow import config
-from packs.core.workflow.definition import FINISHED, StepDef, WorkflowDef
+from packs.core.workflow import settings
 from packs.core.workflow.errors import (
     ConfigError,
     ExecutionError,
@@ -24,7 +23,9 @@ from packs.core.workflow.errors import (
     StepError,
 )
 from packs.core.workflow.events import Event
+from packs.core.workflow.language.definition import FINISHED, StepDef, WorkflowDef
 from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, Status, new_id, utcnow
+from packs.core.workflow.outcomes import Continue, Finish, Halt
 from packs.core.workflow.resume_input import check_resume, waiting_approval
 from packs.core.workflow.state import (
     RunState,
@@ -35,8 +36,9 @@ from packs.core.workflow.state import (
     failure,
     to_json_value,
 )
-from packs.core.workflow.steps.base import Continue, Finish, Halt, StepExecutor
-from packs.core.workflow.store import Store, keep_definition
+from packs.core.workflow.steps.base import StepExecutor
+from packs.core.workflow.steps.registry import step_types
+from packs.core.workflow.stores.protocol import Store, keep_definition
 
 Listener = Callable[[Event], Awaitable[None] | None]
 
@@ -55,19 +57,19 @@ class Engine:
         self,
         definition: WorkflowDef,
         store: Store | None = None,
-        service_resolver: config.ServiceResolver | None = None,
+        service_resolver: settings.ServiceResolver | None = None,
         *,
         logger: logging.Logger | None = None,
         max_state_bytes: int | None = None,
     ) -> None:
         self.definition = definition
-        resolved_store = store if store is not None else config.defaults.store
+        resolved_store = store if store is not None else settings.defaults.store
         if resolved_store is None:
             raise ConfigError("no store: pass store=... or call packs.core.workflow.configure(store=...)")
         self.store: Store = resolved_store
-        self.service_resolver = service_resolver if service_resolver is not None else config.defaults.service_resolver
-        self.logger = logger or config.defaults.logger
-        self.max_state_bytes = max_state_bytes or config.defaults.max_state_bytes
+        self.service_resolver = service_resolver if service_resolver is not None else settings.defaults.service_resolver
+        self.logger = logger or settings.defaults.logger
+        self.max_state_bytes = max_state_bytes or settings.defaults.max_state_bytes
         self.listeners: list[Listener] = []
         self.should_stop: Callable[[], bool] | None = None
         """Checked before every step; when it answers true the run stops (:class:`LeaseLostError`)."""
@@ -254,8 +256,6 @@ class Engine:
 
     def executor(self, step: StepDef) -> StepExecutor:
         """The executor of ``step`` (built once per engine)."""
-        from packs.core.workflow.steps import step_types
-
         key = id(step)
         if key not in self._executors:
             self._executors[key] = step_types.executor_for(step)
@@ -263,7 +263,7 @@ class Engine:
 
     def child(self, workflow_id: str) -> Engine:
         """An engine for the registered workflow ``workflow_id`` on the same store and resolver."""
-        definition = config.registry.get(workflow_id)
+        definition = settings.registry.get(workflow_id)
         if definition is None:
             raise StepError(f"unknown workflow {workflow_id!r}: register it with packs.core.workflow.register")
         child = Engine(

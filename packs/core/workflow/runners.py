@@ -6,12 +6,12 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from packs.core.workflow.config import ServiceResolver
-from packs.core.workflow.definition import WorkflowDef
 from packs.core.workflow.engine import Engine
 from packs.core.workflow.events import Event
+from packs.core.workflow.language.definition import WorkflowDef
 from packs.core.workflow.model import ExecutionResult, HaltResult, Status
-from packs.core.workflow.store import Store
+from packs.core.workflow.settings import ServiceResolver
+from packs.core.workflow.stores.protocol import Store
 
 OnHalt = Callable[[HaltResult], Any]
 

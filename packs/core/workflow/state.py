@@ -12,14 +12,13 @@ import msgspec
 
 from packs.core.workflow.errors import StepError
 from packs.core.workflow.events import Event
+from packs.core.workflow.language.references import ALWAYS_AVAILABLE
 from packs.core.workflow.model import Action, Entry, Execution, utcnow
-from packs.core.workflow.steps.base import Continue
+from packs.core.workflow.outcomes import Continue
 
 if TYPE_CHECKING:
-    from packs.core.workflow.definition import StepDef
     from packs.core.workflow.engine import Engine
-
-ALWAYS_AVAILABLE = frozenset({"input", "now", "history", "execution"})
+    from packs.core.workflow.language.definition import StepDef
 
 
 class Variables(Mapping[str, Any]):

@@ -1,41 +1,15 @@
-"""The step executor base class and the outcomes a step returns."""
+"""The step executor base class (the outcomes it returns live in :mod:`packs.core.workflow.outcomes`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from packs.core.workflow.references import resolve
+from packs.core.workflow.language.references import resolve
+from packs.core.workflow.outcomes import Continue, Finish, Halt, Outcome
 
 if TYPE_CHECKING:
-    from packs.core.workflow.definition import StepDef
+    from packs.core.workflow.language.definition import StepDef
     from packs.core.workflow.state import RunState
-
-
-@dataclass(frozen=True)
-class Continue:
-    """Go on: to ``next_step`` (default: the step's ``next``), recording ``output``."""
-
-    output: Any = None
-    next_step: str | None = None
-
-
-@dataclass(frozen=True)
-class Halt:
-    """Stop the execution as ``halted`` with ``data``; resuming continues at ``resume_step``."""
-
-    data: dict[str, Any] = field(default_factory=dict)
-    resume_step: str | None = None
-
-
-@dataclass(frozen=True)
-class Finish:
-    """End the execution as ``completed`` with ``result`` as its output."""
-
-    result: Any = None
-
-
-Outcome = Continue | Halt | Finish
 
 
 class StepExecutor:
@@ -60,10 +34,13 @@ class StepExecutor:
         """``value`` with its ``$references`` resolved against the run's state."""
         return resolve(value, state.variables())
 
-    def store(self, state: RunState, key: str | None, value: Any) -> None:
+    def set_variable(self, state: RunState, key: str | None, value: Any) -> None:
         """Set context variable ``key`` (nothing when ``key`` is empty)."""
         if key:
             state.ctx[key] = value
+
+    store = set_variable
+    """The old name of :meth:`set_variable` (it stores nothing in the run's store), kept for packs using it."""
 
     def continue_(self, output: Any = None, next_step: str | None = None) -> Continue:
         """Go on to ``next_step`` (default: the step's ``next``)."""
@@ -72,3 +49,6 @@ class StepExecutor:
     def halt(self, data: dict[str, Any] | None = None, resume_step: str | None = None) -> Halt:
         """Stop as ``halted``; resuming continues at ``resume_step``."""
         return Halt(data=dict(data or {}), resume_step=resume_step)
+
+
+__all__ = ["Continue", "Finish", "Halt", "Outcome", "StepExecutor"]

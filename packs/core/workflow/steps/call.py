@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from packs.core.workflow.errors import StepError
+from packs.core.workflow.state import to_json_value
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import CallConfig, OutputSchema
 
@@ -90,8 +91,6 @@ class CallStep(StepExecutor):
                 )
                 if delay:
                     await asyncio.sleep(delay)
-        from packs.core.workflow.state import to_json_value
-
         value = to_json_value(result, f"step {self.step.id!r} output")
         if isinstance(settings.output, OutputSchema):
             errors = sorted(jsonschema.Draft202012Validator(settings.output.schema).iter_errors(value), key=str)
@@ -99,7 +98,7 @@ class CallStep(StepExecutor):
                 first = errors[0]
                 where = "".join(f"[{part!r}]" for part in first.absolute_path) or "the output"
                 raise StepError(f"step {self.step.id!r}: {where} does not match the output schema: {first.message}")
-            self.store(state, settings.output.key, value)
+            self.set_variable(state, settings.output.key, value)
         else:
-            self.store(state, settings.output, value)
+            self.set_variable(state, settings.output, value)
         return self.continue_(output=value)

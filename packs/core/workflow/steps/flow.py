@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from packs.core.workflow.conditions import evaluate
-from packs.core.workflow.definition import FINISHED
 from packs.core.workflow.errors import StepError
-from packs.core.workflow.inputs import check_input
+from packs.core.workflow.language.conditions import evaluate
+from packs.core.workflow.language.definition import FINISHED
+from packs.core.workflow.language.inputs import check_input
 from packs.core.workflow.model import utcnow
 from packs.core.workflow.steps.base import Finish, Outcome, StepExecutor
 from packs.core.workflow.steps.configs import ApprovalConfig, AssignConfig, EndConfig, HaltConfig, RouterConfig
@@ -27,7 +27,7 @@ class StartStep(StepExecutor):
     async def call(self, state: RunState) -> Outcome:
         checked = check_input(state.engine.definition.inputs, state.execution.input)
         state.execution.input = checked
-        self.store(state, "input", checked)
+        self.set_variable(state, "input", checked)
         return self.continue_(output=checked)
 
 

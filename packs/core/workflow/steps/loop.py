@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from packs.core.workflow.conditions import evaluate
 from packs.core.workflow.errors import StepError
+from packs.core.workflow.language.conditions import evaluate
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import LoopConfig
 
@@ -43,7 +43,7 @@ class LoopStep(StepExecutor):
         finally:
             state.ctx.pop(settings.as_, None)
             state.ctx.pop(settings.index_as, None)
-        self.store(state, settings.output, results)
+        self.set_variable(state, settings.output, results)
         return self.continue_(output=results)
 
     async def _while(self, state: RunState, settings: LoopConfig) -> Outcome:
@@ -56,7 +56,7 @@ class LoopStep(StepExecutor):
                 if iteration == settings.max:
                     state.ctx.pop("iteration", None)
                     if settings.on_exhausted:
-                        self.store(state, settings.output, results)
+                        self.set_variable(state, settings.output, results)
                         return self.continue_(output=results, next_step=settings.on_exhausted)
                     raise StepError(f"step {self.step.id!r}: while loop passed its max of {settings.max} iterations")
                 iteration += 1
@@ -66,7 +66,7 @@ class LoopStep(StepExecutor):
                     break
         finally:
             state.ctx.pop("iteration", None)
-        self.store(state, settings.output, results)
+        self.set_variable(state, settings.output, results)
         return self.continue_(output=results)
 
     async def _body(self, state: RunState) -> Any:

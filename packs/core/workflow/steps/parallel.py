@@ -11,7 +11,7 @@ from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import ParallelConfig
 
 if TYPE_CHECKING:
-    from packs.core.workflow.definition import StepDef
+    from packs.core.workflow.language.definition import StepDef
     from packs.core.workflow.state import RunState
 
 
@@ -55,7 +55,7 @@ class ParallelStep(StepExecutor):
             for key, value in forks[index].ctx.items():
                 if key not in start or start[key] != value:
                     state.ctx[key] = value
-        self.store(state, settings.output, outputs)
+        self.set_variable(state, settings.output, outputs)
         return self.continue_(output=outputs)
 
     async def _branch(self, fork: RunState, branch: StepDef) -> Any:

@@ -1,12 +1,38 @@
-"""Step types by name: the built-ins and those added with ``register_step_type``."""
+"""Step types by name: the built-ins and those added with ``register_step_type``.
+
+The registry registers the built-in types itself, when :data:`step_types` is built here (not as a
+side effect of importing ``steps/__init__.py``): importing any one step module stays cycle-free.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from packs.core.workflow.definition import StepDef
+from packs.core.workflow.language.definition import StepDef
+from packs.core.workflow.steps import configs
 from packs.core.workflow.steps.base import StepExecutor
+from packs.core.workflow.steps.call import CallStep
+from packs.core.workflow.steps.flow import ApprovalStep, AssignStep, EndStep, HaltStep, RouterStep, StartStep
+from packs.core.workflow.steps.loop import LoopStep
+from packs.core.workflow.steps.parallel import ParallelStep
+from packs.core.workflow.steps.subworkflow import WorkflowStep
+from packs.core.workflow.steps.transform import TransformStep
+
+BUILTIN_STEP_TYPES: dict[str, tuple[type[StepExecutor], type[Any]]] = {
+    "start": (StartStep, configs.StartConfig),
+    "end": (EndStep, configs.EndConfig),
+    "assign": (AssignStep, configs.AssignConfig),
+    "call": (CallStep, configs.CallConfig),
+    "router": (RouterStep, configs.RouterConfig),
+    "loop": (LoopStep, configs.LoopConfig),
+    "parallel": (ParallelStep, configs.ParallelConfig),
+    "halt": (HaltStep, configs.HaltConfig),
+    "approval": (ApprovalStep, configs.ApprovalConfig),
+    "transform": (TransformStep, configs.TransformConfig),
+    "workflow": (WorkflowStep, configs.WorkflowConfig),
+}
+"""The step types every engine knows, by name: their executor and config struct."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +78,16 @@ class StepTypes:
         return step_type.executor_class(step)
 
 
-step_types = StepTypes()
+def with_builtins() -> StepTypes:
+    """A registry holding the built-in step types."""
+    types = StepTypes()
+    for name, (executor_class, config_struct) in BUILTIN_STEP_TYPES.items():
+        types.register(name, executor_class, config_struct)
+    return types
+
+
+step_types = with_builtins()
+"""The process's step types: the built-ins, and those added with :func:`register_step_type`."""
 
 
 def register_step_type(

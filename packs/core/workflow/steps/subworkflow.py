@@ -51,7 +51,7 @@ class WorkflowStep(StepExecutor):
         self._forget(state)
         if result.status == Status.FAILED:
             raise StepError(f"sub-workflow {settings.workflow_id!r} failed: {result.error}")
-        self.store(state, settings.output, result.output)
+        self.set_variable(state, settings.output, result.output)
         return self.continue_(output=result.output)
 
     def _forget(self, state: RunState) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from packs.core.workflow.language.transforms import apply
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import TransformConfig
-from packs.core.workflow.transforms import apply
 
 if TYPE_CHECKING:
     from packs.core.workflow.state import RunState
@@ -21,5 +21,5 @@ class TransformStep(StepExecutor):
         settings: TransformConfig = self.settings
         value = state.ctx.get(settings.input) if settings.input else dict(state.ctx)
         result = apply(value, settings.expression)
-        self.store(state, settings.output, result)
+        self.set_variable(state, settings.output, result)
         return self.continue_(output=result)

@@ -3,7 +3,7 @@
 from packs.core.workflow.stores.sql import SQLStore, configure_sqlite_engine
 """
 
-from packs.core.workflow.sql_store import SQLStore
-from packs.core.workflow.sqlite import configure_sqlite_engine
+from packs.core.workflow.stores.sql.sqlite import configure_sqlite_engine
+from packs.core.workflow.stores.sql.store import SQLStore
 
 __all__ = ["SQLStore", "configure_sqlite_engine"]

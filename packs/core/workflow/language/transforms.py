@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
-from packs.core.workflow.references import split_path, walk
+from packs.core.workflow.language.references import split_path, walk
 
 # --- argument shapes -------------------------------------------------------------------------------------------
 

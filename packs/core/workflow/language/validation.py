@@ -11,12 +11,11 @@ from typing import Any
 import jsonschema
 import msgspec
 
-from packs.core.workflow.conditions import check_condition
-from packs.core.workflow.definition import FINISHED, StepDef, WorkflowDef
-from packs.core.workflow.references import REFERENCE, references_in, root_of, split_path
-from packs.core.workflow.state import ALWAYS_AVAILABLE
+from packs.core.workflow.language.conditions import check_condition
+from packs.core.workflow.language.definition import FINISHED, StepDef, WorkflowDef
+from packs.core.workflow.language.references import ALWAYS_AVAILABLE, REFERENCE, references_in, root_of, split_path
+from packs.core.workflow.language.transforms import check_expression
 from packs.core.workflow.steps.configs import OutputSchema
-from packs.core.workflow.transforms import check_expression
 
 NESTED_CONFIG = ("do", "branches")
 

@@ -13,7 +13,7 @@ from packs.core.workflow.engine import FAILURE, RESUME_REQUEST, prepare_resume
 from packs.core.workflow.errors import ExecutionNotFoundError, ExecutionStateError
 from packs.core.workflow.model import Execution, Status, utcnow
 from packs.core.workflow.state import to_json_value
-from packs.core.workflow.store import QueueStore
+from packs.core.workflow.stores.protocol import QueueStore
 
 CANCELLABLE = (Status.PENDING, Status.RUNNING, Status.HALTED)
 

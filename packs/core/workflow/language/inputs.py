@@ -7,8 +7,8 @@ from typing import Any
 
 import jsonschema
 
-from packs.core.workflow.definition import InputDef
 from packs.core.workflow.errors import StepError
+from packs.core.workflow.language.definition import InputDef
 
 
 def input_schema(declared: InputDef) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from packs.core.workflow.definition import WorkflowDef
-    from packs.core.workflow.store import Store
+    from packs.core.workflow.language.definition import WorkflowDef
+    from packs.core.workflow.stores.protocol import Store
 
 ServiceResolver = Callable[[str], Any]
 DEFAULT_MAX_STATE_BYTES = 1024 * 1024

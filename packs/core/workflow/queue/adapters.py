@@ -1,4 +1,4 @@
-"""Queue adapters: how an execution id reaches a :class:`~packs.core.workflow.worker.Worker`.
+"""Queue adapters: how an execution id reaches a :class:`~packs.core.workflow.queue.worker.Worker`.
 
 An adapter has one method, ``enqueue(execution_id, delay=0.0, key=None)``. ``key`` lets a queue
 drop a delivery it already holds (the recovery sweep passes one); workers never rely on it, since
@@ -12,8 +12,8 @@ import asyncio
 import logging
 from typing import Protocol, runtime_checkable
 
-from packs.core.workflow import config
-from packs.core.workflow.worker import Worker
+from packs.core.workflow import settings
+from packs.core.workflow.queue.worker import Worker
 
 
 @runtime_checkable
@@ -33,7 +33,7 @@ class InlineAdapter:
     def __init__(self, worker: Worker, concurrency: int = 8, logger: logging.Logger | None = None) -> None:
         self.worker = worker
         self.concurrency = concurrency
-        self.logger = logger or config.defaults.logger
+        self.logger = logger or settings.defaults.logger
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._queued: set[str] = set()

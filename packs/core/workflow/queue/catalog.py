@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from packs.core.workflow import config
-from packs.core.workflow.definition import WorkflowDef
+from packs.core.workflow import settings
 from packs.core.workflow.errors import ConfigError
-from packs.core.workflow.loader import load
+from packs.core.workflow.language.definition import WorkflowDef
+from packs.core.workflow.language.loader import load
 from packs.core.workflow.model import Execution
-from packs.core.workflow.store import QueueStore, keep_definition
+from packs.core.workflow.stores.protocol import QueueStore, keep_definition
 
 
 class DefinitionCatalog:
@@ -30,7 +30,7 @@ class DefinitionCatalog:
     ) -> None:
         self.store = store
         self.known: dict[str, WorkflowDef] = dict(known or {})
-        self.logger = logger or config.defaults.logger
+        self.logger = logger or settings.defaults.logger
         self._by_hash: dict[str, WorkflowDef] = {}
 
     def add(self, definition: WorkflowDef) -> None:
@@ -39,7 +39,7 @@ class DefinitionCatalog:
 
     def current(self, workflow_id: str) -> WorkflowDef | None:
         """The loaded definition of ``workflow_id`` (``known`` first, then the registry), or ``None``."""
-        return self.known.get(workflow_id) or config.registry.get(workflow_id)
+        return self.known.get(workflow_id) or settings.registry.get(workflow_id)
 
     async def snapshot(self, definition: WorkflowDef) -> None:
         """Have the store keep ``definition`` (once per process and hash)."""

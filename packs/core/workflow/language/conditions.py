@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from packs.core.workflow.references import REFERENCE, lookup, resolve
+from packs.core.workflow.language.references import REFERENCE, lookup, resolve
 
 ALLOWED_KEYS = frozenset({"field", "op", "value"})
 """The keys a condition mapping may have."""

@@ -6,16 +6,16 @@ import asyncio
 import time
 from typing import Any
 
-from packs.core.workflow import config
-from packs.core.workflow.adapters import InlineAdapter, QueueAdapter
-from packs.core.workflow.catalog import DefinitionCatalog
-from packs.core.workflow.control import cancel, queue_redrive, queue_resume
-from packs.core.workflow.definition import WorkflowDef
+from packs.core.workflow import settings
 from packs.core.workflow.engine import Engine
 from packs.core.workflow.errors import ConfigError, ExecutionError
+from packs.core.workflow.language.definition import WorkflowDef
 from packs.core.workflow.model import Execution, ExecutionResult, Status, utcnow
-from packs.core.workflow.store import QueueStore, claimable
-from packs.core.workflow.worker import Worker
+from packs.core.workflow.queue.adapters import InlineAdapter, QueueAdapter
+from packs.core.workflow.queue.catalog import DefinitionCatalog
+from packs.core.workflow.queue.control import cancel, queue_redrive, queue_resume
+from packs.core.workflow.queue.worker import Worker
+from packs.core.workflow.stores.protocol import QueueStore, claimable
 
 SETTLED = frozenset({Status.COMPLETED, Status.HALTED, Status.FAILED, Status.CANCELLED})
 """Statuses ``wait`` returns on: the execution needs nothing more from a worker."""
@@ -38,10 +38,10 @@ class AsyncRunner:
         store: QueueStore | None = None,
         adapter: QueueAdapter | None = None,
         *,
-        service_resolver: config.ServiceResolver | None = None,
+        service_resolver: settings.ServiceResolver | None = None,
         catalog: DefinitionCatalog | None = None,
     ) -> None:
-        resolved = store if store is not None else config.defaults.store
+        resolved = store if store is not None else settings.defaults.store
         if resolved is None:
             raise ConfigError("no store: pass store=... or call packs.core.workflow.configure(store=...)")
         if not hasattr(resolved, "claim"):

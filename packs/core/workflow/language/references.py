@@ -14,6 +14,9 @@ from typing import Any
 
 import msgspec
 
+ALWAYS_AVAILABLE = frozenset({"input", "now", "history", "execution"})
+"""The roots every ``$reference`` may use, whatever the steps before it set."""
+
 REFERENCE: re.Pattern[str] = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)")
 """A reference in text; group 1 is its path (without ``$``)."""
 

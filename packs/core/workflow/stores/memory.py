@@ -1,155 +1,19 @@
-"""The store contract and the in-memory store.
-
-A store keeps executions and their entries. Besides the minimum of docs/workflow-language.md,
-section 1 (``save``, ``load``, ``record``, ``entries``, ``find``, ``delete``, ``execution_ids``), a
-store offers:
-
-- ``checkpoint(execution, entries)``: save the execution and append the entries atomically (one
-  commit); the engine calls it once per step boundary.
-- ``unit()``: an async context manager around one step; whatever the step's services write
-  through the store's transaction commits together with the checkpoint made inside it, and is
-  rolled back if the block raises before the checkpoint. (A store may commit a checkpoint at once
-  when nothing else was written in the unit: the engine does nothing after a step's checkpoint.)
-- ``savepoint()``: an async context manager inside ``unit()`` that undoes only its own writes when
-  it raises (used around each attempt of a retried ``call``).
-- ``serializes_branches``: true when a unit is one database session, which parallel branches'
-  calls must then take turns to use.
-
-Queued execution needs more (:class:`QueueStore`, both stores here implement it): ``add`` (insert
-only), leases (``claim`` / ``renew`` / ``release``, and ``leased()`` which fences the checkpoints
-of a block on the lease: a checkpoint made after the lease was lost raises
-:class:`~packs.core.workflow.errors.LeaseLostError` and writes nothing), compare-and-set
-``transition`` (cancel, queued resume, redrive), ``recoverable`` (what a recovery sweep re-queues),
-``page`` (listing with ownership filters) and definition snapshots.
-"""
+"""The in-memory store: dictionaries of copies, for tests and scripts (the contract is in :mod:`.protocol`)."""
 
 from __future__ import annotations
 
 import copy
 import datetime
-import weakref
-from collections.abc import AsyncIterator, Collection, Iterator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Collection
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from packs.core.workflow.errors import LeaseLostError
-from packs.core.workflow.model import Entry, Execution, Status, utcnow
+from packs.core.workflow.model import Entry, Execution, utcnow
+from packs.core.workflow.stores.protocol import KEPT_BY_STORE, ExecutionFilter, LeaseFence, Page, claimable
 
 if TYPE_CHECKING:
-    from packs.core.workflow.definition import WorkflowDef
-
-
-@runtime_checkable
-class Store(Protocol):
-    """What the engine needs from a store (every method is a coroutine)."""
-
-    async def save(self, execution: Execution) -> None: ...
-    async def load(self, execution_id: str) -> Execution | None: ...
-    async def record(self, entry: Entry) -> None: ...
-    async def entries(self, execution_id: str) -> list[Entry]: ...
-    async def find(
-        self, workflow_id: str | None = None, status: str | None = None, limit: int = 100
-    ) -> list[Execution]: ...
-    async def delete(self, execution_id: str) -> bool: ...
-    async def execution_ids(self, workflow_id: str | None = None, limit: int = 1000) -> list[str]: ...
-    async def checkpoint(self, execution: Execution, entries: list[Entry]) -> None: ...
-    def unit(self) -> AbstractAsyncContextManager[None]: ...
-    def savepoint(self) -> AbstractAsyncContextManager[None]: ...
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of executions and how many match in all."""
-
-    executions: list[Execution]
-    total: int
-
-
-@dataclass(frozen=True)
-class ExecutionFilter:
-    """What a listing selects: every given field must match."""
-
-    workflow_id: str | None = None
-    status: str | None = None
-    workspace_id: str | None = None
-
-
-@runtime_checkable
-class QueueStore(Store, Protocol):
-    """A store that queued execution can use: leases, compare-and-set transitions, snapshots."""
-
-    async def add(self, execution: Execution) -> bool: ...
-    async def claim(self, execution_id: str, owner: str, lease_seconds: float) -> Execution | None: ...
-    async def renew(self, execution_id: str, owner: str, lease_seconds: float) -> bool: ...
-    async def release(
-        self, execution_id: str, owner: str, *, available_at: datetime.datetime | None = None
-    ) -> None: ...
-    def leased(self, execution_id: str, owner: str) -> AbstractContextManager[None]: ...
-    async def transition(self, execution: Execution, expected: Collection[str]) -> bool: ...
-    async def recoverable(self, now: datetime.datetime, limit: int = 100) -> list[Execution]: ...
-    async def page(self, where: ExecutionFilter, offset: int = 0, limit: int = 25) -> Page: ...
-    async def save_definition(self, definition: WorkflowDef) -> None: ...
-    async def definition_source(self, workflow_id: str, content_hash: str) -> dict[str, Any] | None: ...
-
-
-KEPT_BY_STORE = (
-    "workspace_id",
-    "created_by_id",
-    "definition_version",
-    "definition_hash",
-    "attempts",
-    "lease_owner",
-    "lease_expires_at",
-)
-"""Execution fields a plain ``save``/``checkpoint`` of an existing execution leaves as they are."""
-
-
-def claimable(execution: Execution, now: datetime.datetime) -> bool:
-    """Whether a worker may claim ``execution`` at ``now``: pending with no live lease, or running with a
-    lease that ran out (running without a lease is an engine run in some process: never claimable)."""
-    expires = execution.lease_expires_at
-    if execution.status == Status.PENDING:
-        return expires is None or expires <= now
-    return execution.status == Status.RUNNING and expires is not None and expires <= now
-
-
-_KEPT_DEFINITIONS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-"""Per store, the content hashes whose definition snapshot this process has saved."""
-
-
-async def keep_definition(store: Any, definition: WorkflowDef) -> None:
-    """Have a store that keeps definition snapshots keep ``definition`` (once per process, store and hash)."""
-    save = getattr(store, "save_definition", None)
-    if save is None:
-        return
-    kept = _KEPT_DEFINITIONS.setdefault(store, set())
-    if definition.content_hash not in kept:
-        await save(definition)
-        kept.add(definition.content_hash)
-
-
-class LeaseFence:
-    """The lease fence of a store's checkpoints: :meth:`leased` marks a block as run under a lease, and
-    :meth:`fenced_owner` tells a checkpoint in it which owner must still hold that lease."""
-
-    def __init__(self) -> None:
-        self._lease: ContextVar[tuple[str, str] | None] = ContextVar(f"lease_fence_{id(self)}", default=None)
-
-    @contextmanager
-    def leased(self, execution_id: str, owner: str) -> Iterator[None]:
-        """Fence the block's checkpoints of ``execution_id`` on ``owner``'s lease."""
-        token = self._lease.set((execution_id, owner))
-        try:
-            yield
-        finally:
-            self._lease.reset(token)
-
-    def fenced_owner(self, execution_id: str) -> str | None:
-        """The owner whose lease a checkpoint of ``execution_id`` here must respect, or ``None``."""
-        lease = self._lease.get()
-        return lease[1] if lease is not None and lease[0] == execution_id else None
+    from packs.core.workflow.language.definition import WorkflowDef
 
 
 class MemoryStore(LeaseFence):

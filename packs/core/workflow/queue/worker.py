@@ -29,12 +29,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from packs.core.workflow import config
-from packs.core.workflow.catalog import DefinitionCatalog
+from packs.core.workflow import settings
 from packs.core.workflow.engine import Engine
 from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Execution, ExecutionResult, Status, utcnow
-from packs.core.workflow.store import QueueStore
+from packs.core.workflow.queue.catalog import DefinitionCatalog
+from packs.core.workflow.stores.protocol import QueueStore
 
 Requeue = Callable[[str, float], Awaitable[None]]
 """How a worker puts an execution back on its queue: ``requeue(execution_id, delay_seconds)``."""
@@ -137,7 +137,7 @@ class Worker:
         store: QueueStore,
         catalog: DefinitionCatalog | None = None,
         *,
-        service_resolver: config.ServiceResolver | None = None,
+        service_resolver: settings.ServiceResolver | None = None,
         owner: str | None = None,
         lease_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -151,7 +151,7 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.retry = retry or RetryPolicy()
         self.requeue = requeue
-        self.logger = logger or config.defaults.logger
+        self.logger = logger or settings.defaults.logger
 
     async def process(self, execution_id: str) -> ExecutionResult | None:
         """Claim and run ``execution_id``; ``None`` when it was not claimable or the attempt did not finish it."""

@@ -16,10 +16,10 @@ import jsonschema
 import msgspec
 import yaml
 
-from packs.core.workflow.definition import InputDef, StepDef, WorkflowDef
 from packs.core.workflow.errors import ValidationError
-from packs.core.workflow.steps import step_types
-from packs.core.workflow.validation import check_workflow
+from packs.core.workflow.language.definition import InputDef, StepDef, WorkflowDef
+from packs.core.workflow.language.validation import check_workflow
+from packs.core.workflow.steps.registry import step_types
 
 TOP_LEVEL_KEYS = ("id", "name", "version", "description", "timeout", "inputs", "steps")
 STEP_KEYS = ("id", "type", "next", "on_error")

@@ -16,11 +16,11 @@ import asyncio
 import datetime
 import logging
 
-from packs.core.workflow import config
-from packs.core.workflow.adapters import QueueAdapter
+from packs.core.workflow import settings
 from packs.core.workflow.model import Execution, Status, utcnow
-from packs.core.workflow.store import QueueStore
-from packs.core.workflow.worker import RetryPolicy, stop_task
+from packs.core.workflow.queue.adapters import QueueAdapter
+from packs.core.workflow.queue.worker import RetryPolicy, stop_task
+from packs.core.workflow.stores.protocol import QueueStore
 
 
 class RecoverySweeper:
@@ -45,7 +45,7 @@ class RecoverySweeper:
         self.durable_queue = durable_queue
         """True when the queue keeps its jobs across restarts (SAQ): a pending execution's job is then still
         queued when a process starts, and only stale pending executions are queued again."""
-        self.logger = logger or config.defaults.logger
+        self.logger = logger or settings.defaults.logger
         self._task: asyncio.Task[None] | None = None
 
     def due(self, execution: Execution, now: datetime.datetime, first_sweep: bool) -> bool:

@@ -1,0 +1,100 @@
+"""The driver fast path of the SQL store's checkpoints: what the SQLite and asyncpg writers share.
+
+A checkpoint is the hot path of every step. Through SQLAlchemy's adapters each statement costs
+several hops (aiosqlite: three trips to the driver's thread; asyncpg: the adapter's cursor and
+result layers); the driver's own ``execute`` costs one. The transaction stays SQLAlchemy's: the
+unit began it and commits or rolls it back. Values go through the columns' own bind processors
+(JSON through msgspec), so rows are stored exactly as SQLAlchemy stores them. The writers are
+:class:`~packs.core.workflow.stores.sql.sqlite.SQLiteWriter` and
+:class:`~packs.core.workflow.stores.sql.asyncpg.AsyncpgWriter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import msgspec
+from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import sqltypes
+
+from packs.core.workflow.stores.sql.rows import LEASE_COLUMNS, UPDATED_ON_SAVE
+
+_DRIVER_KEY = "packflow_driver_connection"
+"""Where a connection's info keeps its (adapted, driver) connections, looked up once per connection."""
+
+
+class DriverWriter:
+    """Checkpoints written straight through the driver, inside the unit's transaction (one driver a subclass)."""
+
+    def __init__(self, executions: Table, entries: Table, dialect: Dialect) -> None:
+        self.update_columns = [name for name in UPDATED_ON_SAVE if name in executions.c]
+        self.execution_columns = [c.name for c in executions.columns if c.name not in LEASE_COLUMNS]
+        self.entry_columns = [c.name for c in entries.columns]
+        assignments = ", ".join(f"{name} = {self._mark(n)}" for n, name in enumerate(self.update_columns, start=1))
+        key = self._mark(len(self.update_columns) + 1)
+        owner = self._mark(len(self.update_columns) + 2)
+        self.update_sql = f"UPDATE {executions.name} SET {assignments} WHERE id = {key}"
+        self.leased_update_sql = f"{self.update_sql} AND lease_owner = {owner}"
+        self.insert_execution_sql = self._insert_sql(executions.name, self.execution_columns)
+        self.insert_entry_sql = self._insert_sql(entries.name, self.entry_columns)
+        self.processors = {
+            table.name: {column.name: _driver_processor(column, dialect) for column in table.columns}
+            for table in (executions, entries)
+        }
+        self.executions = executions.name
+        self.entries = entries.name
+
+    async def checkpoint(
+        self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None
+    ) -> None:
+        """Update (or insert) the execution row and insert the entries: in the unit's transaction when it
+        has begun one, else as a transaction of their own. With ``owner``, fenced on that lease."""
+        raise NotImplementedError
+
+    def _mark(self, position: int) -> str:
+        """The driver's placeholder for parameter ``position`` (from 1)."""
+        raise NotImplementedError
+
+    def _insert_sql(self, table: str, columns: list[str]) -> str:
+        marks = ", ".join(self._mark(n) for n in range(1, len(columns) + 1))
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+    def _row(self, table: str, columns: list[str], values: dict[str, Any]) -> tuple[Any, ...]:
+        processors = self.processors[table]
+        row = []
+        for name in columns:
+            value = values.get(name)
+            processor = processors[name]
+            row.append(processor(value) if processor is not None and value is not None else value)
+        return tuple(row)
+
+    def _parameters(self, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None) -> tuple[Any, Any]:
+        """The update's parameters (the lease owner last, when fenced) and the entries' rows."""
+        parameters = self._row(self.executions, [*self.update_columns, "id"], values)
+        if owner is not None:
+            parameters = (*parameters, owner)
+        return parameters, [self._row(self.entries, self.entry_columns, row) for row in rows]
+
+    async def _connections(self, connection: AsyncConnection) -> tuple[Any, Any]:
+        """SQLAlchemy's adapted connection and the driver's own (looked up once per connection)."""
+        cached: Any = connection.info.get(_DRIVER_KEY)
+        if cached is None:
+            raw = await connection.get_raw_connection()
+            cached = connection.info[_DRIVER_KEY] = (raw.dbapi_connection, raw.driver_connection)
+        return cast("tuple[Any, Any]", cached)
+
+
+def _driver_processor(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a value of ``column`` is handed to the driver: JSON with msgspec, others as SQLAlchemy does."""
+    implementation = column.type.dialect_impl(dialect)
+    if isinstance(implementation, sqltypes.JSON):
+        return _json_text
+    processor: Callable[[Any], Any] | None = implementation.bind_processor(dialect)
+    return processor
+
+
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()

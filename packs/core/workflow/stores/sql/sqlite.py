@@ -1,0 +1,121 @@
+"""SQLite for the SQL store: transactions for asyncio engines, and the aiosqlite writer of checkpoints.
+
+Transactions are real, and begun as late as possible.
+
+Python's sqlite3 module starts transactions implicitly before data changes only, so a SAVEPOINT
+can become the outermost transaction and its RELEASE commits everything. The cure is SQLAlchemy's
+documented recipe: turn the module's own handling off and emit ``BEGIN`` when SQLAlchemy begins a
+transaction. Here that ``BEGIN`` is deferred to the transaction's first statement (a transaction
+that runs none costs nothing), and the SQL store's checkpoint writer can send it together with its
+own statements in one trip to aiosqlite's thread (:class:`SQLiteWriter`, see :mod:`.driver`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import await_only
+
+from packs.core.workflow.errors import LeaseLostError
+from packs.core.workflow.stores.sql.driver import DriverWriter
+
+BEGIN_PENDING = "packflow_sqlite_begin_pending"
+"""Key in a connection's ``info``: SQLAlchemy began a transaction whose ``BEGIN`` is not sent yet."""
+
+
+def configure_sqlite_engine(engine: AsyncEngine) -> AsyncEngine:
+    """Install the transaction recipe on a SQLite ``engine`` (others are left as they are)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    sync_engine = engine.sync_engine
+    event.listen(sync_engine, "connect", _turn_off_driver_transactions)
+    event.listen(sync_engine, "begin", _defer_begin)
+    event.listen(sync_engine, "before_cursor_execute", _send_pending_begin)
+    event.listen(sync_engine, "commit", _forget_pending_begin)
+    event.listen(sync_engine, "rollback", _forget_pending_begin)
+    return engine
+
+
+def _turn_off_driver_transactions(dbapi_connection: Any, _: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _defer_begin(connection: Any) -> None:
+    connection.info[BEGIN_PENDING] = True
+
+
+def _send_pending_begin(connection: Any, *_: Any) -> None:
+    if connection.info.pop(BEGIN_PENDING, False):
+        # Straight to the driver: one trip to aiosqlite's thread instead of a cursor's three.
+        await_only(connection.connection.driver_connection.execute("BEGIN"))
+
+
+def _forget_pending_begin(connection: Any) -> None:
+    # An invalidated connection (a statement cut short, e.g. by a task's cancellation) must roll back
+    # without a trip to the pool: reading its ``info`` would raise. Its DBAPI connection is gone, and
+    # the pool clears ``info`` when it connects again, so there is nothing to forget.
+    if not connection.invalidated:
+        connection.info.pop(BEGIN_PENDING, None)
+
+
+class SQLiteWriter(DriverWriter):
+    """Checkpoints on SQLite through aiosqlite: BEGIN (deferred or our own), the statements and our own
+    COMMIT in one trip to the driver's thread."""
+
+    async def checkpoint(
+        self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None
+    ) -> None:
+        """Update (or insert) the execution row and insert the entries: in the unit's transaction when it
+        has begun one, else as a transaction of their own. With ``owner``, fenced on that lease."""
+        _, driver = await self._connections(connection)
+        joined = connection.in_transaction()
+        parameters, entry_rows = self._parameters(values, rows, owner)
+        begin = not joined or bool(connection.info.pop(BEGIN_PENDING, False))
+        execution_row = self._row(self.executions, self.execution_columns, values)
+        await driver._execute(
+            self._write,
+            driver._conn,
+            begin,
+            not joined,
+            parameters,
+            execution_row,
+            entry_rows,
+            owner is not None,
+        )
+
+    def _mark(self, position: int) -> str:
+        return "?"
+
+    def _write(
+        self,
+        connection: Any,
+        begin: bool,
+        own: bool,
+        parameters: tuple[Any, ...],
+        execution_row: tuple[Any, ...],
+        entry_rows: list[tuple[Any, ...]],
+        leased: bool,
+    ) -> None:
+        """The checkpoint, run in aiosqlite's thread on the sqlite3 connection.
+
+        ``begin``: send the transaction's BEGIN first; ``own``: the transaction is this checkpoint's
+        alone, so commit it (or roll it back) here too; ``leased``: the update is fenced on the lease
+        (its owner is the last parameter), and updating nothing means the lease was lost.
+        """
+        if begin:
+            connection.execute("BEGIN")
+        try:
+            if connection.execute(self.leased_update_sql if leased else self.update_sql, parameters).rowcount == 0:
+                if leased:
+                    raise LeaseLostError(f"execution {parameters[-2]}: the lease of {parameters[-1]} was lost")
+                connection.execute(self.insert_execution_sql, execution_row)
+            if entry_rows:
+                connection.executemany(self.insert_entry_sql, entry_rows)
+        except BaseException:
+            if own:
+                connection.execute("ROLLBACK")
+            raise
+        if own:
+            connection.execute("COMMIT")

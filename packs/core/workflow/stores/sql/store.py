@@ -1,0 +1,566 @@
+"""The SQL store: executions and entries in two tables, through SQLAlchemy's asyncio sessions.
+
+The store is given its session maker and its two mapped classes (the core pack passes
+``WorkflowExecution`` / ``WorkflowEntry``); it imports nothing of the application. The classes
+need the columns of the engine's :class:`~packs.core.workflow.model.Execution` and
+:class:`~packs.core.workflow.model.Entry` (ids are UUID columns, the engine's ids their text) and
+may have a ``validate()`` method, called on every row before it is written.
+
+Transactions:
+
+- Outside :meth:`SQLStore.unit`, every method opens a short session of its own and commits it.
+- Inside ``unit()``, every method writes in the unit's transaction and commits nothing: the unit
+  commits when its block ends normally and rolls back when it raises. With ``bind_session`` (or
+  ``bind_session_factory``, which makes the session only if the block asks for one) the unit's
+  session is the current unit of work of the code inside the block, so the tools a step calls
+  write in the same transaction as the step's checkpoint. A ``unit()`` inside a unit is a
+  savepoint of the outer one.
+- ``savepoint()`` inside a unit undoes only the writes made inside it when it raises; outside a
+  unit it does nothing.
+- ``execution_scope()`` holds one connection for a whole run: the units inside it are
+  transactions on that connection (no pool checkout per step), begun only when the unit's code
+  uses the database; a checkpoint in a unit that began nothing is a transaction of its own.
+
+A unit is one connection: the code inside a unit must not use it from concurrent tasks.
+
+A checkpoint is an UPDATE of the execution row (an INSERT when it does not exist yet) and one
+batched INSERT of the entries. Inside a scope on aiosqlite or asyncpg these go straight through the
+driver, in the unit's transaction (see :mod:`.driver`); elsewhere through SQLAlchemy Core.
+
+The queue methods (``add``, leases, ``transition``, ``recoverable``, ``page``, definition snapshots)
+are each one short transaction of their own (workers and the API call them outside a step's unit).
+Times are the caller's clock (UTC): workers on several machines should keep their clocks in sync
+(NTP); a lease of tens of seconds leaves ample room for ordinary drift.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, nullcontext
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql.dml import Insert
+
+from packs.core.workflow.errors import LeaseLostError
+from packs.core.workflow.model import Entry, Execution, Status, utcnow
+from packs.core.workflow.stores.protocol import ExecutionFilter, LeaseFence, Page
+from packs.core.workflow.stores.sql.asyncpg import AsyncpgWriter
+from packs.core.workflow.stores.sql.driver import DriverWriter
+from packs.core.workflow.stores.sql.rows import (
+    UPDATED_ON_SAVE,
+    entry_from_row,
+    execution_from_row,
+    plain_text,
+    to_uuid,
+    uuid_or_none,
+    validate_values,
+)
+from packs.core.workflow.stores.sql.sqlite import SQLiteWriter
+from packs.core.workflow.stores.sql.units import Executor, ScopeUnit, Unit
+
+if TYPE_CHECKING:
+    from packs.core.workflow.language.definition import WorkflowDef
+
+SessionMaker = Callable[[], AsyncSession]
+"""What opens a session: an ``async_sessionmaker`` (or any callable returning an ``AsyncSession``)."""
+
+SessionBinder = Callable[[AsyncSession], AbstractContextManager[Any]]
+"""What makes a session the current unit of work for a block (``packs.core.db.bind_session``)."""
+
+SessionFactoryBinder = Callable[[Callable[[], AsyncSession]], AbstractContextManager[Any]]
+"""The same, with a session made only when the block asks for it (``packs.core.db.bind_session_factory``)."""
+
+
+_WRITERS: dict[tuple[str, str], type[DriverWriter]] = {
+    ("sqlite", "aiosqlite"): SQLiteWriter,
+    ("postgresql", "asyncpg"): AsyncpgWriter,
+}
+"""The drivers whose checkpoints inside a scope skip SQLAlchemy's adapters, and their writers."""
+
+
+class SQLStore(LeaseFence):
+    """A workflow store on two SQL tables (see the module docstring for transactions)."""
+
+    serializes_branches: bool = True
+    """A unit is one session, which serves one query at a time: parallel branches must take turns."""
+
+    def __init__(
+        self,
+        session_maker: SessionMaker,
+        execution_class: type[Any],
+        entry_class: type[Any],
+        bind_session: SessionBinder | None = None,
+        bind_session_factory: SessionFactoryBinder | None = None,
+        definition_class: type[Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.session_maker = session_maker
+        self.definition_class = definition_class
+        self.execution_class = execution_class
+        self.entry_class = entry_class
+        self.bind_session = bind_session
+        self.bind_session_factory = bind_session_factory
+        self._executions: Table = execution_class.__table__
+        self._entries: Table = entry_class.__table__
+        self._insert_entries = insert(self._entries)
+        self._insert_execution = insert(self._executions)
+        columns = [name for name in UPDATED_ON_SAVE if name in self._executions.c]
+        self._update_execution = (
+            update(self._executions)
+            .where(self._executions.c.id == bindparam("key", type_=self._executions.c.id.type))
+            .values({name: bindparam(f"new_{name}", type_=self._executions.c[name].type) for name in columns})
+        )
+        self._update_leased_execution = self._update_execution.where(
+            self._executions.c.lease_owner == bindparam("fence_owner")
+        )
+        self._update_columns = columns
+        self._add_statements: dict[str, Insert] = {}
+        """The insert-unless-present statement per dialect, built once."""
+        self._unit: ContextVar[Unit | None] = ContextVar(f"sql_store_unit_{id(self)}", default=None)
+        self._scope: ContextVar[AsyncConnection | None] = ContextVar(f"sql_store_scope_{id(self)}", default=None)
+        bind = getattr(session_maker, "kw", {}).get("bind")
+        self._engine: AsyncEngine | None = bind if isinstance(bind, AsyncEngine) else None
+        dialect = self._engine.dialect if self._engine is not None else None
+        writer = _WRITERS.get((dialect.name, dialect.driver)) if dialect is not None else None
+        self._driver_writer = (
+            writer(self._executions, self._entries, dialect) if writer is not None and dialect is not None else None
+        )
+
+    # -- the store contract -------------------------------------------------------------------
+
+    async def save(self, execution: Execution) -> None:
+        """Insert or replace ``execution`` (its ``created_at`` is kept when it exists already)."""
+        values = self._execution_values(execution)
+        async with self._session(write=True) as session:
+            await self._write_execution(session, values)
+
+    async def load(self, execution_id: str) -> Execution | None:
+        """The execution ``execution_id``, or ``None`` (also for an id that is not a UUID)."""
+        key = uuid_or_none(execution_id)
+        if key is None:
+            return None
+        async with self._session() as session:
+            row = (await session.execute(select(self._executions).where(self._executions.c.id == key))).first()
+        return None if row is None else execution_from_row(row._mapping)
+
+    async def record(self, entry: Entry) -> None:
+        """Append ``entry`` to its execution's entries."""
+        rows = self._entry_rows([entry])
+        async with self._session(write=True) as session:
+            await session.execute(self._insert_entries, rows)
+
+    async def entries(self, execution_id: str) -> list[Entry]:
+        """The execution's entries, oldest first (ties by id, so the order is stable)."""
+        key = uuid_or_none(execution_id)
+        if key is None:
+            return []
+        table = self._entries
+        statement = select(table).where(table.c.execution_id == key).order_by(table.c.timestamp, table.c.id)
+        async with self._session() as session:
+            rows = (await session.execute(statement)).all()
+        return [entry_from_row(row._mapping) for row in rows]
+
+    async def find(
+        self, workflow_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Execution]:
+        """Executions matching the filters, newest first (by ``created_at``), at most ``limit``."""
+        table = self._executions
+        statement = select(table)
+        if workflow_id is not None:
+            statement = statement.where(table.c.workflow_id == workflow_id)
+        if status is not None:
+            statement = statement.where(table.c.status == str(status))
+        statement = statement.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+        async with self._session() as session:
+            rows = (await session.execute(statement)).all()
+        return [execution_from_row(row._mapping) for row in rows]
+
+    async def delete(self, execution_id: str) -> bool:
+        """Delete the execution and its entries; ``True`` when it existed."""
+        key = uuid_or_none(execution_id)
+        if key is None:
+            return False
+        async with self._session(write=True) as session:
+            await session.execute(delete(self._entries).where(self._entries.c.execution_id == key))
+            deleted = await session.execute(delete(self._executions).where(self._executions.c.id == key))
+        return bool(getattr(deleted, "rowcount", 0))
+
+    async def execution_ids(self, workflow_id: str | None = None, limit: int = 1000) -> list[str]:
+        """Ids of executions (of one workflow when given), newest first, at most ``limit``."""
+        table = self._executions
+        statement = select(table.c.id)
+        if workflow_id is not None:
+            statement = statement.where(table.c.workflow_id == workflow_id)
+        statement = statement.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+        async with self._session() as session:
+            ids = (await session.execute(statement)).scalars().all()
+        return [str(key) for key in ids]
+
+    async def checkpoint(self, execution: Execution, entries: list[Entry]) -> None:
+        """Save ``execution`` and append ``entries`` atomically.
+
+        Everything is validated before the first statement. Outside a unit this is one transaction
+        committed here; inside a unit it is part of the unit's transaction.
+        """
+        values = self._execution_values(execution)
+        rows = self._entry_rows(entries)
+        owner = self.fenced_owner(execution.id)
+        unit, scope = self._unit.get(), self._scope.get()
+        if self._driver_writer is not None and scope is not None and (unit is None or unit.executor is scope):
+            # In a scope, inside its unit's transaction or (outside any unit) as a transaction of its own.
+            await self._driver_writer.checkpoint(scope, values, rows, owner)
+            return
+        async with self._session(write=True) as session:
+            await self._write_execution(session, values, owner)
+            if rows:
+                await session.execute(self._insert_entries, rows)
+
+    def unit(self) -> AbstractAsyncContextManager[None]:
+        """A transaction around one step: committed when the block ends, rolled back when it raises."""
+        connection = self._scope.get()
+        if connection is not None and self._unit.get() is None:
+            return ScopeUnit(self._unit, self._binding, connection)
+        return self._open_unit()
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """Inside a unit, undo only this block's writes when it raises; outside a unit, nothing."""
+        return self._open_savepoint()
+
+    # -- the queue store contract (leases, compare-and-set transitions, listing, snapshots) ------
+
+    async def add(self, execution: Execution) -> bool:
+        """Insert ``execution`` unless its id exists; whether it was inserted."""
+        values = self._execution_values(execution)
+        async with self._session(write=True) as session:
+            dialect = _dialect(session)
+            statement = self._add_statements.get(dialect)
+            if statement is None:
+                statement = self._add_statements[dialect] = _insert_ignoring_conflicts(
+                    dialect, self._executions, ["id"]
+                )
+            result = await session.execute(statement, values)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def claim(self, execution_id: str, owner: str, lease_seconds: float) -> Execution | None:
+        """Take the lease of a claimable execution, counting an attempt; ``None`` when it is not claimable
+        (unknown, finished, halted, cancelled, or leased by a live worker)."""
+        table = self._executions
+        now = utcnow()
+        statement = (
+            update(table)
+            .where(table.c.id == _key(execution_id), _claimable(table, now))
+            .values(
+                lease_owner=owner,
+                lease_expires_at=now + datetime.timedelta(seconds=lease_seconds),
+                attempts=table.c.attempts + 1,
+            )
+            .returning(*table.c)
+        )
+        async with self._session(write=True) as session:
+            row = (await session.execute(statement)).first()
+        return None if row is None else self._from_row(row._mapping)
+
+    async def renew(self, execution_id: str, owner: str, lease_seconds: float) -> bool:
+        """Extend ``owner``'s lease; ``False`` when ``owner`` does not hold it any more."""
+        table = self._executions
+        statement = (
+            update(table)
+            .where(table.c.id == _key(execution_id), table.c.lease_owner == owner)
+            .values(lease_expires_at=utcnow() + datetime.timedelta(seconds=lease_seconds))
+        )
+        async with self._session(write=True) as session:
+            result = await session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def release(self, execution_id: str, owner: str, *, available_at: datetime.datetime | None = None) -> None:
+        """Give ``owner``'s lease up; the execution is claimable again at ``available_at`` (default: at once)."""
+        table = self._executions
+        statement = (
+            update(table)
+            .where(table.c.id == _key(execution_id), table.c.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=available_at)
+        )
+        async with self._session(write=True) as session:
+            await session.execute(statement)
+
+    async def transition(self, execution: Execution, expected: Collection[str]) -> bool:
+        """Save ``execution`` only if its stored status is one of ``expected``; drops the lease and resets
+        the attempts. Whether it was saved (cancel, queued resume and redrive use it)."""
+        table = self._executions
+        values = self._execution_values(execution)
+        statement = (
+            update(table)
+            .where(table.c.id == values["id"], table.c.status.in_([str(status) for status in expected]))
+            .values(
+                {
+                    **{name: values[name] for name in self._update_columns},
+                    "attempts": 0,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                }
+            )
+        )
+        async with self._session(write=True) as session:
+            result = await session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def recoverable(self, now: datetime.datetime, limit: int = 100) -> list[Execution]:
+        """Pending or running executions that no live lease covers, least recently updated first."""
+        table = self._executions
+        statement = select(table).where(_claimable(table, now)).order_by(table.c.updated_at).limit(limit)
+        async with self._session() as session:
+            rows = (await session.execute(statement)).all()
+        return [self._from_row(row._mapping) for row in rows]
+
+    async def page(self, where: ExecutionFilter, offset: int = 0, limit: int = 25) -> Page:
+        """Executions matching ``where``, newest first, and how many match in all."""
+        table = self._executions
+        conditions = []
+        if where.workflow_id is not None:
+            conditions.append(table.c.workflow_id == where.workflow_id)
+        if where.status is not None:
+            conditions.append(table.c.status == str(where.status))
+        if where.workspace_id is not None:
+            conditions.append(table.c.workspace_id == _key(where.workspace_id))
+        rows_statement = (
+            select(table)
+            .where(*conditions)
+            .order_by(table.c.created_at.desc(), table.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        count_statement = select(func.count()).select_from(table).where(*conditions)
+        async with self._session() as session:
+            rows = (await session.execute(rows_statement)).all()
+            total = (await session.execute(count_statement)).scalar_one()
+        return Page([self._from_row(row._mapping) for row in rows], int(total))
+
+    async def save_definition(self, definition: WorkflowDef) -> None:
+        """Keep ``definition``'s document under its content hash (once; later calls change nothing)."""
+        if self.definition_class is None:
+            return
+        table: Table = self.definition_class.__table__
+        async with self._session(write=True) as session:
+            statement = _insert_ignoring_conflicts(_dialect(session), table, ["workflow_id", "content_hash"]).values(
+                id=uuid.uuid4(),
+                workflow_id=definition.id,
+                version=definition.version,
+                content_hash=definition.content_hash,
+                source=definition.raw,
+                created_at=utcnow(),
+            )
+            await session.execute(statement)
+
+    async def definition_source(self, workflow_id: str, content_hash: str) -> dict[str, Any] | None:
+        """The document kept for ``workflow_id`` with ``content_hash``, or ``None``."""
+        if self.definition_class is None:
+            return None
+        table: Table = self.definition_class.__table__
+        statement = select(table.c.source).where(
+            table.c.workflow_id == workflow_id, table.c.content_hash == content_hash
+        )
+        async with self._session() as session:
+            found = (await session.execute(statement)).scalar_one_or_none()
+        return dict(found) if found is not None else None
+
+    # -- sessions and transactions ------------------------------------------------------------
+
+    @property
+    def in_unit(self) -> bool:
+        """Whether a unit of this store is open in the current context."""
+        return self._unit.get() is not None
+
+    def execution_scope(self) -> AbstractAsyncContextManager[None]:
+        """Hold one connection for the block: the units and checkpoints inside it all use it.
+
+        The engine opens a scope around each run, so that a step costs no pool checkout and no
+        new session, only its transaction. Nested scopes reuse the outer one.
+        """
+        return self._open_scope()
+
+    @asynccontextmanager
+    async def _open_scope(self) -> AsyncIterator[None]:
+        if self._engine is None or self._scope.get() is not None or self._unit.get() is not None:
+            yield
+            return
+        async with self._engine.connect() as connection:
+            token = self._scope.set(connection)
+            try:
+                yield
+            finally:
+                self._scope.reset(token)
+
+    @asynccontextmanager
+    async def _open_unit(self) -> AsyncIterator[None]:
+        if self._unit.get() is not None:
+            async with self._open_savepoint():
+                yield
+            return
+        async with self.session_maker() as session, self._bound(Unit(session, made=session)):
+            try:
+                yield
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    @asynccontextmanager
+    async def _bound(self, unit: Unit) -> AsyncIterator[None]:
+        """Make ``unit`` the open unit (and its session the tools' unit of work) for the block."""
+        token = self._unit.set(unit)
+        try:
+            with self._binding(unit):
+                yield
+        finally:
+            self._unit.reset(token)
+
+    def _binding(self, unit: Unit) -> AbstractContextManager[Any]:
+        """What makes the unit's session the tools' unit of work (lazily when the store can)."""
+        if self.bind_session_factory is not None:
+            return self.bind_session_factory(unit.session)
+        if self.bind_session is not None:
+            return self.bind_session(unit.session())
+        return nullcontext()
+
+    @asynccontextmanager
+    async def _open_savepoint(self) -> AsyncIterator[None]:
+        unit = self._unit.get()
+        if unit is None:
+            yield
+            return
+        async with unit.session().begin_nested():
+            yield
+
+    @asynccontextmanager
+    async def _session(self, write: bool = False) -> AsyncIterator[Executor]:
+        """The unit's executor, the scope's connection in a transaction of its own, or a short session."""
+        unit = self._unit.get()
+        if unit is not None:
+            yield unit.executor
+            return
+        connection = self._scope.get()
+        if connection is not None:
+            async with connection.begin():
+                yield connection
+            return
+        if self._engine is not None:
+            # A pooled connection in a transaction of its own: lighter than a session, same statements.
+            async with self._engine.begin() as pooled:
+                yield pooled
+            return
+        async with self.session_maker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            if write:
+                await session.commit()
+
+    # -- statements and conversions -----------------------------------------------------------
+
+    @staticmethod
+    def _from_row(row: Any) -> Execution:
+        """An engine execution from a ``workflow_executions`` row mapping."""
+        return execution_from_row(row)
+
+    async def _write_execution(self, session: Executor, values: dict[str, Any], owner: str | None = None) -> None:
+        """Update the execution row (one cached statement); insert it when it does not exist yet.
+
+        With ``owner`` (a leased checkpoint) the row is updated only while ``owner`` holds the lease,
+        else :class:`LeaseLostError`.
+        """
+        params = {f"new_{name}": values[name] for name in self._update_columns}
+        params["key"] = values["id"]
+        if owner is not None:
+            params["fence_owner"] = owner
+            result = await session.execute(self._update_leased_execution, params)
+            if not getattr(result, "rowcount", 0):
+                raise LeaseLostError(f"execution {values['id']}: the lease of {owner} was lost")
+            return
+        result = await session.execute(self._update_execution, params)
+        if not getattr(result, "rowcount", 0):
+            await session.execute(self._insert_execution, values)
+
+    def _execution_values(self, execution: Execution) -> dict[str, Any]:
+        """The execution as column values, validated by the mapped class."""
+        values: dict[str, Any] = {
+            "id": to_uuid(execution.id, "execution id"),
+            "workflow_id": execution.workflow_id,
+            "status": plain_text(execution.status),
+            "input": execution.input,
+            "ctx": execution.ctx,
+            "current_step": execution.current_step,
+            "result": execution.result,
+            "recover_to": execution.recover_to,
+            "halt_data": execution.halt_data,
+            "error": execution.error,
+            "created_at": execution.created_at,
+            "updated_at": execution.updated_at,
+            "workspace_id": None if execution.workspace_id is None else to_uuid(execution.workspace_id, "workspace id"),
+            "created_by_id": None if execution.created_by_id is None else to_uuid(execution.created_by_id, "user id"),
+            "definition_version": execution.definition_version,
+            "definition_hash": execution.definition_hash,
+            "attempts": execution.attempts,
+        }
+        validate_values(self.execution_class, values)
+        return values
+
+    def _entry_rows(self, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+        """The entries as column values, each validated."""
+        rows = [
+            {
+                "id": to_uuid(entry.id, "entry id"),
+                "execution_id": to_uuid(entry.execution_id, "execution id"),
+                "step_id": entry.step_id,
+                "step_type": entry.step_type,
+                "action": plain_text(entry.action),
+                "duration_ms": entry.duration_ms,
+                "input": entry.input,
+                "output": entry.output,
+                "error": entry.error,
+                "timestamp": entry.timestamp,
+            }
+            for entry in entries
+        ]
+        for row in rows:
+            validate_values(self.entry_class, row)
+        return rows
+
+
+def _claimable(table: Table, now: datetime.datetime) -> ColumnElement[bool]:
+    """The SQL form of :func:`packs.core.workflow.stores.protocol.claimable`."""
+    expires = table.c.lease_expires_at
+    return or_(
+        and_(table.c.status == str(Status.PENDING), or_(expires.is_(None), expires <= now)),
+        and_(table.c.status == str(Status.RUNNING), expires.is_not(None), expires <= now),
+    )
+
+
+def _insert_ignoring_conflicts(dialect: str, table: Table, keys: list[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` on PostgreSQL and SQLite."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    raise NotImplementedError(f"the SQL store's queue methods support PostgreSQL and SQLite, not {dialect}")
+
+
+def _dialect(executor: Any) -> str:
+    """The dialect name of a session or connection."""
+    bind = executor.get_bind() if hasattr(executor, "get_bind") else executor
+    return str(bind.dialect.name)
+
+
+def _key(execution_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(execution_id))
+    except ValueError:
+        # No row has a key that is not a UUID: compare with one that matches nothing.
+        return uuid.UUID(int=0)

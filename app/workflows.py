@@ -25,7 +25,7 @@ from packs.core.db import bind_session, bind_session_factory
 from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
 from packs.core.tools import Tool
 from packs.core.workflow.stores.sql import SQLStore
-from packs.core.workflow_service import WorkflowService
+from packs.core.workflow_api.service import WorkflowService
 
 WORKFLOW_SUFFIXES = (".yml", ".yaml")
 

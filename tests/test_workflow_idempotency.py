@@ -12,7 +12,7 @@ import pytest
 
 from app.settings import Settings
 from packs.core.workflow import Status
-from packs.core.workflow_service import WorkflowService, idempotent_execution_id
+from packs.core.workflow_api.service import WorkflowService, idempotent_execution_id
 from tests.conftest import Harness, auth, harness_for, make_settings
 from tests.test_workflow_http import EXECUTIONS, PACKS, start, wait_for
 

@@ -17,7 +17,7 @@ from litestar.types import ControllerRouterHandler
 from packs.core import hookimpl
 from packs.core.http.me import MeController
 from packs.core.http.resources import ResourcesController
-from packs.core.http.workflows import WorkflowsController
+from packs.core.workflow_api.controller import WorkflowsController
 
 
 @hookimpl

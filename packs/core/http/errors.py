@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, MethodNotAllowedException
 
@@ -20,6 +21,19 @@ from packs.core.tools.errors import ForbiddenError, NotFoundError, ValidationErr
 logger = logging.getLogger("packflow")
 
 GENERIC_MESSAGE = "an internal error occurred; the server log has the details under this request_id"
+
+
+class ErrorBody(msgspec.Struct):
+    """``{"error": message}``."""
+
+    error: str
+
+
+class InvalidBody(msgspec.Struct):
+    """``{"error": message, "details": {field: problem}}``."""
+
+    error: str
+    details: dict[str, str]
 
 
 def error_response(status_code: int, body: dict[str, Any]) -> Response[dict[str, Any]]:

@@ -11,8 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.http import API_PREFIX
-from packs.core.http.errors import error_response
-from packs.core.http.workflow_payloads import ErrorBody
+from packs.core.http.errors import ErrorBody, error_response
 from packs.core.identity import IdentityError
 from packs.core.identity.me import Me, who_am_i
 

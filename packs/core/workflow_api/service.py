@@ -1,7 +1,9 @@
 """The application's workflow API: start, list, show, resume, cancel, retry and watch executions.
 
 What the workflow HTTP endpoints (and any other front end) call. Every method takes the caller's
-workspace: an execution of another workspace is reported exactly as one that does not exist.
+workspace: an execution of another workspace is reported exactly as one that does not exist. A
+caller's start gets its ``user_id`` / ``workspace_id`` inputs from the caller's identity, and its
+input checked against the workflow's inputs, here (:meth:`WorkflowService.start_as`).
 Executions are queued on the configured adapter and run by workers; ``sync`` mode waits for the
 result (the execution is still run by a worker, so it survives the request).
 """
@@ -14,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from packs.core.tools.errors import ValidationError
 from packs.core.workflow import (
     FINAL_STATUSES,
     AsyncRunner,
@@ -30,8 +33,10 @@ from packs.core.workflow import (
     QueueAdapter,
     QueueStore,
     ServiceResolver,
+    StepError,
     WorkflowDef,
     cancel,
+    check_input,
     queue_redrive,
     queue_resume,
     to_json_value,
@@ -43,6 +48,9 @@ Mode = Literal["sync", "async"]
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("9f6c2d1e-4a7b-5c3d-8e2f-1b0a9c8d7e6f")
 """The UUID namespace of execution ids derived from a workspace and an ``Idempotency-Key``."""
+
+IDENTITY_INPUTS = frozenset({"user_id", "workspace_id"})
+"""Inputs a caller cannot give: they come from its identity, as a tool's ``user_id`` / ``workspace_id`` do."""
 
 
 class UnknownWorkflowError(LookupError):
@@ -141,6 +149,46 @@ class WorkflowService:
             execution = await self.get(started, workspace_id)
         return execution
 
+    def caller_input(
+        self, workflow_id: str, given: Mapping[str, Any], *, workspace_id: str, user_id: str
+    ) -> dict[str, Any]:
+        """The input a caller starts ``workflow_id`` with: ``given`` without identity keys, plus the caller's
+        ``user_id`` / ``workspace_id`` where the workflow declares those inputs, checked against its inputs
+        (:class:`ValidationError` naming ``input``; :class:`UnknownWorkflowError` when there is no such
+        workflow)."""
+        definition = self.definition(workflow_id)
+        run_input = {key: value for key, value in given.items() if key not in IDENTITY_INPUTS}
+        if "user_id" in definition.inputs:
+            run_input["user_id"] = user_id
+        if "workspace_id" in definition.inputs:
+            run_input["workspace_id"] = workspace_id
+        try:
+            check_input(definition.inputs, run_input)
+        except StepError as error:
+            raise ValidationError(str(error), {"input": str(error)}) from None
+        return run_input
+
+    async def start_as(
+        self,
+        workflow_id: str,
+        given: Mapping[str, Any],
+        *,
+        workspace_id: str,
+        user_id: str,
+        mode: Mode = "async",
+        idempotency_key: str | None = None,
+    ) -> Execution:
+        """:meth:`start` for a caller: the input is :meth:`caller_input` of ``given``."""
+        run_input = self.caller_input(workflow_id, given, workspace_id=workspace_id, user_id=user_id)
+        return await self.start(
+            workflow_id,
+            run_input,
+            workspace_id=workspace_id,
+            user_id=user_id,
+            mode=mode,
+            idempotency_key=idempotency_key,
+        )
+
     async def get(self, execution_id: str, workspace_id: str) -> Execution:
         """The execution, if it belongs to ``workspace_id``; :class:`ExecutionNotFoundError` otherwise."""
         execution = await self.store.load(execution_id)
@@ -200,6 +248,12 @@ class WorkflowService:
         await self.adapter.enqueue(execution_id)
         return await self.get(execution_id, workspace_id)
 
+    async def watch(self, execution_id: str, workspace_id: str) -> AsyncIterator[Event]:
+        """:meth:`events`, once the execution is found in ``workspace_id`` (:class:`ExecutionNotFoundError` at
+        once, before any event is asked for: an HTTP stream answers 404 instead of starting)."""
+        await self.get(execution_id, workspace_id)
+        return self.events(execution_id, workspace_id)
+
     async def events(self, execution_id: str, workspace_id: str) -> AsyncIterator[Event]:
         """The execution's events: what already happened first, then live ones until it ends.
 
@@ -221,6 +275,7 @@ class WorkflowService:
 
 
 __all__ = [
+    "IDENTITY_INPUTS",
     "IdempotencyConflictError",
     "Mode",
     "UnknownWorkflowError",

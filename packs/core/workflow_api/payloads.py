@@ -39,19 +39,6 @@ RESUME_FIELDS = ("approved", "response")
 STATUSES = tuple(status.value for status in Status)
 
 
-class ErrorBody(msgspec.Struct):
-    """``{"error": message}``."""
-
-    error: str
-
-
-class InvalidBody(msgspec.Struct):
-    """``{"error": message, "details": {field: problem}}``."""
-
-    error: str
-    details: dict[str, str]
-
-
 class WorkflowOut(msgspec.Struct):
     """A loaded workflow; ``inputs`` maps each input's name to its JSON Schema plus required/default/description."""
 
@@ -446,14 +433,12 @@ __all__ = [
     "LIST_OPERATION",
     "RESUME_OPERATION",
     "START_OPERATION",
-    "ErrorBody",
     "ExecutionAnswer",
     "ExecutionDetail",
     "ExecutionList",
     "ExecutionOut",
     "ExecutionShow",
     "FailedStart",
-    "InvalidBody",
     "WorkflowList",
     "WorkflowOut",
 ]

@@ -1,7 +1,8 @@
 """The workflow endpoints: list workflows, start, list, show, resume, cancel, retry and watch executions.
 
-Every call goes through :class:`WorkflowService` (``app.state.workflow_service``) with the caller's
-workspace, so another workspace's execution is answered exactly as one that does not exist (404).
+HTTP only: every call goes through :class:`WorkflowService` (``app.state.workflow_service``) with the
+caller's identity, and the service fills and checks the identity inputs and finds executions in the
+caller's workspace, so another workspace's execution is answered exactly as one that does not exist (404).
 Authentication and error bodies are the resources controller's: ``{"error": message}``, plus
 ``details`` naming the fields of a 422.
 """
@@ -20,19 +21,27 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.http import API_PREFIX
-from packs.core.http.errors import error_response, tool_error_response
-from packs.core.http.params import IDENTITY_KEYS, BadRequestBodyError, decode_body
-from packs.core.http.workflow_payloads import (
+from packs.core.http.errors import ErrorBody, InvalidBody, error_response, tool_error_response
+from packs.core.http.params import BadRequestBodyError, decode_body
+from packs.core.identity import Identity, IdentityError, authenticate
+from packs.core.tools.errors import ValidationError
+from packs.core.workflow import (
+    SETTLED,
+    ExecutionError,
+    ExecutionNotFoundError,
+    ExecutionStateError,
+    ResumeInputError,
+    Status,
+)
+from packs.core.workflow_api.payloads import (
     IDEMPOTENCY_HEADER,
     LIST_OPERATION,
     RESUME_OPERATION,
     START_OPERATION,
-    ErrorBody,
     ExecutionAnswer,
     ExecutionList,
     ExecutionShow,
     FailedStart,
-    InvalidBody,
     WorkflowList,
     execution_answer,
     execution_detail,
@@ -46,19 +55,7 @@ from packs.core.http.workflow_payloads import (
     start_request,
     workflow_out,
 )
-from packs.core.identity import Identity, IdentityError, authenticate
-from packs.core.tools.errors import ValidationError
-from packs.core.workflow import (
-    SETTLED,
-    ExecutionError,
-    ExecutionNotFoundError,
-    ExecutionStateError,
-    ResumeInputError,
-    Status,
-    StepError,
-    check_input,
-)
-from packs.core.workflow_service import UnknownWorkflowError, WorkflowService
+from packs.core.workflow_api.service import UnknownWorkflowError, WorkflowService
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -221,22 +218,13 @@ class WorkflowsController(Controller):
         """
         identity = await identify(request, db_session)
         service = service_of(request)
-        definition = service.definition(workflow_id)
+        service.definition(workflow_id)  # an unknown workflow answers 404 before the body is read
         body = await json_object(request)
         repeat_key = idempotency_key(idempotency)
         given, mode = start_request(body)
-        run_input = {key: value for key, value in given.items() if key not in IDENTITY_KEYS}
-        if "user_id" in definition.inputs:
-            run_input["user_id"] = str(identity.user_id)
-        if "workspace_id" in definition.inputs:
-            run_input["workspace_id"] = str(identity.workspace_id)
-        try:
-            check_input(definition.inputs, run_input)
-        except StepError as error:
-            raise ValidationError(str(error), {"input": str(error)}) from None
-        execution = await service.start(
+        execution = await service.start_as(
             workflow_id,
-            run_input,
+            given,
             workspace_id=str(identity.workspace_id),
             user_id=str(identity.user_id),
             mode=mode,
@@ -306,7 +294,7 @@ class WorkflowsController(Controller):
         service = service_of(request)
         key = execution_id_of(execution_id)
         workspace_id = str(identity.workspace_id)
-        await service.get(key, workspace_id)
+        await service.get(key, workspace_id)  # another workspace's execution answers 404 before the body is read
         response, approved = resume_request(await json_object(request))
         resumed = await service.resume(key, workspace_id, response=response, approved=approved)
         return answer(execution_answer(resumed), 202, location=True)
@@ -358,11 +346,10 @@ class WorkflowsController(Controller):
         identity = await identify(request, db_session)
         service = service_of(request)
         key = execution_id_of(execution_id)
-        workspace_id = str(identity.workspace_id)
-        await service.get(key, workspace_id)
+        events = await service.watch(key, str(identity.workspace_id))
 
         async def stream() -> AsyncIterator[str]:
-            async for event in service.events(key, workspace_id):
+            async for event in events:
                 yield event.to_sse()
 
         return Stream(stream(), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -25,9 +25,9 @@ from packs.core.items import MAX_PAGE
 from packs.core.tools import base as tool_base
 from packs.core.tools.parameters import ToolParameters
 from packs.core.workflow.steps import call as call_step
-from tests.conftest import Harness, auth, harness_for, http_client, make_settings
 from tests.fixture_packs.install import FIXTURE_PACKS
 from tests.fixture_packs.probe import LEAKED_SECRET, Echo
+from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
 
 CONTACTS = "/api/v1/workspaces/contacts"
 THINGS = "/api/v1/probes/things"

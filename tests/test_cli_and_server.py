@@ -3,118 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.databases import postgres_database
+from tests.support.processes import REPO, environment, last_json_line, litestar, litestar_server, plain
 
-REPO = Path(__file__).resolve().parent.parent
-LITESTAR = [sys.executable, "-m", "litestar"]
-
-
-def environment(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKFLOW_")}
-    env.update({"PACKFLOW_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}, **extra)
-    return env
-
-
-def litestar(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*LITESTAR, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    if ok:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def litestar_in(folder: Path, fixture_packs: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    """``litestar ARGS`` run in ``folder`` (where a ``packflow.toml`` may be), the fixture packs installed,
-    with only the ``PACKFLOW_*`` settings given (a SQLite file ``folder/never.db`` by default)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PACKFLOW_", "LITESTAR"))}
-    env.update(
-        {
-            "PYTHONPATH": f"{REPO}{os.pathsep}{fixture_packs}",
-            "LITESTAR_APP": "app:create_app",
-            "PACKFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'never.db'}",
-        },
-        **settings,
-    )
-    return subprocess.run([*LITESTAR, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
-
-
-def plain(output: str) -> str:
-    """A command's error output as one line: without the box the command line draws and its line breaks."""
-    return " ".join(output.translate(str.maketrans("", "", "╭╮╰╯│─")).split())
-
-
-def last_json_line(output: str) -> dict[str, Any]:
-    line = output.strip().splitlines()[-1]
-    payload: dict[str, Any] = json.loads(line)
-    return payload
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: nothing migrated yet."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    with postgres_database() as url:
-        yield url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def litestar_server(
-    env: dict[str, str], log: Path, *, command: Sequence[str] = LITESTAR, cwd: Path = REPO
-) -> Iterator[str]:
-    """``litestar run`` on a free port with ``env``, its output in ``log``; its base URL once it answers.
-
-    ``command`` is the ``litestar`` command line to use (default: this interpreter's), run in ``cwd``.
-    The output goes to a file: a pipe nobody reads would fill up and stall the server.
-    """
-    port = free_port()
-    with log.open("w", encoding="utf-8") as output:
-        process = subprocess.Popen(
-            [*command, "run", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=cwd,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"server exited: {log.read_text(encoding='utf-8')}")
-            try:
-                if httpx.get(f"{base}/schema/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not start within 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
 
 
 @pytest.fixture

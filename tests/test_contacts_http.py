@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from packs.core.identity.accounts import IssuedToken
-from tests.conftest import Harness, auth
+from tests.support.harness import Harness, auth
 
 URL = "/api/v1/workspaces/contacts"
 Client = httpx.AsyncClient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import Harness, auth
+from tests.support.harness import Harness, auth
 
 URL = "/api/v1/workspaces/contacts"
 

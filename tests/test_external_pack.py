@@ -23,10 +23,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.test_cli_and_server import fresh_database, litestar_server
-from tests.wheels import DISTRIBUTION, REPO, build_wheels, deployment_env, new_venv, packflow_wheel, pip
-
-__all__ = ["fresh_database"]  # a fixture of test_cli_and_server, used here too
+from tests.support.processes import litestar_server
+from tests.support.wheels import DISTRIBUTION, REPO, build_wheels, deployment_env, new_venv, packflow_wheel, pip
 
 EXAMPLE = REPO / "examples" / "packflow-deals"
 
@@ -113,6 +111,7 @@ def wait_for_status(client: httpx.Client, execution_id: str, wanted: str) -> dic
         time.sleep(0.1)
 
 
+@pytest.mark.processes
 def test_the_installed_pack_is_listed_with_its_version_and_what_it_registers(
     installed: Environment, tmp_path: Path
 ) -> None:
@@ -134,6 +133,7 @@ def test_the_installed_pack_is_listed_with_its_version_and_what_it_registers(
     assert "deals 0.1.0 (enabled) - packflow_deals.hooks from packflow-deals" in text_listing
 
 
+@pytest.mark.processes
 def test_enable_upgrade_serve_run_the_workflow_then_disable(
     installed: Environment, fresh_database: str, tmp_path: Path
 ) -> None:
@@ -207,6 +207,7 @@ def test_enable_upgrade_serve_run_the_workflow_then_disable(
     assert scalar(database, "SELECT count(*) FROM deals_stage_changes") == 1  # its table stays
 
 
+@pytest.mark.processes
 def test_the_example_packs_own_suite_passes_with_packs_core_testing(installed: Environment) -> None:
     result = installed.run(installed.example, "pytest", "-q", "-p", "no:cacheprovider", ok=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,7 +13,8 @@ import pytest
 
 from app.packs import installed_packs, load_packs
 from tests.fixture_packs.install import FIXTURE_PACKS, PREFIX
-from tests.test_pack_migrations import BACKENDS, fresh_url, state, upgrade
+from tests.support.databases import BACKENDS
+from tests.support.migrations import fresh_url, state, upgrade
 
 FOREIGN = "someone-elses-packs"
 

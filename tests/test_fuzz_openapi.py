@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app import create_app
 from packs.core.identity.accounts import IssuedToken
-from tests.conftest import harness_for, make_settings
+from tests.support.harness import harness_for, make_settings
 
 CHECKS = [
     not_a_server_error,

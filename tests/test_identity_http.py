@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from packs.core.identity.accounts import AccountError, revoke_token
 from packs.core.identity.tokens import hash_token
 from packs.core.models import ApiToken, Membership
-from tests.conftest import Harness, auth
+from tests.support.harness import Harness, auth
 
 URL = "/api/v1/workspaces/contacts"
 

@@ -15,16 +15,17 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from litestar import Litestar
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.server import PackflowPlugin
+from app.plugin import PackflowPlugin
 from packs.core.models import Item
-from tests.databases import migrate, sqlite_url
 from tests.fixture_packs.queue_load import CALL_STEPS, SCHEMA, WORK_SECONDS, WRITE_SECONDS
-from tests.test_cli_and_server import free_port
-from tests.test_worker_processes import (
+from tests.support.databases import migrate, sqlite_url
+from tests.support.processes import free_port
+from tests.support.workers import (
     Process,
     Processes,
     add_pending,
@@ -93,6 +94,7 @@ async def pending_executions_run_when_the_server_starts(url: str, fixture_packs:
         await engine.dispose()
 
 
+@pytest.mark.processes
 def test_the_inline_server_runs_pending_executions_when_it_starts(fixture_packs: Path, tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
     migrate(url)
@@ -141,6 +143,7 @@ async def killed_server_resumes_on_restart(url: str, fixture_packs: Path, folder
         await engine.dispose()
 
 
+@pytest.mark.processes
 def test_a_sigkilled_inline_server_finishes_its_executions_after_a_restart(fixture_packs: Path, tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
     migrate(url)

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from packs.core.identity.accounts import revoke_token
 from packs.core.models import Membership
-from tests.conftest import Harness, auth
+from tests.support.harness import Harness, auth
 
 URL = "/api/v1/me"
 

@@ -5,20 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import command
-from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.database import alembic_config, upgrade_database
-from tests.databases import check_core_models
-
-
-async def inspected(url: str, fn: Any) -> Any:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(lambda sync: fn(inspect(sync)))
-    finally:
-        await engine.dispose()
+from tests.support.databases import check_core_models
+from tests.support.migrations import inspected
 
 
 async def test_core_tables_columns_indexes_and_foreign_keys(database_url: str) -> None:

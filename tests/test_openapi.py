@@ -18,8 +18,8 @@ from app import create_app
 from packs.core.features import FeatureRegistry
 from packs.core.http.openapi import ToolDocs
 from packs.core.schemas import Schema, SchemaRegistry, schema_slug, schema_title
-from tests.conftest import Harness, auth, harness_for, http_client, make_settings
 from tests.fixture_packs.titled import Article
+from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
 
 
 async def document(client: httpx.AsyncClient) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Harness, auth
+from tests.support.harness import Harness, auth
+
+pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
 
 PACKAGE = "packflow_generated_client"
 

@@ -5,62 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.database import configure_engine, upgrade_database
-from app.packs import PackError, load_packs
-from tests.databases import check_core_models, postgres_database, sqlite_url
-from tests.test_cli_and_server import REPO, environment, litestar
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def fresh_url(backend: str, folder: Path) -> Any:
-    """A context manager answering the URL of an empty database of ``backend``."""
-    if backend == "postgresql":
-        return postgres_database()
-
-    class Sqlite:
-        def __enter__(self) -> str:
-            return sqlite_url(folder)
-
-        def __exit__(self, *_: object) -> None:
-            return None
-
-    return Sqlite()
-
-
-async def upgrade(url: str, packs: tuple[str, ...]) -> None:
-    engine = configure_engine(create_async_engine(url))
-    try:
-        await upgrade_database(engine, packs=load_packs(packs))
-    finally:
-        await engine.dispose()
-
-
-async def state(url: str) -> dict[str, Any]:
-    """Tables, and the rows of every version table."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as connection:
-            tables = await connection.run_sync(lambda sync: sorted(inspect(sync).get_table_names()))
-            versions = {}
-            for table in tables:
-                if table.startswith("alembic_version"):
-                    rows = await connection.execute(text(f"SELECT version_num FROM {table}"))
-                    versions[table] = sorted(row[0] for row in rows)
-            columns = []
-            if "pack_notes" in tables:
-                columns = await connection.run_sync(
-                    lambda sync: [c["name"] for c in inspect(sync).get_columns("pack_notes")]
-                )
-        return {"tables": tables, "versions": versions, "pack_notes": columns}
-    finally:
-        await engine.dispose()
+from app.packs import PackError
+from tests.support.databases import BACKENDS, check_core_models, sqlite_url
+from tests.support.migrations import fresh_url, state, upgrade
+from tests.support.processes import REPO, environment, litestar
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -100,6 +51,7 @@ def test_a_missing_migration_folder_names_the_pack(tmp_path: Path) -> None:
         asyncio.run(upgrade(sqlite_url(tmp_path), ("pftest_missing_migrations",)))
 
 
+@pytest.mark.processes
 def test_litestar_database_upgrade_applies_the_enabled_packs_migrations(fixture_packs: Path, tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
     env = environment(

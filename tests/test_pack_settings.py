@@ -12,10 +12,10 @@ from app.packs import PackError, load_packs
 from app.settings import Settings
 from packs.core import pack_settings
 from packs.core.settings import registry
-from tests.conftest import auth, harness_for, http_client, make_settings
 from tests.fixture_packs.also_configured import AlsoConfiguredSettings
 from tests.fixture_packs.configured import ConfiguredSettings
-from tests.test_cli_and_server import litestar_in, plain
+from tests.support.harness import auth, harness_for, http_client, make_settings
+from tests.support.processes import litestar_in, plain
 
 FILE = "packflow.toml [packs.pftest_configured]"
 
@@ -130,6 +130,7 @@ def test_create_app_stops_on_bad_settings_from_the_file(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.processes
 def test_the_command_line_stops_on_bad_settings_with_the_message(tmp_path: Path, fixture_packs: Path) -> None:
     (tmp_path / "packflow.toml").write_text(
         '[packflow]\npacks = ["pftest_configured"]\n\n[packs.pftest_configured]\nretries = 2\n'

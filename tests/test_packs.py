@@ -11,8 +11,8 @@ from app.packs import PackError, installed_packs, load_packs
 from app.settings import Settings
 from packs.core.features import registry as features
 from packs.core.schemas import registry as schemas
-from tests.conftest import auth, harness_for, http_client, make_settings
-from tests.test_cli_and_server import litestar_in, plain
+from tests.support.harness import auth, harness_for, http_client, make_settings
+from tests.support.processes import litestar_in, plain
 
 
 def test_in_repo_packs_are_declared_as_entry_points() -> None:
@@ -132,6 +132,7 @@ def test_packs_setting_comes_from_the_environment() -> None:
         ("pftest_configured", "retries = -1\napi_key = 'k'\n", "pack 'pftest_configured': setting 'retries' ("),
     ],
 )
+@pytest.mark.processes
 def test_a_bad_pack_stops_a_real_server_before_it_serves(
     packs: str, pack_settings: str, message: str, tmp_path: Path, fixture_packs: Path
 ) -> None:

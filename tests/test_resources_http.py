@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from packs.core.http.errors import GENERIC_MESSAGE
-from tests.conftest import Harness, auth, harness_for, http_client, make_settings
+from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
 
 THINGS = "/api/v1/probes/things"
 

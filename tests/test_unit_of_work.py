@@ -7,7 +7,7 @@ import pytest
 from app.packs import load_packs
 from packs.contacts_service.tools import Create, Index
 from packs.core.db import unit_of_work
-from tests.conftest import Harness
+from tests.support.harness import Harness
 
 CONTACT = {"first_name": "Grace", "last_name": "Hopper"}
 

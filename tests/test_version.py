@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app, version
-from tests.conftest import http_client, make_settings
+from tests.support.harness import http_client, make_settings
 
 
 async def openapi_version(database_url: str) -> str:

@@ -18,8 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_cli_and_server import litestar_server
-from tests.wheels import build_wheels, deployment_env, new_venv, packflow_wheel, pip
+from tests.support.processes import litestar_server
+from tests.support.wheels import build_wheels, deployment_env, new_venv, packflow_wheel, pip
+
+pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
 
 
 @dataclass(frozen=True)

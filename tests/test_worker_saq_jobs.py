@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.queue import SAQAdapter, heartbeat_seconds
 from app.settings import default_queue_url
-from tests.databases import migrate, postgres_database
 from tests.fixture_packs.queue_load import WRITE_SECONDS
-from tests.test_worker_processes import (
+from tests.support.databases import migrate, postgres_database
+from tests.support.workers import (
     LEASE_SECONDS,
     Processes,
     engine_of,
@@ -33,6 +33,8 @@ from tests.test_worker_processes import (
     wait_for_owner,
     wait_until_completed,
 )
+
+pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
 
 EXECUTIONS = 150
 KILLS = 3

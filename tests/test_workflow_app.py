@@ -14,7 +14,7 @@ from packs.contacts_service.tools import Create
 from packs.core import workflow as wf
 from packs.core.workflow import settings as wf_config
 from packs.core.workflow.stores.sql import SQLStore
-from tests.conftest import Harness, auth, harness_for, http_client, make_settings
+from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
 
 CONTACT = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
 

@@ -23,8 +23,10 @@ from sqlalchemy import select
 
 from packs.core.identity.accounts import IssuedToken
 from packs.core.models import WorkflowEntry, WorkflowExecution
-from tests.conftest import Harness, auth, harness_for, make_settings
-from tests.test_cli_and_server import REPO, environment
+from tests.support.harness import Harness, auth, harness_for, make_settings
+from tests.support.processes import REPO, environment
+
+pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
 
 PACKS = ("contacts_service", "pftest_workflow_http")
 EXECUTIONS = "/api/v1/workflows/executions"

@@ -11,11 +11,14 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.database import configure_engine
-from tests.test_cli_and_server import LITESTAR, REPO, environment, last_json_line, litestar
+from tests.support.processes import LITESTAR, REPO, environment, last_json_line, litestar
+
+pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
 
 
 def scalar(url: str, sql: str, **params: object) -> object:

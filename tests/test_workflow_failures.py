@@ -12,8 +12,8 @@ import pytest
 
 from packs.core import workflow as wf
 from packs.core.workflow.state import HIDDEN_STATEMENT
-from tests.conftest import Harness, auth, harness_for, make_settings
-from tests.test_workflow_http import EXECUTIONS, PACKS, start, wait_for
+from tests.support.harness import Harness, auth, harness_for, make_settings
+from tests.support.workflow_http import EXECUTIONS, PACKS, start, wait_for
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +13,10 @@ import httpx
 import pytest
 
 from app import create_app
-from app.server import PackflowPlugin
+from app.plugin import PackflowPlugin
 from packs.core.http.errors import GENERIC_MESSAGE
-from packs.core.identity.accounts import IssuedToken
-from tests.conftest import Harness, auth, harness_for, http_client, make_settings
-
-API = "/api/v1/workflows"
-EXECUTIONS = f"{API}/executions"
-PACKS = ("contacts_service", "pftest_workflow_http")
+from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
+from tests.support.workflow_http import API, EXECUTIONS, PACKS, show, start, started, wait_for
 
 
 @pytest.fixture
@@ -28,54 +24,6 @@ async def harness(database_url: str) -> AsyncIterator[Harness]:
     """The app with contacts_service and the workflow_http fixture pack, on the current backend."""
     async with harness_for(make_settings(database_url, packs=PACKS)) as built:
         yield built
-
-
-async def start(
-    client: httpx.AsyncClient,
-    issued: IssuedToken,
-    workflow_id: str,
-    input: dict[str, Any] | None = None,
-    mode: str = "async",
-    key: str | None = None,
-) -> httpx.Response:
-    headers = auth(issued)
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    body: dict[str, Any] = {"mode": mode}
-    if input is not None:
-        body["input"] = input
-    return await client.post(f"{API}/{workflow_id}/executions", json=body, headers=headers)
-
-
-async def started(
-    client: httpx.AsyncClient, issued: IssuedToken, workflow_id: str, input: dict[str, Any] | None = None
-) -> str:
-    """Start an async execution; its id."""
-    response = await start(client, issued, workflow_id, input)
-    assert response.status_code == 202, response.text
-    execution_id: str = response.json()["data"]["id"]
-    return execution_id
-
-
-async def show(client: httpx.AsyncClient, issued: IssuedToken, execution_id: str) -> dict[str, Any]:
-    response = await client.get(f"{EXECUTIONS}/{execution_id}", headers=auth(issued))
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
-async def wait_for(
-    client: httpx.AsyncClient, issued: IssuedToken, execution_id: str, statuses: Iterable[str], within: float = 20
-) -> dict[str, Any]:
-    """Poll the execution until its status is one of ``statuses``."""
-    wanted = set(statuses)
-    deadline = time.monotonic() + within
-    while True:
-        execution = await show(client, issued, execution_id)
-        if execution["status"] in wanted:
-            return execution
-        assert time.monotonic() < deadline, f"still {execution['status']} after {within}s: {execution}"
-        await asyncio.sleep(0.05)
 
 
 def contacts(count: int) -> list[dict[str, str]]:

@@ -13,8 +13,8 @@ import pytest
 from app.settings import Settings
 from packs.core.workflow import Status
 from packs.core.workflow_api.service import WorkflowService, idempotent_execution_id
-from tests.conftest import Harness, auth, harness_for, make_settings
-from tests.test_workflow_http import EXECUTIONS, PACKS, start, wait_for
+from tests.support.harness import Harness, auth, harness_for, make_settings
+from tests.support.workflow_http import EXECUTIONS, PACKS, start, wait_for
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from app.database import configure_engine
 from packs.core.identity.accounts import IssuedToken, create_user
 from packs.core.workflow import Action, Entry, Execution, Status
 from packs.core.workflow.replay import EventReplay
-from tests.conftest import auth
-from tests.test_cli_and_server import REPO, environment, litestar_server
+from tests.support.harness import auth
+from tests.support.processes import REPO, environment, litestar_server
 
 PACKS = "contacts_service,pftest_workflow_http"
 
@@ -98,6 +98,7 @@ async def start(client: httpx.AsyncClient, issued: IssuedToken, workflow_id: str
     return execution_id
 
 
+@pytest.mark.processes
 async def test_the_stream_follows_a_running_execution_live_and_ends_with_it(
     client: httpx.AsyncClient, user: IssuedToken
 ) -> None:
@@ -122,6 +123,7 @@ async def test_the_stream_follows_a_running_execution_live_and_ends_with_it(
     assert shown.json()["data"]["status"] == "completed"
 
 
+@pytest.mark.processes
 async def test_the_stream_stays_open_while_halted_and_follows_the_resume(
     client: httpx.AsyncClient, user: IssuedToken
 ) -> None:
@@ -146,6 +148,7 @@ async def test_the_stream_stays_open_while_halted_and_follows_the_resume(
     assert events[-1].data["output"]["status"] == "all_created"
 
 
+@pytest.mark.processes
 async def test_the_stream_of_a_finished_execution_replays_it_and_ends_at_once(
     client: httpx.AsyncClient, user: IssuedToken
 ) -> None:
@@ -163,6 +166,7 @@ async def test_the_stream_of_a_finished_execution_replays_it_and_ends_at_once(
     assert open_for < 2
 
 
+@pytest.mark.processes
 async def test_the_stream_of_another_workspaces_execution_is_404(
     client: httpx.AsyncClient, user: IssuedToken, database_url: str
 ) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import text
@@ -14,7 +13,7 @@ from packs.core import workflow as wf
 from packs.core.db import bind_session
 from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
 from packs.core.workflow.stores.sql import SQLStore
-from tests.databases import migrate, postgres_database, sqlite_url
+from tests.support.databases import migrate, postgres_database, sqlite_url
 
 STORES = ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -63,8 +62,3 @@ def clean_workflow_registry() -> Iterator[None]:
     yield
     wf.clear_registry()
     wf.configure()
-
-
-def resolver(**services: Any) -> Callable[[str], Any]:
-    """A service resolver knowing exactly ``services``."""
-    return services.get

@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from packs.core import workflow as wf
-from tests.workflow.conftest import resolver
+from tests.support.engine import resolver
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 

@@ -21,7 +21,7 @@ from packs.core.models import Item, WorkflowEntry, WorkflowExecution, WorkflowMo
 from packs.core.workflow.model import Action, Entry, Execution, Status
 from packs.core.workflow.stores.protocol import Store
 from packs.core.workflow.stores.sql import SQLStore
-from tests.databases import truncate
+from tests.support.databases import truncate
 
 T0 = datetime.datetime(2026, 11, 26, 9, 0, tzinfo=datetime.UTC)
 

@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.database import alembic_config, upgrade_database
-from tests.test_migrations import inspected
+from tests.support.migrations import inspected
 
 EXECUTION_COLUMNS = {
     "id": False,

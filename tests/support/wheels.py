@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("app", "packs", "migrations", "pyproject.toml", "README.md", "LICENSE")
 SKIP_COPYING = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".pytest_cache")
 DISTRIBUTION = "packflow-platform"

@@ -19,6 +19,8 @@ from app.database import upgrade_database
 POSTGRES_ADMIN_URL = os.environ.get(
     "PACKFLOW_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""The backends a test runs on: SQLite, then PostgreSQL (marked ``postgres``)."""
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TABLES = (
     "workflow_entries",

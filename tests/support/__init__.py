@@ -1,0 +1,1 @@
+"""What the tests share and import: the app harness, databases, subprocess and worker helpers, wheels."""

@@ -16,6 +16,8 @@ from tests.fixture_packs.install import install_fixture_packs
 from tests.support.databases import BACKENDS, migrate, postgres_database, sqlite_url
 from tests.support.harness import Harness, harness_for, http_client, make_settings
 
+pytest_plugins = ("pytester",)  # test_testing_plugin runs a pack author's suite of its own
+
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

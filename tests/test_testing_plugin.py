@@ -54,5 +54,30 @@ class TestWithTheContactsPack:
         listed = await packflow_client.get("/api/v1/workspaces/contacts")
         assert [item["data"]["last_name"] for item in listed.json()["data"]] == ["Hopper"]
 
-    async def test_each_test_gets_a_database_of_its_own(self, packflow_client: httpx.AsyncClient) -> None:
-        assert (await packflow_client.get("/api/v1/workspaces/contacts")).json()["meta"]["total"] == 0
+
+TWO_TESTS = """
+import pytest
+
+@pytest.fixture
+def packflow_packs():
+    return ("contacts_service",)
+
+async def test_writes_a_contact(packflow_client):
+    created = await packflow_client.post(
+        "/api/v1/workspaces/contacts", json={"contact": {"first_name": "Ada", "last_name": "L"}}
+    )
+    assert created.status_code == 201, created.text
+    assert (await packflow_client.get("/api/v1/workspaces/contacts")).json()["meta"]["total"] == 1
+
+async def test_sees_nothing_of_the_test_before(packflow_client):
+    assert (await packflow_client.get("/api/v1/workspaces/contacts")).json()["meta"]["total"] == 0
+"""
+
+
+def test_each_test_gets_a_database_of_its_own(pytester: pytest.Pytester) -> None:
+    """A pack author's suite of two tests: the first writes a contact, the second, run after it, sees none."""
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_two=TWO_TESTS)
+    result = pytester.runpytest_inprocess("-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*::test_writes_a_contact PASSED*", "*::test_sees_nothing_of_the_test_before PASSED*"])

@@ -19,7 +19,6 @@ from packs.core.db import bind_session, current_session
 from packs.core.identity.accounts import IssuedToken, create_user
 from packs.core.models import Item, WorkflowEntry, WorkflowExecution, WorkflowModelValidationError
 from packs.core.workflow.model import Action, Entry, Execution, Status
-from packs.core.workflow.stores.protocol import Store
 from packs.core.workflow.stores.sql import SQLStore
 from tests.support.databases import truncate
 
@@ -90,10 +89,6 @@ async def abort_after(block: AbstractAsyncContextManager[None], body: Callable[[
     async with block:
         await body()
         raise AbortError
-
-
-async def test_it_is_a_store(db: Database) -> None:
-    assert isinstance(db.store, Store)
 
 
 async def test_save_then_load_round_trips_every_field(db: Database) -> None:

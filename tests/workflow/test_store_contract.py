@@ -128,3 +128,41 @@ async def test_a_checkpoint_alone_in_a_scoped_unit_is_its_own_transaction(store:
     # Inside a scope a unit whose code never touched the database began no transaction: the
     # checkpoint was committed on its own (the engine does nothing after a step's checkpoint).
     assert loaded.current_step == "kept"
+
+
+async def test_one_queued_execution_from_add_through_claim_checkpoint_and_transition(store: wf.QueueStore) -> None:
+    """The queue store's methods working together, as a worker uses them, on every store."""
+    run = execution(status="pending")
+    assert await store.add(run) is True
+    assert await store.add(run) is False
+    claimed = await store.claim(run.id, "worker-a", 30)
+    assert claimed is not None
+    assert (claimed.status, claimed.lease_owner, claimed.attempts) == ("pending", "worker-a", 1)
+    assert await store.claim(run.id, "worker-b", 30) is None
+
+    claimed.status, claimed.current_step, claimed.ctx = "running", "a", {"seen": ["a"]}
+    with store.leased(run.id, "worker-a"):
+        async with store.unit():
+            await store.checkpoint(
+                claimed, [wf.Entry(execution_id=run.id, step_id="a", step_type="assign", action="started")]
+            )
+    assert await store.renew(run.id, "worker-a", 30) is True
+    assert await store.renew(run.id, "worker-b", 30) is False
+    running = await store.load(run.id)
+    assert running is not None
+    assert (running.status, running.current_step, running.ctx) == ("running", "a", {"seen": ["a"]})
+    assert (running.lease_owner, running.attempts) == ("worker-a", 1)
+
+    running.status, running.halt_data = "halted", {"prompt": "go on?"}
+    assert await store.transition(running, expected=["completed"]) is False
+    assert await store.transition(running, expected=["running"]) is True
+    halted = await store.load(run.id)
+    assert halted is not None
+    assert (halted.status, halted.halt_data) == ("halted", {"prompt": "go on?"})
+    assert (halted.lease_owner, halted.lease_expires_at, halted.attempts) == (None, None, 0)
+    assert await store.claim(run.id, "worker-b", 30) is None  # halted: nothing to claim
+
+    page = await store.page(wf.ExecutionFilter(workflow_id=run.workflow_id, status="halted"))
+    assert ([e.id for e in page.executions], page.total) == ([run.id], 1)
+    assert (await store.page(wf.ExecutionFilter(workflow_id=run.workflow_id, status="running"))).total == 0
+    assert [(e.step_id, e.action) for e in await store.entries(run.id)] == [("a", "started")]

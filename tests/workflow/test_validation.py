@@ -57,6 +57,21 @@ def steps_yaml(steps: str) -> str:
     return "id: valid\nname: Valid\nsteps:\n" + textwrap.indent(dedent(steps), "  ")
 
 
+def problems_after(document: str, replacements: dict[str, str]) -> list[str]:
+    """The problems of the ``steps:`` list ``document`` once each text is replaced (each must be in it)."""
+    for old, new in replacements.items():
+        assert old in document, old
+        document = document.replace(old, new)
+    return problems_of(steps_yaml(document))
+
+
+def assert_problems(problems: list[str], starts: list[str]) -> None:
+    """``problems`` are as many as ``starts``, each beginning with its text."""
+    assert len(problems) == len(starts), problems
+    for problem, start in zip(problems, starts, strict=True):
+        assert problem.startswith(start), problem
+
+
 # --- the corpus of malformed documents ---------------------------------------------------------------------------
 
 
@@ -392,51 +407,65 @@ def test_a_document_with_every_step_type_is_valid() -> None:
 
 
 def test_references_set_on_either_route_are_visible_after_the_join() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: route
-              type: router
-              routes:
-                - when: {field: input.kind, op: eq, value: person}
-                  then: person
-              default: company
-            - id: person
-              type: assign
-              set: {person_id: 1}
-              next: join
-            - id: company
-              type: assign
-              set: {company_id: 2}
-              next: join
-            - id: join
-              type: end
-              result: {person: $person_id, company: $company_id}
-            """
-        )
+    document = dedent(
+        """
+        - id: route
+          type: router
+          routes:
+            - when: {field: input.kind, op: eq, value: person}
+              then: person
+          default: company
+        - id: person
+          type: assign
+          set: {person_id: 1}
+          next: join
+        - id: company
+          type: assign
+          set: {company_id: 2}
+          next: join
+        - id: join
+          type: end
+          result: {person: $person_id, company: $company_id}
+        """
     )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["route", "person", "company", "join"]
+    # Set on no route, the reference is rejected: the check that accepts the document is at work.
+    problems = problems_after(document, {"set: {company_id: 2}": "set: {other_id: 2}"})
+    assert_problems(problems, ["step 'join' field 'result': references $company_id,"])
 
 
 def test_last_error_is_visible_in_the_on_error_target_and_after_it() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: fetch
-              type: call
-              service: crm
-              on_error: recover
-              next: done
-            - id: recover
-              type: assign
-              set: {problem: "$_last_error.step failed: $_last_error.message ($_last_error.class)"}
-              next: report
-            - id: report
-              type: end
-              result: $_last_error
-            - id: done
-              type: end
-            """
-        )
+    document = dedent(
+        """
+        - id: fetch
+          type: call
+          service: crm
+          on_error: recover
+          next: done
+        - id: recover
+          type: assign
+          set: {problem: "$_last_error.step failed: $_last_error.message ($_last_error.class)"}
+          next: report
+        - id: report
+          type: end
+          result: $_last_error
+        - id: done
+          type: end
+        """
+    )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["fetch", "recover", "report", "done"]
+    # On the normal path instead, $_last_error is rejected: the check that accepts the document is at work.
+    problems = problems_after(document, {"on_error: recover": "on_error: done", "next: done": "next: recover"})
+    assert_problems(
+        problems,
+        [
+            "step 'recover' field 'set.problem': references $_last_error.step,",
+            "step 'recover' field 'set.problem': references $_last_error.message,",
+            "step 'recover' field 'set.problem': references $_last_error.class,",
+            "step 'report' field 'result': references $_last_error,",
+        ],
     )
 
 
@@ -462,31 +491,34 @@ def test_last_error_is_not_visible_on_the_normal_path() -> None:
 
 
 def test_response_and_approved_are_visible_after_halt_and_approval() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: ask
-              type: halt
-              reason: question
-              next: use_answer
-            - id: use_answer
-              type: assign
-              set: {answer: $response.text}
-              next: sign_off
-            - id: sign_off
-              type: approval
-              prompt: "OK with $answer?"
-              on_reject: rejected
-              next: approved
-            - id: approved
-              type: end
-              result: {approved: $approved, response: $response}
-            - id: rejected
-              type: end
-              result: $approved
-            """
-        )
+    document = dedent(
+        """
+        - id: ask
+          type: halt
+          reason: question
+          next: use_answer
+        - id: use_answer
+          type: assign
+          set: {answer: $response.text}
+          next: sign_off
+        - id: sign_off
+          type: approval
+          prompt: "OK with $answer?"
+          on_reject: rejected
+          next: approved
+        - id: approved
+          type: end
+          result: {approved: $approved, response: $response}
+        - id: rejected
+          type: end
+          result: $approved
+        """
     )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["ask", "use_answer", "sign_off", "approved", "rejected"]
+    # Without the halt, $response is rejected: the check that accepts the document is at work.
+    problems = problems_after(document, {"type: halt": "type: assign", "reason: question": "set: {asked: true}"})
+    assert_problems(problems, ["step 'use_answer' field 'set.answer': references $response.text,"])
 
 
 def test_loop_variables_are_visible_inside_the_body_only() -> None:
@@ -560,63 +592,78 @@ def test_a_variable_set_before_a_loop_with_the_same_name_as_its_item_is_gone_aft
 
 
 def test_iteration_is_visible_inside_a_while_body() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: poll
-              type: loop
-              while: {field: input.more, op: truthy}
-              do:
-                - {id: tick, type: assign, set: {tried: $iteration, label: "try $iteration"}}
-              next: done
-            - id: done
-              type: end
-              result: $tried
-            """
-        )
+    document = dedent(
+        """
+        - id: poll
+          type: loop
+          while: {field: input.more, op: truthy}
+          do:
+            - {id: tick, type: assign, set: {tried: $iteration, label: "try $iteration"}}
+          next: done
+        - id: done
+          type: end
+          result: $tried
+        """
+    )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["poll", "tick", "done"]
+    # In a loop over a list instead, $iteration is rejected: the check that accepts the document is at work.
+    problems = problems_after(document, {"while: {field: input.more, op: truthy}": "over: [1, 2]"})
+    assert_problems(
+        problems,
+        [
+            "step 'tick' field 'set.tried': references $iteration,",
+            "step 'tick' field 'set.label': references $iteration,",
+        ],
     )
 
 
 def test_a_while_condition_and_the_body_see_what_the_body_sets() -> None:
     """The body runs again after itself: the condition and earlier body steps may see later body steps' values."""
-    wf.load(
-        steps_yaml(
-            """
-            - id: poll
-              type: loop
-              while: {field: status.done, op: falsy, value: $limit}
-              do:
-                - {id: check, type: assign, set: {previous: $status}}
-                - {id: update, type: assign, set: {status: {done: true}, limit: 3}}
-            """
-        )
+    document = dedent(
+        """
+        - id: poll
+          type: loop
+          while: {field: status.done, op: falsy, value: $limit}
+          do:
+            - {id: check, type: assign, set: {previous: $status}}
+            - {id: update, type: assign, set: {status: {done: true}, limit: 3}}
+        """
     )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["poll", "check", "update"]
+    # Set by no step of the body, the condition's reference is rejected: the check that accepts the document is at work.
+    problems = problems_after(document, {", limit: 3}": "}"})
+    assert_problems(problems, ["step 'poll' field 'while': references $limit,"])
 
 
 def test_input_now_history_and_execution_are_always_available() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: first
-              type: assign
-              set:
-                who: $input.user.name
-                when: $now
-                trail: $history
-                key: "$execution.id-first"
-                everything: $input
-              next: route
-            - id: route
-              type: router
-              routes:
-                - when: {field: execution.id, op: exists}
-                  then: __FINISHED__
-                - when: {field: history.0.step_id, op: eq, value: $input.expected}
-                  then: __FINISHED__
-              default: __FINISHED__
-            """
-        )
+    document = dedent(
+        """
+        - id: first
+          type: assign
+          set:
+            who: $input.user.name
+            when: $now
+            trail: $history
+            key: "$execution.id-first"
+            everything: $input
+          next: route
+        - id: route
+          type: router
+          routes:
+            - when: {field: execution.id, op: exists}
+              then: __FINISHED__
+            - when: {field: history.0.step_id, op: eq, value: $input.expected}
+              then: __FINISHED__
+          default: __FINISHED__
+        """
     )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["first", "route"]
+    # A name that is not one of them is rejected: the check that accepts the document is at work.
+    problems = problems_after(document, {"who: $input.user.name": "who: $inputs.user.name"})
+    assert_problems(problems, ["step 'first' field 'set.who': references $inputs.user.name,"])
 
 
 def test_a_matches_pattern_with_a_dollar_is_not_a_reference() -> None:
@@ -643,136 +690,155 @@ def test_a_matches_pattern_with_a_dollar_is_not_a_reference() -> None:
 
 
 def test_a_step_reachable_only_as_a_resume_step_is_reachable() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: ask
-              type: halt
-              reason: question
-              resume_step: answer
-            - id: answer
-              type: end
-              result: $response
-            """
-        )
+    document = dedent(
+        """
+        - id: ask
+          type: halt
+          reason: question
+          resume_step: answer
+        - id: answer
+          type: end
+          result: $response
+        """
     )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["ask", "answer"]
+    # When the halt resumes elsewhere, the step is unreachable: the check that accepts the document is at work.
+    problems = problems_after(document, {"resume_step: answer": "resume_step: __FINISHED__"})
+    assert_problems(problems, ["step 'answer': unreachable"])
 
 
 def test_finished_is_a_valid_target_everywhere() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: fetch
-              type: call
-              service: crm
-              on_error: __FINISHED__
-              next: route
-            - id: route
-              type: router
-              routes:
-                - when: {field: input.a, op: truthy}
-                  then: __FINISHED__
-              default: poll
-            - id: poll
-              type: loop
-              while: {field: input.b, op: truthy}
-              on_exhausted: __FINISHED__
-              do:
-                - {id: tick, type: assign, set: {t: 1}}
-              next: ask
-            - id: ask
-              type: halt
-              resume_step: __FINISHED__
-              next: sign_off
-            - id: sign_off
-              type: approval
-              on_reject: __FINISHED__
-              on_timeout: __FINISHED__
-              timeout: 60
-              next: __FINISHED__
-            """
-        )
+    document = dedent(
+        """
+        - id: fetch
+          type: call
+          service: crm
+          on_error: __FINISHED__
+          next: route
+        - id: route
+          type: router
+          routes:
+            - when: {field: input.a, op: truthy}
+              then: __FINISHED__
+          default: poll
+        - id: poll
+          type: loop
+          while: {field: input.b, op: truthy}
+          on_exhausted: __FINISHED__
+          do:
+            - {id: tick, type: assign, set: {t: 1}}
+          next: ask
+        - id: ask
+          type: halt
+          resume_step: __FINISHED__
+          next: sign_off
+        - id: sign_off
+          type: approval
+          on_reject: __FINISHED__
+          on_timeout: __FINISHED__
+          timeout: 60
+          next: __FINISHED__
+        """
     )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["fetch", "route", "poll", "tick", "ask", "sign_off"]
+    # A target that is neither a step nor __FINISHED__ is rejected: the check that accepts the document is at work.
+    problems = problems_after(document, {"resume_step: __FINISHED__": "resume_step: __finished__"})
+    assert_problems(problems, ["step 'ask' field 'resume_step': no step '__finished__'"])
 
 
 def test_references_through_a_declared_output_schema() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: fetch
-              type: call
-              service: crm
-              output:
-                key: contact
-                schema:
-                  $defs:
-                    address: {type: object, properties: {city: {type: string}}}
-                  type: object
-                  properties:
-                    emails: {type: array, items: {type: object, properties: {value: {type: string}}}}
-                    address: {$ref: "#/$defs/address"}
-                    extra: {type: object}
-              next: use
-            - id: use
-              type: assign
-              set:
-                first: $contact.emails.0.value
-                anything: $contact.extra.whatever.deep
-                address: $contact.address.city
-            """
-        )
+    document = dedent(
+        """
+        - id: fetch
+          type: call
+          service: crm
+          output:
+            key: contact
+            schema:
+              $defs:
+                address: {type: object, properties: {city: {type: string}}}
+              type: object
+              properties:
+                emails: {type: array, items: {type: object, properties: {value: {type: string}}}}
+                address: {$ref: "#/$defs/address"}
+                extra: {type: object}
+          next: use
+        - id: use
+          type: assign
+          set:
+            first: $contact.emails.0.value
+            anything: $contact.extra.whatever.deep
+            address: $contact.address.city
+        """
+    )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["fetch", "use"]
+    # A property the schema does not have is rejected: the check that accepts the document is at work.
+    problems = problems_after(document, {"first: $contact.emails.0.value": "first: $contact.emails.0.valeu"})
+    assert_problems(
+        problems, ["step 'use' field 'set.first': references $contact.emails.0.valeu, but the output schema"]
     )
 
 
 def test_an_untyped_setter_of_the_same_variable_lifts_the_schema_check() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: fetch
-              type: call
-              service: crm
-              output:
-                key: contact
-                schema: {type: object, properties: {name: {type: string}}}
-              on_error: fallback
-              next: use
-            - id: fallback
-              type: assign
-              set: {contact: {nickname: x}}
-              next: use
-            - id: use
-              type: end
-              result: $contact.nickname
-            """
-        )
+    document = dedent(
+        """
+        - id: fetch
+          type: call
+          service: crm
+          output:
+            key: contact
+            schema: {type: object, properties: {name: {type: string}}}
+          on_error: fallback
+          next: use
+        - id: fallback
+          type: assign
+          set: {contact: {nickname: x}}
+          next: use
+        - id: use
+          type: end
+          result: $contact.nickname
+        """
+    )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["fetch", "fallback", "use"]
+    # When the other step sets another variable, the schema applies: the check that accepts the document is at work.
+    problems = problems_after(document, {"set: {contact: {nickname: x}}": "set: {other: {nickname: x}}"})
+    assert_problems(
+        problems, ["step 'use' field 'result': references $contact.nickname, but the output schema of $contact"]
     )
 
 
 def test_a_loop_output_and_parallel_output_are_visible_after_them() -> None:
-    wf.load(
-        steps_yaml(
-            """
-            - id: fan_out
-              type: parallel
-              wait: any
-              output: results
-              branches:
-                - {id: a, type: assign, set: {from_a: 1}}
-                - {id: b, type: workflow, workflow_id: child, output: from_b}
-              next: each
-            - id: each
-              type: loop
-              over: $results
-              output: doubled
-              do:
-                - {id: double, type: transform, input: item, expression: {first: 1}}
-              next: done
-            - id: done
-              type: end
-              result: [$results, $doubled, $from_a, $from_b]
-            """
-        )
+    document = dedent(
+        """
+        - id: fan_out
+          type: parallel
+          wait: any
+          output: results
+          branches:
+            - {id: a, type: assign, set: {from_a: 1}}
+            - {id: b, type: workflow, workflow_id: child, output: from_b}
+          next: each
+        - id: each
+          type: loop
+          over: $results
+          output: doubled
+          do:
+            - {id: double, type: transform, input: item, expression: {first: 1}}
+          next: done
+        - id: done
+          type: end
+          result: [$results, $doubled, $from_a, $from_b]
+        """
     )
+    definition = wf.load(steps_yaml(document))
+    assert [step.id for step in definition.walk()] == ["fan_out", "a", "b", "each", "double", "done"]
+    # Under another output name, the reference is rejected: the check that accepts the document is at work.
+    problems = problems_after(document, {"output: doubled": "output: tripled"})
+    assert_problems(problems, ["step 'done' field 'result': references $doubled,"])
 
 
 # --- parser hooks and custom step types --------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 A corpus of malformed documents, valid documents, sources and hooks.
 
-Every file of ``tests/workflow/bad/`` holds one problem and starts with ``# expect: <text>`` lines; each text must
-appear in one of the problems, and a file yields exactly as many problems as it has expect lines (no cascade of
-follow-up noise). Step-level expect lines start with ``step '<id>'`` so that naming the step is checked too.
+Every file of ``tests/core/workflow/language/bad/`` holds one problem and starts with ``# expect: <text>`` lines;
+each text must appear in one of the problems, and a file yields exactly as many problems as it has expect lines (no
+cascade of follow-up noise). Step-level expect lines start with ``step '<id>'`` so that naming the step is checked too.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ bearer token: no 500, and every answer conforms to the document (status code, co
 schema). See docs/http-api.md, "OpenAPI".
 
 Bounded for the suite: ``PACKFLOW_FUZZ_EXAMPLES`` cases per operation and generation mode (default 12);
-raise it to fuzz harder, e.g. ``PACKFLOW_FUZZ_EXAMPLES=200 pytest tests/test_fuzz_openapi.py``.
+raise it to fuzz harder, e.g. ``PACKFLOW_FUZZ_EXAMPLES=200 pytest tests/core/http/test_fuzz_openapi.py``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Tests of the app package: settings, packs, migrations, operator commands, workflow runtime and workers."""

@@ -1,0 +1,1 @@
+"""Tests of the core HTTP layer (packs/core/http): resources, identity, /me, bad input and the OpenAPI document."""

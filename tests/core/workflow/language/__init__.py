@@ -1,0 +1,1 @@
+"""Tests of the workflow language (packs/core/workflow/language): validation, references, conditions, transforms."""

@@ -1,0 +1,1 @@
+"""Tests of queued execution (packs/core/workflow/queue): async runner, worker, leases, recovery."""

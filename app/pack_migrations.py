@@ -20,12 +20,20 @@ from sqlalchemy.engine import Connection
 from app.packs import LoadedPacks, PackError
 
 
-def core_tables_only(_object: Any, _name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+DATABASE_ONLY_INDEXES = "ix_items_trgm_"
+"""The prefix of the indexes a core migration creates on PostgreSQL only and the models leave out: the
+trigram indexes of the contacts search (migration 0004)."""
+
+
+def core_tables_only(_object: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic's ``include_object`` for the core's autogenerate and ``alembic check``.
 
     A table found in the database but not in the core's models (a pack's table, or a pack's version
-    table) belongs to that pack's own history: the core's migrations never propose to drop it.
+    table) belongs to that pack's own history: the core's migrations never propose to drop it. Nor the
+    PostgreSQL-only indexes named :data:`DATABASE_ONLY_INDEXES`.
     """
+    if type_ == "index" and reflected and compare_to is None and (name or "").startswith(DATABASE_ONLY_INDEXES):
+        return False
     return not (type_ == "table" and reflected and compare_to is None)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.migrations import CORE_HEAD
 from tests.support.processes import REPO, environment, last_json_line, litestar, litestar_server, plain
 
 pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
@@ -69,7 +70,7 @@ def test_database_upgrade_command_migrates_a_fresh_database(fresh_database: str)
     env = environment(fresh_database, PACKFLOW_AUTO_MIGRATE="false")
     litestar(env, "database", "upgrade", "--no-prompt")
     current = litestar(env, "database", "show-current-revision")
-    assert "0003" in current.stdout + current.stderr
+    assert CORE_HEAD in current.stdout + current.stderr
     created = last_json_line(litestar(env, "users", "create", "--email", "b@example.com", "--workspace", "B").stdout)
     assert created["token"].startswith("pf_")
 

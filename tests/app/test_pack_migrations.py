@@ -10,7 +10,7 @@ import pytest
 
 from app.packs import PackError
 from tests.support.databases import BACKENDS, check_core_models, sqlite_url
-from tests.support.migrations import fresh_url, state, upgrade
+from tests.support.migrations import CORE_HEAD, fresh_url, state, upgrade
 from tests.support.processes import REPO, environment, litestar
 
 
@@ -19,7 +19,7 @@ def test_pack_migrations_run_after_the_core_on_their_own_version_table(backend: 
     with fresh_url(backend, tmp_path) as url:
         asyncio.run(upgrade(url, ("contacts_service", "pftest_notes")))
         first = asyncio.run(state(url))
-        assert first["versions"] == {"alembic_version": ["0003"], "alembic_version_pftest_notes": ["notes_0002"]}
+        assert first["versions"] == {"alembic_version": [CORE_HEAD], "alembic_version_pftest_notes": ["notes_0002"]}
         assert first["pack_notes"] == ["id", "workspace_id", "body", "pinned"]
         assert "alembic_version_contacts_service" not in first["tables"]  # a pack without migrations has none
 
@@ -62,7 +62,7 @@ def test_litestar_database_upgrade_applies_the_enabled_packs_migrations(fixture_
     )
     litestar(env, "database", "upgrade", "--no-prompt")
     applied = asyncio.run(state(url))
-    assert applied["versions"] == {"alembic_version": ["0003"], "alembic_version_pftest_notes": ["notes_0002"]}
+    assert applied["versions"] == {"alembic_version": [CORE_HEAD], "alembic_version_pftest_notes": ["notes_0002"]}
     assert "pack_notes" in applied["tables"]
 
 

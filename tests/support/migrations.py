@@ -5,12 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.database import configure_engine, upgrade_database
+from app.database import configure_engine, migrations_directory, upgrade_database
 from app.packs import load_packs
 from tests.support.databases import postgres_database, sqlite_url
+
+
+CORE_HEAD: str = ScriptDirectory(migrations_directory()).get_current_head() or ""
+"""The core migrations' head revision (what ``alembic_version`` holds after an upgrade)."""
 
 
 async def inspected(url: str, fn: Any) -> Any:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from advanced_alchemy.base import UUIDAuditBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -16,7 +16,19 @@ class Item(UUIDAuditBase):
     """A record of schema ``schema_slug`` in a workspace; ``data`` holds its fields (``jsonb`` on PostgreSQL)."""
 
     __tablename__ = "items"
-    __table_args__ = (Index("ix_items_workspace_schema_created", "workspace_id", "schema_slug", "created_at"),)
+    __table_args__ = (
+        Index("ix_items_workspace_schema_created", "workspace_id", "schema_slug", "created_at"),
+        # The order and keyset of every list of live items (migration 0004; docs/http-api.md, Lists).
+        Index(
+            "ix_items_live_workspace_schema_created",
+            "workspace_id",
+            "schema_slug",
+            "created_at",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+    )
 
     schema_slug: Mapped[str] = mapped_column(String(100))
     tool_slug: Mapped[str] = mapped_column(String(100))

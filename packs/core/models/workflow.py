@@ -138,7 +138,11 @@ class WorkflowExecution(WorkflowBase):
     lease_owner: Mapped[str | None] = mapped_column(String(), nullable=True)
     lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
-    __table_args__ = (Index("ix_workflow_executions_status_lease", "status", "lease_expires_at"),)
+    __table_args__ = (
+        Index("ix_workflow_executions_status_lease", "status", "lease_expires_at"),
+        # The order and keyset of the executions list (migration 0004).
+        Index("ix_workflow_executions_workspace_created", "workspace_id", "created_at", "id"),
+    )
 
     entries: Mapped[list[WorkflowEntry]] = relationship(
         back_populates="execution",

@@ -139,6 +139,7 @@ async def test_indexes(database_url: str) -> None:
         "ix_workflow_executions_workspace_id": (("workspace_id",), False),
         "ix_workflow_executions_created_by_id": (("created_by_id",), False),
         "ix_workflow_executions_status_lease": (("status", "lease_expires_at"), False),
+        "ix_workflow_executions_workspace_created": (("workspace_id", "created_at", "id"), False),  # 0004
     }
     assert tables["workflow_entries"]["indexes"] == {
         "ix_workflow_entries_execution_id": (("execution_id",), False),

@@ -1,0 +1,1 @@
+"""The Alembic environment of the core tables (env.py, script.py.mako) and its versions/."""

@@ -20,6 +20,7 @@ QUICK_TOOLS = {
     "test_code_quality.py": "ruff and mypy",
     "test_import_contracts.py": "lint-imports on the tree and on a small copy of it",
     "test_no_outside_references.py": "git ls-files",
+    "test_package_docstrings.py": "git ls-files",
 }
 
 

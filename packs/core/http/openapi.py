@@ -54,8 +54,14 @@ VALIDATION_ERROR_SCHEMA = {
 }
 LIST_META_SCHEMA = {
     "type": "object",
-    "properties": {"page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}},
-    "required": ["page", "per_page", "total"],
+    "description": "By page: {page, per_page, total}; by cursor: {per_page, cursor} (docs/http-api.md, Lists).",
+    "properties": {
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer"},
+        "total": {"type": "integer"},
+        "cursor": {"type": ["string", "null"]},
+    },
+    "required": ["per_page"],
 }
 ERROR_RESPONSES = {
     "400": "Bad request: invalid JSON body, a malformed or empty X-Workspace-Id, or several workspaces and none chosen",
@@ -265,7 +271,7 @@ def _item_components(schema: type[Schema], component: dict[str, Any]) -> dict[st
     }
     listing = {
         "type": "object",
-        "description": f'A page of {name} records: `{{"data": [item, ...], "meta": {{"page", "per_page", "total"}}}}`.',
+        "description": f'A page of {name} records: `{{"data": [item, ...], "meta": ListMeta}}`.',
         "properties": {
             "data": {"type": "array", "items": {"$ref": REF.format(name=f"{name}Item")}},
             "meta": {"$ref": REF.format(name="ListMeta")},

@@ -43,7 +43,7 @@ from packs.core.workflow.settings import (
 )
 from packs.core.workflow.state import to_json_value
 from packs.core.workflow.steps import StepExecutor, register_step_type, step_types
-from packs.core.workflow.stores import ExecutionFilter, MemoryStore, Page, QueueStore, Store
+from packs.core.workflow.stores import ExecutionFilter, Keyset, MemoryStore, Page, QueueStore, Store
 
 __all__ = [
     "DEFAULT_MAX_STATE_BYTES",
@@ -73,6 +73,7 @@ __all__ = [
     "HaltResult",
     "InlineAdapter",
     "InputDef",
+    "Keyset",
     "LeaseLostError",
     "MemoryStore",
     "Page",

@@ -46,11 +46,10 @@ from packs.core.workflow_api.payloads import (
     execution_answer,
     execution_detail,
     execution_id_of,
-    execution_out,
+    execution_list,
     failed_start,
     idempotency_key,
     list_query,
-    page_meta,
     resume_request,
     start_request,
     workflow_out,
@@ -245,7 +244,7 @@ class WorkflowsController(Controller):
     )
     async def list_executions(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> ExecutionList:
         """The workspace's executions, newest first; filter by `workflow_id` and `status`, page with `page` and
-        `per_page`."""
+        `per_page`, or by keyset with `cursor`."""
         identity = await identify(request, db_session)
         query = list_query({key: values[-1] for key, values in request.query_params.dict().items() if values})
         found = await service_of(request).list(
@@ -254,11 +253,10 @@ class WorkflowsController(Controller):
             status=query.status,
             page=query.page,
             per_page=query.per_page,
+            after=query.after,
+            keyset=query.keyset,
         )
-        return ExecutionList(
-            data=[execution_out(execution) for execution in found.executions],
-            meta=page_meta(query.page, query.per_page, found.total),
-        )
+        return execution_list(query, found)
 
     @get(
         "/executions/{execution_id:str}",

@@ -18,7 +18,17 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Refe
 from litestar.openapi.spec import Parameter as OpenAPIParameter
 
 from packs.core.http import API_PREFIX
-from packs.core.items import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, MAX_PER_PAGE_ASKED, PageNumber, PerPage
+from packs.core.items import (
+    DEFAULT_PER_PAGE,
+    MAX_CURSOR_LENGTH,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    MAX_PER_PAGE_ASKED,
+    PageNumber,
+    PerPage,
+    decode_cursor,
+    encode_cursor,
+)
 from packs.core.tools.errors import ValidationError
 from packs.core.tools.parameters import describe_conversion_error
 from packs.core.workflow import (
@@ -27,6 +37,8 @@ from packs.core.workflow import (
     Execution,
     ExecutionNotFoundError,
     ExecutionResult,
+    Keyset,
+    Page,
     Status,
     WorkflowDef,
 )
@@ -135,11 +147,13 @@ class ExecutionShow(msgspec.Struct):
 
 
 class PageMeta(msgspec.Struct):
-    """The page shown and how many executions match in all."""
+    """By page: the page shown and how many executions match in all (``page``, ``per_page``, ``total``); by
+    cursor: ``per_page`` and the next page's ``cursor`` (``null`` on the last page), no total."""
 
-    page: int
     per_page: int
-    total: int
+    page: int | msgspec.UnsetType = msgspec.UNSET
+    total: int | msgspec.UnsetType = msgspec.UNSET
+    cursor: str | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class ExecutionList(msgspec.Struct):
@@ -313,14 +327,36 @@ def page_meta(page: int, per_page: int, total: int) -> PageMeta:
     return PageMeta(page=page, per_page=per_page, total=total)
 
 
+def execution_list(query: ListQuery, found: Page) -> ExecutionList:
+    """The answer of an executions listing; by cursor, the page the service found one execution longer
+    than ``per_page`` when a next page exists."""
+    if not query.keyset:
+        assert found.total is not None
+        return ExecutionList(
+            data=[execution_out(execution) for execution in found.executions],
+            meta=page_meta(query.page, query.per_page, found.total),
+        )
+    shown = found.executions[: query.per_page]
+    following = None
+    if len(found.executions) > query.per_page:
+        following = encode_cursor(shown[-1].created_at, shown[-1].id)
+    return ExecutionList(
+        data=[execution_out(execution) for execution in shown],
+        meta=PageMeta(per_page=query.per_page, cursor=following),
+    )
+
+
 @dataclass(frozen=True)
 class ListQuery:
-    """The query of ``GET /api/v1/workflows/executions``."""
+    """The query of ``GET /api/v1/workflows/executions``; ``keyset`` when asked by ``cursor``, from after
+    ``after`` (``None``: from the newest)."""
 
     workflow_id: str | None
     status: str | None
     page: int
     per_page: int
+    keyset: bool = False
+    after: Keyset | None = None
 
 
 def list_query(query: Mapping[str, str]) -> ListQuery:
@@ -344,9 +380,20 @@ def list_query(query: Mapping[str, str]) -> ListQuery:
     status = query.get("status")
     if status is not None and status not in STATUSES:
         details["status"] = f"must be one of {', '.join(STATUSES)}, got {status!r}"
+    cursor = query.get("cursor")
+    after: Keyset | None = None
+    if cursor is not None:
+        if "page" in query and "page" not in details and page != 1:
+            details["page"] = "cannot be given with cursor: a cursor names the page itself"
+        try:
+            decoded = decode_cursor(cursor)
+        except ValidationError as error:
+            details.update(error.details)
+        else:
+            after = None if decoded is None else (decoded[0], str(decoded[1]))
     if details:
         raise ValidationError("Invalid parameters", details)
-    return ListQuery(query.get("workflow_id"), status, page, min(per_page, MAX_PER_PAGE))
+    return ListQuery(query.get("workflow_id"), status, page, min(per_page, MAX_PER_PAGE), cursor is not None, after)
 
 
 def documented(
@@ -423,6 +470,12 @@ LIST_OPERATION = documented(
             "per_page",
             Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PER_PAGE_ASKED, default=DEFAULT_PER_PAGE),
             f"Executions per page (default {DEFAULT_PER_PAGE}; above {MAX_PER_PAGE} is clamped to {MAX_PER_PAGE}).",
+        ),
+        _query(
+            "cursor",
+            Schema(type=OpenAPIType.STRING, max_length=MAX_CURSOR_LENGTH),
+            "Page by keyset instead of page: empty for the first page, then the meta.cursor of the page "
+            "before; the answer's meta is {per_page, cursor} (cursor null on the last page), without total.",
         ),
     ]
 )

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow import (
+    FAILURE,
     FINAL_STATUSES,
     AsyncRunner,
     DefinitionCatalog,
@@ -29,6 +30,7 @@ from packs.core.workflow import (
     ExecutionFilter,
     ExecutionNotFoundError,
     ExecutionStateError,
+    Keyset,
     Page,
     QueueAdapter,
     QueueStore,
@@ -220,10 +222,19 @@ class WorkflowService:
         status: str | None = None,
         page: int = 1,
         per_page: int = 25,
+        after: Keyset | None = None,
+        keyset: bool = False,
     ) -> Page:
-        """The workspace's executions, newest first, one page of them."""
+        """The workspace's executions, newest first, one page of them, read without their contexts (but
+        for the failure record the list shows).
+
+        With ``keyset`` the page is the ``per_page`` executions after ``after`` (from the newest when
+        ``None``) plus one more when there is a next page, and ``total`` is not counted.
+        """
         where = ExecutionFilter(workflow_id=workflow_id, status=status, workspace_id=workspace_id)
-        return await self.store.page(where, offset=(page - 1) * per_page, limit=per_page)
+        if keyset:
+            return await self.store.page(where, limit=per_page + 1, after=after, count=False, ctx_keys=(FAILURE,))
+        return await self.store.page(where, offset=(page - 1) * per_page, limit=per_page, ctx_keys=(FAILURE,))
 
     async def resume(
         self, execution_id: str, workspace_id: str, *, response: Any = None, approved: bool | None = None

@@ -45,7 +45,7 @@ async def test_every_contacts_tool_is_its_own_operation(client: httpx.AsyncClien
     assert contact["required"] == ["first_name", "last_name"]
     assert contact["title"] == "Contact"
     query = {p["name"]: p for p in collection["get"]["parameters"] if p["in"] == "query"}
-    assert set(query) == {"q", "page", "per_page"}
+    assert set(query) == {"q", "page", "per_page", "cursor"}
     assert query["page"]["schema"]["minimum"] == 1
     assert query["per_page"]["schema"]["default"] == 25
     member_params = {p["name"]: p["in"] for p in member["get"]["parameters"]}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Entry, Execution, utcnow
-from packs.core.workflow.stores.protocol import KEPT_BY_STORE, ExecutionFilter, LeaseFence, Page, claimable
+from packs.core.workflow.stores.protocol import KEPT_BY_STORE, ExecutionFilter, Keyset, LeaseFence, Page, claimable
 
 if TYPE_CHECKING:
     from packs.core.workflow.language.definition import WorkflowDef
@@ -136,8 +136,17 @@ class MemoryStore(LeaseFence):
         found.sort(key=lambda execution: execution.updated_at)
         return copy.deepcopy(found[:limit])
 
-    async def page(self, where: ExecutionFilter, offset: int = 0, limit: int = 25) -> Page:
-        """Executions matching ``where``, newest first."""
+    async def page(
+        self,
+        where: ExecutionFilter,
+        offset: int = 0,
+        limit: int = 25,
+        *,
+        after: Keyset | None = None,
+        count: bool = True,
+        ctx_keys: Collection[str] | None = None,
+    ) -> Page:
+        """Executions matching ``where``, newest first (whole contexts, whatever ``ctx_keys``)."""
         found = [
             execution
             for execution in self._executions.values()
@@ -146,7 +155,10 @@ class MemoryStore(LeaseFence):
             and (where.workspace_id is None or execution.workspace_id == where.workspace_id)
         ]
         found.sort(key=lambda execution: (execution.created_at, execution.id), reverse=True)
-        return Page(copy.deepcopy(found[offset : offset + limit]), len(found))
+        total = len(found) if count else None
+        if after is not None:
+            found = [execution for execution in found if (execution.created_at, execution.id) < after]
+        return Page(copy.deepcopy(found[offset : offset + limit]), total)
 
     async def save_definition(self, definition: WorkflowDef) -> None:
         """Keep the document of ``definition`` under its content hash."""

@@ -62,10 +62,14 @@ class Store(Protocol):
 
 @dataclass(frozen=True)
 class Page:
-    """One page of executions and how many match in all."""
+    """One page of executions and how many match in all (``None`` when the page was asked without a count)."""
 
     executions: list[Execution]
-    total: int
+    total: int | None
+
+
+Keyset = tuple[datetime.datetime, str]
+"""Where a page by keyset starts: after the execution of this ``(created_at, id)``, newest first."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,21 @@ class QueueStore(Store, Protocol):
     def leased(self, execution_id: str, owner: str) -> AbstractContextManager[None]: ...
     async def transition(self, execution: Execution, expected: Collection[str]) -> bool: ...
     async def recoverable(self, now: datetime.datetime, limit: int = 100) -> list[Execution]: ...
-    async def page(self, where: ExecutionFilter, offset: int = 0, limit: int = 25) -> Page: ...
+    async def page(
+        self,
+        where: ExecutionFilter,
+        offset: int = 0,
+        limit: int = 25,
+        *,
+        after: Keyset | None = None,
+        count: bool = True,
+        ctx_keys: Collection[str] | None = None,
+    ) -> Page:
+        """Executions matching ``where`` newest first (by ``created_at``, then ``id``), ``offset`` of them
+        skipped: only those after ``after`` when given; ``total`` counted unless ``count`` is false; with
+        ``ctx_keys`` each execution's ``ctx`` may hold only those keys (what a list shows)."""
+        ...
+
     async def save_definition(self, definition: WorkflowDef) -> None: ...
     async def definition_source(self, workflow_id: str, content_hash: str) -> dict[str, Any] | None: ...
 

@@ -42,14 +42,27 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager, asyn
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Entry, Execution, Status, utcnow
-from packs.core.workflow.stores.protocol import ExecutionFilter, LeaseFence, Page
+from packs.core.workflow.stores.protocol import ExecutionFilter, Keyset, LeaseFence, Page
 from packs.core.workflow.stores.sql.asyncpg import AsyncpgWriter
 from packs.core.workflow.stores.sql.driver import DriverWriter
 from packs.core.workflow.stores.sql.rows import (
@@ -318,8 +331,21 @@ class SQLStore(LeaseFence):
             rows = (await session.execute(statement)).all()
         return [self._from_row(row._mapping) for row in rows]
 
-    async def page(self, where: ExecutionFilter, offset: int = 0, limit: int = 25) -> Page:
-        """Executions matching ``where``, newest first, and how many match in all."""
+    async def page(
+        self,
+        where: ExecutionFilter,
+        offset: int = 0,
+        limit: int = 25,
+        *,
+        after: Keyset | None = None,
+        count: bool = True,
+        ctx_keys: Collection[str] | None = None,
+    ) -> Page:
+        """Executions matching ``where``, newest first, and how many match in all (see the protocol's ``page``).
+
+        With ``ctx_keys`` the rows are read without their ``ctx`` column: only those keys of it are
+        selected (a JSON path each), so a list does not fetch whole contexts.
+        """
         table = self._executions
         conditions = []
         if where.workflow_id is not None:
@@ -328,18 +354,30 @@ class SQLStore(LeaseFence):
             conditions.append(table.c.status == str(where.status))
         if where.workspace_id is not None:
             conditions.append(table.c.workspace_id == _key(where.workspace_id))
+        keys = list(ctx_keys) if ctx_keys is not None else None
+        columns: list[Any] = list(table.c) if keys is None else [c for c in table.c if c.name != "ctx"]
+        columns += [table.c.ctx[key].label(f"ctx_key_{index}") for index, key in enumerate(keys or [])]
+        rows_statement = select(*columns).where(*conditions)
+        if after is not None:
+            created_at, execution_id = after
+            bound = tuple_(literal(created_at, table.c.created_at.type), literal(_key(execution_id), table.c.id.type))
+            rows_statement = rows_statement.where(tuple_(table.c.created_at, table.c.id) < bound)
         rows_statement = (
-            select(table)
-            .where(*conditions)
-            .order_by(table.c.created_at.desc(), table.c.id.desc())
-            .offset(offset)
-            .limit(limit)
+            rows_statement.order_by(table.c.created_at.desc(), table.c.id.desc()).offset(offset).limit(limit)
         )
         count_statement = select(func.count()).select_from(table).where(*conditions)
         async with self._session() as session:
             rows = (await session.execute(rows_statement)).all()
-            total = (await session.execute(count_statement)).scalar_one()
-        return Page([self._from_row(row._mapping) for row in rows], int(total))
+            total = (await session.execute(count_statement)).scalar_one() if count else None
+        if keys is None:
+            return Page([self._from_row(row._mapping) for row in rows], None if total is None else int(total))
+        executions = []
+        for row in rows:
+            values = dict(row._mapping)
+            picked = {key: values.pop(f"ctx_key_{index}") for index, key in enumerate(keys)}
+            values["ctx"] = {key: value for key, value in picked.items() if value is not None}
+            executions.append(self._from_row(values))
+        return Page(executions, None if total is None else int(total))
 
     async def save_definition(self, definition: WorkflowDef) -> None:
         """Keep ``definition``'s document under its content hash (once; later calls change nothing)."""

@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection
 
 from app.packs import LoadedPacks, PackError
 
-
 DATABASE_ONLY_INDEXES = "ix_items_trgm_"
 """The prefix of the indexes a core migration creates on PostgreSQL only and the models leave out: the
 trigram indexes of the contacts search (migration 0004)."""

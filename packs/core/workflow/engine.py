@@ -74,6 +74,12 @@ class Engine:
         self.should_stop: Callable[[], bool] | None = None
         """Checked before every step; when it answers true the run stops (:class:`LeaseLostError`)."""
         self._executors: dict[int, StepExecutor] = {}
+        self.keeps_history = definition.uses_history or any(
+            getattr(step_types.get(step.type), "executor_class", StepExecutor).reads_history
+            for step in definition.walk()
+        )
+        """Whether runs keep ``$history``: only a definition that reads it (a step referencing ``$history``, or
+        of a type whose code does) has its recorded entries loaded on resume and recover."""
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -137,7 +143,7 @@ class Engine:
         await self.store.checkpoint(execution, [started])
         await self.emit(Event("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id}))
         await self.emit(Event("step.started", {"step_id": first.id, "step_type": first.type}))
-        return await self._drive(RunState(self, execution, [started]), first.id)
+        return await self._drive(RunState(self, execution, [started] if self.keeps_history else None), first.id)
 
     async def resume(self, execution_id: str, response: Any = None, approved: bool | None = None) -> ExecutionResult:
         """Continue a halted execution, giving it ``response`` and/or ``approved``."""
@@ -162,7 +168,7 @@ class Engine:
         await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
         if entries:
             await self.emit(Event("step.started", {"step_id": step_id, "step_type": entries[0].step_type}))
-        history = await self.store.entries(execution.id)
+        history = await self.store.entries(execution.id) if self.keeps_history else None
         state = RunState(self, execution, history)
         state.resumed = True
         state.resume_response = response
@@ -200,8 +206,14 @@ class Engine:
         step_id = execution.current_step or self.definition.first_step.id
         # A queued execution no step has touched yet (saved once, never updated) has no entries to read.
         untouched = execution.status == Status.PENDING and execution.updated_at == execution.created_at
-        history = [] if untouched else await self.store.entries(execution.id)
-        fresh = not history
+        history: list[Entry] | None = [] if self.keeps_history else None
+        if untouched:
+            fresh = True
+        elif history is not None:
+            history = await self.store.entries(execution.id)
+            fresh = not history
+        else:
+            fresh = not await self._has_entries(execution.id)
         if execution.status == Status.PENDING or fresh:
             execution.status = Status.RUNNING
             execution.error = None
@@ -211,7 +223,8 @@ class Engine:
                 return ExecutionResult.of(execution)
             started = self._entry(execution, self.definition.step(step_id), Action.STARTED)
             await self.store.checkpoint(execution, [started])
-            history.append(started)
+            if history is not None:
+                history.append(started)
         if fresh:
             await self.emit(
                 Event("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id})
@@ -238,6 +251,13 @@ class Engine:
                 f"execution {execution_id} belongs to workflow {execution.workflow_id!r}, not {self.definition.id!r}"
             )
         return execution
+
+    async def _has_entries(self, execution_id: str) -> bool:
+        """Whether the execution has recorded entries (a store's ``has_entries`` reads at most one)."""
+        probe = getattr(self.store, "has_entries", None)
+        if probe is not None:
+            return bool(await probe(execution_id))
+        return bool(await self.store.entries(execution_id))
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` (sync or async) with every event of this engine's executions."""
@@ -412,7 +432,7 @@ class Engine:
         if next_step != FINISHED:
             entry = self._entry(execution, self.definition.step(next_step), Action.STARTED)
             entries.append(entry)
-            state.history.append(entry)
+            state.remember(entry)
 
     async def _finish(self, state: RunState, result: Any, entries: list[Entry], step: StepDef | None = None) -> None:
         execution = state.execution
@@ -439,7 +459,7 @@ class Engine:
 
     def _record(self, state: RunState, step: StepDef, action: Action, **fields: Any) -> Entry:
         entry = self._entry(state.execution, step, action, **fields)
-        state.history.append(entry)
+        state.remember(entry)
         return entry
 
     def _entry(self, execution: Execution, step: StepDef, action: Action, **fields: Any) -> Entry:

@@ -34,6 +34,11 @@ class Variables(Mapping[str, Any]):
         if key == "now":
             return utcnow().isoformat()
         if key == "history":
+            if state.history is None:
+                raise StepError(
+                    "$history is not kept for this workflow: no step of it references $history; a step type "
+                    "whose code reads it sets reads_history = True (docs/workflow-language.md, section 1)"
+                )
             return [entry.as_history() for entry in state.history]
         if key == "execution":
             execution = state.execution
@@ -69,7 +74,7 @@ class RunState:
         self,
         engine: Engine,
         execution: Execution,
-        history: list[Entry],
+        history: list[Entry] | None,
         *,
         ctx: dict[str, Any] | None = None,
         pending: list[Entry] | None = None,
@@ -78,6 +83,9 @@ class RunState:
         self.engine = engine
         self.execution = execution
         self.history = history
+        """The entries recorded so far (``$history``), or ``None`` when the run does not keep them: its
+        definition never reads ``$history`` (:attr:`Engine.keeps_history`), so resume and recover skip
+        reading them."""
         self.ctx: dict[str, Any] = execution.ctx if ctx is None else ctx
         self.pending: list[Entry] = [] if pending is None else pending
         self.position = position
@@ -129,7 +137,12 @@ class RunState:
     def add(self, entry: Entry) -> None:
         """Queue ``entry`` for the current step's checkpoint; it is part of ``$history`` at once."""
         self.pending.append(entry)
-        self.history.append(entry)
+        self.remember(entry)
+
+    def remember(self, entry: Entry) -> None:
+        """Add ``entry`` to ``$history`` (when the run keeps it)."""
+        if self.history is not None:
+            self.history.append(entry)
 
     async def run_nested(self, step: StepDef, parent_path: str) -> Continue:
         """Run a loop-body or branch step, recording its entries as ``parent:child``."""

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from packs.core.workflow.language.references import references_in, root_of
+
 FINISHED = "__FINISHED__"
 """A target meaning: stop here."""
 
@@ -74,6 +76,16 @@ class WorkflowDef:
             object.__setattr__(self, "_content_hash", cached)
         return cached
 
+    @property
+    def uses_history(self) -> bool:
+        """Whether any step may read ``$history`` (found in the document, once): only then does a resumed
+        or recovered run load the entries recorded so far (docs/workflow-language.md, section 3)."""
+        cached: bool | None = self.__dict__.get("_uses_history")
+        if cached is None:
+            cached = any(mentions_history(step.config) for step in self.walk())
+            object.__setattr__(self, "_uses_history", cached)
+        return cached
+
     def step(self, step_id: str) -> StepDef:
         """The top-level step ``step_id``; ``KeyError`` when there is none."""
         by_id: dict[str, StepDef] = object.__getattribute__(self, "_by_id")
@@ -96,6 +108,27 @@ class WorkflowDef:
             step = stack.pop()
             yield step
             stack.extend(reversed(step.children))
+
+
+HISTORY = "history"
+"""The root of ``$history``, the entries recorded so far."""
+
+
+def mentions_history(value: Any) -> bool:
+    """Whether ``value`` (a step's config as written; nested steps are skipped, :meth:`WorkflowDef.walk` visits
+    them) may reach ``$history``: a ``$history`` reference in a string, or a string that is a path from
+    ``history`` (a condition's ``field``). Erring on the side of yes: a false yes only costs a read."""
+    if isinstance(value, str):
+        if HISTORY not in value:
+            return False
+        if value == HISTORY or value.startswith(f"{HISTORY}."):
+            return True
+        return any(root_of(path) == HISTORY for path in references_in(value))
+    if isinstance(value, Mapping):
+        return any(mentions_history(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(mentions_history(item) for item in value)
+    return False
 
 
 def content_hash(document: Mapping[str, Any]) -> str:

@@ -20,6 +20,9 @@ class StepExecutor:
     """
 
     type_name: ClassVar[str] = ""
+    reads_history: ClassVar[bool] = False
+    """Set true when the type's code reads ``$history`` whatever its config says: a run keeps the entries
+    recorded so far only when some step may read them (``$history`` in its config, or this flag)."""
 
     def __init__(self, step: StepDef) -> None:
         self.step = step

@@ -41,6 +41,10 @@ class MemoryStore(LeaseFence):
         """The execution's entries, oldest first."""
         return copy.deepcopy(self._entries.get(execution_id, []))
 
+    async def has_entries(self, execution_id: str) -> bool:
+        """Whether the execution has recorded any entry."""
+        return bool(self._entries.get(execution_id))
+
     async def find(
         self, workflow_id: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[Execution]:
@@ -124,7 +128,8 @@ class MemoryStore(LeaseFence):
         if stored is None or stored.status not in expected:
             return False
         saved = copy.deepcopy(execution)
-        for name in ("created_at", "workspace_id", "created_by_id", "definition_version", "definition_hash"):
+        kept = ("created_at", "workflow_id", "input", "workspace_id", "created_by_id", "definition_version")
+        for name in (*kept, "definition_hash"):
             setattr(saved, name, getattr(stored, name))
         saved.attempts, saved.lease_owner, saved.lease_expires_at = 0, None, None
         self._executions[execution.id] = saved

@@ -15,6 +15,8 @@ store offers:
   when nothing else was written in the unit: the engine does nothing after a step's checkpoint.)
 - ``savepoint()``: an async context manager inside ``unit()`` that undoes only its own writes when
   it raises (used around each attempt of a retried ``call``).
+- ``has_entries(execution_id)``: whether any entry was recorded, without reading them (recovering
+  a workflow that never reads ``$history`` needs only that; without it the engine reads them all).
 - ``serializes_branches``: true when a unit is one database session, which parallel branches'
   calls must then take turns to use.
 
@@ -114,6 +116,8 @@ class QueueStore(Store, Protocol):
 
 
 KEPT_BY_STORE = (
+    "workflow_id",
+    "input",
     "workspace_id",
     "created_by_id",
     "definition_version",
@@ -122,7 +126,8 @@ KEPT_BY_STORE = (
     "lease_owner",
     "lease_expires_at",
 )
-"""Execution fields a plain ``save``/``checkpoint`` of an existing execution leaves as they are."""
+"""Execution fields a plain ``save``/``checkpoint`` of an existing execution leaves as they are (written once,
+when it is inserted)."""
 
 
 def claimable(execution: Execution, now: datetime.datetime) -> bool:

@@ -9,9 +9,7 @@ from typing import Any
 from packs.core.workflow.model import Entry, Execution
 
 UPDATED_ON_SAVE = (
-    "workflow_id",
     "status",
-    "input",
     "ctx",
     "current_step",
     "result",
@@ -20,8 +18,9 @@ UPDATED_ON_SAVE = (
     "error",
     "updated_at",
 )
-"""Columns a save or checkpoint of an existing execution writes; the others (id, creation time, ownership,
-definition, attempts, lease) are written when the row is inserted or by the lease methods only."""
+"""Columns a save or checkpoint of an existing execution writes: those that can change. The others (id,
+workflow, input, creation time, ownership, definition, attempts, lease) are written when the row is inserted
+or by the lease methods only (an UPDATE that rewrote ``input`` would copy it into every new row version)."""
 
 LEASE_COLUMNS = frozenset({"lease_owner", "lease_expires_at"})
 """Columns only the lease methods write."""

@@ -179,6 +179,17 @@ class SQLStore(LeaseFence):
             rows = (await session.execute(statement)).all()
         return [entry_from_row(row._mapping) for row in rows]
 
+    async def has_entries(self, execution_id: str) -> bool:
+        """Whether the execution has recorded any entry (reads at most one index entry, no row)."""
+        key = uuid_or_none(execution_id)
+        if key is None:
+            return False
+        table = self._entries
+        statement = select(literal(1)).where(table.c.execution_id == key).limit(1)
+        async with self._session() as session:
+            found = (await session.execute(statement)).scalar()
+        return found is not None
+
     async def find(
         self, workflow_id: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[Execution]:

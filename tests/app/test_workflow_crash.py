@@ -80,3 +80,61 @@ def test_sigkill_in_the_middle_of_a_call_step_then_recover_in_a_new_process(
     assert completed == ["start", "before", "write", "after", "done"]
     assert final["execution"]["result"]["written"]["id"] == recovered["output"]["written"]["id"]
     assert final["execution"]["status"] == "completed"
+
+
+def test_sigkill_at_iteration_500_of_a_1000_item_loop_then_recover_resumes_there(
+    database_url: str, fixture_packs: Path, tmp_path: Path
+) -> None:
+    """Each iteration commits with the loop's cursor (docs/workflow-language.md, section 5): a process killed
+    in iteration 500 leaves 500 rows and the cursor at 500; ``recover`` runs iterations 500..999 only."""
+    env = environment(
+        database_url, PACKFLOW_PACKS="pftest_crashy", PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)])
+    )
+    user = last_json_line(litestar(env, "users", "create", "--email", "loop@example.com", "--workspace", "Loop").stdout)
+    label = f"loop-{uuid.uuid4().hex}"
+    execution_id = str(uuid.uuid4())
+    payload = {
+        "user_id": user["user_id"],
+        "workspace_id": user["workspace_id"],
+        "label": label,
+        "items": list(range(1000)),
+    }
+    hang = tmp_path / "hanging"
+    process = subprocess.Popen(
+        [*LITESTAR, "workflows", "run", "crash_loop", "--input", json.dumps(payload), "--execution-id", execution_id],
+        cwd=REPO,
+        env={**env, "PACKFLOW_TEST_LOOP_HANG_FILE": str(hang), "PACKFLOW_TEST_LOOP_HANG_AT": "500"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not hang.exists():
+        assert process.poll() is None, "the run ended before reaching iteration 500"
+        assert time.monotonic() < deadline, "the run never reached iteration 500"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+    rows = "SELECT count(*) FROM items WHERE schema_slug = 'crash' AND CAST(data AS TEXT) LIKE :label"
+    distinct = (
+        "SELECT count(DISTINCT CAST(data AS TEXT)) FROM items WHERE schema_slug = 'crash' "
+        "AND CAST(data AS TEXT) LIKE :label"
+    )
+    assert scalar(database_url, rows, label=f"%{label}%") == 500  # iterations 0..499, committed one by one
+    crashed = json.loads(litestar(env, "workflows", "show", execution_id).stdout)
+    assert crashed["execution"]["status"] == "running"
+    assert crashed["execution"]["current_step"] == "each"
+    assert crashed["execution"]["ctx"]["_loop"] == {"step": "each", "next": 500}
+
+    recovered = last_json_line(litestar(env, "workflows", "recover", execution_id).stdout)
+    assert recovered["status"] == "completed"
+    assert recovered["output"]["count"] == [{"index": index} for index in range(1000)]
+
+    assert scalar(database_url, rows, label=f"%{label}%") == 1000
+    assert scalar(database_url, distinct, label=f"%{label}%") == 1000
+    final = json.loads(litestar(env, "workflows", "show", execution_id).stdout)
+    started = [e["step_id"] for e in final["entries"] if e["action"] == "started"]
+    completed = [e["step_id"] for e in final["entries"] if e["action"] == "completed"]
+    assert completed.count("each:write") == 1000
+    assert started.count("each:write") == 1000  # the started entry of the killed iteration was never committed
+    assert "_loop" not in final["execution"]["ctx"]

@@ -37,6 +37,7 @@ from packs.core.workflow.state import (
     to_json_value,
 )
 from packs.core.workflow.steps.base import StepExecutor
+from packs.core.workflow.steps.loop import CURSOR as LOOP_CURSOR
 from packs.core.workflow.steps.registry import step_types
 from packs.core.workflow.stores.protocol import Store, keep_definition
 
@@ -48,6 +49,37 @@ drops it."""
 
 RESUME_REQUEST = "_resume"
 """Context key of a queued resume (``{"response", "approved"}``), taken out when a worker continues it."""
+
+
+class StepUnit:
+    """The store's unit around the step being run, which a ``loop`` step may commit between iterations.
+
+    :meth:`commit` ends the open unit (committing what the step wrote so far with the checkpoint made
+    in it) and opens the next one, so no transaction stays open across iterations
+    (docs/workflow-language.md, section 5).
+    """
+
+    __slots__ = ("current", "store")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.current: AbstractAsyncContextManager[None] | None = None
+
+    async def __aenter__(self) -> None:
+        self.current = self.store.unit()
+        await self.current.__aenter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        current, self.current = self.current, None
+        if current is not None:
+            await current.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        """Commit the open unit and open the next one."""
+        current, self.current = self.current, None
+        if current is not None:
+            await current.__aexit__(None, None, None)
+        await self.__aenter__()
 
 
 class Engine:
@@ -306,6 +338,25 @@ class Engine:
                 raise StepError(f"step {step_path!r}: {what} is {size} bytes, over the limit of {limit} bytes")
         return encoded
 
+    async def checkpoint_iteration(self, state: RunState) -> None:
+        """Commit what the running step did so far: its pending entries and the context (which holds the
+        loop's cursor), with the writes of its services, in the step's unit; then open the next unit.
+
+        Only for the step the engine runs (``state.step_unit``), never from a parallel branch. Checks the
+        lease first, as before every step (:class:`LeaseLostError`).
+        """
+        execution = state.execution
+        if self.should_stop is not None and self.should_stop():
+            raise LeaseLostError(
+                f"execution {execution.id}: stopping inside step {state.position!r}, the lease was lost"
+            )
+        assert state.step_unit is not None
+        execution.ctx = state.ctx
+        execution.updated_at = utcnow()
+        entries, state.pending = state.pending, []
+        await self.store.checkpoint(execution, entries)
+        await state.step_unit.commit()
+
     async def emit(self, event: Event) -> None:
         """Hand ``event`` to every listener; a listener that raises is logged, never breaks the run."""
         if not self.listeners:
@@ -334,6 +385,7 @@ class Engine:
 
     async def _steps(self, state: RunState, step_id: str) -> None:
         execution = state.execution
+        unit = state.step_unit = StepUnit(self.store)
         while True:
             if self.should_stop is not None and self.should_stop():
                 raise LeaseLostError(f"execution {execution.id}: stopping before step {step_id!r}, the lease was lost")
@@ -347,7 +399,7 @@ class Engine:
             state.position = step.id
             started = time.monotonic()
             try:
-                async with self.store.unit():
+                async with unit:
                     outcome = await self.executor(step).call(state)
                     state.resumed = False
                     next_step = await self._conclude(state, step, outcome, started)
@@ -357,6 +409,7 @@ class Engine:
                 state.resumed = False
                 state.ctx.clear()
                 state.ctx.update(msgspec.json.decode(snapshot))
+                state.ctx.pop(LOOP_CURSOR, None)  # a failed loop starts over when it runs again
                 message = describe(error)
                 self.logger.warning(
                     "workflow %s execution %s: step %s failed: %s: %s",

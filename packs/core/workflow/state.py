@@ -17,7 +17,7 @@ from packs.core.workflow.model import Action, Entry, Execution, utcnow
 from packs.core.workflow.outcomes import Continue
 
 if TYPE_CHECKING:
-    from packs.core.workflow.engine import Engine
+    from packs.core.workflow.engine import Engine, StepUnit
     from packs.core.workflow.language.definition import StepDef
 
 
@@ -93,6 +93,8 @@ class RunState:
         self.resume_approved: bool | None = None
         self.resumed = False
         self.branch_lock: asyncio.Lock | None = None
+        self.step_unit: StepUnit | None = None
+        """The unit of the step the engine runs, which a loop commits between iterations (not in branches)."""
         self.ctx_bytes: bytes | None = None
         """The context as JSON, when it is known not to have changed since it was encoded."""
 

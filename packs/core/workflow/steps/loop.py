@@ -8,6 +8,7 @@ import msgspec
 
 from packs.core.workflow.errors import StepError
 from packs.core.workflow.language.conditions import evaluate
+from packs.core.workflow.model import Action
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import LoopConfig
 
@@ -16,9 +17,18 @@ if TYPE_CHECKING:
 
 BREAK = "break_loop"
 
+CURSOR = "_loop"
+"""Context key of a running loop's cursor, ``{"step": <loop id>, "next": <iterations done>}``, checkpointed
+with the iterations done (docs/workflow-language.md, section 5); removed when the loop ends."""
+
 
 class LoopStep(StepExecutor):
-    """Runs the body per item (foreach) or per iteration (while); the results list goes to ``output``."""
+    """Runs the body per item (foreach) or per iteration (while); the results list goes to ``output``.
+
+    A loop the engine runs as a step (not one nested in a loop body or a parallel branch) commits its
+    iterations every ``checkpoint_every`` iterations, with its cursor; run again after a crash, it goes on
+    from the first iteration not committed, the results of the others read from their entries.
+    """
 
     type_name = "loop"
 
@@ -34,27 +44,33 @@ class LoopStep(StepExecutor):
             raise StepError(f"step {self.step.id!r}: 'over' must resolve to a list, got {type(items).__name__}")
         if len(items) > settings.max:
             raise StepError(f"step {self.step.id!r}: {len(items)} items is over the loop's max of {settings.max}")
-        results: list[Any] = []
+        checkpoints = self._checkpoints(state)
+        start, results = await self._resume_point(state) if checkpoints else (0, [])
         try:
-            for index, item in enumerate(items):
-                state.ctx[settings.as_] = item
+            for index in range(start, len(items)):
+                state.ctx[settings.as_] = items[index]
                 state.ctx[settings.index_as] = index
                 results.append(await self._body(state))
+                done = index + 1
+                if checkpoints and done % settings.checkpoint_every == 0 and done < len(items):
+                    await self._checkpoint(state, done)
         finally:
             state.ctx.pop(settings.as_, None)
             state.ctx.pop(settings.index_as, None)
+            state.ctx.pop(CURSOR, None)
         self.set_variable(state, settings.output, results)
         return self.continue_(output=results)
 
     async def _while(self, state: RunState, settings: LoopConfig) -> Outcome:
         assert settings.while_ is not None
         condition = msgspec.to_builtins(settings.while_)
-        results: list[Any] = []
-        iteration = 0
+        checkpoints = self._checkpoints(state)
+        iteration, results = await self._resume_point(state) if checkpoints else (0, [])
         try:
             while evaluate(condition, state.variables()):
                 if iteration == settings.max:
                     state.ctx.pop("iteration", None)
+                    state.ctx.pop(CURSOR, None)
                     if settings.on_exhausted:
                         self.set_variable(state, settings.output, results)
                         return self.continue_(output=results, next_step=settings.on_exhausted)
@@ -64,8 +80,11 @@ class LoopStep(StepExecutor):
                 results.append(await self._body(state))
                 if state.ctx.pop(BREAK, None):
                     break
+                if checkpoints and iteration % settings.checkpoint_every == 0:
+                    await self._checkpoint(state, iteration)
         finally:
             state.ctx.pop("iteration", None)
+            state.ctx.pop(CURSOR, None)
         self.set_variable(state, settings.output, results)
         return self.continue_(output=results)
 
@@ -75,3 +94,37 @@ class LoopStep(StepExecutor):
             outcome = await state.run_nested(child, self.step.id)
             output = outcome.output
         return output
+
+    def _checkpoints(self, state: RunState) -> bool:
+        """Whether this loop commits its iterations: it is the step the engine runs, not a nested one."""
+        return state.step_unit is not None and state.position == self.step.id and bool(self.step.children)
+
+    async def _checkpoint(self, state: RunState, done: int) -> None:
+        """Commit the iterations run since the last checkpoint, with the cursor after them."""
+        state.ctx[CURSOR] = {"step": self.step.id, "next": done}
+        await state.engine.checkpoint_iteration(state)
+
+    async def _resume_point(self, state: RunState) -> tuple[int, list[Any]]:
+        """Where a checkpointed run of this loop stopped: the iterations done and their results.
+
+        The cursor says how many iterations were committed; each one's result is the output of its last
+        body step, whose ``completed`` entries are the last ones of that path (an iteration under way at a
+        crash committed none).
+        """
+        cursor = state.ctx.pop(CURSOR, None)
+        if not isinstance(cursor, dict) or cursor.get("step") != self.step.id:
+            return 0, []
+        done = int(cursor["next"])
+        if done <= 0:
+            return 0, []
+        last = f"{self.step.id}:{self.step.children[-1].id}"
+        outputs = [
+            entry.output
+            for entry in await state.store.entries(state.execution.id)
+            if entry.step_id == last and entry.action == Action.COMPLETED
+        ]
+        if len(outputs) < done:
+            raise StepError(
+                f"step {self.step.id!r}: the cursor says {done} iterations were done, the entries {len(outputs)}"
+            )
+        return done, outputs[len(outputs) - done :]

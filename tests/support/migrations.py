@@ -13,7 +13,6 @@ from app.database import configure_engine, migrations_directory, upgrade_databas
 from app.packs import load_packs
 from tests.support.databases import postgres_database, sqlite_url
 
-
 CORE_HEAD: str = ScriptDirectory(migrations_directory()).get_current_head() or ""
 """The core migrations' head revision (what ``alembic_version`` holds after an upgrade)."""
 

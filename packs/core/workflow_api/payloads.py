@@ -153,7 +153,7 @@ class PageMeta(msgspec.Struct):
     per_page: int
     page: int | msgspec.UnsetType = msgspec.UNSET
     total: int | msgspec.UnsetType = msgspec.UNSET
-    cursor: str | None | msgspec.UnsetType = msgspec.UNSET
+    cursor: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class ExecutionList(msgspec.Struct):

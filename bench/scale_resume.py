@@ -53,9 +53,7 @@ def make_engine(url: str) -> AsyncEngine:
     """An engine configured as the app's (advanced-alchemy's JSON codecs, ``configure_engine``)."""
     template = database_config(Settings(database_url=url, auto_migrate=False)).engine_config
     return configure_engine(
-        create_async_engine(
-            url, json_serializer=template.json_serializer, json_deserializer=template.json_deserializer
-        )
+        create_async_engine(url, json_serializer=template.json_serializer, json_deserializer=template.json_deserializer)
     )
 
 
@@ -63,7 +61,8 @@ async def with_entries(engine: wf.Engine, store: SQLStore, count: int) -> str:
     """A halted execution of :data:`DOCUMENT` with ``count`` entries recorded."""
     halted = await engine.run()
     execution = await store.load(halted.execution_id)
-    assert execution is not None and execution.status == "halted"
+    assert execution is not None
+    assert execution.status == "halted"
     have = len(await store.entries(execution.id))
     filler = [
         wf.Entry(execution_id=execution.id, step_id=f"earlier{n}", step_type="assign", action="completed")

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from packs.core import workflow as wf
 from packs.core.db import current_session
+from packs.core.workflow.steps import loop as loop_step
 from packs.core.workflow.stores.sql import SQLStore
 from tests.support.engine import resolver
 
@@ -76,6 +77,7 @@ def document(loop: dict[str, Any]) -> dict[str, Any]:
 
 
 FOREACH = {
+    "checkpoint_every": 1,
     "over": "$input.items",
     "do": [
         {"id": "note", "type": "assign", "set": {"last": "$item"}},
@@ -154,6 +156,7 @@ async def test_checkpoint_every_n_resumes_at_the_last_multiple_of_n(store: wf.St
 
 async def test_a_while_loop_resumes_with_its_iteration_count(store: wf.Store, rows: bool) -> None:
     loop = {
+        "checkpoint_every": 1,
         "while": {"field": "count", "op": "lt", "value": 50},
         "do": [
             {"id": "bump", "type": "assign", "set": {"count": "$iteration"}},
@@ -172,9 +175,11 @@ async def test_a_while_loop_resumes_with_its_iteration_count(store: wf.Store, ro
         assert await sql(store, "SELECT count(*) FROM loop_rows") == 50
 
 
+@pytest.mark.parametrize(
+    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_iterations_are_committed_while_the_loop_runs(store: wf.Store, rows: bool) -> None:
-    if not rows:
-        pytest.skip("commits are what a SQL store shows")
+    assert rows, "commits are what a SQL store shows"
     seen: list[int] = []
 
     class Watcher(Writer):
@@ -207,3 +212,34 @@ async def test_a_loop_failing_after_checkpoints_leaves_no_cursor(store: wf.Store
     assert not {"_loop", "item"} & set(failed.ctx)
     if rows:  # the iterations before the failure were committed each in its own unit
         assert await sql(store, "SELECT count(*) FROM loop_rows") == 3
+
+
+async def test_without_checkpoint_every_a_loop_commits_by_time(
+    store: wf.Store, rows: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default: a commit once ``CHECKPOINT_SECONDS`` passed since the last one, not every iteration."""
+    clock = {"now": 0.0}
+    monkeypatch.setattr(loop_step.time, "monotonic", lambda: clock["now"])
+
+    class Ticking(Writer):
+        async def write(self, item: int) -> dict[str, int]:
+            clock["now"] += loop_step.CHECKPOINT_SECONDS / 8  # eight iterations per interval (exact in binary)
+            return await super().write(item)
+
+    definition = wf.load(document({key: value for key, value in FOREACH.items() if key != "checkpoint_every"}))
+    first = Ticking(store, crash_at=57)
+    execution_id = str(uuid.uuid4())
+    with pytest.raises(Crash):
+        await wf.Engine(definition, store=store, service_resolver=resolver(svc=first)).run(
+            {"items": list(range(100))}, execution_id
+        )
+    crashed = await store.load(execution_id)
+    assert crashed is not None
+    assert crashed.ctx["_loop"]["next"] == 56  # commits after iterations 8, 16, ..., 56; item 57 crashed
+    second = Writer(store)
+    result = await wf.Engine(definition, store=store, service_resolver=resolver(svc=second)).recover(execution_id)
+    assert result.status == wf.Status.COMPLETED, result.error
+    assert second.calls[0] == crashed.ctx["_loop"]["next"]
+    if rows:
+        assert await sql(store, "SELECT count(DISTINCT item) FROM loop_rows") == 100
+        assert await sql(store, "SELECT count(*) FROM loop_rows") == 100

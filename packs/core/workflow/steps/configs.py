@@ -67,7 +67,7 @@ class LoopConfig(Config, rename={"as_": "as", "while_": "while"}):
     output: str | None = None
     max: Annotated[int, msgspec.Meta(ge=1)] = 100
     on_exhausted: str | None = None
-    checkpoint_every: Annotated[int, msgspec.Meta(ge=1)] = 1
+    checkpoint_every: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class ParallelConfig(Config):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -21,12 +22,18 @@ CURSOR = "_loop"
 """Context key of a running loop's cursor, ``{"step": <loop id>, "next": <iterations done>}``, checkpointed
 with the iterations done (docs/workflow-language.md, section 5); removed when the loop ends."""
 
+CHECKPOINT_SECONDS = 0.25
+"""Without ``checkpoint_every``, a loop commits its iterations once this long has passed since its last
+commit: a fast loop writes a few checkpoints a second whatever its length, a slow one checkpoints each
+iteration, and a crash re-runs at most about this much work (docs/workflow-language.md, section 5)."""
+
 
 class LoopStep(StepExecutor):
     """Runs the body per item (foreach) or per iteration (while); the results list goes to ``output``.
 
     A loop the engine runs as a step (not one nested in a loop body or a parallel branch) commits its
-    iterations every ``checkpoint_every`` iterations, with its cursor; run again after a crash, it goes on
+    iterations every ``checkpoint_every`` iterations (by default every :data:`CHECKPOINT_SECONDS`), with
+    its cursor; run again after a crash, it goes on
     from the first iteration not committed, the results of the others read from their entries.
     """
 
@@ -46,14 +53,16 @@ class LoopStep(StepExecutor):
             raise StepError(f"step {self.step.id!r}: {len(items)} items is over the loop's max of {settings.max}")
         checkpoints = self._checkpoints(state)
         start, results = await self._resume_point(state) if checkpoints else (0, [])
+        committed = time.monotonic()
         try:
             for index in range(start, len(items)):
                 state.ctx[settings.as_] = items[index]
                 state.ctx[settings.index_as] = index
                 results.append(await self._body(state))
                 done = index + 1
-                if checkpoints and done % settings.checkpoint_every == 0 and done < len(items):
+                if checkpoints and done < len(items) and self._due(settings, done, committed):
                     await self._checkpoint(state, done)
+                    committed = time.monotonic()
         finally:
             state.ctx.pop(settings.as_, None)
             state.ctx.pop(settings.index_as, None)
@@ -66,6 +75,7 @@ class LoopStep(StepExecutor):
         condition = msgspec.to_builtins(settings.while_)
         checkpoints = self._checkpoints(state)
         iteration, results = await self._resume_point(state) if checkpoints else (0, [])
+        committed = time.monotonic()
         try:
             while evaluate(condition, state.variables()):
                 if iteration == settings.max:
@@ -80,8 +90,9 @@ class LoopStep(StepExecutor):
                 results.append(await self._body(state))
                 if state.ctx.pop(BREAK, None):
                     break
-                if checkpoints and iteration % settings.checkpoint_every == 0:
+                if checkpoints and self._due(settings, iteration, committed):
                     await self._checkpoint(state, iteration)
+                    committed = time.monotonic()
         finally:
             state.ctx.pop("iteration", None)
             state.ctx.pop(CURSOR, None)
@@ -98,6 +109,14 @@ class LoopStep(StepExecutor):
     def _checkpoints(self, state: RunState) -> bool:
         """Whether this loop commits its iterations: it is the step the engine runs, not a nested one."""
         return state.step_unit is not None and state.position == self.step.id and bool(self.step.children)
+
+    @staticmethod
+    def _due(settings: LoopConfig, done: int, committed: float) -> bool:
+        """Whether to commit after ``done`` iterations: every ``checkpoint_every`` iterations when the loop
+        sets it, else once :data:`CHECKPOINT_SECONDS` have passed since the last commit (``committed``)."""
+        if settings.checkpoint_every is not None:
+            return done % settings.checkpoint_every == 0
+        return time.monotonic() - committed >= CHECKPOINT_SECONDS
 
     async def _checkpoint(self, state: RunState, done: int) -> None:
         """Commit the iterations run since the last checkpoint, with the cursor after them."""

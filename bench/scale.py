@@ -1,0 +1,50 @@
+"""Cost as work grows, every curve in one run: lists, resume and loops (small case's cost per unit
+divided by the large case's: 1.0 is flat, higher is better).
+
+- ``bench/scale_lists.py``: executions and contacts page 1 vs page 1000 (keyset), a 10k vs a 100k
+  workspace, an unfiltered page vs a ``q=`` search (PostgreSQL);
+- ``bench/scale_resume.py``: resume with 10 vs 10000 recorded entries (PostgreSQL and SQLite);
+- ``bench/scale_loops.py``: time per loop iteration, K = 100 vs 5000 (PostgreSQL and SQLite).
+
+The checkpoint-size curves (a 1 KB vs 900 KB ctx, one new variable per step) are not measured yet.
+
+    python bench/scale.py [--postgres URL]
+
+Ends with one ``RATIO <name> <value> goal <goal>`` line per ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import scale_lists
+import scale_loops
+import scale_resume
+
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+CANONICAL = {"loop_iteration_100_over_5000_postgresql": "loop_iteration_100_over_5000"}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="an admin URL of the PostgreSQL server")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    ratios: list[tuple[str, float, float]] = []
+    for name, measure in (
+        ("lists", scale_lists.measure(args.postgres)),
+        ("resume", scale_resume.measure(args.postgres)),
+        ("loops", scale_loops.measure(args.postgres)),
+    ):
+        started = time.perf_counter()
+        ratios.extend(await measure)
+        print(f"-- {name}: {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"-- all curves: {time.perf_counter() - began:.0f} s")
+    for name, value, goal in ratios:
+        print(f"RATIO {CANONICAL.get(name, name)} {value:.3f} goal {goal}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -236,10 +236,12 @@ async def test_a_fresh_recover_still_starts_the_run(backend: Backend) -> None:
     assert [(e.step_id, str(e.action)) for e in await backend.store.entries(execution.id)][:1] == [("start", "started")]
 
 
+@pytest.mark.parametrize(
+    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 @pytest.mark.parametrize("scope", [True, False], ids=["driver writer", "sqlalchemy"])
 async def test_a_checkpoint_update_sets_neither_input_nor_workflow_id(backend: Backend, scope: bool) -> None:
-    if backend.statements is None:
-        pytest.skip("statements are SQL")
+    assert backend.statements is not None, "statements are SQL"
     store = backend.store
     engine = wf.Engine(wf.load(WITHOUT_HISTORY), store=store)
     execution = engine.new_execution({"big": "x" * 1000})

@@ -25,14 +25,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from litestar_saq import QueueConfig, SAQConfig, SAQPlugin
 from litestar_saq.base import Worker as SAQWorker
-from psycopg.sql import SQL
-from saq.job import Status
-from saq.queue.postgres import DEQUEUE, PostgresQueue
 from saq.types import Context, PartialTimersDict
-from saq.utils import now, now_seconds
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection
     from saq.job import Job
     from saq.queue.base import Queue
 
@@ -87,101 +82,6 @@ async def run_execution(ctx: Context, *, execution_id: str) -> None:
         await worker.process(execution_id)
 
 
-class JobQueue(PostgresQueue):
-    """SAQ's PostgreSQL queue (same tables, statements and states) with fewer round trips per job.
-
-    SAQ writes a job's row in a transaction of its own each time its state changes (BEGIN, UPDATE,
-    COMMIT; a savepoint inside the dequeue) and, when it dequeues, once more per job taken. Here a
-    state change whose status is known is one UPDATE (atomic on its own, the pool is autocommit),
-    and a dequeue writes the jobs it took in one statement inside its transaction: a job costs the
-    worker 7 round trips instead of 13 (dequeue, mark active, finish). An update without a status (the
-    heartbeat's ``job.update()``) keeps SAQ's read-then-write transaction.
-    """
-
-    async def _update(self, job: Job, status: Status | None = None, **kwargs: Any) -> None:
-        if status is None:
-            await super()._update(job, status, **kwargs)
-            return
-        expire_at = kwargs.pop("expire_at", -1)
-        connection: AsyncConnection | None = kwargs.pop("connection", None)
-        job.status = status
-        async with self.nullcontext(connection) if connection else self.pool.connection() as conn:
-            await conn.execute(
-                SQL(
-                    "UPDATE {jobs_table} SET job = %(job)s, status = %(status)s, scheduled = %(scheduled)s"
-                    "{expire_at} WHERE key = %(key)s"
-                ).format(
-                    jobs_table=self.jobs_table,
-                    expire_at=SQL(", expire_at = %(expire_at)s" if expire_at != -1 else ""),
-                ),
-                {
-                    "job": self.serialize(job),
-                    "status": job.status,
-                    "key": job.key,
-                    "scheduled": job.scheduled,
-                    "expire_at": expire_at,
-                },
-            )
-
-    async def _dequeue(self) -> None:
-        """SAQ's dequeue (take up to as many queued jobs as tasks wait, mark them active, notify), with the
-        taken jobs' rows rewritten (started, touched) by one statement in the same transaction."""
-        if self._dequeue_lock.locked():
-            return
-        async with self._dequeue_lock:
-            async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
-                if not self._waiting:
-                    return
-                await cursor.execute(
-                    SQL(
-                        "WITH locked_job AS ("
-                        " SELECT key FROM {jobs_table}"
-                        " WHERE status = 'queued' AND queue = %(queue)s AND %(now)s >= scheduled"
-                        " AND priority BETWEEN %(plow)s AND %(phigh)s"
-                        " AND group_key NOT IN ("
-                        "  SELECT DISTINCT group_key FROM {jobs_table}"
-                        "  WHERE status = 'active' AND queue = %(queue)s AND group_key IS NOT NULL)"
-                        " ORDER BY priority, scheduled LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
-                        " UPDATE {jobs_table} SET status = 'active' FROM locked_job"
-                        " WHERE {jobs_table}.key = locked_job.key RETURNING job"
-                    ).format(jobs_table=self.jobs_table),
-                    {
-                        "queue": self.name,
-                        "now": now_seconds(),
-                        "limit": self._waiting,
-                        "plow": self._priorities[0],
-                        "phigh": self._priorities[1],
-                    },
-                )
-                rows = await cursor.fetchall()
-                dequeued = now()
-                jobs = []
-                for row in rows:
-                    job = self.deserialize(row[0], Status.ACTIVE)
-                    assert job
-                    job.started = dequeued
-                    job.touched = dequeued
-                    jobs.append(job)
-                if jobs:
-                    await cursor.execute(
-                        SQL(
-                            "UPDATE {jobs_table} SET job = taken.job, status = 'active', scheduled = taken.scheduled"
-                            " FROM (SELECT unnest(%(keys)s::text[]) AS key, unnest(%(jobs)s::bytea[]) AS job,"
-                            " unnest(%(scheduled)s::bigint[]) AS scheduled) AS taken"
-                            " WHERE {jobs_table}.key = taken.key"
-                        ).format(jobs_table=self.jobs_table),
-                        {
-                            "keys": [job.key for job in jobs],
-                            "jobs": [self.serialize(job) for job in jobs],
-                            "scheduled": [job.scheduled for job in jobs],
-                        },
-                    )
-            for job in jobs:
-                self._job_queue.put_nowait(job)
-            if jobs:
-                await self._notify(DEQUEUE)
-
-
 class SAQAdapter:
     """Enqueues execution ids on the SAQ queue (connecting on first use)."""
 
@@ -228,21 +128,12 @@ class SAQAdapter:
             self._connected = False
 
 
-class JobQueueConfig(QueueConfig):
-    """litestar-saq's queue settings, with :class:`JobQueue` as the queue on PostgreSQL."""
-
-    @property
-    def queue_class(self) -> type[Queue]:
-        queue_class = super().queue_class
-        return JobQueue if queue_class is PostgresQueue else queue_class
-
-
 def saq_plugin(queue_url: str, concurrency: int, name: str = DEFAULT_QUEUE_NAME) -> SAQPlugin:
     """litestar-saq's plugin with the one queue of workflow executions (``litestar workers run`` works too).
 
-    On PostgreSQL the queue is :class:`JobQueue`, and its connection pool is built here without
-    litestar-saq's check of every connection on checkout (a round trip per queue operation); a broken
-    connection still fails the operation, and the job is delivered again.
+    On PostgreSQL the connection pool is built here without litestar-saq's check of every connection
+    on checkout (a round trip per queue operation); a broken connection still fails the operation,
+    and the job is delivered again.
     """
     broker: dict[str, Any] = {"dsn": queue_url}
     if queue_url.startswith("postgresql"):
@@ -255,7 +146,7 @@ def saq_plugin(queue_url: str, concurrency: int, name: str = DEFAULT_QUEUE_NAME)
     return SAQPlugin(
         SAQConfig(
             queue_configs=[
-                JobQueueConfig(
+                QueueConfig(
                     **broker,
                     name=name,
                     tasks=[(JOB_FUNCTION, run_execution)],

@@ -19,9 +19,8 @@ One measurement: start the workers and wait until each says it is ready, enqueue
 executions as fast as the enqueuing side can (``--enqueuers`` asyncio tasks / threads of this
 process, so enqueuing overlaps the draining), and wait until all are completed. Executions/s =
 executions / (last completion time, read from the database, - first enqueue). Each measurement also
-prints the CPU time per execution of the workers, of the PostgreSQL server processes (all of them, and
-those serving the measured database: on a shared server only the second leaves the others' work out) and
-of the enqueuing process (from ``/proc``), and how busy the machine was: on a small or shared machine the
+prints the CPU time per execution of the workers, of the PostgreSQL server processes and of the
+enqueuing process (from ``/proc``), and how busy the machine was: on a small or shared machine the
 2-worker figures are bounded by CPU, not by either queue. Rounds alternate the sides (in reversed
 order every other round); the figures are medians; no round starts past ``--budget`` seconds.
 
@@ -88,7 +87,6 @@ DBOS_WORKFLOWS = {"sync": "bench_queue_sync", "async": "bench_queue_async"}
 READY = "BENCH-WORKER-READY"
 READY_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 120.0
-BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 
 
 # -- the DBOS worker process (this script run with --dbos-worker) ----------------------------------
@@ -481,16 +479,13 @@ class CpuMeter:
     def start(self) -> None:
         self.before = self._sample()
 
-    def stop(self, backends: set[int]) -> dict[str, float]:
-        """``workers``, ``postgres`` (all its processes), ``backends`` (those serving the measured database,
-        ``backends``: what the server does for this side alone on a shared server), ``bench`` CPU seconds and
-        ``busy`` (fraction of all CPUs)."""
+    def stop(self) -> dict[str, float]:
+        """``workers``, ``postgres``, ``bench`` CPU seconds and ``busy`` (fraction of all CPUs)."""
         workers, postgres, bench, (busy, total) = self._sample()
         workers0, postgres0, bench0, (busy0, total0) = self.before
         return {
             "workers": sum(value - workers0.get(pid, 0.0) for pid, value in workers.items()),
             "postgres": sum(value - postgres0.get(pid, 0.0) for pid, value in postgres.items()),
-            "backends": sum(value - postgres0.get(pid, 0.0) for pid, value in postgres.items() if pid in backends),
             "bench": bench - bench0,
             "busy": (busy - busy0) / (total - total0) if total > total0 else 0.0,
         }
@@ -519,8 +514,7 @@ async def measure(side: Side, workers: int, args: argparse.Namespace) -> float:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{side.name}: {done}/{len(ids)} completed after {DRAIN_TIMEOUT:.0f}s")
             await asyncio.sleep(0.05)
-        backends = {row["pid"] for row in await connection.fetch(BACKENDS)}
-        cpu = meter.stop(backends)
+        cpu = meter.stop()
         await side.check_output(connection, ids)
     finally:
         await asyncio.to_thread(processes.stop)
@@ -528,12 +522,11 @@ async def measure(side: Side, workers: int, args: argparse.Namespace) -> float:
     assert last is not None
     rate = len(ids) / (last - began)
     if not args.quiet:
-        per = {name: cpu[name] * 1000 / len(ids) for name in ("workers", "postgres", "backends", "bench")}
+        per = {name: cpu[name] * 1000 / len(ids) for name in ("workers", "postgres", "bench")}
         print(
             f"    {side.label:10} {workers} worker(s): {rate:7.1f} executions/s (enqueued in {enqueued:.2f}s, all "
             f"completed at {last - began:.2f}s); CPU ms/execution: workers {per['workers']:.1f}, PostgreSQL "
-            f"{per['postgres']:.1f} (this database's backends {per['backends']:.1f}), enqueuer {per['bench']:.1f}; "
-            f"machine {cpu['busy']:.0%} busy",
+            f"{per['postgres']:.1f}, enqueuer {per['bench']:.1f}; machine {cpu['busy']:.0%} busy",
             flush=True,
         )
     return rate

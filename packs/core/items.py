@@ -112,8 +112,8 @@ def decode_cursor(cursor: str, name: str = "cursor") -> tuple[datetime.datetime,
         moment = datetime.datetime.fromisoformat(created)
         if moment.tzinfo is None:
             raise ValueError(created)
-        return moment, UUID(row_id)
-    except (ValueError, TypeError, binascii.Error, msgspec.DecodeError):
+        return moment.astimezone(datetime.UTC), UUID(row_id)  # a moment no UTC timestamp holds overflows
+    except (ValueError, TypeError, OverflowError, binascii.Error, msgspec.DecodeError):
         raise ValidationError("Invalid parameters", {name: BAD_CURSOR}) from None
 
 

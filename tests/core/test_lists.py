@@ -3,7 +3,9 @@ of migration 0004, and an executions list that reads no whole ``ctx``; on SQLite
 
 from __future__ import annotations
 
+import base64
 import datetime
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -156,6 +158,12 @@ async def test_the_executions_list_does_not_select_ctx(client: httpx.AsyncClient
     assert sum("count(" in s.lower() for s in statements if "workflow_executions" in s) == 1  # cursor: none
 
 
+# A cursor at the first moment of year 1, 14 hours east of UTC: before any UTC timestamp there is.
+EARLIEST = (
+    base64.urlsafe_b64encode(json.dumps(["0001-01-01T00:00:00+14:00", str(uuid.uuid4())]).encode()).decode().rstrip("=")
+)
+
+
 @pytest.mark.parametrize(
     ("url", "params", "named"),
     [
@@ -165,6 +173,8 @@ async def test_the_executions_list_does_not_select_ctx(client: httpx.AsyncClient
         (EXECUTIONS, {"cursor": "%%%"}, "cursor"),
         (EXECUTIONS, {"cursor": encode_cursor(BASE, uuid.uuid4())[:-3]}, "cursor"),
         (EXECUTIONS, {"cursor": "", "page": "3"}, "page"),
+        (CONTACTS, {"cursor": EARLIEST}, "cursor"),
+        (EXECUTIONS, {"cursor": EARLIEST}, "cursor"),
     ],
 )
 async def test_a_bad_cursor_is_a_422_naming_it(

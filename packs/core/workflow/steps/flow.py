@@ -1,8 +1,7 @@
-"""Control steps: ``start``, ``end``, ``assign``, ``router``, ``halt`` and ``approval``."""
+"""Control steps: ``start``, ``end``, ``assign``, ``router`` and ``halt`` (``approval`` is in ``approval.py``)."""
 
 from __future__ import annotations
 
-import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -13,7 +12,7 @@ from packs.core.workflow.language.definition import FINISHED
 from packs.core.workflow.language.inputs import check_input
 from packs.core.workflow.model import utcnow
 from packs.core.workflow.steps.base import Finish, Outcome, StepExecutor
-from packs.core.workflow.steps.configs import ApprovalConfig, AssignConfig, EndConfig, HaltConfig, RouterConfig
+from packs.core.workflow.steps.configs import AssignConfig, EndConfig, HaltConfig, RouterConfig
 
 if TYPE_CHECKING:
     from packs.core.workflow.state import RunState
@@ -83,51 +82,3 @@ class HaltStep(StepExecutor):
         data = {"reason": self.resolve(state, settings.reason), "halted_at": utcnow().isoformat()}
         data.update(self.resolve(state, settings.data))
         return self.halt(data, resume_step=settings.resume_step or self.step.next or FINISHED)
-
-
-PENDING_APPROVALS = "_pending_approvals"
-
-
-class ApprovalStep(StepExecutor):
-    """Halts for a decision; on resume goes to ``next`` (approved), ``on_reject`` or ``on_timeout``."""
-
-    type_name = "approval"
-
-    async def call(self, state: RunState) -> Outcome:
-        settings: ApprovalConfig = self.settings
-        pending: dict[str, str] = state.ctx.setdefault(PENDING_APPROVALS, {})
-        requested_at = pending.get(self.step.id)
-        if requested_at is None or not state.resumed:
-            requested = utcnow().isoformat()
-            pending[self.step.id] = requested
-            return self.halt(
-                {
-                    "type": "approval",
-                    "prompt": self.resolve(state, settings.prompt),
-                    "context": self.resolve(state, settings.context),
-                    "approvers": settings.approvers,
-                    "timeout": settings.timeout,
-                    "requested_at": requested,
-                },
-                resume_step=self.step.id,
-            )
-        if settings.timeout is not None:
-            waited = (utcnow() - datetime.datetime.fromisoformat(requested_at)).total_seconds()
-            if waited > settings.timeout:
-                self._clear(state, pending)
-                if settings.on_timeout:
-                    return self.continue_(output={"approved": None, "timed_out": True}, next_step=settings.on_timeout)
-                raise StepError(f"step {self.step.id!r}: approval timed out after {settings.timeout:g}s")
-        if state.resume_approved is None:
-            raise StepError(f"step {self.step.id!r}: resume an approval with approved=true or approved=false")
-        self._clear(state, pending)
-        if state.resume_approved:
-            return self.continue_(output={"approved": True})
-        if settings.on_reject:
-            return self.continue_(output={"approved": False}, next_step=settings.on_reject)
-        raise StepError("Rejected")
-
-    def _clear(self, state: RunState, pending: dict[str, str]) -> None:
-        pending.pop(self.step.id, None)
-        if not pending:
-            state.ctx.pop(PENDING_APPROVALS, None)

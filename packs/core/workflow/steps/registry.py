@@ -11,9 +11,10 @@ from typing import Any
 
 from packs.core.workflow.language.definition import StepDef
 from packs.core.workflow.steps import configs
+from packs.core.workflow.steps.approval import ApprovalStep
 from packs.core.workflow.steps.base import StepExecutor
 from packs.core.workflow.steps.call import CallStep
-from packs.core.workflow.steps.flow import ApprovalStep, AssignStep, EndStep, HaltStep, RouterStep, StartStep
+from packs.core.workflow.steps.flow import AssignStep, EndStep, HaltStep, RouterStep, StartStep
 from packs.core.workflow.steps.loop import LoopStep
 from packs.core.workflow.steps.parallel import ParallelStep
 from packs.core.workflow.steps.subworkflow import WorkflowStep

@@ -2,6 +2,7 @@
 
 from packs.core.models.identity import ApiToken, Membership, User, Workspace
 from packs.core.models.item import Item
+from packs.core.models.schedule import WorkflowSchedule
 from packs.core.models.workflow import (
     WorkflowDefinition,
     WorkflowEntry,
@@ -18,5 +19,6 @@ __all__ = [
     "WorkflowEntry",
     "WorkflowExecution",
     "WorkflowModelValidationError",
+    "WorkflowSchedule",
     "Workspace",
 ]

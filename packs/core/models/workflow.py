@@ -137,11 +137,15 @@ class WorkflowExecution(WorkflowBase):
     attempts: Mapped[int] = mapped_column(Integer(), nullable=False, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(), nullable=True)
     lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    # Added by migration 0009: the schedule a run came from (no foreign key: runs outlive their schedule).
+    schedule_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True)
 
     __table_args__ = (
         Index("ix_workflow_executions_status_lease", "status", "lease_expires_at"),
         # The order and keyset of the executions list (migration 0004).
         Index("ix_workflow_executions_workspace_created", "workspace_id", "created_at", "id"),
+        # The executions list filtered by schedule (migration 0009).
+        Index("ix_workflow_executions_schedule_created", "schedule_id", "created_at", "id"),
     )
 
     entries: Mapped[list[WorkflowEntry]] = relationship(

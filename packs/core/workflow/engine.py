@@ -138,6 +138,7 @@ class Engine:
         status: Status = Status.RUNNING,
         workspace_id: str | None = None,
         created_by_id: str | None = None,
+        schedule_id: str | None = None,
     ) -> Execution:
         """A new execution of this definition, at its first step (not saved)."""
         now = utcnow()
@@ -151,6 +152,7 @@ class Engine:
             current_step=self.definition.first_step.id,
             workspace_id=workspace_id,
             created_by_id=created_by_id,
+            schedule_id=schedule_id,
             definition_version=self.definition.version,
             definition_hash=self.definition.content_hash,
         )

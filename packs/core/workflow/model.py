@@ -89,6 +89,8 @@ class Execution:
     """The worker holding the execution's lease, if any (kept by the store)."""
     lease_expires_at: datetime.datetime | None = None
     """When that lease runs out unless renewed (kept by the store)."""
+    schedule_id: str | None = None
+    """The schedule that started the execution, if one did (set once, when it is created)."""
 
 
 @dataclass

@@ -63,6 +63,7 @@ class AsyncRunner:
         *,
         workspace_id: str | None = None,
         created_by_id: str | None = None,
+        schedule_id: str | None = None,
     ) -> str:
         """Save the execution as ``pending``, queue it and return its id.
 
@@ -72,7 +73,12 @@ class AsyncRunner:
         that still holds the first drops the second; a second delivery is harmless anyway (the lease).
         """
         execution = self.engine.new_execution(
-            input, execution_id, status=Status.PENDING, workspace_id=workspace_id, created_by_id=created_by_id
+            input,
+            execution_id,
+            status=Status.PENDING,
+            workspace_id=workspace_id,
+            created_by_id=created_by_id,
+            schedule_id=schedule_id,
         )
         await self.catalog.snapshot(self.definition)
         if await self.store.add(execution):

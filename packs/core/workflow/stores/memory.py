@@ -128,8 +128,8 @@ class MemoryStore(LeaseFence):
         if stored is None or stored.status not in expected:
             return False
         saved = copy.deepcopy(execution)
-        kept = ("created_at", "workflow_id", "input", "workspace_id", "created_by_id", "definition_version")
-        for name in (*kept, "definition_hash"):
+        kept = ("created_at", "workflow_id", "input", "workspace_id", "created_by_id", "schedule_id")
+        for name in (*kept, "definition_version", "definition_hash"):
             setattr(saved, name, getattr(stored, name))
         saved.attempts, saved.lease_owner, saved.lease_expires_at = 0, None, None
         self._executions[execution.id] = saved
@@ -158,6 +158,7 @@ class MemoryStore(LeaseFence):
             if (where.workflow_id is None or execution.workflow_id == where.workflow_id)
             and (where.status is None or execution.status == where.status)
             and (where.workspace_id is None or execution.workspace_id == where.workspace_id)
+            and (where.schedule_id is None or execution.schedule_id == where.schedule_id)
         ]
         found.sort(key=lambda execution: (execution.created_at, execution.id), reverse=True)
         total = len(found) if count else None

@@ -81,6 +81,7 @@ class ExecutionFilter:
     workflow_id: str | None = None
     status: str | None = None
     workspace_id: str | None = None
+    schedule_id: str | None = None
 
 
 @runtime_checkable
@@ -120,6 +121,7 @@ KEPT_BY_STORE = (
     "input",
     "workspace_id",
     "created_by_id",
+    "schedule_id",
     "definition_version",
     "definition_hash",
     "attempts",

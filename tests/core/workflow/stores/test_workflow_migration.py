@@ -39,6 +39,8 @@ QUEUE_COLUMNS = {
     "lease_expires_at": True,
 }
 """What migration 0003 adds to 0002's ``workflow_executions``."""
+SCHEDULE_COLUMNS = {"schedule_id": True}
+"""What migration 0009 adds: the schedule a run came from."""
 ENTRY_COLUMNS = {
     "id": False,
     "execution_id": False,
@@ -77,7 +79,7 @@ def describe(inspector: Any) -> dict[str, Any]:
 
 async def test_columns_and_nullability(database_url: str) -> None:
     tables = await inspected(database_url, describe)
-    assert tables["workflow_executions"]["columns"] == EXECUTION_COLUMNS | QUEUE_COLUMNS
+    assert tables["workflow_executions"]["columns"] == EXECUTION_COLUMNS | QUEUE_COLUMNS | SCHEDULE_COLUMNS
     assert tables["workflow_entries"]["columns"] == ENTRY_COLUMNS
     assert tables["workflow_executions"]["primary_key"] == ("id",)
     assert tables["workflow_entries"]["primary_key"] == ("id",)
@@ -91,7 +93,7 @@ async def test_server_defaults(database_url: str) -> None:
     assert "0" in defaults["attempts"]
     with_defaults = {"status", "input", "ctx", "attempts"}
     assert {name: value for name, value in defaults.items() if name not in with_defaults} == dict.fromkeys(
-        set(EXECUTION_COLUMNS | QUEUE_COLUMNS) - with_defaults
+        set(EXECUTION_COLUMNS | QUEUE_COLUMNS | SCHEDULE_COLUMNS) - with_defaults
     )
     assert set((await inspected(database_url, describe))["workflow_entries"]["defaults"].values()) == {None}
 
@@ -140,6 +142,7 @@ async def test_indexes(database_url: str) -> None:
         "ix_workflow_executions_created_by_id": (("created_by_id",), False),
         "ix_workflow_executions_status_lease": (("status", "lease_expires_at"), False),
         "ix_workflow_executions_workspace_created": (("workspace_id", "created_at", "id"), False),  # 0004
+        "ix_workflow_executions_schedule_created": (("schedule_id", "created_at", "id"), False),  # 0009
     }
     assert tables["workflow_entries"]["indexes"] == {
         "ix_workflow_entries_execution_id": (("execution_id",), False),

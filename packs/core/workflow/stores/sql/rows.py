@@ -79,6 +79,7 @@ def execution_from_row(row: Any) -> Execution:
         updated_at=aware(row["updated_at"]),
         workspace_id=text_or_none(row.get("workspace_id")),
         created_by_id=text_or_none(row.get("created_by_id")),
+        schedule_id=text_or_none(row.get("schedule_id")),
         definition_version=row.get("definition_version"),
         definition_hash=row.get("definition_hash"),
         attempts=row.get("attempts") or 0,

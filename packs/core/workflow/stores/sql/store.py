@@ -365,6 +365,8 @@ class SQLStore(LeaseFence):
             conditions.append(table.c.status == str(where.status))
         if where.workspace_id is not None:
             conditions.append(table.c.workspace_id == _key(where.workspace_id))
+        if where.schedule_id is not None:
+            conditions.append(table.c.schedule_id == _key(where.schedule_id))
         keys = list(ctx_keys) if ctx_keys is not None else None
         columns: list[Any] = list(table.c) if keys is None else [c for c in table.c if c.name != "ctx"]
         columns += [table.c.ctx[key].label(f"ctx_key_{index}") for index, key in enumerate(keys or [])]
@@ -558,6 +560,9 @@ class SQLStore(LeaseFence):
             "definition_hash": execution.definition_hash,
             "attempts": execution.attempts,
         }
+        if "schedule_id" in self._executions.c:
+            schedule = execution.schedule_id
+            values["schedule_id"] = None if schedule is None else to_uuid(schedule, "schedule id")
         validate_values(self.execution_class, values)
         return values
 

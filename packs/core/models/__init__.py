@@ -9,6 +9,7 @@ from packs.core.models.workflow import (
     WorkflowExecution,
     WorkflowModelValidationError,
 )
+from packs.core.models.workflow_timers import WorkflowTimer
 
 __all__ = [
     "ApiToken",
@@ -19,6 +20,7 @@ __all__ = [
     "WorkflowEntry",
     "WorkflowExecution",
     "WorkflowModelValidationError",
+    "WorkflowTimer",
     "WorkflowSchedule",
     "Workspace",
 ]

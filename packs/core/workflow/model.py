@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from packs.core.workflow import clock
+
 
 class Status(enum.StrEnum):
     """An execution's status."""
@@ -34,8 +36,8 @@ class Action(enum.StrEnum):
 
 
 def utcnow() -> datetime.datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.datetime.now(datetime.UTC)
+    """The current time, timezone-aware UTC, by the engine's clock (:mod:`packs.core.workflow.clock`)."""
+    return clock.now()
 
 
 _last_entry_time = datetime.datetime.min.replace(tzinfo=datetime.UTC)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Entry, Execution, utcnow
 from packs.core.workflow.stores.protocol import KEPT_BY_STORE, ExecutionFilter, Keyset, LeaseFence, Page, claimable
+from packs.core.workflow.timers import Timer, note_added
 
 if TYPE_CHECKING:
     from packs.core.workflow.language.definition import WorkflowDef
@@ -27,6 +28,7 @@ class MemoryStore(LeaseFence):
         self._executions: dict[str, Execution] = {}
         self._entries: dict[str, list[Entry]] = {}
         self._definitions: dict[tuple[str, str], dict[str, Any]] = {}
+        self._timers: dict[str, Timer] = {}
 
     async def load(self, execution_id: str) -> Execution | None:
         """The execution ``execution_id``, or ``None``."""
@@ -61,6 +63,8 @@ class MemoryStore(LeaseFence):
     async def delete(self, execution_id: str) -> bool:
         """Delete the execution and its entries; ``True`` when it existed."""
         self._entries.pop(execution_id, None)
+        for timer in [t for t in self._timers.values() if t.execution_id == execution_id]:
+            del self._timers[timer.id]
         return self._executions.pop(execution_id, None) is not None
 
     async def execution_ids(self, workflow_id: str | None = None, limit: int = 1000) -> list[str]:
@@ -175,6 +179,50 @@ class MemoryStore(LeaseFence):
         found = self._definitions.get((workflow_id, content_hash))
         return copy.deepcopy(found) if found is not None else None
 
+    # -- durable timers (packs.core.workflow.timers) ------------------------------------------------
+
+    async def add_timer(self, timer: Timer) -> None:
+        """Keep ``timer`` (its id must be new)."""
+        if timer.id in self._timers:
+            raise ValueError(f"timer {timer.id} exists already")
+        self._timers[timer.id] = copy.deepcopy(timer)
+        note_added(timer)
+
+    async def cancel_timers(self, execution_id: str, kind: str | None = None) -> int:
+        """Delete the execution's unfired timers (of ``kind`` when given); how many."""
+        cancelled = [
+            t.id
+            for t in self._timers.values()
+            if t.execution_id == execution_id and t.fired_at is None and (kind is None or t.kind == kind)
+        ]
+        for timer_id in cancelled:
+            del self._timers[timer_id]
+        return len(cancelled)
+
+    async def due_timers(self, now: datetime.datetime, limit: int = 100) -> list[Timer]:
+        """Unfired timers due at ``now``, earliest first."""
+        due = sorted((t for t in self._timers.values() if t.fired_at is None and t.due_at <= now), key=_due_order)
+        return copy.deepcopy(due[:limit])
+
+    async def claim_timer(self, timer_id: str, fired_at: datetime.datetime) -> bool:
+        """Mark the timer fired unless it was already (or is gone); whether this call did."""
+        timer = self._timers.get(timer_id)
+        if timer is None or timer.fired_at is not None:
+            return False
+        timer.fired_at = fired_at
+        return True
+
+    async def timers_of(self, execution_id: str) -> list[Timer]:
+        """The execution's unfired timers, earliest first."""
+        found = sorted(
+            (t for t in self._timers.values() if t.execution_id == execution_id and t.fired_at is None), key=_due_order
+        )
+        return copy.deepcopy(found)
+
+    async def next_timer_due(self) -> datetime.datetime | None:
+        """The earliest due time of an unfired timer, or ``None``."""
+        return min((t.due_at for t in self._timers.values() if t.fired_at is None), default=None)
+
     def unit(self) -> AbstractAsyncContextManager[None]:
         """Nothing to open: memory writes are immediate."""
         return _nothing()
@@ -182,6 +230,10 @@ class MemoryStore(LeaseFence):
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """Nothing to undo in memory."""
         return _nothing()
+
+
+def _due_order(timer: Timer) -> tuple[datetime.datetime, str]:
+    return (timer.due_at, timer.id)
 
 
 @asynccontextmanager

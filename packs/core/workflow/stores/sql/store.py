@@ -29,6 +29,7 @@ driver, in the unit's transaction (see :mod:`.driver`); elsewhere through SQLAlc
 
 The queue methods (``add``, leases, ``transition``, ``recoverable``, ``page``, definition snapshots)
 are each one short transaction of their own (workers and the API call them outside a step's unit).
+The durable timers' methods are in :mod:`.timers`.
 Times are the caller's clock (UTC): workers on several machines should keep their clocks in sync
 (NTP); a lease of tens of seconds leaves ample room for ordinary drift.
 """
@@ -75,6 +76,7 @@ from packs.core.workflow.stores.sql.rows import (
     validate_values,
 )
 from packs.core.workflow.stores.sql.sqlite import SQLiteWriter
+from packs.core.workflow.stores.sql.timers import SQLTimers, timers_table_of
 from packs.core.workflow.stores.sql.units import Executor, ScopeUnit, Unit
 
 if TYPE_CHECKING:
@@ -97,7 +99,7 @@ _WRITERS: dict[tuple[str, str], type[DriverWriter]] = {
 """The drivers whose checkpoints inside a scope skip SQLAlchemy's adapters, and their writers."""
 
 
-class SQLStore(LeaseFence):
+class SQLStore(LeaseFence, SQLTimers):
     """A workflow store on two SQL tables (see the module docstring for transactions)."""
 
     serializes_branches: bool = True
@@ -111,8 +113,11 @@ class SQLStore(LeaseFence):
         bind_session: SessionBinder | None = None,
         bind_session_factory: SessionFactoryBinder | None = None,
         definition_class: type[Any] | None = None,
+        timer_class: type[Any] | None = None,
     ) -> None:
         super().__init__()
+        self.timers_table = timers_table_of(execution_class, timer_class)
+        """The durable timers' table (see :mod:`.timers`), ``None`` when the store has none."""
         self.session_maker = session_maker
         self.definition_class = definition_class
         self.execution_class = execution_class
@@ -212,6 +217,8 @@ class SQLStore(LeaseFence):
             return False
         async with self._session(write=True) as session:
             await session.execute(delete(self._entries).where(self._entries.c.execution_id == key))
+            if self.timers_table is not None:
+                await session.execute(delete(self.timers_table).where(self.timers_table.c.execution_id == key))
             deleted = await session.execute(delete(self._executions).where(self._executions.c.id == key))
         return bool(getattr(deleted, "rowcount", 0))
 

@@ -1,0 +1,46 @@
+"""Durable timers: the ``workflow_timers`` table (docs/workflow-language.md, Timers; migration 0007).
+
+The columns are the engine's :class:`packs.core.workflow.timers.Timer` fields. Unfired timers are
+found by due time through a partial index (``fired_at IS NULL``); a timer of an execution goes
+with it (``ON DELETE CASCADE``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from advanced_alchemy.types import GUID, DateTimeUTC
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from packs.core.models.workflow import EMPTY_JSON_OBJECT, JsonOrNull, WorkflowBase
+
+UNFIRED = text("fired_at IS NULL")
+"""The rows the due-time index covers."""
+
+
+class WorkflowTimer(WorkflowBase):
+    """One wake-up: fire the handler of ``kind`` at ``due_at``, once (``workflow_timers``)."""
+
+    __tablename__ = "workflow_timers"
+
+    id: Mapped[UUID] = mapped_column(GUID(length=16), primary_key=True, default=uuid4)
+    kind: Mapped[str] = mapped_column(String(), nullable=False)
+    due_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), nullable=False)
+    execution_id: Mapped[UUID | None] = mapped_column(
+        GUID(length=16), ForeignKey("workflow_executions.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    schedule_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True, index=True)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(
+        JsonOrNull, nullable=False, default=dict, server_default=EMPTY_JSON_OBJECT
+    )
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), nullable=False, default=lambda: datetime.datetime.now(datetime.UTC)
+    )
+    fired_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+
+    __table_args__ = (
+        Index("ix_workflow_timers_unfired_due", "due_at", postgresql_where=UNFIRED, sqlite_where=UNFIRED),
+    )

@@ -1,0 +1,148 @@
+"""The SQL store's durable timers: the ``workflow_timers`` table (docs/workflow-language.md, Timers).
+
+:class:`SQLTimers` is a part of :class:`~packs.core.workflow.stores.sql.store.SQLStore`: its methods
+run in the store's unit when one is open (a step's timer commits with its checkpoint), else in a
+short transaction of their own. The table is the store's ``timer_class`` or, by default, the table
+named ``workflow_timers`` on the metadata of its execution class (the core pack's ``WorkflowTimer``).
+
+Firing exactly once: :meth:`SQLTimers.claim_timer` is ``UPDATE ... SET fired_at WHERE id AND
+fired_at IS NULL``, which one transaction wins. Inside a unit on PostgreSQL, :meth:`SQLTimers.due_timers`
+locks the rows it answers with ``FOR UPDATE SKIP LOCKED``, so two workers sweeping together take
+different timers instead of waiting on each other's.
+"""
+
+from __future__ import annotations
+
+import datetime
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, delete, insert, select, update
+
+from packs.core.workflow.errors import ConfigError
+from packs.core.workflow.stores.sql.rows import aware, to_uuid, uuid_or_none
+from packs.core.workflow.stores.sql.units import Executor
+from packs.core.workflow.timers import Timer, note_added
+
+TIMERS_TABLE = "workflow_timers"
+
+
+class SQLTimers:
+    """The timer methods of the SQL store (it provides ``_session``, ``in_unit`` and the table)."""
+
+    timers_table: Table | None
+
+    if TYPE_CHECKING:
+
+        def _session(self, write: bool = False) -> AbstractAsyncContextManager[Executor]: ...
+
+        @property
+        def in_unit(self) -> bool: ...
+
+    def _timers(self) -> Table:
+        if self.timers_table is None:
+            raise ConfigError(
+                f"this SQL store has no {TIMERS_TABLE} table: pass timer_class=... or import the core pack's models"
+            )
+        return self.timers_table
+
+    async def add_timer(self, timer: Timer) -> None:
+        """Insert ``timer`` (in the open unit, when there is one)."""
+        values = {
+            "id": to_uuid(timer.id, "timer id"),
+            "kind": timer.kind,
+            "due_at": timer.due_at,
+            "execution_id": None if timer.execution_id is None else to_uuid(timer.execution_id, "execution id"),
+            "schedule_id": None if timer.schedule_id is None else to_uuid(timer.schedule_id, "schedule id"),
+            "payload": timer.payload,
+            "created_at": timer.created_at,
+            "fired_at": timer.fired_at,
+        }
+        async with self._session(write=True) as session:
+            await session.execute(insert(self._timers()), values)
+        note_added(timer)
+
+    async def cancel_timers(self, execution_id: str, kind: str | None = None) -> int:
+        """Delete the execution's unfired timers (of ``kind`` when given); how many."""
+        key = uuid_or_none(execution_id)
+        if key is None:
+            return 0
+        table = self._timers()
+        statement = delete(table).where(table.c.execution_id == key, table.c.fired_at.is_(None))
+        if kind is not None:
+            statement = statement.where(table.c.kind == kind)
+        async with self._session(write=True) as session:
+            result = await session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def due_timers(self, now: datetime.datetime, limit: int = 100) -> list[Timer]:
+        """Unfired timers due at ``now``, earliest first (locked, skipping locked rows, inside a unit on PostgreSQL)."""
+        table = self._timers()
+        statement = (
+            select(table)
+            .where(table.c.fired_at.is_(None), table.c.due_at <= now)
+            .order_by(table.c.due_at, table.c.id)
+            .limit(limit)
+        )
+        if self.in_unit:
+            statement = statement.with_for_update(skip_locked=True)
+        async with self._session() as session:
+            rows = (await session.execute(statement)).all()
+        return [timer_from_row(row._mapping) for row in rows]
+
+    async def claim_timer(self, timer_id: str, fired_at: datetime.datetime) -> bool:
+        """Mark the timer fired unless it was already (or is gone); whether this call did."""
+        key = uuid_or_none(timer_id)
+        if key is None:
+            return False
+        table = self._timers()
+        statement = update(table).where(table.c.id == key, table.c.fired_at.is_(None)).values(fired_at=fired_at)
+        async with self._session(write=True) as session:
+            result = await session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def timers_of(self, execution_id: str) -> list[Timer]:
+        """The execution's unfired timers, earliest first."""
+        key = uuid_or_none(execution_id)
+        if key is None:
+            return []
+        table = self._timers()
+        statement = (
+            select(table)
+            .where(table.c.execution_id == key, table.c.fired_at.is_(None))
+            .order_by(table.c.due_at, table.c.id)
+        )
+        async with self._session() as session:
+            rows = (await session.execute(statement)).all()
+        return [timer_from_row(row._mapping) for row in rows]
+
+    async def next_timer_due(self) -> datetime.datetime | None:
+        """The earliest due time of an unfired timer, or ``None``."""
+        table = self._timers()
+        statement = select(table.c.due_at).where(table.c.fired_at.is_(None)).order_by(table.c.due_at).limit(1)
+        async with self._session() as session:
+            found = (await session.execute(statement)).scalar()
+        return None if found is None else aware(found)
+
+
+def timer_from_row(row: Any) -> Timer:
+    """An engine timer from a ``workflow_timers`` row mapping."""
+    return Timer(
+        id=str(row["id"]),
+        kind=row["kind"],
+        due_at=aware(row["due_at"]),
+        execution_id=None if row["execution_id"] is None else str(row["execution_id"]),
+        schedule_id=None if row["schedule_id"] is None else str(row["schedule_id"]),
+        payload=dict(row["payload"] or {}),
+        created_at=aware(row["created_at"]),
+        fired_at=None if row["fired_at"] is None else aware(row["fired_at"]),
+    )
+
+
+def timers_table_of(execution_class: type[Any], timer_class: type[Any] | None) -> Table | None:
+    """The timers table a store uses: ``timer_class``'s, else ``workflow_timers`` beside the executions table."""
+    if timer_class is not None:
+        table: Table = timer_class.__table__
+        return table
+    metadata = getattr(getattr(execution_class, "__table__", None), "metadata", None)
+    return None if metadata is None else metadata.tables.get(TIMERS_TABLE)

@@ -1,0 +1,259 @@
+"""Durable timers: one table of every wake-up, fired exactly once (docs/workflow-language.md, Timers).
+
+The interface other features build on:
+
+- :class:`Timer`: a row of ``workflow_timers``: ``kind`` (which handler fires it), ``due_at``,
+  ``execution_id`` (optional; the timer goes when its execution is deleted), ``schedule_id``
+  (optional), a JSON ``payload``, ``created_at`` and ``fired_at`` (``None`` until fired).
+- :class:`TimerStore`: the methods the memory and SQL stores have beside their others.
+  ``add_timer`` writes in the caller's unit when one is open, so a step's timer commits with the
+  checkpoint that needs it (``await state.engine.store.add_timer(timer)`` inside a step);
+  ``cancel_timers`` deletes an execution's unfired timers (of one kind when given);
+  ``due_timers`` lists unfired timers due at a time (inside a unit on PostgreSQL it locks them,
+  skipping rows another worker has locked); ``claim_timer`` is the compare-and-set that marks a
+  timer fired: true for exactly one caller; ``timers_of`` lists an execution's unfired timers
+  (what the API shows as due times); ``next_timer_due`` is the earliest unfired due time.
+- :data:`timer_handlers`: the registry of handlers by kind. A handler is
+  ``async def handler(timer: Timer, firing: Firing) -> None``; it runs inside the unit that
+  claimed the timer (its writes through the store commit with the claim, or roll back with it when
+  it raises: the timer then stays due and fires on a later sweep). It asks for an execution to be
+  delivered to the queue after the commit with ``firing.deliver(execution_id)``; ``firing.store``
+  and ``firing.now`` are the store and the firing time. Register with
+  ``timer_handlers.register("my_kind", handler)``; a timer of an unknown kind is logged and left due.
+- :func:`fire_due`: claims and fires the due timers (a batch, one unit) and answers what fired and
+  which executions to deliver; :class:`TimerSweeper` runs it every ``resolution`` seconds on each
+  process that runs executions, and is woken early for a timer known to come due sooner
+  (:func:`collecting` gathers the timers a block adds, for the queue's scheduled delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from packs.core.workflow import settings
+from packs.core.workflow.model import new_id, utcnow
+
+DEFAULT_RESOLUTION_SECONDS = 0.5
+"""How often a process looks for due timers by default: a timer fires at most about this late with no load."""
+
+
+@dataclass
+class Timer:
+    """One wake-up: fire the handler of ``kind`` at ``due_at`` (once)."""
+
+    kind: str
+    due_at: datetime.datetime
+    execution_id: str | None = None
+    schedule_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+    created_at: datetime.datetime = field(default_factory=utcnow)
+    fired_at: datetime.datetime | None = None
+
+
+@runtime_checkable
+class TimerStore(Protocol):
+    """The timer methods of a store (every method is a coroutine)."""
+
+    async def add_timer(self, timer: Timer) -> None: ...
+    async def cancel_timers(self, execution_id: str, kind: str | None = None) -> int: ...
+    async def due_timers(self, now: datetime.datetime, limit: int = 100) -> list[Timer]: ...
+    async def claim_timer(self, timer_id: str, fired_at: datetime.datetime) -> bool: ...
+    async def timers_of(self, execution_id: str) -> list[Timer]: ...
+    async def next_timer_due(self) -> datetime.datetime | None: ...
+
+
+@dataclass
+class Firing:
+    """What a handler is given beside its timer: the store, the firing time, and the deliveries to make."""
+
+    store: Any
+    now: datetime.datetime
+    deliveries: list[str] = field(default_factory=list)
+
+    def deliver(self, execution_id: str) -> None:
+        """Have the queue deliver ``execution_id`` once the firing has committed."""
+        self.deliveries.append(execution_id)
+
+
+TimerHandler = Callable[[Timer, Firing], Awaitable[None]]
+"""What fires a timer of one kind."""
+
+
+class TimerHandlers:
+    """The handlers of timers, by kind (one per kind; registering a kind again replaces its handler)."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, TimerHandler] = {}
+
+    def register(self, kind: str, handler: TimerHandler) -> TimerHandler:
+        """Fire timers of ``kind`` with ``handler``; answers ``handler`` (usable as a decorator's body)."""
+        self._handlers[kind] = handler
+        return handler
+
+    def get(self, kind: str) -> TimerHandler | None:
+        """The handler of ``kind``, or ``None``."""
+        return self._handlers.get(kind)
+
+    def kinds(self) -> list[str]:
+        """The registered kinds."""
+        return sorted(self._handlers)
+
+
+timer_handlers = TimerHandlers()
+"""The process's timer handlers (each feature registers its kind when its module is imported)."""
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What one :func:`fire_due` call did: the timers it fired and the executions to deliver."""
+
+    timers: list[Timer]
+    deliveries: list[str]
+
+
+async def fire_due(
+    store: Any,
+    *,
+    now: datetime.datetime | None = None,
+    limit: int = 100,
+    handlers: TimerHandlers | None = None,
+    logger: logging.Logger | None = None,
+) -> Fired:
+    """Claim and fire up to ``limit`` timers due at ``now`` (default: the clock's now), in one unit.
+
+    Each timer is claimed (compare-and-set) and handled in a savepoint: a handler that raises
+    undoes its own writes and its claim, so that timer fires on a later call. The deliveries are
+    for the caller to enqueue once this returns (the unit has committed).
+    """
+    handlers = handlers or timer_handlers
+    logger = logger or settings.defaults.logger
+    moment = now or utcnow()
+    fired: list[Timer] = []
+    firing = Firing(store, moment)
+    async with store.unit():
+        for timer in await store.due_timers(moment, limit):
+            handler = handlers.get(timer.kind)
+            if handler is None:
+                logger.warning("timer %s: no handler for kind %r; it stays due", timer.id, timer.kind)
+                continue
+            delivered = len(firing.deliveries)
+            try:
+                async with store.savepoint():
+                    if not await store.claim_timer(timer.id, moment):
+                        continue
+                    await handler(timer, firing)
+            except Exception:
+                del firing.deliveries[delivered:]
+                logger.exception("timer %s (%s): its handler failed; it stays due", timer.id, timer.kind)
+                continue
+            timer.fired_at = moment
+            fired.append(timer)
+    return Fired(fired, firing.deliveries)
+
+
+_collected: ContextVar[list[Timer] | None] = ContextVar("workflow_timers_collected", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[list[Timer]]:
+    """Gather the timers added (through :func:`note_added`) by the block, e.g. a worker's run, to schedule their
+    delivery once it has committed."""
+    added: list[Timer] = []
+    token = _collected.set(added)
+    try:
+        yield added
+    finally:
+        _collected.reset(token)
+
+
+def note_added(timer: Timer) -> None:
+    """Tell the enclosing :func:`collecting` block (if any) that ``timer`` was added; stores call it."""
+    added = _collected.get()
+    if added is not None:
+        added.append(timer)
+
+
+Deliver = Callable[[str], Awaitable[None]]
+"""How a sweeper hands an execution to the queue."""
+
+
+class TimerSweeper:
+    """Fires due timers every ``resolution`` seconds (and at once when :meth:`wake` is called) in a background task.
+
+    Every process that runs executions runs one (the app with the in-process queue, each worker
+    with SAQ); several firing together are safe, since a claim succeeds once. Its first sweep fires
+    whatever came due while every process was down.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        deliver: Deliver,
+        *,
+        resolution: float = DEFAULT_RESOLUTION_SECONDS,
+        batch: int = 200,
+        handlers: TimerHandlers | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.store = store
+        self.deliver = deliver
+        self.resolution = resolution
+        self.batch = batch
+        self.handlers = handlers
+        self.logger = logger or settings.defaults.logger
+        self._task: asyncio.Task[None] | None = None
+        self._woken = asyncio.Event()
+
+    async def sweep(self) -> list[Timer]:
+        """Fire every timer due now (batch after batch) and deliver what they woke; the timers fired."""
+        fired: list[Timer] = []
+        while True:
+            result = await fire_due(self.store, limit=self.batch, handlers=self.handlers, logger=self.logger)
+            fired.extend(result.timers)
+            for execution_id in dict.fromkeys(result.deliveries):
+                try:
+                    await self.deliver(execution_id)
+                except Exception:
+                    # The execution is pending in the database: the recovery sweep queues it again.
+                    self.logger.exception("execution %s: delivering it after its timer failed", execution_id)
+            if len(result.timers) < self.batch:
+                return fired
+
+    def wake(self) -> None:
+        """Sweep now instead of at the next tick."""
+        self._woken.set()
+
+    def start(self) -> None:
+        """Sweep now and then every ``resolution`` seconds."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._sweep_forever(), name="workflow-timer-sweep")
+
+    async def stop(self) -> None:
+        """Stop sweeping."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                self.logger.exception("timer sweep failed; trying again in %.1fs", self.resolution)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), self.resolution)
+            self._woken.clear()

@@ -1,0 +1,213 @@
+"""Durable timers (docs/workflow-language.md, Timers): the store methods, firing once by kind, the clock.
+
+Every test runs on the memory store and on the SQL store over SQLite and PostgreSQL, with a
+frozen clock (nothing sleeps for a due time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from typing import Any
+
+import pytest
+
+from packs.core import workflow as wf
+from packs.core.workflow import clock
+from packs.core.workflow.model import new_id, utcnow
+from packs.core.workflow.timers import Firing, Timer, TimerHandlers, TimerSweeper, collecting, fire_due
+
+SQL_STORES = pytest.mark.parametrize(
+    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+"""Tests of what only a transaction can do (a rollback), on the SQL stores."""
+START = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
+
+
+def at(seconds: float) -> datetime.datetime:
+    return START + datetime.timedelta(seconds=seconds)
+
+
+async def saved_execution(store: Any) -> str:
+    execution = wf.Execution(id=new_id(), workflow_id="w", status=wf.Status.HALTED)
+    await store.save(execution)
+    return execution.id
+
+
+def test_the_frozen_clock_is_what_utcnow_answers() -> None:
+    with clock.frozen(START) as moment:
+        assert utcnow() == START
+        moment.advance(seconds=90)
+        assert utcnow() == at(90)
+        assert wf.Execution(id="x", workflow_id="w").created_at == at(90)
+    assert utcnow() > START
+    with pytest.raises(ValueError, match="timezone-aware"):
+        clock.FrozenClock(datetime.datetime(2026, 1, 1))
+
+
+async def test_timers_are_due_by_time_and_claimed_once(store: Any) -> None:
+    execution_id = await saved_execution(store)
+    early = Timer(kind="wait", due_at=at(10), execution_id=execution_id, payload={"step": "pause"})
+    late = Timer(kind="retry", due_at=at(20), execution_id=execution_id)
+    loose = Timer(kind="schedule", due_at=at(5))
+    for timer in (late, early, loose):
+        await store.add_timer(timer)
+
+    assert [t.id for t in await store.due_timers(at(4))] == []
+    assert [t.id for t in await store.due_timers(at(10))] == [loose.id, early.id]
+    assert [t.id for t in await store.timers_of(execution_id)] == [early.id, late.id]
+    assert await store.next_timer_due() == at(5)
+    found = (await store.timers_of(execution_id))[0]
+    assert (found.kind, found.due_at, found.payload, found.fired_at) == ("wait", at(10), {"step": "pause"}, None)
+
+    assert await store.claim_timer(early.id, at(11)) is True
+    assert await store.claim_timer(early.id, at(12)) is False
+    assert [t.id for t in await store.due_timers(at(30))] == [loose.id, late.id]
+    assert [t.id for t in await store.timers_of(execution_id)] == [late.id]
+    assert await store.claim_timer(new_id(), at(12)) is False
+    assert await store.claim_timer("not-a-uuid", at(12)) is False
+
+
+async def test_cancelling_removes_an_executions_unfired_timers_by_kind(store: Any) -> None:
+    execution_id, other_id = await saved_execution(store), await saved_execution(store)
+    wait, retry, other = (
+        Timer(kind="wait", due_at=at(10), execution_id=execution_id),
+        Timer(kind="retry", due_at=at(10), execution_id=execution_id),
+        Timer(kind="wait", due_at=at(10), execution_id=other_id),
+    )
+    for timer in (wait, retry, other):
+        await store.add_timer(timer)
+    assert await store.cancel_timers(execution_id, kind="retry") == 1
+    assert [t.id for t in await store.timers_of(execution_id)] == [wait.id]
+    assert await store.cancel_timers(execution_id) == 1
+    assert await store.timers_of(execution_id) == []
+    assert [t.id for t in await store.due_timers(at(10))] == [other.id]
+    assert await store.cancel_timers("not-a-uuid") == 0
+
+
+async def test_deleting_an_execution_deletes_its_timers(store: Any) -> None:
+    execution_id = await saved_execution(store)
+    await store.add_timer(Timer(kind="wait", due_at=at(1), execution_id=execution_id))
+    assert await store.delete(execution_id)
+    assert await store.due_timers(at(100)) == []
+    assert await store.next_timer_due() is None
+
+
+async def test_fire_due_dispatches_by_kind_once_and_collects_deliveries(store: Any) -> None:
+    handlers = TimerHandlers()
+    seen: list[tuple[str, str, datetime.datetime]] = []
+
+    async def wake(timer: Timer, firing: Firing) -> None:
+        seen.append((timer.kind, timer.id, firing.now))
+        assert timer.execution_id is not None
+        firing.deliver(timer.execution_id)
+
+    handlers.register("wait", wake)
+    handlers.register("approval_deadline", wake)
+    assert handlers.kinds() == ["approval_deadline", "wait"]
+    execution_id = await saved_execution(store)
+    first = Timer(kind="wait", due_at=at(1), execution_id=execution_id)
+    second = Timer(kind="approval_deadline", due_at=at(2), execution_id=execution_id)
+    unknown = Timer(kind="nobody_handles_this", due_at=at(1))
+    future = Timer(kind="wait", due_at=at(60), execution_id=execution_id)
+    for timer in (first, second, unknown, future):
+        await store.add_timer(timer)
+
+    with clock.frozen(at(5)):
+        fired = await fire_due(store, handlers=handlers)
+        again = await fire_due(store, handlers=handlers)
+    assert [t.id for t in fired.timers] == [first.id, second.id]
+    assert fired.deliveries == [execution_id, execution_id]
+    assert seen == [("wait", first.id, at(5)), ("approval_deadline", second.id, at(5))]
+    assert again.timers == []
+    # The unknown kind stays due (a handler registered later fires it); the future one waits.
+    assert [t.id for t in await store.due_timers(at(5))] == [unknown.id]
+    assert [t.id for t in await store.timers_of(execution_id)] == [future.id]
+
+
+async def test_two_sweeps_at_once_fire_each_timer_exactly_once(store: Any) -> None:
+    handlers = TimerHandlers()
+    fired: list[str] = []
+
+    async def count(timer: Timer, firing: Firing) -> None:
+        await asyncio.sleep(0)
+        fired.append(timer.id)
+
+    handlers.register("tick", count)
+    timers = [Timer(kind="tick", due_at=at(n % 7)) for n in range(60)]
+    for timer in timers:
+        await store.add_timer(timer)
+    with clock.frozen(at(10)):
+        results = await asyncio.gather(*(fire_due(store, handlers=handlers, limit=15) for _ in range(4)))
+        while await store.due_timers(at(10)):
+            results.append(await fire_due(store, handlers=handlers, limit=15))
+    assert sorted(fired) == sorted(t.id for t in timers)
+    assert sum(len(result.timers) for result in results) == len(timers)
+
+
+@SQL_STORES
+async def test_a_failing_handler_undoes_its_claim_and_the_timer_stays_due(store: Any) -> None:
+    handlers = TimerHandlers()
+    calls: list[str] = []
+
+    async def flaky(timer: Timer, firing: Firing) -> None:
+        calls.append(timer.id)
+        firing.deliver("never-delivered")
+        if len(calls) == 1:
+            raise RuntimeError("the first attempt fails")
+
+    handlers.register("flaky", flaky)
+    timer = Timer(kind="flaky", due_at=at(1))
+    await store.add_timer(timer)
+    with clock.frozen(at(2)):
+        failed = await fire_due(store, handlers=handlers)
+        assert (failed.timers, failed.deliveries) == ([], [])
+        assert [t.id for t in await store.due_timers(at(2))] == [timer.id]
+        succeeded = await fire_due(store, handlers=handlers)
+    assert [t.id for t in succeeded.timers] == [timer.id]
+    assert calls == [timer.id, timer.id]
+
+
+@SQL_STORES
+async def test_a_timer_added_in_a_unit_that_rolls_back_is_not_kept(store: Any) -> None:
+    timer = Timer(kind="wait", due_at=at(1))
+
+    async def failing_step() -> None:
+        async with store.unit():
+            await store.add_timer(timer)
+            raise RuntimeError("the step failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_step()
+    assert await store.due_timers(at(5)) == []
+
+
+async def test_collecting_gathers_the_timers_a_block_adds(store: Any) -> None:
+    timer = Timer(kind="wait", due_at=at(3))
+    with collecting() as added:
+        await store.add_timer(timer)
+    await store.add_timer(Timer(kind="wait", due_at=at(4)))
+    assert [t.id for t in added] == [timer.id]
+
+
+async def test_the_sweeper_fires_what_is_due_and_delivers_it(store: Any) -> None:
+    handlers = TimerHandlers()
+
+    async def wake(timer: Timer, firing: Firing) -> None:
+        assert timer.execution_id is not None
+        firing.deliver(timer.execution_id)
+
+    handlers.register("wait", wake)
+    execution_id = await saved_execution(store)
+    for seconds in range(5):
+        await store.add_timer(Timer(kind="wait", due_at=at(seconds), execution_id=execution_id))
+    delivered: list[str] = []
+
+    async def deliver(execution_id: str) -> None:
+        delivered.append(execution_id)
+
+    sweeper = TimerSweeper(store, deliver, handlers=handlers, batch=2, resolution=0.01)
+    with clock.frozen(at(10)):
+        fired = await sweeper.sweep()
+    assert len(fired) == 5
+    assert delivered == [execution_id, execution_id, execution_id]  # once per batch of firings

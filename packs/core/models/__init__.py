@@ -20,7 +20,7 @@ __all__ = [
     "WorkflowEntry",
     "WorkflowExecution",
     "WorkflowModelValidationError",
-    "WorkflowTimer",
     "WorkflowSchedule",
+    "WorkflowTimer",
     "Workspace",
 ]

@@ -9,6 +9,7 @@ from packs.core.models.workflow import (
     WorkflowExecution,
     WorkflowModelValidationError,
 )
+from packs.core.models.workflow_decisions import WorkflowDecision
 from packs.core.models.workflow_timers import WorkflowTimer
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Item",
     "Membership",
     "User",
+    "WorkflowDecision",
     "WorkflowDefinition",
     "WorkflowEntry",
     "WorkflowExecution",

@@ -6,6 +6,7 @@ definition = wf.load("workflows/create_contact.yml")
 result = await wf.Engine(definition, store=wf.MemoryStore(), service_resolver=resolve).run(input={...})
 """
 
+from packs.core.workflow.decisions import Decision
 from packs.core.workflow.engine import FAILURE, Engine
 from packs.core.workflow.errors import (
     ConfigError,
@@ -28,6 +29,7 @@ from packs.core.workflow.queue.adapters import InlineAdapter, QueueAdapter
 from packs.core.workflow.queue.async_runner import SETTLED, AsyncRunner, wait_for
 from packs.core.workflow.queue.catalog import DefinitionCatalog
 from packs.core.workflow.queue.control import cancel, queue_redrive, queue_resume
+from packs.core.workflow.queue.decisions import AlreadyDecidedError, Decided, decide
 from packs.core.workflow.queue.recovery import RecoverySweeper
 from packs.core.workflow.queue.worker import RetryPolicy, Worker
 from packs.core.workflow.replay import EventReplay
@@ -54,8 +56,11 @@ __all__ = [
     "SETTLED",
     "Action",
     "AsyncRunner",
+    "AlreadyDecidedError",
     "ConfigError",
     "Continue",
+    "Decided",
+    "Decision",
     "DefinitionCatalog",
     "Engine",
     "Entry",
@@ -96,6 +101,7 @@ __all__ = [
     "after_parse",
     "before_parse",
     "cancel",
+    "decide",
     "check_input",
     "clear_parser_hooks",
     "clear_registry",

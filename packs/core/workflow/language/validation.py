@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import msgspec
 
+from packs.core.workflow.language.approvals import approval_problems
 from packs.core.workflow.language.conditions import check_condition
 from packs.core.workflow.language.definition import FINISHED, StepDef, WorkflowDef
 from packs.core.workflow.language.references import ALWAYS_AVAILABLE, REFERENCE, references_in, root_of, split_path
@@ -29,6 +30,7 @@ def check_workflow(definition: WorkflowDef, references: bool = True) -> list[str
     for step in definition.walk():
         problems.extend(_conditions_and_expressions(step))
         problems.extend(_output_schema(step))
+        problems.extend(approval_problems(step))
     if references and not problems:
         problems.extend(_references(definition))
     return problems
@@ -203,8 +205,10 @@ def _check_step_references(step: StepDef, available: set[str], schemas: dict[str
     # A loop body runs again after itself: each body step, and a while condition, sees what any body step sets.
     looped = scope | loop_variables(step) | {name for child in step.children for name in sets_of(child)}
     for field, value in step.config.items():
-        if field in NESTED_CONFIG or (
-            field == "output" and isinstance(getattr(step.settings, "output", None), OutputSchema)
+        if (
+            field in NESTED_CONFIG
+            or (field == "output" and isinstance(getattr(step.settings, "output", None), OutputSchema))
+            or (field == "form" and step.type == "approval")  # a JSON Schema, never resolved
         ):
             continue
         where = f"{label} field {field!r}"

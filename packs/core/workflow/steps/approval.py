@@ -1,10 +1,25 @@
-"""The ``approval`` step: halts for a decision (see docs/workflow-language.md, "approval")."""
+"""The ``approval`` step: halts for decisions, then goes on by them (docs/workflow-language.md, "approval").
+
+At the halt the step resolves its ``approvers`` references into the rule (``halt_data.rule``) the
+application checks deciders against, and names the halt (``halt_id``) that decisions answer. On
+resume it reads the decisions recorded for that halt (:mod:`packs.core.workflow.decisions`); a resume
+whose ``approved`` the decisions do not already give (the engine's ``resume``, an operator) is recorded
+as an operator's decision, so every way of deciding leaves a record.
+"""
 
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from packs.core.workflow.decisions import (
+    Decision,
+    approval_rule,
+    halt_id,
+    resolved_approver_problem,
+    response_of,
+    verdict,
+)
 from packs.core.workflow.errors import StepError
 from packs.core.workflow.model import utcnow
 from packs.core.workflow.steps.base import Outcome, StepExecutor
@@ -27,34 +42,78 @@ class ApprovalStep(StepExecutor):
         pending: dict[str, str] = state.ctx.setdefault(PENDING_APPROVALS, {})
         requested_at = pending.get(self.step.id)
         if requested_at is None or not state.resumed:
+            approvers = self._approvers(state, settings)
             requested = utcnow().isoformat()
             pending[self.step.id] = requested
+            requester = state.execution.created_by_id
             return self.halt(
                 {
                     "type": "approval",
+                    "step_id": self.step.id,
                     "prompt": self.resolve(state, settings.prompt),
                     "context": self.resolve(state, settings.context),
                     "approvers": settings.approvers,
+                    "rule": approval_rule(approvers, allow_requester=settings.allow_requester, requester_id=requester),
+                    "quorum": settings.quorum,
+                    "form": settings.form,
                     "timeout": settings.timeout,
                     "requested_at": requested,
+                    "halt_id": halt_id(state.execution.id, self.step.id, requested),
                 },
                 resume_step=self.step.id,
             )
+        answered = halt_id(state.execution.id, self.step.id, requested_at)
+        decisions = await self._decisions(state, answered)
         if settings.timeout is not None:
             waited = (utcnow() - datetime.datetime.fromisoformat(requested_at)).total_seconds()
             if waited > settings.timeout:
                 self._clear(state, pending)
                 if settings.on_timeout:
-                    return self.continue_(output={"approved": None, "timed_out": True}, next_step=settings.on_timeout)
+                    output = {"approved": None, "timed_out": True, "decisions": [d.as_output() for d in decisions]}
+                    self.set_variable(state, settings.output, output)
+                    return self.continue_(output=output, next_step=settings.on_timeout)
                 raise StepError(f"step {self.step.id!r}: approval timed out after {settings.timeout:g}s")
         if state.resume_approved is None:
             raise StepError(f"step {self.step.id!r}: resume an approval with approved=true or approved=false")
+        approved = bool(state.resume_approved)
+        if verdict(decisions, settings.quorum) is not approved:
+            operator = Decision(state.execution.id, self.step.id, answered, approved)
+            await self._record(state, operator)
+            decisions.append(operator)
         self._clear(state, pending)
-        if state.resume_approved:
-            return self.continue_(output={"approved": True})
+        output = {
+            "approved": approved,
+            "decisions": [decision.as_output() for decision in decisions],
+            "response": response_of(decisions, settings.quorum),
+        }
+        self.set_variable(state, settings.output, output)
+        if approved:
+            return self.continue_(output=output)
         if settings.on_reject:
-            return self.continue_(output={"approved": False}, next_step=settings.on_reject)
+            return self.continue_(output=output, next_step=settings.on_reject)
         raise StepError("Rejected")
+
+    def _approvers(self, state: RunState, settings: ApprovalConfig) -> list[str] | None:
+        """The ``approvers`` with their references resolved (a reference to a list adds each item)."""
+        if settings.approvers is None:
+            return None
+        resolved: list[str] = []
+        for entry in settings.approvers:
+            value: Any = self.resolve(state, entry)
+            for item in value if isinstance(value, list) else [value]:
+                if (problem := resolved_approver_problem(item)) is not None:
+                    raise StepError(f"step {self.step.id!r} field 'approvers': {entry!r} resolved to {problem}")
+                resolved.append(item)
+        return resolved
+
+    async def _decisions(self, state: RunState, answered: str) -> list[Decision]:
+        read = getattr(state.engine.store, "decisions", None)
+        return list(await read(answered)) if read is not None else []
+
+    async def _record(self, state: RunState, decision: Decision) -> None:
+        add = getattr(state.engine.store, "add_decision", None)
+        if add is not None:
+            await add(decision)
 
     def _clear(self, state: RunState, pending: dict[str, str]) -> None:
         pending.pop(self.step.id, None)

@@ -86,6 +86,10 @@ class ApprovalConfig(Config):
     prompt: str | None = None
     context: Any = None
     approvers: list[str] | None = None
+    quorum: Annotated[int, msgspec.Meta(ge=1)] = 1
+    allow_requester: bool = False
+    form: dict[str, Any] | None = None
+    output: str | None = None
     on_reject: str | None = None
     timeout: Positive | None = None
     on_timeout: str | None = None

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from packs.core.workflow.decisions import Decision
 from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Entry, Execution, utcnow
 from packs.core.workflow.stores.protocol import KEPT_BY_STORE, ExecutionFilter, Keyset, LeaseFence, Page, claimable
@@ -29,6 +30,7 @@ class MemoryStore(LeaseFence):
         self._entries: dict[str, list[Entry]] = {}
         self._definitions: dict[tuple[str, str], dict[str, Any]] = {}
         self._timers: dict[str, Timer] = {}
+        self._decisions: list[Decision] = []
 
     async def load(self, execution_id: str) -> Execution | None:
         """The execution ``execution_id``, or ``None``."""
@@ -63,6 +65,7 @@ class MemoryStore(LeaseFence):
     async def delete(self, execution_id: str) -> bool:
         """Delete the execution and its entries; ``True`` when it existed."""
         self._entries.pop(execution_id, None)
+        self._decisions = [d for d in self._decisions if d.execution_id != execution_id]
         for timer in [t for t in self._timers.values() if t.execution_id == execution_id]:
             del self._timers[timer.id]
         return self._executions.pop(execution_id, None) is not None
@@ -222,6 +225,24 @@ class MemoryStore(LeaseFence):
     async def next_timer_due(self) -> datetime.datetime | None:
         """The earliest due time of an unfired timer, or ``None``."""
         return min((t.due_at for t in self._timers.values() if t.fired_at is None), default=None)
+
+    # -- approval decisions (packs.core.workflow.decisions) -----------------------------------------
+
+    async def add_decision(self, decision: Decision) -> None:
+        """Keep ``decision``; :class:`ValueError` when its user already decided on its halt."""
+        if decision.user_id is not None and any(
+            d.halt_id == decision.halt_id and d.user_id == decision.user_id for d in self._decisions
+        ):
+            raise ValueError(f"user {decision.user_id} already decided on halt {decision.halt_id}")
+        self._decisions.append(copy.deepcopy(decision))
+
+    async def decisions(self, halt_id: str) -> list[Decision]:
+        """The decisions on the halt ``halt_id``, oldest first."""
+        return copy.deepcopy([d for d in self._decisions if d.halt_id == halt_id])
+
+    async def execution_decisions(self, execution_id: str) -> list[Decision]:
+        """Every decision recorded on the execution ``execution_id``, oldest first."""
+        return copy.deepcopy([d for d in self._decisions if d.execution_id == execution_id])
 
     def unit(self) -> AbstractAsyncContextManager[None]:
         """Nothing to open: memory writes are immediate."""

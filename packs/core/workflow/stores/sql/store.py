@@ -29,7 +29,7 @@ driver, in the unit's transaction (see :mod:`.driver`); elsewhere through SQLAlc
 
 The queue methods (``add``, leases, ``transition``, ``recoverable``, ``page``, definition snapshots)
 are each one short transaction of their own (workers and the API call them outside a step's unit).
-The durable timers' methods are in :mod:`.timers`.
+The durable timers' methods are in :mod:`.timers`, the approval decisions' in :mod:`.decisions`.
 Times are the caller's clock (UTC): workers on several machines should keep their clocks in sync
 (NTP); a lease of tens of seconds leaves ample room for ordinary drift.
 """
@@ -65,6 +65,7 @@ from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Entry, Execution, Status, utcnow
 from packs.core.workflow.stores.protocol import ExecutionFilter, Keyset, LeaseFence, Page
 from packs.core.workflow.stores.sql.asyncpg import AsyncpgWriter
+from packs.core.workflow.stores.sql.decisions import SQLDecisions
 from packs.core.workflow.stores.sql.driver import DriverWriter
 from packs.core.workflow.stores.sql.rows import (
     UPDATED_ON_SAVE,
@@ -99,7 +100,7 @@ _WRITERS: dict[tuple[str, str], type[DriverWriter]] = {
 """The drivers whose checkpoints inside a scope skip SQLAlchemy's adapters, and their writers."""
 
 
-class SQLStore(LeaseFence, SQLTimers):
+class SQLStore(LeaseFence, SQLTimers, SQLDecisions):
     """A workflow store on two SQL tables (see the module docstring for transactions)."""
 
     serializes_branches: bool = True
@@ -219,6 +220,8 @@ class SQLStore(LeaseFence, SQLTimers):
             await session.execute(delete(self._entries).where(self._entries.c.execution_id == key))
             if self.timers_table is not None:
                 await session.execute(delete(self.timers_table).where(self.timers_table.c.execution_id == key))
+            if (decisions := self.decisions_table) is not None:
+                await session.execute(delete(decisions).where(decisions.c.execution_id == key))
             deleted = await session.execute(delete(self._executions).where(self._executions.c.id == key))
         return bool(getattr(deleted, "rowcount", 0))
 

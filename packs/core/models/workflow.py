@@ -229,6 +229,8 @@ class WorkflowEntry(WorkflowBase):
     output: Mapped[Any] = mapped_column(JsonOrNull, nullable=True)
     error: Mapped[str | None] = mapped_column(Text(), nullable=True)
     timestamp: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), nullable=False, index=True)
+    # Added by migration 0008: which attempt of a step with retriers the entry records.
+    attempt: Mapped[int | None] = mapped_column(Integer(), nullable=True)
 
     execution: Mapped[WorkflowExecution] = relationship(back_populates="entries")
 

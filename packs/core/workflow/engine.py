@@ -13,7 +13,8 @@ from typing import Any
 
 import msgspec
 
-from packs.core.workflow import settings
+from packs.core.workflow import retry, settings
+from packs.core.workflow.context import LARGE_VALUE_BYTES, as_context
 from packs.core.workflow.errors import (
     ConfigError,
     ExecutionError,
@@ -392,16 +393,16 @@ class Engine:
             if self.should_stop is not None and self.should_stop():
                 raise LeaseLostError(f"execution {execution.id}: stopping before step {step_id!r}, the lease was lost")
             if step_id == FINISHED:
-                await self._finish(state, copy.deepcopy(state.ctx), [])
+                await self._finish(state, copy.deepcopy(dict(state.ctx)), [])
                 return
             step = self.definition.step(step_id)
-            snapshot = state.ctx_bytes or msgspec.json.encode(state.ctx)
-            state.ctx_bytes = None
+            snapshot = dict(state.ctx)  # top-level values are replaced, never changed in place
             state.pending = []
             state.position = step.id
             started = time.monotonic()
             try:
                 async with unit:
+                    retry.begin_attempt(state.ctx)
                     outcome = await self.executor(step).call(state)
                     state.resumed = False
                     next_step = await self._conclude(state, step, outcome, started)
@@ -424,19 +425,27 @@ class Engine:
                 )
                 failed = self._record(state, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message)
                 await self.emit(Event("step.failed", {"step_id": step.id, "error": message}))
-                if step.on_error is None:
+                plan = retry.after_failure(step, error, state.ctx, failed)
+                if isinstance(plan, retry.Retry):
+                    await (retry.retry_now if plan.delay <= 0 else retry.wait_to_retry)(
+                        state, step, plan, [*state.pending, failed]
+                    )
+                    continue
+                if plan is None and step.on_error is None:
                     state.ctx[FAILURE] = failure(error, step.id)
                     await self._fail(state, message, failed)
                     return
-                last_error: dict[str, Any] = {
-                    "step": step.id,
-                    "message": error_message(error),
-                    "class": type(error).__name__,
-                }
-                if (details := error_details(error)) is not None:
-                    last_error["details"] = details
-                state.ctx["_last_error"] = last_error
-                next_step = step.on_error
+                if plan is None:
+                    last_error: dict[str, Any] = {
+                        "step": step.id,
+                        "message": error_message(error),
+                        "class": type(error).__name__,
+                    }
+                    if (details := error_details(error)) is not None:
+                        last_error["details"] = details
+                    state.ctx["_last_error"] = last_error
+                next_step = step.on_error if plan is None else plan.catcher.next
+                assert next_step is not None
                 entries = [*state.pending, failed]
                 self._advance(state, next_step, entries)
                 await self.store.checkpoint(execution, entries)

@@ -109,6 +109,8 @@ class Entry:
     output: Any = None
     error: str | None = None
     timestamp: datetime.datetime = field(default_factory=entry_time)
+    attempt: int | None = None
+    """Which attempt of a step with retriers this entry records (1 for the first), else ``None``."""
 
     def as_history(self) -> dict[str, Any]:
         """The entry as ``$history`` shows it."""
@@ -119,6 +121,7 @@ class Entry:
             "output": self.output,
             "error": self.error,
             "timestamp": self.timestamp.isoformat(),
+            "attempt": self.attempt,
         }
 
 

@@ -253,7 +253,7 @@ async def test_call_timeout_is_per_attempt(store: wf.Store) -> None:
     result = await run(store, document, svc=recorder)
     assert time.monotonic() - started < 2
     assert result.status == "failed"
-    assert result.error == "StepError: step 'slow': call timed out after 0.05s"
+    assert result.error == "CallTimeoutError: step 'slow': call timed out after 0.05s"
 
 
 async def test_call_output_schema_accepts_and_rejects(store: wf.Store) -> None:

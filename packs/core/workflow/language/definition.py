@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from packs.core.workflow.language.references import references_in, root_of
+from packs.core.workflow.language.retry import Catcher, Retrier
 
 FINISHED = "__FINISHED__"
 """A target meaning: stop here."""
@@ -42,6 +43,10 @@ class StepDef:
     on_error: str | None = None
     settings: Any = None
     path: str = ""
+    retry: tuple[Retrier, ...] = ()
+    """The step's retriers, in order (``retry``, or a ``call``'s ``retries`` shorthand)."""
+    catch: tuple[Catcher, ...] = ()
+    """The step's catchers, in order."""
 
     @property
     def children(self) -> list[StepDef]:

@@ -18,11 +18,12 @@ import yaml
 
 from packs.core.workflow.errors import ValidationError
 from packs.core.workflow.language.definition import InputDef, StepDef, WorkflowDef
+from packs.core.workflow.language.retry import parse_catch, parse_retry, shorthand_retry
 from packs.core.workflow.language.validation import check_workflow
 from packs.core.workflow.steps.registry import step_types
 
 TOP_LEVEL_KEYS = ("id", "name", "version", "description", "timeout", "inputs", "steps")
-STEP_KEYS = ("id", "type", "next", "on_error")
+STEP_KEYS = ("id", "type", "next", "on_error", "retry", "catch")
 INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 NESTED_FIELD = {"loop": "do", "parallel": "branches"}
 NOT_NESTABLE = ("start", "end", "router", "halt", "approval")
@@ -210,7 +211,7 @@ def _step(raw: Any, where: str, problems: list[str], parent: StepDef | None) -> 
         if step_type in NOT_NESTABLE:
             article = "an" if step_type[0] in "aeiou" else "a"
             problems.append(f"{label}: {article} {step_type} step cannot be inside {where_in} (step {parent.id!r})")
-        for key in ("next", "on_error"):
+        for key in ("next", "on_error", "retry", "catch"):
             if key in raw:
                 problems.append(f"{label} field {key!r}: steps inside {where_in} run in order; {key} is not allowed")
     targets: dict[str, str | None] = {}
@@ -226,6 +227,12 @@ def _step(raw: Any, where: str, problems: list[str], parent: StepDef | None) -> 
     settings = None
     if known is not None and known.config_struct is not None:
         settings = _settings(known.config_struct, config, label, problems)
+    retry = parse_retry(raw.get("retry"), label, problems) if parent is None else ()
+    shorthand = shorthand_retry(step_type, settings)
+    if "retry" in raw and shorthand:
+        problems.append(f"{label}: give either 'retry' or the shorthand 'retries', not both")
+    elif parent is None and not retry:
+        retry = shorthand
     nested_field = NESTED_FIELD.get(step_type)
     step = StepDef(
         id=step_id,
@@ -235,6 +242,8 @@ def _step(raw: Any, where: str, problems: list[str], parent: StepDef | None) -> 
         on_error=targets["on_error"],
         settings=settings,
         path=step_id if parent is None else f"{parent.path}:{step_id}",
+        retry=retry,
+        catch=parse_catch(raw.get("catch"), label, problems) if parent is None else (),
     )
     if nested_field and isinstance(config.get(nested_field), list):
         children = [

@@ -43,6 +43,7 @@ def targets_of(step: StepDef) -> list[tuple[str, str]]:
         found.append(("next", step.next))
     if step.on_error:
         found.append(("on_error", step.on_error))
+    found.extend((f"catch[{index}].next", catcher.next) for index, catcher in enumerate(step.catch))
     config = step.config
     if step.type == "router":
         for index, route in enumerate(config.get("routes") or []):
@@ -175,10 +176,20 @@ def _available(definition: WorkflowDef) -> dict[str, set[str]]:
                 if target == FINISHED or target not in available:
                     continue
                 incoming = before | {"_last_error"} if field == "on_error" else after
+                if field in (caught := _caught_errors(step)):
+                    incoming = before | caught[field]
                 if not incoming <= available[target]:
                     available[target] |= incoming
                     changed = True
     return available
+
+
+def _caught_errors(step: StepDef) -> dict[str, set[str]]:
+    """For each ``catch[i].next`` field of ``step``, the variable its catcher sets (its ``output``), if any."""
+    return {
+        f"catch[{index}].next": {catcher.output} if catcher.output else set()
+        for index, catcher in enumerate(step.catch)
+    }
 
 
 def _output_schemas(definition: WorkflowDef) -> dict[str, dict[str, Any]]:

@@ -53,6 +53,10 @@ async def invoke(function: Any, arguments: Any) -> Any:
     return result
 
 
+class CallTimeoutError(TimeoutError):
+    """A ``call`` attempt ran past the step's ``timeout`` (a ``TimeoutError``: retriers naming it match)."""
+
+
 class CallStep(StepExecutor):
     """Resolves ``service`` through the resolver and calls ``method`` with the resolved ``input``."""
 
@@ -62,7 +66,9 @@ class CallStep(StepExecutor):
         settings: CallConfig = self.settings
         function = bind_method(state.resolve_service(settings.service), settings.method)
         arguments = self.resolve(state, settings.input)
-        attempts = settings.retries + 1
+        # At the top level, ``retries`` is the shorthand of a retrier the engine applies (the step's ``retry``);
+        # inside a loop body or a parallel branch the step retries here, in its own savepoints.
+        attempts = 1 if self.step.retry else settings.retries + 1
         for attempt in range(1, attempts + 1):
             try:
                 # A failed last attempt fails the step, whose transaction rolls back whole: only an
@@ -77,8 +83,10 @@ class CallStep(StepExecutor):
                 raise
             except Exception as error:
                 if attempt == attempts:
-                    if isinstance(error, TimeoutError):
-                        raise StepError(f"step {self.step.id!r}: call timed out after {settings.timeout:g}s") from None
+                    if isinstance(error, TimeoutError) and settings.timeout is not None:
+                        raise CallTimeoutError(
+                            f"step {self.step.id!r}: call timed out after {settings.timeout:g}s"
+                        ) from None
                     raise
                 delay = settings.retry_delay * settings.retry_backoff ** (attempt - 1)
                 state.engine.logger.info(

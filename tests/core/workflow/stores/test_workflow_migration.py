@@ -53,6 +53,8 @@ ENTRY_COLUMNS = {
     "error": True,
     "timestamp": False,
 }
+ATTEMPT_COLUMNS = {"attempt": True}
+"""What migration 0008 adds to ``workflow_entries``: the attempt of a step with retriers."""
 JSON_COLUMNS = {
     "workflow_executions": ("input", "ctx", "result", "halt_data"),
     "workflow_entries": ("input", "output"),
@@ -80,7 +82,7 @@ def describe(inspector: Any) -> dict[str, Any]:
 async def test_columns_and_nullability(database_url: str) -> None:
     tables = await inspected(database_url, describe)
     assert tables["workflow_executions"]["columns"] == EXECUTION_COLUMNS | QUEUE_COLUMNS | SCHEDULE_COLUMNS
-    assert tables["workflow_entries"]["columns"] == ENTRY_COLUMNS
+    assert tables["workflow_entries"]["columns"] == ENTRY_COLUMNS | ATTEMPT_COLUMNS
     assert tables["workflow_executions"]["primary_key"] == ("id",)
     assert tables["workflow_entries"]["primary_key"] == ("id",)
 

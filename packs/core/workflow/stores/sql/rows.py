@@ -105,4 +105,5 @@ def entry_from_row(row: Any) -> Entry:
         output=row["output"],
         error=row["error"],
         timestamp=aware(row["timestamp"]),
+        attempt=row.get("attempt"),
     )

@@ -590,6 +590,7 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions):
                 "output": entry.output,
                 "error": entry.error,
                 "timestamp": entry.timestamp,
+                "attempt": entry.attempt,
             }
             for entry in entries
         ]

@@ -1,0 +1,134 @@
+"""What happens after a step fails: retry it (its retriers), go to a catcher's ``next``, or neither
+(docs/workflow-language.md, Retry and catch).
+
+The engine calls :func:`after_failure` with the error and the step's context as it was before the
+failed attempt. The counts of attempts live in the context under :data:`RETRY_STATE`
+(``{step, attempt, counts}``), so they survive a crash and a worker change; the engine takes that
+key out before every attempt, so it is gone once the step succeeds, and the context restored
+after a failure brings it back. :func:`retry_now` checkpoints a retry that runs at once and
+:func:`wait_to_retry` a retry that waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from packs.core.workflow.language.retry import Catcher, Retrier, matches
+from packs.core.workflow.model import Action, Entry, utcnow
+from packs.core.workflow.state import error_details, error_message
+
+if TYPE_CHECKING:
+    from packs.core.workflow.language.definition import StepDef
+    from packs.core.workflow.state import RunState
+
+RETRY_STATE = "_retry"
+"""Context key of the attempts of the step being retried: ``{step, attempt, counts: {retrier index: retries}}``."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Run the step again, after ``delay`` seconds: retry number ``retry`` of retrier ``retrier``."""
+
+    attempt: int
+    """The attempt that failed (from 1); the next one is ``attempt + 1``."""
+    retrier: Retrier
+    retry: int
+    delay: float
+
+
+@dataclass(frozen=True)
+class Caught:
+    """Go to ``catcher.next``, with ``error`` stored under ``catcher.output``."""
+
+    catcher: Catcher
+    error: dict[str, Any]
+
+
+def begin_attempt(ctx: dict[str, Any]) -> None:
+    """Take the retry counts out of the context before an attempt (a failure restores them)."""
+    ctx.pop(RETRY_STATE, None)
+
+
+def after_failure(step: StepDef, error: BaseException, ctx: dict[str, Any], failed: Entry) -> Retry | Caught | None:
+    """What follows the failed attempt of ``step`` (``None``: neither a retry nor a catcher applies).
+
+    ``ctx`` is the context before the attempt: on a retry its counts are updated, otherwise they are
+    removed (and a catcher's ``output`` is set). ``failed``, the attempt's ``failed`` entry, gets its
+    attempt number when the step has retriers.
+    """
+    counts, attempt = _counts(ctx, step)
+    ctx.pop(RETRY_STATE, None)
+    if step.retry:
+        failed.attempt = attempt
+    for index, retrier in enumerate(step.retry):
+        if not matches(error, retrier.errors):
+            continue
+        done = counts.get(str(index), 0)
+        if done < retrier.max_attempts:
+            counts[str(index)] = done + 1
+            ctx[RETRY_STATE] = {"step": step.id, "attempt": attempt + 1, "counts": counts}
+            return Retry(attempt=attempt, retrier=retrier, retry=done + 1, delay=_delay(retrier, done + 1))
+        break
+    for catcher in step.catch:
+        if matches(error, catcher.errors):
+            record = error_record(error, step.id, attempt)
+            if catcher.output:
+                ctx[catcher.output] = record
+            return Caught(catcher, record)
+    return None
+
+
+def error_record(error: BaseException, step_id: str, attempts: int) -> dict[str, Any]:
+    """What a catcher's ``output`` receives: ``{type, message, details, step_id, attempts}``."""
+    return {
+        "type": type(error).__name__,
+        "message": error_message(error),
+        "details": error_details(error),
+        "step_id": step_id,
+        "attempts": attempts,
+    }
+
+
+def _counts(ctx: dict[str, Any], step: StepDef) -> tuple[dict[str, int], int]:
+    """The retries per retrier so far and the number of the attempt that just failed."""
+    kept = ctx.get(RETRY_STATE)
+    if not isinstance(kept, dict) or kept.get("step") != step.id:
+        return {}, 1
+    counts = kept.get("counts")
+    attempt = kept.get("attempt")
+    return (
+        {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {},
+        attempt if isinstance(attempt, int) and attempt > 0 else 1,
+    )
+
+
+def _delay(retrier: Retrier, retry: int) -> float:
+    computed = retrier.delay(retry)
+    if retrier.jitter == "full" and computed > 0:
+        return random.uniform(0, computed)
+    return computed
+
+
+async def retry_now(state: RunState, step: StepDef, plan: Retry, entries: list[Entry]) -> None:
+    """Checkpoint a failed attempt and the start of the next one (the run goes on with the step at once)."""
+    execution = state.execution
+    started = state.entry(step.id, step, Action.STARTED, attempt=plan.attempt + 1)
+    state.remember(started)
+    execution.current_step = step.id
+    execution.ctx = state.ctx
+    execution.updated_at = utcnow()
+    await state.store.checkpoint(execution, [*entries, started])
+
+
+async def wait_to_retry(state: RunState, step: StepDef, plan: Retry, entries: list[Entry]) -> None:
+    """Checkpoint a failed attempt, wait ``plan.delay`` seconds, and checkpoint the start of the next one."""
+    await retry_now(state, step, plan, entries)
+    due = utcnow() + datetime.timedelta(seconds=plan.delay)
+    state.engine.logger.info(
+        "step %s attempt %d failed; retrying at %s", step.id, plan.attempt, due.isoformat(timespec="milliseconds")
+    )
+    await asyncio.sleep(plan.delay)

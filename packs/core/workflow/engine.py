@@ -14,7 +14,6 @@ from typing import Any
 import msgspec
 
 from packs.core.workflow import retry, settings
-from packs.core.workflow.context import LARGE_VALUE_BYTES, as_context
 from packs.core.workflow.errors import (
     ConfigError,
     ExecutionError,
@@ -393,10 +392,11 @@ class Engine:
             if self.should_stop is not None and self.should_stop():
                 raise LeaseLostError(f"execution {execution.id}: stopping before step {step_id!r}, the lease was lost")
             if step_id == FINISHED:
-                await self._finish(state, copy.deepcopy(dict(state.ctx)), [])
+                await self._finish(state, copy.deepcopy(state.ctx), [])
                 return
             step = self.definition.step(step_id)
-            snapshot = dict(state.ctx)  # top-level values are replaced, never changed in place
+            snapshot = state.ctx_bytes or msgspec.json.encode(state.ctx)
+            state.ctx_bytes = None
             state.pending = []
             state.position = step.id
             started = time.monotonic()

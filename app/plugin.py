@@ -57,12 +57,17 @@ class PackflowPlugin(InitPluginProtocol):
 
     async def start_inline_queue(self, _: Litestar | None = None) -> None:
         """Run the recovery sweep in this process: executions left pending or running by an earlier run of
-        the app are queued again at once, and those of a stuck in-process run once their lease expires."""
+        the app are queued again at once, and those of a stuck in-process run once their lease expires; and
+        the durable timers' sweep (those that came due while the app was down fire now)."""
         self.workflows.sweeper.start()
+        if self.workflows.timers is not None:
+            self.workflows.timers.start()
 
     async def stop_inline_queue(self, _: Litestar | None = None) -> None:
         """Stop the sweep and the in-process executions (they resume from their checkpoints on next start)."""
         await self.workflows.sweeper.stop()
+        if self.workflows.timers is not None:
+            await self.workflows.timers.stop()
         adapter = self.workflows.adapter
         if isinstance(adapter, InlineAdapter):
             await adapter.close()

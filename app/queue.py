@@ -31,10 +31,13 @@ if TYPE_CHECKING:
     from saq.job import Job
     from saq.queue.base import Queue
 
-    from packs.core.workflow import RecoverySweeper, Worker
+    from packs.core.workflow import RecoverySweeper, Timer, TimerSweeper, Worker
 
 DEFAULT_QUEUE_NAME = "packflow-workflows"
 JOB_FUNCTION = "packflow_run_execution"
+TIMERS_JOB_FUNCTION = "packflow_fire_timers"
+"""The SAQ job scheduled at a durable timer's due time: the worker taking it fires what is due."""
+TIMERS_KEY = "packflow_timers"
 WORKER_KEY = "packflow_worker"
 
 logger = logging.getLogger("packflow.queue")
@@ -82,6 +85,13 @@ async def run_execution(ctx: Context, *, execution_id: str) -> None:
         await worker.process(execution_id)
 
 
+async def fire_timers(ctx: Context) -> None:
+    """The SAQ job at a timer's due time: fire the due timers on this worker (the sweep does the same)."""
+    sweeper: TimerSweeper | None = cast("dict[str, Any]", ctx).get(TIMERS_KEY)
+    if sweeper is not None:
+        await sweeper.sweep()
+
+
 class SAQAdapter:
     """Enqueues execution ids on the SAQ queue (connecting on first use)."""
 
@@ -121,6 +131,19 @@ class SAQAdapter:
             scheduled=int(time.time() + delay) if delay > 0 else 0,
         )
 
+    async def schedule_timers(self, timers: list[Timer]) -> None:
+        """Queue a job at each timer's due time (SAQ's scheduled jobs, whole seconds, rounded up), one per timer."""
+        queue = await self.connect()
+        for timer in timers:
+            await queue.enqueue(
+                TIMERS_JOB_FUNCTION,
+                key=f"timer:{timer.id}",
+                timeout=60,
+                ttl=JOB_TTL_SECONDS,
+                retries=1,
+                scheduled=math.ceil(timer.due_at.timestamp()),
+            )
+
     async def disconnect(self) -> None:
         """Close the queue's connections."""
         if self._connected:
@@ -149,7 +172,7 @@ def saq_plugin(queue_url: str, concurrency: int, name: str = DEFAULT_QUEUE_NAME)
                 QueueConfig(
                     **broker,
                     name=name,
-                    tasks=[(JOB_FUNCTION, run_execution)],
+                    tasks=[(JOB_FUNCTION, run_execution), (TIMERS_JOB_FUNCTION, fire_timers)],
                     concurrency=concurrency,
                 )
             ],
@@ -158,27 +181,37 @@ def saq_plugin(queue_url: str, concurrency: int, name: str = DEFAULT_QUEUE_NAME)
     )
 
 
-def worker_hooks(worker: Worker, sweeper: RecoverySweeper) -> tuple[Any, Any]:
-    """SAQ startup/shutdown hooks that give jobs the workflow worker and run the recovery sweep."""
+def worker_hooks(worker: Worker, sweeper: RecoverySweeper, timers: TimerSweeper | None = None) -> tuple[Any, Any]:
+    """SAQ startup/shutdown hooks that give jobs the workflow worker and run the recovery and timer sweeps."""
 
     async def startup(ctx: Context) -> None:
         shared = cast("dict[str, Any]", ctx)
         shared[WORKER_KEY] = worker
+        shared[TIMERS_KEY] = timers
         sweeper.start()
+        if timers is not None:
+            timers.start()
         logger.info("workflow worker %s ready", worker.owner)
 
     async def shutdown(ctx: Context) -> None:
         await sweeper.stop()
+        if timers is not None:
+            await timers.stop()
 
     return startup, shutdown
 
 
 def build_worker(
-    adapter: SAQAdapter, worker: Worker, sweeper: RecoverySweeper, concurrency: int, sweep_seconds: float = 5.0
+    adapter: SAQAdapter,
+    worker: Worker,
+    sweeper: RecoverySweeper,
+    concurrency: int,
+    sweep_seconds: float = 5.0,
+    timer_sweep: TimerSweeper | None = None,
 ) -> SAQWorker:
     """A litestar-saq worker on the workflow queue, running ``concurrency`` executions at once; SAQ's sweep
-    (stuck jobs of dead workers, expired jobs) runs every ``sweep_seconds``."""
-    startup, shutdown = worker_hooks(worker, sweeper)
+    (stuck jobs of dead workers, expired jobs) runs every ``sweep_seconds``; ``timer_sweep`` fires durable timers."""
+    startup, shutdown = worker_hooks(worker, sweeper, timer_sweep)
     # SAQ's own defaults but the sweep (its typing asks for every timer).
     timers: PartialTimersDict = {
         "schedule": 1,
@@ -188,7 +221,7 @@ def build_worker(
     }
     return SAQWorker(
         adapter.queue,
-        functions=[(JOB_FUNCTION, run_execution)],
+        functions=[(JOB_FUNCTION, run_execution), (TIMERS_JOB_FUNCTION, fire_timers)],
         concurrency=concurrency,
         startup=[startup],
         shutdown=[shutdown],

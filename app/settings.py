@@ -42,6 +42,7 @@ CORE_KEYS = frozenset(
         "retry_backoff_seconds",
         "sweep_seconds",
         "requeue_pending_seconds",
+        "timer_resolution_seconds",
     }
 )
 """Core settings: ``PACKFLOW_<KEY>`` variables, or keys of the settings file's ``[packflow]`` table."""
@@ -91,6 +92,9 @@ class Settings:
     """``PACKFLOW_REQUEUE_PENDING_SECONDS``: how long an execution may wait ``pending`` before the recovery sweep
     queues it again (its delivery may have been lost: the API died between saving and queueing it, or a
     worker between taking the job and claiming the execution); a second delivery is harmless."""
+    timer_resolution_seconds: float = 0.5
+    """``PACKFLOW_TIMER_RESOLUTION_SECONDS``: how often each process that runs executions fires the durable timers
+    that came due (docs/workflow-language.md, Timers): a timer fires at most about this late with no load."""
     pack_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Each pack's raw settings by pack name (``[packs.<name>]`` in the settings file, ``PACKFLOW_<PACK>__<KEY>``);
     validated against the pack's ``register_settings`` Struct when the packs load."""
@@ -154,6 +158,7 @@ class Settings:
             retry_backoff_seconds=read.positive_float("retry_backoff_seconds", 1.0),
             sweep_seconds=read.positive_float("sweep_seconds", 5.0),
             requeue_pending_seconds=read.positive_float("requeue_pending_seconds", 10.0),
+            timer_resolution_seconds=read.positive_float("timer_resolution_seconds", 0.5),
             pack_settings=pack_settings,
             pack_sources=pack_sources,
             settings_file=str(path) if path is not None else None,

@@ -148,6 +148,8 @@ class WorkflowRuntime:
     service: WorkflowService
     saq_plugin: Any = None
     """litestar-saq's plugin when ``PACKFLOW_QUEUE=saq``."""
+    timers: wf.TimerSweeper | None = None
+    """The durable timers' sweep, run beside the recovery sweep (docs/workflow-language.md, Timers)."""
 
 
 _PACK_STEP_TYPES: dict[str, str] = {}
@@ -216,6 +218,14 @@ def configure_workflows(
         worker.requeue = lambda execution_id, delay: adapter.enqueue(execution_id, delay)
     else:
         adapter = wf.InlineAdapter(worker, settings.worker_concurrency, logger)
+    timers = wf.TimerSweeper(
+        store,
+        lambda execution_id: adapter.enqueue(execution_id),
+        resolution=settings.timer_resolution_seconds,
+        logger=logger,
+    )
+    # SAQ delivers a job at each due time; in-process, the sweep wakes itself then.
+    worker.timers_added = getattr(adapter, "schedule_timers", None) or timers.wake_at
     sweeper = wf.RecoverySweeper(
         store,
         adapter,
@@ -236,4 +246,5 @@ def configure_workflows(
         sweeper=sweeper,
         service=service,
         saq_plugin=plugin,
+        timers=timers,
     )

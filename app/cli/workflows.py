@@ -261,7 +261,9 @@ def run_worker_command(app: Litestar, concurrency: int | None) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        saq_worker = build_worker(adapter, runtime.worker, runtime.sweeper, size, settings.sweep_seconds)
+        saq_worker = build_worker(
+            adapter, runtime.worker, runtime.sweeper, size, settings.sweep_seconds, timer_sweep=runtime.timers
+        )
         click.echo(f"workflow worker {runtime.worker.owner}: concurrency {size}, lease {settings.lease_seconds:g}s")
         await run_worker(saq_worker, stop)
 

@@ -23,6 +23,8 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 """The backends a test runs on: SQLite, then PostgreSQL (marked ``postgres``)."""
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TABLES = (
+    "workflow_schedules",
+    "workflow_timers",
     "workflow_entries",
     "workflow_executions",
     "workflow_definitions",

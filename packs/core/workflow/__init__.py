@@ -46,6 +46,7 @@ from packs.core.workflow.settings import (
 from packs.core.workflow.state import to_json_value
 from packs.core.workflow.steps import StepExecutor, register_step_type, step_types
 from packs.core.workflow.stores import ExecutionFilter, Keyset, MemoryStore, Page, QueueStore, Store
+from packs.core.workflow.timers import Timer, TimerSweeper, fire_due, timer_handlers
 
 __all__ = [
     "DEFAULT_MAX_STATE_BYTES",
@@ -95,6 +96,8 @@ __all__ = [
     "Store",
     "StreamRunner",
     "SyncRunner",
+    "Timer",
+    "TimerSweeper",
     "ValidationError",
     "Worker",
     "WorkflowDef",
@@ -106,6 +109,7 @@ __all__ = [
     "clear_parser_hooks",
     "clear_registry",
     "configure",
+    "fire_due",
     "input_schema",
     "load",
     "queue_redrive",
@@ -114,6 +118,7 @@ __all__ = [
     "register_step_type",
     "registry",
     "step_types",
+    "timer_handlers",
     "to_json_value",
     "transform_config",
     "unregister",

@@ -39,6 +39,7 @@ from packs.core.workflow.state import (
 from packs.core.workflow.steps.base import StepExecutor
 from packs.core.workflow.steps.loop import CURSOR as LOOP_CURSOR
 from packs.core.workflow.steps.registry import step_types
+from packs.core.workflow.steps.wait import waiting_until
 from packs.core.workflow.stores.protocol import Store, keep_definition
 
 Listener = Callable[[Event], Awaitable[None] | None]
@@ -227,8 +228,8 @@ class Engine:
         else:
             execution = await self._load_own(execution_id)
         if execution.status == Status.HALTED:
-            if waiting_approval(execution.halt_data) is not None:
-                # Only a decision moves an approval: there is nothing to recover until it comes.
+            if waiting_approval(execution.halt_data) is not None or waiting_until(execution.halt_data) is not None:
+                # Only a decision moves an approval, and only its timer a wait: nothing to recover until then.
                 return ExecutionResult.of(execution)
             return await self._resume(execution_id, None, None)
         if execution.status not in (Status.RUNNING, Status.PENDING):

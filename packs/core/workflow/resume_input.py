@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from packs.core.workflow.errors import ResumeInputError, StepError
+from packs.core.workflow.errors import ExecutionStateError, ResumeInputError, StepError
 from packs.core.workflow.model import Execution, utcnow
 from packs.core.workflow.state import to_json_value
+from packs.core.workflow.steps.wait import waiting_until
 
 
 def waiting_approval(halt: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -42,6 +43,11 @@ def timed_out(approval: dict[str, Any], now: datetime.datetime | None = None) ->
 
 def check_resume(execution: Execution, response: Any, approved: Any) -> None:
     """:class:`ResumeInputError` unless ``response`` / ``approved`` fit what halted ``execution`` waits for."""
+    due = waiting_until(execution.halt_data)
+    if due is not None and utcnow() < datetime.datetime.fromisoformat(due):
+        raise ExecutionStateError(
+            f"execution {execution.id} is waiting until {due}; its timer resumes it then (cancel it to stop it)"
+        )
     details: dict[str, str] = {}
     if approved is not None and not isinstance(approved, bool):
         details["approved"] = f"must be true or false, got {approved!r}"

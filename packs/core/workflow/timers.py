@@ -231,6 +231,13 @@ class TimerSweeper:
         """Sweep now instead of at the next tick."""
         self._woken.set()
 
+    async def wake_at(self, timers: list[Timer]) -> None:
+        """Sweep at each of these timers' due times too (the in-process delivery at due time)."""
+        loop = asyncio.get_running_loop()
+        now = utcnow()
+        for due in sorted({timer.due_at for timer in timers}):
+            loop.call_later(max(0.0, (due - now).total_seconds()), self.wake)
+
     def start(self) -> None:
         """Sweep now and then every ``resolution`` seconds."""
         if self._task is None:

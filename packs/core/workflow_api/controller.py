@@ -243,13 +243,15 @@ class WorkflowsController(Controller):
         operation_id="workflows_executions_list",
     )
     async def list_executions(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> ExecutionList:
-        """The workspace's executions, newest first; filter by `workflow_id` and `status`, page with `page` and
+        """The workspace's executions, newest first; filter by `workflow_id`, `status` and `schedule_id` (the runs
+        of a schedule), page with `page` and
         `per_page`, or by keyset with `cursor`."""
         identity = await identify(request, db_session)
         query = list_query({key: values[-1] for key, values in request.query_params.dict().items() if values})
         found = await service_of(request).list(
             str(identity.workspace_id),
             workflow_id=query.workflow_id,
+            schedule_id=query.schedule_id,
             status=query.status,
             page=query.page,
             per_page=query.per_page,

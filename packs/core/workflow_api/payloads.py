@@ -93,6 +93,8 @@ class ExecutionOut(msgspec.Struct):
     workspace_id: str | None
     created_by_id: str | None
     attempts: int
+    schedule_id: str | None
+    """The schedule that started the execution (docs/http-api.md, Schedules), else null."""
     created_at: str
     updated_at: str
 
@@ -237,6 +239,7 @@ def _execution_fields(execution: Execution) -> dict[str, Any]:
         "definition_version": execution.definition_version,
         "workspace_id": _text(execution.workspace_id),
         "created_by_id": _text(execution.created_by_id),
+        "schedule_id": _text(execution.schedule_id),
         "attempts": execution.attempts,
         "created_at": execution.created_at.isoformat(),
         "updated_at": execution.updated_at.isoformat(),
@@ -357,6 +360,7 @@ class ListQuery:
     per_page: int
     keyset: bool = False
     after: Keyset | None = None
+    schedule_id: str | None = None
 
 
 def list_query(query: Mapping[str, str]) -> ListQuery:
@@ -391,9 +395,17 @@ def list_query(query: Mapping[str, str]) -> ListQuery:
             details.update(error.details)
         else:
             after = None if decoded is None else (decoded[0], str(decoded[1]))
+    schedule_id = query.get("schedule_id")
+    if schedule_id is not None:
+        try:
+            schedule_id = str(uuid.UUID(schedule_id))
+        except ValueError:
+            details["schedule_id"] = f"must be a schedule id (a UUID), got {schedule_id!r}"
     if details:
         raise ValidationError("Invalid parameters", details)
-    return ListQuery(query.get("workflow_id"), status, page, min(per_page, MAX_PER_PAGE), cursor is not None, after)
+    return ListQuery(
+        query.get("workflow_id"), status, page, min(per_page, MAX_PER_PAGE), cursor is not None, after, schedule_id
+    )
 
 
 def documented(
@@ -461,6 +473,7 @@ LIST_OPERATION = documented(
     query=[
         _query("workflow_id", Schema(type=OpenAPIType.STRING), "Only executions of this workflow."),
         _query("status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "Only executions in this status."),
+        _query("schedule_id", Schema(type=OpenAPIType.STRING), "Only runs of this schedule (its id, a UUID)."),
         _query(
             "page",
             Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE, default=1),

@@ -224,6 +224,7 @@ class WorkflowService:
         per_page: int = 25,
         after: Keyset | None = None,
         keyset: bool = False,
+        schedule_id: str | None = None,
     ) -> Page:
         """The workspace's executions, newest first, one page of them, read without their contexts (but
         for the failure record the list shows).
@@ -231,7 +232,9 @@ class WorkflowService:
         With ``keyset`` the page is the ``per_page`` executions after ``after`` (from the newest when
         ``None``) plus one more when there is a next page, and ``total`` is not counted.
         """
-        where = ExecutionFilter(workflow_id=workflow_id, status=status, workspace_id=workspace_id)
+        where = ExecutionFilter(
+            workflow_id=workflow_id, status=status, workspace_id=workspace_id, schedule_id=schedule_id
+        )
         if keyset:
             return await self.store.page(where, limit=per_page + 1, after=after, count=False, ctx_keys=(FAILURE,))
         return await self.store.page(where, offset=(page - 1) * per_page, limit=per_page, ctx_keys=(FAILURE,))

@@ -16,6 +16,7 @@ from packs.core.workflow.language.conditions import check_condition
 from packs.core.workflow.language.definition import FINISHED, StepDef, WorkflowDef
 from packs.core.workflow.language.references import ALWAYS_AVAILABLE, REFERENCE, references_in, root_of, split_path
 from packs.core.workflow.language.transforms import check_expression
+from packs.core.workflow.language.waits import wait_problems
 from packs.core.workflow.steps.configs import OutputSchema
 
 NESTED_CONFIG = ("do", "branches")
@@ -30,6 +31,7 @@ def check_workflow(definition: WorkflowDef, references: bool = True) -> list[str
     for step in definition.walk():
         problems.extend(_conditions_and_expressions(step))
         problems.extend(_output_schema(step))
+        problems.extend(wait_problems(step))
         problems.extend(approval_problems(step))
     if references and not problems:
         problems.extend(_references(definition))

@@ -39,7 +39,12 @@ async def cancel(store: QueueStore, execution_id: str) -> Execution:
         execution.status = Status.CANCELLED
         execution.error = "Cancelled"
         execution.updated_at = utcnow()
-        if await store.transition(execution, [observed]):
+        async with store.unit():
+            cancelled = await store.transition(execution, [observed])
+            cancel_timers = getattr(store, "cancel_timers", None)
+            if cancelled and cancel_timers is not None:
+                await cancel_timers(execution_id)
+        if cancelled:
             return execution
 
 

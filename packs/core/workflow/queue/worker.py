@@ -35,9 +35,13 @@ from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Execution, ExecutionResult, Status, utcnow
 from packs.core.workflow.queue.catalog import DefinitionCatalog
 from packs.core.workflow.stores.protocol import QueueStore
+from packs.core.workflow.timers import Timer, collecting
 
 Requeue = Callable[[str, float], Awaitable[None]]
 """How a worker puts an execution back on its queue: ``requeue(execution_id, delay_seconds)``."""
+
+TimersAdded = Callable[[list[Timer]], Awaitable[None]]
+"""What a worker tells about the durable timers a run added, once it has committed them (their delivery)."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,8 @@ class Worker:
         self.retry = retry or RetryPolicy()
         self.requeue = requeue
         self.logger = logger or settings.defaults.logger
+        self.timers_added: TimersAdded | None = None
+        """Called with the timers a run added (e.g. to schedule a queue job at each due time), when set."""
 
     async def process(self, execution_id: str) -> ExecutionResult | None:
         """Claim and run ``execution_id``; ``None`` when it was not claimable or the attempt did not finish it."""
@@ -168,7 +174,7 @@ class Worker:
             engine = Engine(definition, self.store, self.service_resolver, logger=self.logger)
             async with LeaseKeeper(self.store, execution_id, self.owner, self.lease_seconds, self.logger) as keeper:
                 engine.should_stop = keeper.is_lost
-                with self.store.leased(execution_id, self.owner):
+                with self.store.leased(execution_id, self.owner), collecting() as added_timers:
                     result = await engine.recover(execution_id, loaded=claimed)
         except LeaseLostError as lost:
             self.logger.info("execution %s: %s", execution_id, lost)
@@ -188,6 +194,12 @@ class Worker:
             await self._release(execution_id, delay)
             return None
         await self.store.release(execution_id, self.owner)
+        if added_timers and self.timers_added is not None:
+            try:
+                await self.timers_added(added_timers)
+            except Exception:
+                # The timer sweep of every worker fires them anyway.
+                self.logger.exception("execution %s: scheduling the delivery of its timers failed", execution_id)
         return result
 
     async def _release(self, execution_id: str, delay: float, requeue: bool = True) -> None:

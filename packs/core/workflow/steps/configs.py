@@ -106,3 +106,8 @@ class WorkflowConfig(Config):
     input: Any = None
     output: str | None = None
     timeout: Positive | None = None
+
+
+class WaitConfig(Config):
+    seconds: float | str | None = None
+    until: str | None = None

@@ -19,6 +19,7 @@ from packs.core.workflow.steps.loop import LoopStep
 from packs.core.workflow.steps.parallel import ParallelStep
 from packs.core.workflow.steps.subworkflow import WorkflowStep
 from packs.core.workflow.steps.transform import TransformStep
+from packs.core.workflow.steps.wait import WaitStep
 
 BUILTIN_STEP_TYPES: dict[str, tuple[type[StepExecutor], type[Any]]] = {
     "start": (StartStep, configs.StartConfig),
@@ -32,6 +33,7 @@ BUILTIN_STEP_TYPES: dict[str, tuple[type[StepExecutor], type[Any]]] = {
     "approval": (ApprovalStep, configs.ApprovalConfig),
     "transform": (TransformStep, configs.TransformConfig),
     "workflow": (WorkflowStep, configs.WorkflowConfig),
+    "wait": (WaitStep, configs.WaitConfig),
 }
 """The step types every engine knows, by name: their executor and config struct."""
 

@@ -1,0 +1,134 @@
+"""The ``wait`` step and the ``wait`` timer that wakes it (docs/workflow-language.md, step type ``wait``).
+
+``seconds: N`` (a number or a reference to one) or ``until: <ISO 8601 with offset>`` (or a reference
+to one). The step adds a durable timer in its own unit (it commits with the halt's checkpoint) and
+halts with ``halt_data = {type: "wait", due_at, timer_id}``; no process holds the wait. When the timer
+fires, its handler turns the halted execution into a queued resume (compare-and-set on ``halted``)
+and asks for its delivery; the run continues at the wait step, which completes with
+``{"due_at", "woke_at"}`` and goes to ``next``. A due time already past does not halt.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from packs.core.workflow.errors import StepError
+from packs.core.workflow.model import Status, utcnow
+from packs.core.workflow.steps.base import Outcome, StepExecutor
+from packs.core.workflow.steps.configs import WaitConfig
+from packs.core.workflow.timers import Firing, Timer, timer_handlers
+
+if TYPE_CHECKING:
+    from packs.core.workflow.state import RunState
+
+KIND = "wait"
+"""The timer kind of a ``wait`` step."""
+
+WAITS = "_waits"
+"""Context key: the due time of each wait step the execution halted at (by step id), until it wakes."""
+
+RESUME_REQUEST = "_resume"
+"""The engine's context key of a queued resume (``packs.core.workflow.engine.RESUME_REQUEST``)."""
+
+
+def parse_until(value: Any, where: str) -> datetime.datetime:
+    """An aware datetime from an ISO 8601 text with an offset; :class:`StepError` naming ``where`` otherwise."""
+    if isinstance(value, datetime.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            raise StepError(f"{where}: {value!r} is not an ISO 8601 timestamp") from None
+    else:
+        raise StepError(f"{where}: expected an ISO 8601 timestamp with an offset, got {value!r}")
+    if moment.tzinfo is None:
+        raise StepError(f"{where}: {value!r} has no UTC offset (write e.g. 2026-12-01T09:00:00+01:00 or ...Z)")
+    return moment.astimezone(datetime.UTC)
+
+
+def wait_seconds(value: Any, where: str) -> float:
+    """A number of seconds (not negative); :class:`StepError` naming ``where`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise StepError(f"{where}: expected a number of seconds (0 or more), got {value!r}")
+    return float(value)
+
+
+def waiting_until(halt: dict[str, Any] | None) -> str | None:
+    """The due time of the wait a halt stands for (``halt_data.type == "wait"``), or ``None``."""
+    if isinstance(halt, dict) and halt.get("type") == KIND and isinstance(halt.get("due_at"), str):
+        return str(halt["due_at"])
+    return None
+
+
+class WaitStep(StepExecutor):
+    """Halts until a durable timer fires at the due time, then goes on to ``next``."""
+
+    type_name = "wait"
+
+    async def call(self, state: RunState) -> Outcome:
+        waits: dict[str, str] = state.ctx.get(WAITS, {})
+        due = waits.get(self.step.id)
+        if due is not None and state.resumed:
+            self._forget(state)
+            return self.continue_(output={"due_at": due, "woke_at": utcnow().isoformat()})
+        due_at = self._due_at(state)
+        now = utcnow()
+        if due_at <= now:
+            self._forget(state)
+            return self.continue_(output={"due_at": due_at.isoformat(), "woke_at": now.isoformat()})
+        add_timer = getattr(state.engine.store, "add_timer", None)
+        if add_timer is None:
+            raise StepError(f"step {self.step.id!r}: the store keeps no timers, so it cannot wait")
+        timer = Timer(kind=KIND, due_at=due_at, execution_id=state.execution.id, payload={"step_id": self.step.id})
+        await add_timer(timer)
+        state.ctx.setdefault(WAITS, {})[self.step.id] = due_at.isoformat()
+        return self.halt({"type": KIND, "due_at": due_at.isoformat(), "timer_id": timer.id}, resume_step=self.step.id)
+
+    def _due_at(self, state: RunState) -> datetime.datetime:
+        settings: WaitConfig = self.settings
+        where = f"step {self.step.id!r}"
+        if settings.until is not None:
+            return parse_until(self.resolve(state, settings.until), f"{where} field 'until'")
+        seconds = wait_seconds(self.resolve(state, settings.seconds), f"{where} field 'seconds'")
+        return utcnow() + datetime.timedelta(seconds=seconds)
+
+    def _forget(self, state: RunState) -> None:
+        waits = state.ctx.get(WAITS)
+        if isinstance(waits, dict):
+            waits.pop(self.step.id, None)
+            if not waits:
+                state.ctx.pop(WAITS, None)
+
+
+async def wake(timer: Timer, firing: Firing) -> None:
+    """The ``wait`` timer's handler: queue the execution's resume if it still halts at this timer."""
+    if timer.execution_id is None:
+        return
+    await resume_halted(firing, timer.execution_id, lambda halt: halt.get("timer_id") == timer.id)
+
+
+async def resume_halted(firing: Firing, execution_id: str, matches: Any, approved: bool | None = None) -> bool:
+    """Turn the halted execution into a queued resume when ``matches(halt_data)``; whether it did.
+
+    A compare-and-set on ``halted`` (the store's ``transition``) inside the firing's unit: a resume or
+    cancel that came first wins, and the timer does nothing.
+    """
+    store = firing.store
+    execution = await store.load(execution_id)
+    if execution is None or execution.status != Status.HALTED or not matches(execution.halt_data or {}):
+        return False
+    execution.current_step = execution.recover_to or execution.current_step
+    execution.halt_data = None
+    execution.recover_to = None
+    execution.ctx[RESUME_REQUEST] = {"response": None, "approved": approved}
+    execution.status = Status.PENDING
+    execution.updated_at = firing.now
+    if not await store.transition(execution, [Status.HALTED]):
+        return False
+    firing.deliver(execution.id)
+    return True
+
+
+timer_handlers.register(KIND, wake)

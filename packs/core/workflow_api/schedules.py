@@ -1,0 +1,277 @@
+"""The schedule endpoints (docs/http-api.md, Schedules): create a workflow's schedule, list, show, change,
+delete and trigger the caller's workspace's schedules.
+
+HTTP only: every call goes through :class:`~packs.core.schedules.service.ScheduleService`
+(``app.state.schedule_service``) with the caller's identity; another workspace's schedule is answered
+exactly as one that does not exist (404). Error bodies are the workflow endpoints' own.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packs.core.http import API_PREFIX
+from packs.core.http.errors import ErrorBody, InvalidBody, error_response
+from packs.core.schedules.service import ScheduleNotFoundError, ScheduleService, ScheduleView, calendar_of
+from packs.core.tools.errors import ValidationError
+from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, identify, json_object
+from packs.core.workflow_api.payloads import EXECUTIONS_PATH, ExecutionAnswer, execution_answer
+
+SCHEDULES_PATH = f"{API_PREFIX}/workflows/schedules"
+MAX_PER_PAGE = 1000
+
+
+class ScheduleOut(msgspec.Struct):
+    """A schedule: its calendar (``cron`` or ``every``, ``timezone``), the run input and policies, whether it
+    is paused, and where it is: ``next_runs`` (the next five fire times, in its timezone; none while
+    paused), ``last_tick_at`` and ``next_tick_at`` (UTC)."""
+
+    id: str
+    workflow_id: str
+    workspace_id: str
+    created_by_id: str | None
+    cron: str | None
+    every: int | None
+    timezone: str
+    input: dict[str, Any]
+    overlap: str
+    catch_up: str
+    catch_up_window: int
+    jitter: int
+    paused: bool
+    next_runs: list[str]
+    last_tick_at: str | None
+    next_tick_at: str | None
+    created_at: str
+    updated_at: str
+    url: str
+    runs_url: str
+    """The schedule's runs: the executions list filtered by ``schedule_id``."""
+
+
+class ScheduleAnswer(msgspec.Struct):
+    """One schedule: ``{"data": schedule}``."""
+
+    data: ScheduleOut
+
+
+class SchedulePageMeta(msgspec.Struct):
+    page: int
+    per_page: int
+    total: int
+
+
+class ScheduleList(msgspec.Struct):
+    """``GET /api/v1/workflows/schedules``: the workspace's schedules, oldest first."""
+
+    data: list[ScheduleOut]
+    meta: SchedulePageMeta
+
+
+def _iso(moment: datetime.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(datetime.UTC).isoformat()
+
+
+def schedule_out(view: ScheduleView) -> ScheduleOut:
+    """The API's view of a schedule."""
+    row = view.schedule
+    zone = calendar_of(row).zone
+    return ScheduleOut(
+        id=str(row.id),
+        workflow_id=row.workflow_id,
+        workspace_id=str(row.workspace_id),
+        created_by_id=None if row.created_by_id is None else str(row.created_by_id),
+        cron=row.cron,
+        every=row.every_seconds,
+        timezone=row.timezone,
+        input=dict(row.input or {}),
+        overlap=row.overlap,
+        catch_up=row.catch_up,
+        catch_up_window=row.catch_up_window,
+        jitter=row.jitter,
+        paused=row.paused,
+        next_runs=[moment.astimezone(zone).isoformat() for moment in view.next_runs],
+        last_tick_at=_iso(row.last_tick_at),
+        next_tick_at=None if row.paused else _iso(row.next_tick_at),
+        created_at=row.created_at.isoformat(),
+        updated_at=row.updated_at.isoformat(),
+        url=f"{SCHEDULES_PATH}/{row.id}",
+        runs_url=f"{EXECUTIONS_PATH}?schedule_id={row.id}",
+    )
+
+
+def _page_numbers(request: Request[Any, Any, Any]) -> tuple[int, int]:
+    problems: dict[str, str] = {}
+
+    def number(name: str, default: int, high: int) -> int:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return default
+        if not raw.isdigit() or not 1 <= int(raw) <= high:
+            problems[name] = f"must be a whole number from 1 to {high:,}, got {raw!r}"
+            return default
+        return int(raw)
+
+    page = number("page", 1, 1_000_000)
+    per_page = number("per_page", 100, MAX_PER_PAGE)
+    if problems:
+        raise ValidationError("Invalid parameters", problems)
+    return page, per_page
+
+
+def _not_found(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    return error_response(404, {"error": str(error)})
+
+
+def _errors(*statuses: int) -> dict[int, ResponseSpec]:
+    described = {
+        400: "Invalid JSON body, or several workspaces and no X-Workspace-Id",
+        401: "Missing, malformed, unknown or revoked bearer token",
+        403: "Not a member of the workspace",
+        404: "No such workflow, or no such schedule in this workspace",
+        413: "Request body over the configured limit",
+        422: "Invalid fields (a bad cron, timezone, policy, number or input); details names each one",
+    }
+    return {
+        status: ResponseSpec(
+            data_container=InvalidBody if status == 422 else ErrorBody,
+            description=described[status],
+            generate_examples=False,
+        )
+        for status in (400, 401, 403, *statuses)
+    }
+
+
+def schedules_of(request: Request[Any, Any, Any]) -> ScheduleService:
+    """The app's schedule service."""
+    service: ScheduleService = request.app.state.schedule_service
+    return service
+
+
+class SchedulesController(Controller):
+    """``/api/v1/workflows/.../schedules``: the caller's workspace's schedules."""
+
+    path = f"{API_PREFIX}/workflows"
+    tags = ["schedules"]
+    security = [{"bearerAuth": []}]
+    exception_handlers = {ScheduleNotFoundError: _not_found, **EXCEPTION_HANDLERS}
+    parameters = {
+        "x_workspace_id": Parameter(
+            str,
+            header="X-Workspace-Id",
+            schema_extra={"format": "uuid"},
+            required=False,
+            description="The workspace to act in (needed when the user belongs to several).",
+        )
+    }
+
+    @post(
+        "/{workflow_id:str}/schedules",
+        status_code=201,
+        summary="Create a schedule",
+        operation_id="workflows_schedules_create",
+        responses=_errors(404, 413, 422),
+    )
+    async def create_schedule(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, workflow_id: str
+    ) -> Response[ScheduleAnswer]:
+        """A schedule of the workflow in the caller's workspace: `{"cron": "0 2 * * *"}` or `{"every": 60}`, with
+        `timezone` (IANA, default UTC), `input`, `overlap` (skip, buffer_one, allow_all, cancel_other; default
+        skip), `catch_up` (none, latest, all; default latest), `catch_up_window` (seconds, default 86400),
+        `jitter` (seconds, default 0) and `paused` (default false). Its runs have the caller as requester."""
+        identity = await identify(request, db_session)
+        service = schedules_of(request)
+        service.workflows.definition(workflow_id)  # an unknown workflow answers 404 before the body is read
+        view = await service.create(
+            workflow_id,
+            await json_object(request),
+            workspace_id=str(identity.workspace_id),
+            user_id=str(identity.user_id),
+        )
+        out = schedule_out(view)
+        return Response(ScheduleAnswer(out), status_code=201, headers={"Location": out.url})
+
+    @get("/schedules", summary="List schedules", operation_id="workflows_schedules_list", responses=_errors(422))
+    async def list_schedules(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, workflow_id: str | None = None
+    ) -> ScheduleList:
+        """The workspace's schedules, oldest first (only `workflow_id`'s when given), by `page` and `per_page`
+        (default 100, at most 1000)."""
+        identity = await identify(request, db_session)
+        page, per_page = _page_numbers(request)
+        views, total = await schedules_of(request).page(
+            str(identity.workspace_id), workflow_id=workflow_id, page=page, per_page=per_page
+        )
+        return ScheduleList([schedule_out(view) for view in views], SchedulePageMeta(page, per_page, total))
+
+    @get(
+        "/schedules/{schedule_id:str}",
+        summary="Show a schedule",
+        operation_id="workflows_schedules_show",
+        responses=_errors(404),
+    )
+    async def show_schedule(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, schedule_id: str
+    ) -> ScheduleAnswer:
+        """One schedule with `next_runs`, its next five fire times."""
+        identity = await identify(request, db_session)
+        return ScheduleAnswer(schedule_out(await schedules_of(request).get(schedule_id, str(identity.workspace_id))))
+
+    @patch(
+        "/schedules/{schedule_id:str}",
+        summary="Change, pause or resume a schedule",
+        operation_id="workflows_schedules_change",
+        responses=_errors(404, 413, 422),
+    )
+    async def change_schedule(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, schedule_id: str
+    ) -> ScheduleAnswer:
+        """Change the fields given (those of a create); `{"paused": true}` pauses, `{"paused": false}` resumes.
+        A new calendar or a resume counts ticks from now: those before are not caught up."""
+        identity = await identify(request, db_session)
+        service = schedules_of(request)
+        workspace_id = str(identity.workspace_id)
+        await service.get(schedule_id, workspace_id)  # another workspace's schedule answers 404 before the body
+        view = await service.change(schedule_id, workspace_id, await json_object(request))
+        return ScheduleAnswer(schedule_out(view))
+
+    @delete(
+        "/schedules/{schedule_id:str}",
+        status_code=204,
+        summary="Delete a schedule",
+        operation_id="workflows_schedules_delete",
+        responses=_errors(404),
+    )
+    async def delete_schedule(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, schedule_id: str
+    ) -> None:
+        """Delete the schedule; its runs stay (with their `schedule_id`), unfinished ones go on."""
+        identity = await identify(request, db_session)
+        await schedules_of(request).delete(schedule_id, str(identity.workspace_id))
+
+    @post(
+        "/schedules/{schedule_id:str}/trigger",
+        status_code=202,
+        summary="Run a schedule now",
+        operation_id="workflows_schedules_trigger",
+        responses=_errors(404, 422),
+    )
+    async def trigger_schedule(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, schedule_id: str
+    ) -> Response[ExecutionAnswer]:
+        """Start one run now, as a tick would (the schedule's input, creator and workspace), whatever the
+        calendar, pause and overlap policy: 202 with the execution."""
+        identity = await identify(request, db_session)
+        execution = await schedules_of(request).trigger(schedule_id, str(identity.workspace_id))
+        body = execution_answer(execution)
+        return Response(body, status_code=202, headers={"Location": body.meta.url})
+
+
+__all__ = ["SchedulesController", "schedule_out"]

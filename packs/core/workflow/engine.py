@@ -428,10 +428,9 @@ class Engine:
                 await self.emit(Event("step.failed", {"step_id": step.id, "error": message}))
                 plan = retry.after_failure(step, error, state.ctx, failed)
                 if isinstance(plan, retry.Retry):
-                    await (retry.retry_now if plan.delay <= 0 else retry.wait_to_retry)(
-                        state, step, plan, [*state.pending, failed]
-                    )
-                    continue
+                    if await retry.schedule(state, step, plan, [*state.pending, failed]):
+                        continue
+                    return
                 if plan is None and step.on_error is None:
                     state.ctx[FAILURE] = failure(error, step.id)
                     await self._fail(state, message, failed)

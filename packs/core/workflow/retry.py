@@ -5,8 +5,8 @@ The engine calls :func:`after_failure` with the error and the step's context as 
 failed attempt. The counts of attempts live in the context under :data:`RETRY_STATE`
 (``{step, attempt, counts}``), so they survive a crash and a worker change; the engine takes that
 key out before every attempt, so it is gone once the step succeeds, and the context restored
-after a failure brings it back. :func:`retry_now` checkpoints a retry that runs at once and
-:func:`wait_to_retry` a retry that waits.
+after a failure brings it back. :func:`schedule` checkpoints the failed attempt and either the next
+one at once or a halt until a durable ``retry`` timer (:func:`wake` is its handler).
 """
 
 from __future__ import annotations
@@ -17,13 +17,21 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from packs.core.workflow.events import Event
 from packs.core.workflow.language.retry import Catcher, Retrier, matches
-from packs.core.workflow.model import Action, Entry, utcnow
+from packs.core.workflow.model import Action, Entry, Status, utcnow
 from packs.core.workflow.state import error_details, error_message
+from packs.core.workflow.timers import Firing, Timer, timer_handlers
 
 if TYPE_CHECKING:
     from packs.core.workflow.language.definition import StepDef
     from packs.core.workflow.state import RunState
+
+KIND = "retry"
+"""The timer kind of a wait between attempts."""
+
+RESUME_REQUEST = "_resume"
+"""The engine's context key of a queued resume (``packs.core.workflow.engine.RESUME_REQUEST``)."""
 
 RETRY_STATE = "_retry"
 """Context key of the attempts of the step being retried: ``{step, attempt, counts: {retrier index: retries}}``."""
@@ -124,11 +132,68 @@ async def retry_now(state: RunState, step: StepDef, plan: Retry, entries: list[E
     await state.store.checkpoint(execution, [*entries, started])
 
 
-async def wait_to_retry(state: RunState, step: StepDef, plan: Retry, entries: list[Entry]) -> None:
-    """Checkpoint a failed attempt, wait ``plan.delay`` seconds, and checkpoint the start of the next one."""
-    await retry_now(state, step, plan, entries)
+async def schedule(state: RunState, step: StepDef, plan: Retry, entries: list[Entry]) -> bool:
+    """Checkpoint a failed attempt and what comes before the next one; whether the run goes on with the step now.
+
+    Without a wait the next attempt starts at once. With one, the execution halts until a durable
+    timer of kind :data:`KIND` fires (``halt_data = {type: "wait", due_at, timer_id, retry: {step_id,
+    attempt, error}}``): the timer and the halt commit together, and no process holds the wait. A
+    store that keeps no timers waits in the process instead.
+    """
+    if plan.delay <= 0:
+        await retry_now(state, step, plan, entries)
+        return True
+    execution = state.execution
     due = utcnow() + datetime.timedelta(seconds=plan.delay)
-    state.engine.logger.info(
-        "step %s attempt %d failed; retrying at %s", step.id, plan.attempt, due.isoformat(timespec="milliseconds")
-    )
-    await asyncio.sleep(plan.delay)
+    add_timer = getattr(state.store, "add_timer", None)
+    if add_timer is None:
+        await retry_now(state, step, plan, entries)
+        await asyncio.sleep(plan.delay)
+        return True
+    failed = entries[-1].error if entries else None
+    timer = Timer(kind=KIND, due_at=due, execution_id=execution.id, payload={"step_id": step.id})
+    halt = {
+        "type": "wait",
+        "due_at": due.isoformat(),
+        "timer_id": timer.id,
+        "retry": {"step_id": step.id, "attempt": plan.attempt + 1, "error": failed},
+    }
+    execution.status = Status.HALTED
+    execution.halt_data = halt
+    execution.current_step = step.id
+    execution.recover_to = step.id
+    execution.ctx = state.ctx
+    execution.updated_at = utcnow()
+    async with state.store.unit():
+        await add_timer(timer)
+        await state.store.checkpoint(execution, entries)
+    state.engine.logger.info("step %s attempt %d failed; retrying at %s", step.id, plan.attempt, halt["due_at"])
+    await state.engine.emit(Event("workflow.halted", {"execution_id": execution.id, "halt": halt}))
+    return False
+
+
+async def wake(timer: Timer, firing: Firing) -> None:
+    """The ``retry`` timer's handler: queue the execution's next attempt if it still waits for this timer.
+
+    A compare-and-set on ``halted`` (the store's ``transition``) inside the firing's unit, so a cancel
+    that came first wins and the timer does nothing; the engine then runs the step again from a queued
+    resume (``RESUME_REQUEST``), on whichever worker the queue delivers it to.
+    """
+    store = firing.store
+    execution = None if timer.execution_id is None else await store.load(timer.execution_id)
+    if execution is None or execution.status != Status.HALTED:
+        return
+    halt = execution.halt_data or {}
+    if halt.get("timer_id") != timer.id:
+        return
+    execution.current_step = execution.recover_to or execution.current_step
+    execution.halt_data = None
+    execution.recover_to = None
+    execution.ctx[RESUME_REQUEST] = {"response": None, "approved": None}
+    execution.status = Status.PENDING
+    execution.updated_at = firing.now
+    if await store.transition(execution, [Status.HALTED]):
+        firing.deliver(execution.id)
+
+
+timer_handlers.register(KIND, wake)

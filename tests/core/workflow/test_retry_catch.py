@@ -7,6 +7,7 @@ Every test runs on the memory store and on the SQL store over SQLite and Postgre
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from typing import Any
 
@@ -16,9 +17,12 @@ from sqlalchemy import text
 from packs.core import workflow as wf
 from packs.core.db import current_session
 from packs.core.tools.errors import NotFoundError, ValidationError
+from packs.core.workflow import clock
+from packs.core.workflow import retry as retry_module
 from packs.core.workflow.language.retry import matches
 from packs.core.workflow.retry import RETRY_STATE
 from packs.core.workflow.stores.sql import SQLStore
+from packs.core.workflow.timers import fire_due
 from tests.support.engine import resolver
 
 SQL_STORES = pytest.mark.parametrize(
@@ -177,38 +181,93 @@ async def test_any_step_type_retries(store: wf.Store) -> None:
     assert failed == [1, 2, 3]
 
 
-async def test_waits_between_attempts_grow_by_the_backoff_rate_up_to_max_delay(
-    store: wf.Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from packs.core.workflow import retry as retry_module
+async def through_retries(engine: wf.Engine, moment: clock.FrozenClock) -> tuple[wf.ExecutionResult, list[float]]:
+    """Run to the end, firing each retry's timer at its due time; the result and the waits (seconds)."""
+    result = await engine.run()
+    waits = []
+    while result.halt is not None:
+        halt = result.halt.data
+        assert halt["type"] == "wait"
+        assert halt["retry"]["step_id"] == "charge"
+        due = datetime.datetime.fromisoformat(halt["due_at"])
+        waits.append((due - moment.current).total_seconds())
+        moment.set(due)
+        fired = await fire_due(engine.store)
+        assert [timer.kind for timer in fired.timers] == ["retry"]
+        assert fired.deliveries == [result.execution_id]
+        result = await engine.recover(result.execution_id)
+    return result, waits
 
-    waits: list[float] = []
 
-    async def no_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(retry_module.asyncio, "sleep", no_sleep)
+async def test_waits_between_attempts_grow_by_the_backoff_rate_up_to_max_delay(store: wf.Store) -> None:
     service = Flaky(*(RuntimeError(str(n)) for n in range(4)))
     retry = [{"errors": ["*"], "max_attempts": 4, "interval": 2, "backoff_rate": 3, "max_delay": 10}]
-    result = await run(store, doc(charge(retry=retry)), service)
+    engine = wf.Engine(wf.load(doc(charge(retry=retry))), store=store, service_resolver=resolver(billing=service))
+    with clock.frozen() as moment:
+        result, waits = await through_retries(engine, moment)
     assert result.status == "completed"
     assert waits == [2, 6, 10, 10]
+    failed = [attempt for action, attempt in await attempts_of(store, result.execution_id) if action == "failed"]
+    assert failed == [1, 2, 3, 4]
 
 
 async def test_full_jitter_waits_at_most_the_computed_delay(store: wf.Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from packs.core.workflow import retry as retry_module
-
-    waits: list[float] = []
-
-    async def no_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(retry_module.asyncio, "sleep", no_sleep)
     monkeypatch.setattr(retry_module.random, "uniform", lambda low, high: (low + high) / 4)
     service = Flaky(RuntimeError("a"), RuntimeError("b"))
     retry = [{"errors": ["*"], "max_attempts": 2, "interval": 4, "backoff_rate": 2, "jitter": "full"}]
-    assert (await run(store, doc(charge(retry=retry)), service)).status == "completed"
+    engine = wf.Engine(wf.load(doc(charge(retry=retry))), store=store, service_resolver=resolver(billing=service))
+    with clock.frozen() as moment:
+        result, waits = await through_retries(engine, moment)
+    assert result.status == "completed"
     assert waits == [1, 2]
+
+
+async def test_a_retry_wait_is_a_durable_timer_and_a_halt_showing_its_due_time(store: wf.Store) -> None:
+    service = Flaky(RuntimeError("card network down"))
+    retry = [{"errors": ["*"], "max_attempts": 1, "interval": 30}]
+    engine = wf.Engine(wf.load(doc(charge(retry=retry))), store=store, service_resolver=resolver(billing=service))
+    with clock.frozen() as moment:
+        result = await engine.run()
+        assert result.status == "halted"
+        execution = await store.load(result.execution_id)
+        assert execution is not None
+        due = moment.current + datetime.timedelta(seconds=30)
+        assert execution.halt_data == {
+            "type": "wait",
+            "due_at": due.isoformat(),
+            "timer_id": execution.halt_data["timer_id"] if execution.halt_data else None,
+            "retry": {"step_id": "charge", "attempt": 2, "error": "RuntimeError: card network down"},
+        }
+        assert execution.ctx[RETRY_STATE] == {"step": "charge", "attempt": 2, "counts": {"0": 1}}
+        (timer,) = await store.timers_of(result.execution_id)  # type: ignore[attr-defined]
+        assert (timer.kind, timer.due_at, timer.id) == ("retry", due, execution.halt_data["timer_id"])
+        moment.advance(seconds=29)
+        assert (await fire_due(store)).timers == []
+        assert (await store.load(result.execution_id)).status == "halted"  # type: ignore[union-attr]
+        moment.advance(seconds=1)
+        assert len((await fire_due(store)).timers) == 1
+        assert (await store.load(result.execution_id)).status == "pending"  # type: ignore[union-attr]
+        assert (await fire_due(store)).timers == []  # fired once
+        result = await engine.recover(result.execution_id)
+    assert result.status == "completed"
+    assert service.calls == 2
+
+
+async def test_a_timer_of_a_retry_that_no_longer_waits_does_nothing(store: wf.Store) -> None:
+    service = Flaky(RuntimeError("down"))
+    retry = [{"errors": ["*"], "max_attempts": 1, "interval": 5}]
+    engine = wf.Engine(wf.load(doc(charge(retry=retry))), store=store, service_resolver=resolver(billing=service))
+    with clock.frozen() as moment:
+        result = await engine.run()
+        execution = await store.load(result.execution_id)
+        assert execution is not None
+        execution.status = wf.Status.CANCELLED
+        await store.save(execution)
+        moment.advance(seconds=5)
+        fired = await fire_due(store)
+        assert fired.deliveries == []
+    assert (await store.load(result.execution_id)).status == "cancelled"  # type: ignore[union-attr]
+    assert service.calls == 1
 
 
 # -- catch ----------------------------------------------------------------------------------------

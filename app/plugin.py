@@ -43,6 +43,7 @@ class PackflowPlugin(InitPluginProtocol):
                 "packs": self.packs,
                 "workflows": self.workflows,
                 "workflow_service": self.workflows.service,
+                "schedule_service": self.workflows.schedules,
                 "production": self.settings.production,
             }
         )

@@ -23,6 +23,7 @@ from app.settings import Settings
 from packs.core import workflow as wf
 from packs.core.db import bind_session, bind_session_factory
 from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
+from packs.core.schedules.service import ScheduleService
 from packs.core.tools import Tool
 from packs.core.workflow.stores.sql import SQLStore
 from packs.core.workflow_api.service import WorkflowService
@@ -148,6 +149,8 @@ class WorkflowRuntime:
     service: WorkflowService
     saq_plugin: Any = None
     """litestar-saq's plugin when ``PACKFLOW_QUEUE=saq``."""
+    schedules: ScheduleService | None = None
+    """The workspaces' schedules; their ticks fire as ``schedule`` timers on every process that fires timers."""
     timers: wf.TimerSweeper | None = None
     """The durable timers' sweep, run beside the recovery sweep (docs/workflow-language.md, Timers)."""
 
@@ -236,6 +239,8 @@ def configure_workflows(
         logger=logger,
     )
     service = WorkflowService(definitions, store, catalog, adapter, services)
+    schedules = ScheduleService(service, timers_added=getattr(worker, "timers_added", None))
+    schedules.register_firing()
     return WorkflowRuntime(
         workflows=workflows,
         services=services,
@@ -246,5 +251,6 @@ def configure_workflows(
         sweeper=sweeper,
         service=service,
         saq_plugin=plugin,
+        schedules=schedules,
         timers=timers,
     )

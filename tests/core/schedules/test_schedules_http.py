@@ -239,3 +239,21 @@ async def test_a_bad_change_is_a_422_and_changes_nothing(client: httpx.AsyncClie
     }
     for bad_page in ("page=0", "per_page=5000", "page=abc"):
         assert (await client.get(f"{SCHEDULES}?{bad_page}", headers=auth(ada))).status_code == 422
+
+
+async def test_the_openapi_document_shows_the_schedule_routes(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    expected = {
+        f"{API}/{{workflow_id}}/schedules": {"post"},
+        SCHEDULES: {"get"},
+        f"{SCHEDULES}/{{schedule_id}}": {"get", "patch", "delete"},
+        f"{SCHEDULES}/{{schedule_id}}/trigger": {"post"},
+    }
+    for path, methods in expected.items():
+        assert set(paths[path]) == methods, path
+        for operation in paths[path].values():
+            assert operation["tags"] == ["schedules"]
+            assert {"401", "403"} <= set(operation["responses"])
+    assert "422" in paths[f"{API}/{{workflow_id}}/schedules"]["post"]["responses"]
+    shown = paths[f"{SCHEDULES}/{{schedule_id}}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert shown

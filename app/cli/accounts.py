@@ -27,9 +27,17 @@ def users_group() -> None:
 @users_group.command(name="create")
 @click.option("--email", required=True, help="The user's email (created when missing).")
 @click.option("--workspace", "workspace", required=True, help="Workspace name (created when missing).")
-def users_create(app: Litestar, email: str, workspace: str) -> None:
-    """Create a user, its workspace and membership when missing, and print a new token as JSON."""
-    issued = run_in_transaction(app, lambda session: create_user(session, email, workspace))
+@click.option(
+    "--role",
+    default=None,
+    help="The membership's role (default for a new membership: member); for an existing membership, its new role.",
+)
+def users_create(app: Litestar, email: str, workspace: str, role: str | None) -> None:
+    """Create a user, its workspace and membership when missing, and print a new token as JSON.
+
+    --role gives the membership a role (what approvals' `role:<name>` approvers match); naming an
+    existing membership with --role changes its role."""
+    issued = run_in_transaction(app, lambda session: create_user(session, email, workspace, role))
     _print_token(issued)
 
 

@@ -182,16 +182,24 @@ def run_workflow(
 @click.argument("execution_id")
 @click.option("--approve/--reject", "approved", default=None, help="Answer an approval.")
 @click.option("--response", "response_json", default=None, help="A response for a halt, as JSON.")
-def resume_workflow(app: Litestar, execution_id: str, approved: bool | None, response_json: str | None) -> None:
+@click.option("--comment", default=None, help="Why (kept with the operator's decision on an approval).")
+def resume_workflow(
+    app: Litestar, execution_id: str, approved: bool | None, response_json: str | None, comment: str | None
+) -> None:
     """Resume a halted execution and print its result as JSON (exit 0 when completed or halted).
 
     An approval needs --approve or --reject: without one, the command is a usage error (exit 2) and
-    the execution stays halted, unchanged."""
+    the execution stays halted, unchanged. The decision is recorded as an operator's (no user), with
+    --comment, and bypasses the approval's rules (approvers, quorum, requester)."""
     response = _json_option(response_json, "--response")
+    if comment is not None and approved is None:
+        raise click.UsageError("--comment goes with --approve or --reject")
     runtime = _runtime(app)
 
     async def resume() -> wf.ExecutionResult:
         engine = await _engine_for(runtime, execution_id)
+        if approved is not None:
+            await wf.record_operator_decision(runtime.store, execution_id, approved, comment)
         try:
             return await engine.resume(execution_id, response=response, approved=approved)
         except wf.ResumeInputError as error:

@@ -17,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 from packs.core import hookimpl
 from packs.core.http.me import MeController
 from packs.core.http.resources import ResourcesController
+from packs.core.workflow_api.approvals_controller import ApprovalsController
 from packs.core.workflow_api.controller import WorkflowsController
 from packs.core.workflow_api.schedules import SchedulesController
 
@@ -24,4 +25,4 @@ from packs.core.workflow_api.schedules import SchedulesController
 @hookimpl
 def register_routes() -> Sequence[ControllerRouterHandler]:
     """The ``/api/v1`` resources controller, the ``/api/v1/workflows`` controller and ``/api/v1/me``."""
-    return [ResourcesController, WorkflowsController, SchedulesController, MeController]
+    return [ResourcesController, WorkflowsController, ApprovalsController, SchedulesController, MeController]

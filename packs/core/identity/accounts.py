@@ -14,6 +14,9 @@ from packs.core.identity.tokens import display_prefix, generate_token, hash_toke
 from packs.core.models.identity import ApiToken, Membership, User, Workspace
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ROLE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+"""A membership role: what ``role:<name>`` (or a bare name) in an approval's ``approvers`` matches."""
+DEFAULT_ROLE = "member"
 
 
 class AccountError(ValueError):
@@ -45,13 +48,23 @@ async def issue_token(session: AsyncSession, user: User) -> str:
     return token
 
 
-async def create_user(session: AsyncSession, email: str, workspace_name: str) -> IssuedToken:
+def check_role(role: str) -> str:
+    """``role`` trimmed; :class:`AccountError` unless it is 1-32 letters, digits, ``_``, ``.`` or ``-``."""
+    trimmed = role.strip()
+    if not ROLE_PATTERN.match(trimmed):
+        raise AccountError(f"{role!r} is not a role name (1-32 letters, digits, '_', '.' or '-', e.g. admin)")
+    return trimmed
+
+
+async def create_user(session: AsyncSession, email: str, workspace_name: str, role: str | None = None) -> IssuedToken:
     """Find or create the user, the workspace named ``workspace_name`` and the membership between them.
 
     This is an operator's command: naming an existing workspace adds the user to it (the oldest
-    one, should several share the name). Always issues a new token.
+    one, should several share the name). A new membership gets ``role`` (default ``member``); an
+    existing one gets ``role`` when it is given and keeps its role otherwise. Always issues a new token.
     """
     email = normalize_email(email)
+    role = None if role is None else check_role(role)
     workspace_name = workspace_name.strip()
     if not workspace_name:
         raise AccountError("the workspace name must not be empty")
@@ -70,11 +83,13 @@ async def create_user(session: AsyncSession, email: str, workspace_name: str) ->
     await session.flush()
     membership = (
         await session.execute(
-            select(Membership.id).where(Membership.user_id == user.id, Membership.workspace_id == workspace.id)
+            select(Membership).where(Membership.user_id == user.id, Membership.workspace_id == workspace.id)
         )
     ).scalar_one_or_none()
     if membership is None:
-        session.add(Membership(user_id=user.id, workspace_id=workspace.id))
+        session.add(Membership(user_id=user.id, workspace_id=workspace.id, role=role or DEFAULT_ROLE))
+    elif role is not None:
+        membership.role = role
     token = await issue_token(session, user)
     return IssuedToken(user_id=user.id, workspace_id=workspace.id, token=token)
 

@@ -33,6 +33,7 @@ from packs.core.workflow import (
     ResumeInputError,
     Status,
 )
+from packs.core.workflow_api.approvals import ApprovalDesk, decider_of
 from packs.core.workflow_api.payloads import (
     IDEMPOTENCY_HEADER,
     LIST_OPERATION,
@@ -288,15 +289,22 @@ class WorkflowsController(Controller):
     async def resume_execution(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
     ) -> Response[ExecutionAnswer]:
-        """Queue a halted execution to continue: `{"approved": true|false}` for an approval, `{"response": ...}`
-        otherwise. 409 unless it is halted."""
+        """Queue a halted execution to continue: `{"approved": true|false}` for an approval (the caller's decision,
+        with the rules of `POST .../decisions`: 403 when the caller may not decide), `{"response": ...}` otherwise.
+        409 unless it is halted."""
         identity = await identify(request, db_session)
         service = service_of(request)
         key = execution_id_of(execution_id)
         workspace_id = str(identity.workspace_id)
         await service.get(key, workspace_id)  # another workspace's execution answers 404 before the body is read
         response, approved = resume_request(await json_object(request))
-        resumed = await service.resume(key, workspace_id, response=response, approved=approved)
+        resumed = await ApprovalDesk(service).resume(
+            key,
+            workspace_id,
+            lambda: decider_of(db_session, str(identity.user_id), workspace_id),
+            response=response,
+            approved=approved,
+        )
         return answer(execution_answer(resumed), 202, location=True)
 
     @post(

@@ -135,3 +135,25 @@ async def decide(
 def _quorum(approval: dict[str, Any]) -> int:
     quorum = approval.get("quorum")
     return quorum if isinstance(quorum, int) and quorum >= 1 else 1
+
+
+async def record_operator_decision(
+    store: QueueStore, execution_id: str, approved: bool, comment: str | None = None
+) -> Decision | None:
+    """Record an operator's decision (no user; it bypasses the rules) on the approval ``execution_id`` waits for,
+    before the caller resumes it in its own process; ``None`` (nothing written) when it waits for no approval that
+    can still be decided. The resume that follows finds the decision and records no other."""
+    execution = await load_execution(store, execution_id)
+    approval = pending_approval(execution)
+    add = getattr(store, "add_decision", None)
+    if approval is None or timed_out(approval) or add is None:
+        return None
+    decision = Decision(
+        execution_id=execution.id,
+        step_id=str(approval.get("step_id") or execution.current_step),
+        halt_id=halt_of(execution, approval),
+        approved=approved,
+        comment=comment,
+    )
+    await add(decision)
+    return decision

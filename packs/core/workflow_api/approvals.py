@@ -1,0 +1,221 @@
+"""Who may decide on an approval, decisions by callers, and the approvals inbox (docs/http-api.md, Approvals).
+
+The engine records decisions and applies the quorum (:func:`packs.core.workflow.decide`); this module
+adds what needs identity: the caller's email and role in the execution's workspace checked against the
+rule the approval step resolved when it halted (``halt_data.rule``). Only members of the execution's
+workspace ever decide (another workspace's execution is not found); unless ``allow_requester``, the
+user who started the execution may not; without ``approvers`` any member may.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packs.core.models.identity import Membership, User
+from packs.core.tools.errors import ForbiddenError, ValidationError
+from packs.core.workflow import Decided, Decision, Execution, ExecutionFilter, decide
+from packs.core.workflow.queue.decisions import check_decidable, decisions_of, halt_of, pending_approval
+from packs.core.workflow.resume_input import timed_out
+from packs.core.workflow_api.service import WorkflowService
+
+INBOX_PAGE = 200
+"""Halted executions read per query while the inbox looks for pending approvals."""
+
+DECISION_KEYS = frozenset({"approved", "comment", "response"})
+
+
+@dataclass(frozen=True)
+class Decider:
+    """A caller who may decide: the user, their email and their role in the workspace acted in."""
+
+    user_id: str
+    email: str
+    role: str | None
+
+
+async def decider_of(session: AsyncSession, user_id: str, workspace_id: str) -> Decider:
+    """The caller's email and membership role in ``workspace_id`` (``None``: not a member); the session is released
+    at once (no read transaction stays open across the decision's writes)."""
+    statement = (
+        select(User.email, Membership.role)
+        .select_from(User)
+        .outerjoin(Membership, (Membership.user_id == User.id) & (Membership.workspace_id == _uuid(workspace_id)))
+        .where(User.id == _uuid(user_id))
+    )
+    try:
+        row = (await session.execute(statement)).first()
+    finally:
+        await session.close()
+    if row is None:
+        return Decider(user_id, "", None)
+    return Decider(user_id, row.email, row.role)
+
+
+def why_not(approval: dict[str, Any], decider: Decider) -> str | None:
+    """Why ``decider`` may not decide on ``approval`` (``None``: they may)."""
+    rule = approval.get("rule")
+    if not isinstance(rule, dict):
+        rule = {"any_member": not approval.get("approvers"), "roles": list(approval.get("approvers") or [])}
+    if decider.role is None:
+        return "you are not a member of this execution's workspace"
+    if not rule.get("allow_requester") and rule.get("requester_id") == decider.user_id:
+        return "you started this execution, and this approval does not allow the requester to decide"
+    if rule.get("any_member"):
+        return None
+    if decider.user_id in (rule.get("users") or []):
+        return None
+    if decider.email.lower() in (rule.get("emails") or []):
+        return None
+    if decider.role in (rule.get("roles") or []):
+        return None
+    return f"you are not an approver of this step (approvers: {', '.join(map(str, approval.get('approvers') or []))})"
+
+
+def decision_request(body: dict[str, Any]) -> tuple[bool, str | None, Any]:
+    """``approved``, ``comment`` and ``response`` of a decision body; :class:`ValidationError` naming each problem."""
+    details: dict[str, str] = {}
+    for key in sorted(set(body) - DECISION_KEYS):
+        details[key] = "unknown key (a decision takes approved, comment and response)"
+    approved = body.get("approved")
+    if not isinstance(approved, bool):
+        details["approved"] = f"is required: true approves, false rejects (got {approved!r})"
+    comment = body.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        details["comment"] = f"must be a string, got {type(comment).__name__}"
+    elif isinstance(comment, str) and len(comment) > 10_000:
+        details["comment"] = "must be at most 10000 characters"
+    if details:
+        raise ValidationError("invalid decision: " + "; ".join(f"{k} {v}" for k, v in details.items()), details)
+    return bool(approved), comment, body.get("response")
+
+
+@dataclass
+class ApprovalDesk:
+    """Decisions by callers and the inbox, on the workflow service's store and queue."""
+
+    service: WorkflowService
+
+    async def decide(
+        self,
+        execution_id: str,
+        workspace_id: str,
+        decider: Decider,
+        *,
+        approved: bool,
+        comment: str | None = None,
+        response: Any = None,
+    ) -> Decided:
+        """Record the caller's decision: 404 for another workspace's execution (:class:`ExecutionNotFoundError`),
+        409 when it waits for no approval or the caller decided already, 403 (:class:`ForbiddenError`, saying why)
+        when the caller may not decide, 422 for a response the form rejects. Queues the resume it settles."""
+        execution = await self.service.loaded(execution_id, workspace_id)
+        approval = check_decidable(execution)
+        if (reason := why_not(approval, decider)) is not None:
+            raise ForbiddenError(f"you may not decide on this approval: {reason}")
+        decided = await decide(
+            self.service.store,
+            execution.id,
+            approved=approved,
+            user_id=decider.user_id,
+            email=decider.email or None,
+            comment=comment,
+            response=response,
+            expected_halt=halt_of(execution, approval),
+        )
+        if decided.verdict is not None:
+            await self.service.adapter.enqueue(execution.id)
+        return decided
+
+    async def resume(
+        self,
+        execution_id: str,
+        workspace_id: str,
+        decider: Callable[[], Awaitable[Decider]],
+        *,
+        response: Any = None,
+        approved: Any = None,
+    ) -> Execution:
+        """``POST .../resume``: with ``approved`` (true or false) on an execution halted at an approval, the caller's
+        decision with every check of :meth:`decide` (``response`` is its response); anything else, the service's
+        resume (which answers a halt that is not an approval, and 422 for an approval without a decision)."""
+        execution = await self.service.loaded(execution_id, workspace_id)
+        if isinstance(approved, bool) and pending_approval(execution) is not None:
+            decided = await self.decide(
+                execution_id, workspace_id, await decider(), approved=approved, response=response
+            )
+            return decided.execution
+        return await self.service.resume(execution_id, workspace_id, response=response, approved=approved)
+
+    async def inbox(self, workspace_id: str, decider: Decider, *, everyone: bool = False) -> list[dict[str, Any]]:
+        """The approvals ``decider`` may decide now in ``workspace_id``, oldest first; with ``everyone``, every
+        pending approval of the workspace, each with ``can_decide`` (and ``cannot_decide_because``)."""
+        items: list[dict[str, Any]] = []
+        for execution in await self._halted(workspace_id):
+            approval = pending_approval(execution)
+            if approval is None or timed_out(approval):
+                continue
+            decisions = await decisions_of(self.service.store, halt_of(execution, approval))
+            reason = why_not(approval, decider)
+            if reason is None and any(decision.user_id == decider.user_id for decision in decisions):
+                reason = "you already decided on this approval"
+            if reason is not None and not everyone:
+                continue
+            items.append(self._item(execution, approval, decisions, reason))
+        items.sort(key=lambda item: (str(item["requested_at"]), item["execution_id"]))
+        return items
+
+    async def _halted(self, workspace_id: str) -> list[Execution]:
+        found: list[Execution] = []
+        where = ExecutionFilter(status="halted", workspace_id=workspace_id)
+        after = None
+        while True:
+            page = await self.service.store.page(where, limit=INBOX_PAGE, after=after, count=False, ctx_keys=())
+            found.extend(page.executions)
+            if len(page.executions) < INBOX_PAGE:
+                return found
+            last = page.executions[-1]
+            after = (last.created_at, last.id)
+
+    def _item(
+        self, execution: Execution, approval: dict[str, Any], decisions: list[Decision], reason: str | None
+    ) -> dict[str, Any]:
+        definition = self.service.definitions.get(execution.workflow_id)
+        return {
+            "execution_id": execution.id,
+            "workflow_id": execution.workflow_id,
+            "workflow_name": definition.name if definition is not None else None,
+            "step_id": approval.get("step_id") or execution.current_step,
+            "prompt": approval.get("prompt"),
+            "context": approval.get("context"),
+            "approvers": approval.get("approvers"),
+            "requested_at": approval.get("requested_at"),
+            "due_at": due_at(approval),
+            "quorum": approval.get("quorum", 1),
+            "form": approval.get("form"),
+            "decisions": [decision.as_output() for decision in decisions],
+            "can_decide": reason is None,
+            "cannot_decide_because": reason,
+            "url": f"/api/v1/workflows/executions/{execution.id}",
+        }
+
+
+def due_at(approval: dict[str, Any]) -> str | None:
+    """When the approval times out (``requested_at + timeout``), or ``None`` without a timeout."""
+    timeout, requested = approval.get("timeout"), approval.get("requested_at")
+    if not isinstance(timeout, int | float) or not isinstance(requested, str):
+        return None
+    try:
+        return (datetime.datetime.fromisoformat(requested) + datetime.timedelta(seconds=timeout)).isoformat()
+    except ValueError:
+        return None
+
+
+def _uuid(value: str) -> uuid.UUID:
+    return uuid.UUID(str(value))

@@ -1,0 +1,132 @@
+"""The approvals endpoints: decide on an execution's approval, and the caller's inbox (docs/http-api.md, Approvals).
+
+HTTP only: the rules are :class:`~packs.core.workflow_api.approvals.ApprovalDesk`'s. Errors are answered
+as by the workflow endpoints: 404 for another workspace's execution, 409 when it waits for no approval
+(or the caller decided this halt already), 403 saying why the caller may not decide, 422 for a bad body
+or a response the form rejects (naming its JSON pointer; nothing is recorded).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packs.core.http import API_PREFIX
+from packs.core.identity import Identity
+from packs.core.tools.errors import ValidationError
+from packs.core.workflow import Decided
+from packs.core.workflow_api.approvals import ApprovalDesk, Decider, decider_of, decision_request
+from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, identify, json_object, service_of
+from packs.core.workflow_api.payloads import execution_id_of, execution_url
+
+
+class DecisionAnswer(msgspec.Struct):
+    """``POST .../decisions``: the decision, the approval's decisions so far, whether it settled, the execution."""
+
+    data: dict[str, Any]
+
+
+class Inbox(msgspec.Struct):
+    """``GET /api/v1/workflows/approvals``: pending approvals, oldest first."""
+
+    data: list[dict[str, Any]]
+    meta: dict[str, Any]
+
+
+def desk_of(request: Request[Any, Any, Any]) -> ApprovalDesk:
+    """The approval desk on the app's workflow service."""
+    return ApprovalDesk(service_of(request))
+
+
+async def caller(request: Request[Any, Any, Any], session: AsyncSession) -> tuple[Identity, Decider]:
+    """The caller's identity, and their email and role in the workspace they act in."""
+    identity = await identify(request, session)
+    return identity, await decider_of(session, str(identity.user_id), str(identity.workspace_id))
+
+
+def decision_answer(decided: Decided) -> DecisionAnswer:
+    """The body of a ``201``."""
+    execution = decided.execution
+    return DecisionAnswer(
+        data={
+            "decision": decided.decision.as_output(),
+            "decisions": [decision.as_output() for decision in decided.decisions],
+            "settled": decided.verdict is not None,
+            "approved": decided.verdict,
+            "execution": {"id": execution.id, "status": str(execution.status), "url": execution_url(execution.id)},
+        }
+    )
+
+
+class ApprovalsController(Controller):
+    """``/api/v1/workflows``: decisions on executions' approvals and the approvals inbox."""
+
+    path = f"{API_PREFIX}/workflows"
+    tags = ["workflows"]
+    security = [{"bearerAuth": []}]
+    exception_handlers = EXCEPTION_HANDLERS
+    parameters = {
+        "x_workspace_id": Parameter(
+            str,
+            header="X-Workspace-Id",
+            schema_extra={"format": "uuid"},
+            required=False,
+            description="The workspace to act in (needed when the user belongs to several).",
+        )
+    }
+
+    @post(
+        "/executions/{execution_id:str}/decisions",
+        status_code=201,
+        summary="Decide on an execution's approval",
+        operation_id="workflows_executions_decide",
+        responses=_errors(404, 409, 413, 422),
+    )
+    async def decide(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
+    ) -> Response[DecisionAnswer]:
+        """Record the caller's decision `{"approved": bool, "comment": str?, "response": any?}` on the approval the
+        execution waits for. 201 with the decision and the execution's status (`pending` once the decision settled
+        the approval: it goes on); 403 saying why the caller may not decide; 409 when it waits for no approval,
+        timed out, or the caller decided already; 422 for a bad body or a response the `form` rejects."""
+        identity, decider = await caller(request, db_session)
+        key = execution_id_of(execution_id)
+        desk = desk_of(request)
+        await desk.service.get(key, str(identity.workspace_id))  # another workspace's: 404 before the body is read
+        approved, comment, response = decision_request(await json_object(request))
+        decided = await desk.decide(
+            key, str(identity.workspace_id), decider, approved=approved, comment=comment, response=response
+        )
+        return Response(content=decision_answer(decided), status_code=201)
+
+    @get(
+        "/approvals",
+        summary="The approvals inbox",
+        operation_id="workflows_approvals_inbox",
+        responses=_errors(422),
+    )
+    async def inbox(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        inbox_scope: str | None = Parameter(
+            query="scope", required=False, description="`workspace`: every pending approval, with `can_decide`"
+        ),
+    ) -> Inbox:
+        """The approvals the caller may decide now in their workspace, oldest first; `?scope=workspace` lists every
+        pending approval of the workspace with `can_decide` per item."""
+        identity, decider = await caller(request, db_session)
+        if inbox_scope not in (None, "me", "workspace"):
+            raise ValidationError(
+                f"scope must be 'me' or 'workspace', got {inbox_scope!r}", {"scope": "must be 'me' or 'workspace'"}
+            )
+        everyone = inbox_scope == "workspace"
+        items = await desk_of(request).inbox(str(identity.workspace_id), decider, everyone=everyone)
+        return Inbox(data=items, meta={"scope": "workspace" if everyone else "me", "count": len(items)})
+
+
+__all__ = ["ApprovalsController", "desk_of"]

@@ -1,0 +1,249 @@
+"""Approvals with rules over HTTP (docs/http-api.md, Approvals): decisions, the resume that is one, the inbox.
+
+Two workspaces; in Acme: Ada the requester, Bob an admin by role, Cy the approver named by email, Dan a
+member who is no approver; Eve in Other. Through the app on SQLite and PostgreSQL, with the inline queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from packs.core.identity.accounts import IssuedToken, create_user
+from tests.support.harness import Harness, auth, harness_for, make_settings
+from tests.support.workflow_http import API, EXECUTIONS, PACKS, show, started, wait_for
+
+APPROVALS = f"{API}/approvals"
+
+
+@pytest.fixture
+async def harness(database_url: str) -> AsyncIterator[Harness]:
+    async with harness_for(make_settings(database_url, packs=PACKS)) as built:
+        yield built
+
+
+@dataclass
+class People:
+    ada: IssuedToken
+    bob: IssuedToken
+    cy: IssuedToken
+    dan: IssuedToken
+    eve: IssuedToken
+
+
+async def member(harness: Harness, email: str, workspace: str, role: str | None = None) -> IssuedToken:
+    async with harness.plugin.db.create_session_maker()() as session:
+        issued = await create_user(session, email, workspace, role)
+        await session.commit()
+        return issued
+
+
+@pytest.fixture
+async def people(harness: Harness) -> People:
+    return People(
+        ada=await member(harness, "ada@example.com", "Acme"),
+        bob=await member(harness, "bob@example.com", "Acme", "admin"),
+        cy=await member(harness, "cy@example.com", "Acme"),
+        dan=await member(harness, "dan@example.com", "Acme"),
+        eve=await member(harness, "eve@example.com", "Other", "admin"),
+    )
+
+
+async def rules_execution(client: httpx.AsyncClient, people: People) -> str:
+    execution_id = await started(client, people.ada, "http_rules", {"approver": "Cy@Example.com"})
+    await wait_for(client, people.ada, execution_id, {"halted"})
+    return execution_id
+
+
+async def decide(client: httpx.AsyncClient, who: IssuedToken, execution_id: str, **body: Any) -> httpx.Response:
+    return await client.post(f"{EXECUTIONS}/{execution_id}/decisions", json=body, headers=auth(who))
+
+
+async def inbox(client: httpx.AsyncClient, who: IssuedToken, **params: str) -> list[dict[str, Any]]:
+    response = await client.get(APPROVALS, params=params, headers=auth(who))
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["data"]
+    return items
+
+
+async def test_quorum_two_reached_by_an_admin_by_role_and_the_approver_by_email(
+    client: httpx.AsyncClient, harness: Harness, people: People
+) -> None:
+    execution_id = await rules_execution(client, people)
+    halt = (await show(client, people.ada, execution_id))["halt"]["data"]
+    assert halt["approvers"] == ["role:admin", "$input.approver"]
+    assert halt["rule"]["emails"] == ["cy@example.com"]
+    assert halt["rule"]["roles"] == ["admin"]
+
+    first = await decide(client, people.bob, execution_id, approved=True, comment="fine", response={"reason": "tested"})
+    assert first.status_code == 201, first.text
+    data = first.json()["data"]
+    assert data["decision"]["email"] == "bob@example.com"
+    assert data["decision"]["user_id"] == str(people.bob.user_id)
+    assert (data["settled"], data["approved"], data["execution"]["status"]) == (False, None, "halted")
+    again = await decide(client, people.bob, execution_id, approved=True, response={"reason": "twice"})
+    assert again.status_code == 409
+    assert "already decided" in again.json()["error"]
+    assert await harness.count("workflow_decisions") == 1
+
+    second = await decide(client, people.cy, execution_id, approved=True, response={"reason": "looks good"})
+    assert second.status_code == 201, second.text
+    assert second.json()["data"]["settled"] is True
+    assert second.json()["data"]["approved"] is True
+    done = await wait_for(client, people.ada, execution_id, {"completed", "failed"})
+    assert done["status"] == "completed", done
+    assert done["output"]["approved"] is True
+    assert done["output"]["response"] == [{"reason": "tested"}, {"reason": "looks good"}]
+    assert [(d["email"], d["comment"]) for d in done["output"]["by"]] == [
+        ("bob@example.com", "fine"),
+        ("cy@example.com", None),
+    ]
+    late = await decide(client, people.cy, execution_id, approved=False)
+    assert late.status_code == 409
+    assert await harness.count("workflow_decisions") == 2
+
+
+async def test_who_may_not_decide_is_told_why_and_nothing_is_recorded(
+    client: httpx.AsyncClient, harness: Harness, people: People
+) -> None:
+    execution_id = await rules_execution(client, people)
+    requester = await decide(client, people.ada, execution_id, approved=True, response={"reason": "mine"})
+    assert requester.status_code == 403
+    assert "you started this execution" in requester.json()["error"]
+    outsider = await decide(client, people.dan, execution_id, approved=True, response={"reason": "why not"})
+    assert outsider.status_code == 403
+    assert "not an approver" in outsider.json()["error"]
+    other_workspace = await decide(client, people.eve, execution_id, approved=True, response={"reason": "admin"})
+    assert other_workspace.status_code == 404
+    assert await harness.count("workflow_decisions") == 0
+    assert (await show(client, people.ada, execution_id))["status"] == "halted"
+
+
+async def test_one_rejection_rejects(client: httpx.AsyncClient, harness: Harness, people: People) -> None:
+    execution_id = await rules_execution(client, people)
+    assert (
+        await decide(client, people.bob, execution_id, approved=True, response={"reason": "ok!"})
+    ).status_code == 201
+    rejected = await decide(client, people.cy, execution_id, approved=False, comment="not yet")
+    assert rejected.status_code == 201, rejected.text
+    assert (rejected.json()["data"]["settled"], rejected.json()["data"]["approved"]) == (True, False)
+    done = await wait_for(client, people.ada, execution_id, {"completed", "failed"})
+    assert [(d["email"], d["approved"]) for d in done["output"]["rejected"]] == [
+        ("bob@example.com", True),
+        ("cy@example.com", False),
+    ]
+
+
+async def test_a_response_the_form_rejects_is_422_naming_the_pointer_and_records_nothing(
+    client: httpx.AsyncClient, harness: Harness, people: People
+) -> None:
+    execution_id = await rules_execution(client, people)
+    short = await decide(client, people.bob, execution_id, approved=True, response={"reason": "no"})
+    assert short.status_code == 422, short.text
+    assert "/reason" in short.json()["error"]
+    assert "too short" in short.json()["details"]["response"]
+    missing = await decide(client, people.bob, execution_id, approved=True)
+    assert missing.status_code == 422
+    assert missing.json()["details"]["response"].startswith("at / ")
+    bad_body = await decide(client, people.bob, execution_id, approved="yes", note=1)
+    assert bad_body.status_code == 422
+    assert set(bad_body.json()["details"]) == {"approved", "note"}
+    not_json = await client.post(f"{EXECUTIONS}/{execution_id}/decisions", content=b"{", headers=auth(people.bob))
+    assert not_json.status_code == 400
+    assert await harness.count("workflow_decisions") == 0
+    assert (await show(client, people.ada, execution_id))["status"] == "halted"
+
+
+async def test_a_decision_needs_an_approval_halt(client: httpx.AsyncClient, people: People) -> None:
+    asked = await started(client, people.ada, "http_ask")
+    await wait_for(client, people.ada, asked, {"halted"})
+    answer = await decide(client, people.bob, asked, approved=True)
+    assert answer.status_code == 409
+    assert "not halted at an approval" in answer.json()["error"]
+    unknown = await decide(client, people.bob, "8e0c5b43-0d3a-4b7c-9d52-3b1f7a2f9e11", approved=True)
+    assert unknown.status_code == 404
+
+
+async def test_resume_with_approved_is_a_decision_with_the_same_rules(
+    client: httpx.AsyncClient, harness: Harness, people: People
+) -> None:
+    execution_id = await rules_execution(client, people)
+    url = f"{EXECUTIONS}/{execution_id}/resume"
+    requester = await client.post(
+        url, json={"approved": True, "response": {"reason": "mine"}}, headers=auth(people.ada)
+    )
+    assert requester.status_code == 403
+    outsider = await client.post(url, json={"approved": True, "response": {"reason": "mine"}}, headers=auth(people.dan))
+    assert outsider.status_code == 403
+    elsewhere = await client.post(url, json={"approved": True}, headers=auth(people.eve))
+    assert elsewhere.status_code == 404
+    bad_form = await client.post(url, json={"approved": True, "response": {"reason": ""}}, headers=auth(people.bob))
+    assert bad_form.status_code == 422
+    no_decision = await client.post(url, json={"response": {"reason": "just a response"}}, headers=auth(people.bob))
+    assert no_decision.status_code == 422
+    assert await harness.count("workflow_decisions") == 0
+
+    by_bob = await client.post(url, json={"approved": True, "response": {"reason": "bob ok"}}, headers=auth(people.bob))
+    assert by_bob.status_code == 202, by_bob.text
+    assert by_bob.json()["data"]["status"] == "halted"  # one of two approvals
+    twice = await client.post(url, json={"approved": True, "response": {"reason": "bob ok"}}, headers=auth(people.bob))
+    assert twice.status_code == 409
+    by_cy = await client.post(url, json={"approved": True, "response": {"reason": "cy ok"}}, headers=auth(people.cy))
+    assert by_cy.status_code == 202
+    done = await wait_for(client, people.ada, execution_id, {"completed", "failed"})
+    assert done["output"]["response"] == [{"reason": "bob ok"}, {"reason": "cy ok"}]
+
+
+async def test_without_approvers_any_member_but_the_requester_decides(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    execution_id = await started(client, people.ada, "http_anyone")
+    await wait_for(client, people.ada, execution_id, {"halted"})
+    assert (await decide(client, people.ada, execution_id, approved=True)).status_code == 403
+    assert (await decide(client, people.eve, execution_id, approved=True)).status_code == 404
+    assert (await decide(client, people.dan, execution_id, approved=True)).status_code == 201
+    done = await wait_for(client, people.ada, execution_id, {"completed", "failed"})
+    assert done["output"] == "approved"
+
+
+async def test_the_inbox_of_each_user(client: httpx.AsyncClient, people: People) -> None:
+    rules = await rules_execution(client, people)
+    anyone = await started(client, people.ada, "http_anyone")
+    await wait_for(client, people.ada, anyone, {"halted"})
+    elsewhere = await started(client, people.eve, "http_anyone")
+    await wait_for(client, people.eve, elsewhere, {"halted"})
+
+    assert [item["execution_id"] for item in await inbox(client, people.ada)] == []
+    assert [item["execution_id"] for item in await inbox(client, people.bob)] == [rules, anyone]
+    assert [item["execution_id"] for item in await inbox(client, people.cy)] == [rules, anyone]
+    assert [item["execution_id"] for item in await inbox(client, people.dan)] == [anyone]
+    assert [item["execution_id"] for item in await inbox(client, people.eve)] == []  # her own, in Other
+    item = (await inbox(client, people.bob))[0]
+    assert item["workflow_id"] == "http_rules"
+    assert item["workflow_name"] == "HTTP approval rules"
+    assert (item["step_id"], item["prompt"], item["quorum"]) == ("approve", "Ship it?", 2)
+    assert item["context"] == {"approver": "Cy@Example.com"}
+    assert item["form"]["required"] == ["reason"]
+    assert item["decisions"] == []
+    assert item["url"] == f"{EXECUTIONS}/{rules}"
+    assert item["requested_at"]
+    assert item["due_at"] is None
+
+    assert (await decide(client, people.bob, rules, approved=True, response={"reason": "bob"})).status_code == 201
+    assert [item["execution_id"] for item in await inbox(client, people.bob)] == [anyone]
+    cy_rules = (await inbox(client, people.cy))[0]
+    assert [d["email"] for d in cy_rules["decisions"]] == ["bob@example.com"]
+
+    whole = await inbox(client, people.dan, scope="workspace")
+    assert [(item["execution_id"], item["can_decide"]) for item in whole] == [(rules, False), (anyone, True)]
+    assert "not an approver" in whole[0]["cannot_decide_because"]
+    requester = await inbox(client, people.ada, scope="workspace")
+    assert [item["can_decide"] for item in requester] == [False, False]
+    bad = await client.get(APPROVALS, params={"scope": "everything"}, headers=auth(people.ada))
+    assert bad.status_code == 422
+    assert "scope" in bad.json()["details"]
+    assert (await client.get(APPROVALS)).status_code == 401

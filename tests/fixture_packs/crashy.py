@@ -1,4 +1,5 @@
-"""A pack whose workflows write rows in ``call`` steps, one in a loop, and can be made to hang there (crash tests)."""
+"""A pack whose workflows write rows in ``call`` steps, in a loop or parallel branches, and can be made to hang there
+(crash tests)."""
 
 from __future__ import annotations
 
@@ -58,4 +59,4 @@ def register_services() -> Mapping[str, Callable[..., Any]]:
 @hookimpl
 def register_workflows() -> Sequence[Path]:
     folder = Path(__file__).parent / "workflows"
-    return [folder / "crash_test.yml", folder / "crash_loop.yml"]
+    return [folder / "crash_test.yml", folder / "crash_loop.yml", folder / "crash_parallel.yml"]

@@ -38,6 +38,7 @@ from packs.core.workflow.state import (
 )
 from packs.core.workflow.steps.base import StepExecutor
 from packs.core.workflow.steps.loop import CURSOR as LOOP_CURSOR
+from packs.core.workflow.steps.parallel import CURSOR as PARALLEL_CURSOR
 from packs.core.workflow.steps.registry import step_types
 from packs.core.workflow.steps.wait import waiting_until
 from packs.core.workflow.stores.protocol import Store, keep_definition
@@ -77,9 +78,18 @@ class StepUnit:
 
     async def commit(self) -> None:
         """Commit the open unit and open the next one."""
+        await self.close()
+        await self.__aenter__()
+
+    async def close(self) -> None:
+        """Commit the open unit and open none until :meth:`reopen`: a ``parallel`` step's branches hold units
+        of their own meanwhile (docs/workflow-language.md, section 5)."""
         current, self.current = self.current, None
         if current is not None:
             await current.__aexit__(None, None, None)
+
+    async def reopen(self) -> None:
+        """Open the next unit after :meth:`close`."""
         await self.__aenter__()
 
 
@@ -360,6 +370,22 @@ class Engine:
         await self.store.checkpoint(execution, entries)
         await state.step_unit.commit()
 
+    async def checkpoint_branch(self, state: RunState, entries: list[Entry]) -> None:
+        """Checkpoint a finished branch of the ``parallel`` step the engine runs: its ``entries`` and the
+        context (which holds the step's cursor), in the unit the branch holds, whose end commits them with
+        the branch's writes (docs/workflow-language.md, section 5).
+
+        Checks the lease first, as before every step (:class:`LeaseLostError`).
+        """
+        execution = state.execution
+        if self.should_stop is not None and self.should_stop():
+            raise LeaseLostError(
+                f"execution {execution.id}: stopping inside step {state.position!r}, the lease was lost"
+            )
+        execution.ctx = state.ctx
+        execution.updated_at = utcnow()
+        await self.store.checkpoint(execution, entries)
+
     async def emit(self, event: Event) -> None:
         """Hand ``event`` to every listener; a listener that raises is logged, never breaks the run."""
         if not self.listeners:
@@ -414,6 +440,7 @@ class Engine:
                 state.ctx.clear()
                 state.ctx.update(msgspec.json.decode(snapshot))
                 state.ctx.pop(LOOP_CURSOR, None)  # a failed loop starts over when it runs again
+                state.ctx.pop(PARALLEL_CURSOR, None)  # and so does a failed parallel step
                 message = describe(error)
                 self.logger.warning(
                     "workflow %s execution %s: step %s failed: %s: %s",

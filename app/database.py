@@ -16,7 +16,7 @@ from advanced_alchemy.extensions.litestar import (
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.packs import LoadedPacks
@@ -26,6 +26,8 @@ from packs.core.workflow.stores.sql import configure_sqlite_engine
 VERSION_TABLE = "alembic_version"
 MIGRATION_LOCK_ID = 7_246_563_011  # any constant: serializes concurrent upgrades on PostgreSQL
 MIGRATION_LOGGER = "alembic"
+POOL_HEADROOM = 5
+"""Pooled connections kept beyond one per execution running at once (claims, lease renewals, the sweeps)."""
 
 
 @dataclass
@@ -60,7 +62,7 @@ def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(echo=settings.echo_sql),
+        engine_config=EngineConfig(echo=settings.echo_sql, **pool_options(settings)),
         alembic_config=AlembicAsyncConfig(
             script_location=migrations_directory(),
             version_table_name=VERSION_TABLE,
@@ -70,6 +72,20 @@ def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     )
     configure_engine(config.get_engine())
     return config
+
+
+def pool_options(settings: Settings) -> dict[str, Any]:
+    """A server database's pool keeps a connection for each execution running at once, and a few more.
+
+    A run holds one connection throughout (the SQL store's execution scope), so with SQLAlchemy's
+    default of five, a worker running ``PACKFLOW_WORKER_CONCURRENCY`` (10) executions closed a
+    connection on nearly every return and opened another soon after: on PostgreSQL a new server
+    process and asyncpg's type introspection each time (README.md, Configuration). SQLite keeps the
+    default: its connections are cheap and its writes take turns anyway.
+    """
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        return {}
+    return {"pool_size": settings.worker_concurrency + POOL_HEADROOM}
 
 
 def configure_engine(engine: AsyncEngine) -> AsyncEngine:

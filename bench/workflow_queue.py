@@ -434,13 +434,16 @@ Side = OurSide | DbosSide
 
 
 class CpuMeter:
-    """CPU seconds (Linux ``/proc``) of the workers, the PostgreSQL server processes and this process, and the
-    machine's busy fraction, between :meth:`start` and :meth:`stop`; zeros where ``/proc`` is missing."""
+    """CPU seconds (Linux ``/proc``) of the workers, the PostgreSQL backends serving ``database`` and this
+    process, and the machine's busy fraction, between :meth:`start` and :meth:`stop`; zeros where ``/proc`` is
+    missing. Only the measured database's backends count (a backend's title names its database): on a shared
+    server the other databases' work is not ours; a backend that exits meanwhile is not counted."""
 
     TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-    def __init__(self, worker_pids: list[int]) -> None:
+    def __init__(self, worker_pids: list[int], database: str) -> None:
         self.worker_pids = worker_pids
+        self.database = database
 
     @classmethod
     def _cpu(cls, pid: int) -> float:
@@ -450,12 +453,16 @@ class CpuMeter:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / cls.TICKS  # utime + stime
 
-    @staticmethod
-    def _postgres_pids() -> list[int]:
+    def _postgres_pids(self) -> list[int]:
         pids = []
+        title = f" {self.database} ".encode()
         for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
             with contextlib.suppress(OSError):
-                if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                if (
+                    entry.name.isdigit()
+                    and (entry / "comm").read_text().strip() == "postgres"
+                    and title in (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                ):
                     pids.append(int(entry.name))
         return pids
 
@@ -491,20 +498,43 @@ class CpuMeter:
         }
 
 
+STATS_FLUSH_SECONDS = 1.5
+"""A backend reports its transaction counts at most once a second (PostgreSQL 15): wait this long before reading."""
+
+
+async def database_counts(connection: asyncpg.Connection) -> tuple[int, int]:
+    """(transactions ended, sessions opened) so far in ``connection``'s database, from ``pg_stat_database``."""
+    row = await connection.fetchrow(
+        "SELECT xact_commit + xact_rollback AS transactions, sessions FROM pg_stat_database"
+        " WHERE datname = current_database()"
+    )
+    return int(row["transactions"]), int(row["sessions"])
+
+
 async def measure(side: Side, workers: int, args: argparse.Namespace) -> float:
-    """Executions/s of one measurement: start ``workers`` processes, enqueue, wait until all are completed."""
+    """Executions/s of one measurement: start ``workers`` processes, enqueue, wait until all are completed.
+
+    Also prints the CPU per execution (:class:`CpuMeter`) and, from ``pg_stat_database``, the transactions
+    per execution (each statement outside a transaction counts as one) and the connections opened per
+    execution, from the first enqueue until the workers have stopped (this script's own queries subtracted).
+    """
     processes = side.workers(workers)
     connection = await asyncpg.connect(side.dsn)
+    polls = 0
     try:
         await asyncio.to_thread(processes.start)
-        await asyncio.sleep(args.settle)
-        meter = CpuMeter([process.pid for process in processes.processes])
+        await asyncio.sleep(max(args.settle, STATS_FLUSH_SECONDS))
+        meter = CpuMeter(
+            [process.pid for process in processes.processes], await connection.fetchval("SELECT current_database()")
+        )
+        counts_before = await database_counts(connection)
         meter.start()
         began = time.time()
         ids = await side.enqueue(args.executions, args.enqueuers)
         enqueued = time.time() - began
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while True:
+            polls += 1
             done, bad, last = await side.progress(connection, ids)
             if bad:
                 raise RuntimeError(f"{side.name}: {bad} executions failed:\n{processes.log()}")
@@ -516,6 +546,12 @@ async def measure(side: Side, workers: int, args: argparse.Namespace) -> float:
             await asyncio.sleep(0.05)
         cpu = meter.stop()
         await side.check_output(connection, ids)
+        await asyncio.to_thread(processes.stop)
+        await asyncio.sleep(STATS_FLUSH_SECONDS)
+        transactions, sessions = (
+            after - before for after, before in zip(await database_counts(connection), counts_before, strict=True)
+        )
+        transactions -= polls + 3  # the progress queries, check_output, current_database() and the first count
     finally:
         await asyncio.to_thread(processes.stop)
         await connection.close()
@@ -526,7 +562,9 @@ async def measure(side: Side, workers: int, args: argparse.Namespace) -> float:
         print(
             f"    {side.label:10} {workers} worker(s): {rate:7.1f} executions/s (enqueued in {enqueued:.2f}s, all "
             f"completed at {last - began:.2f}s); CPU ms/execution: workers {per['workers']:.1f}, PostgreSQL "
-            f"{per['postgres']:.1f}, enqueuer {per['bench']:.1f}; machine {cpu['busy']:.0%} busy",
+            f"backends {per['postgres']:.1f}, enqueuer {per['bench']:.1f}; per execution: "
+            f"{transactions / len(ids):.1f} transactions, {sessions / len(ids):.3f} connections opened; "
+            f"machine {cpu['busy']:.0%} busy",
             flush=True,
         )
     return rate

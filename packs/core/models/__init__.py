@@ -10,6 +10,7 @@ from packs.core.models.workflow import (
     WorkflowModelValidationError,
 )
 from packs.core.models.workflow_decisions import WorkflowDecision
+from packs.core.models.workflow_signals import WorkflowSignal
 from packs.core.models.workflow_timers import WorkflowTimer
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "WorkflowExecution",
     "WorkflowModelValidationError",
     "WorkflowSchedule",
+    "WorkflowSignal",
     "WorkflowTimer",
     "Workspace",
 ]

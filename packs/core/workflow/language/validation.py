@@ -62,7 +62,7 @@ _TARGET_FIELDS = {
     "on_exhausted": ("loop",),
     "resume_step": ("halt",),
     "on_reject": ("approval",),
-    "on_timeout": ("approval",),
+    "on_timeout": ("approval", "receive"),
 }
 
 

@@ -17,6 +17,7 @@ from packs.core.workflow.steps.call import CallStep
 from packs.core.workflow.steps.flow import AssignStep, EndStep, HaltStep, RouterStep, StartStep
 from packs.core.workflow.steps.loop import LoopStep
 from packs.core.workflow.steps.parallel import ParallelStep
+from packs.core.workflow.steps.receive import ReceiveConfig, ReceiveStep
 from packs.core.workflow.steps.subworkflow import WorkflowStep
 from packs.core.workflow.steps.transform import TransformStep
 from packs.core.workflow.steps.wait import WaitStep
@@ -34,6 +35,7 @@ BUILTIN_STEP_TYPES: dict[str, tuple[type[StepExecutor], type[Any]]] = {
     "transform": (TransformStep, configs.TransformConfig),
     "workflow": (WorkflowStep, configs.WorkflowConfig),
     "wait": (WaitStep, configs.WaitConfig),
+    "receive": (ReceiveStep, ReceiveConfig),
 }
 """The step types every engine knows, by name: their executor and config struct."""
 

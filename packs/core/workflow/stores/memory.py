@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from packs.core.workflow.decisions import Decision
 from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Entry, Execution, utcnow
+from packs.core.workflow.stores.memory_signals import MemorySignals
 from packs.core.workflow.stores.protocol import KEPT_BY_STORE, ExecutionFilter, Keyset, LeaseFence, Page, claimable
 from packs.core.workflow.timers import Timer, note_added
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from packs.core.workflow.language.definition import WorkflowDef
 
 
-class MemoryStore(LeaseFence):
+class MemoryStore(LeaseFence, MemorySignals):
     """Keeps everything in dictionaries (tests, scripts); copies on the way in and out."""
 
     serializes_branches = False
@@ -65,6 +66,7 @@ class MemoryStore(LeaseFence):
     async def delete(self, execution_id: str) -> bool:
         """Delete the execution and its entries; ``True`` when it existed."""
         self._entries.pop(execution_id, None)
+        self.drop_signals(execution_id)
         self._decisions = [d for d in self._decisions if d.execution_id != execution_id]
         for timer in [t for t in self._timers.values() if t.execution_id == execution_id]:
             del self._timers[timer.id]

@@ -76,6 +76,7 @@ from packs.core.workflow.stores.sql.rows import (
     uuid_or_none,
     validate_values,
 )
+from packs.core.workflow.stores.sql.signals import SQLSignals
 from packs.core.workflow.stores.sql.sqlite import SQLiteWriter
 from packs.core.workflow.stores.sql.timers import SQLTimers, timers_table_of
 from packs.core.workflow.stores.sql.units import Executor, ScopeUnit, Unit
@@ -100,7 +101,7 @@ _WRITERS: dict[tuple[str, str], type[DriverWriter]] = {
 """The drivers whose checkpoints inside a scope skip SQLAlchemy's adapters, and their writers."""
 
 
-class SQLStore(LeaseFence, SQLTimers, SQLDecisions):
+class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
     """A workflow store on two SQL tables (see the module docstring for transactions)."""
 
     serializes_branches: bool = True
@@ -222,6 +223,8 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions):
                 await session.execute(delete(self.timers_table).where(self.timers_table.c.execution_id == key))
             if (decisions := self.decisions_table) is not None:
                 await session.execute(delete(decisions).where(decisions.c.execution_id == key))
+            if (signals := self.signals_table) is not None:
+                await session.execute(delete(signals).where(signals.c.execution_id == key))
             deleted = await session.execute(delete(self._executions).where(self._executions.c.id == key))
         return bool(getattr(deleted, "rowcount", 0))
 

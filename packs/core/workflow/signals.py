@@ -1,0 +1,123 @@
+"""Signals: messages sent to a running execution, kept in arrival order, read by ``receive`` steps
+(docs/workflow-language.md, step type ``receive``; docs/http-api.md, Signals).
+
+- :class:`Signal`: one message: ``name``, a JSON ``payload``, the sender's ``idempotency_key``,
+  ``created_at`` (arrival) and, once a ``receive`` step read it, ``consumed_at`` / ``consumed_by``.
+- :class:`SignalStore`: the methods the memory and SQL stores have beside their others.
+  ``lock_execution`` takes the execution's row lock for the open unit (so a sender and a ``receive``
+  step cannot miss each other: each sees what the other committed); ``add_signal`` inserts unless
+  the execution has a signal with the same idempotency key (then it answers that one);
+  ``take_signal`` marks the oldest unread signal of a name consumed and answers it; ``signals_of``
+  lists an execution's signals in arrival order.
+- :func:`send_signal`: what the API and the CLI call: in one unit, lock the execution, refuse an
+  ended one (:class:`~packs.core.workflow.errors.ExecutionStateError`), keep the signal, and when the
+  execution waits for that name turn its halt into a queued resume; the caller then delivers it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from packs.core.workflow.errors import ExecutionNotFoundError, ExecutionStateError
+from packs.core.workflow.model import FINAL_STATUSES, Execution, Status, new_id, utcnow
+from packs.core.workflow.state import to_json_value
+
+HALT_TYPE = "signal"
+"""``halt_data.type`` of an execution halted at a ``receive`` step."""
+
+RESUME_REQUEST = "_resume"
+"""The engine's context key of a queued resume (``packs.core.workflow.engine.RESUME_REQUEST``)."""
+
+
+@dataclass
+class Signal:
+    """One message sent to an execution."""
+
+    execution_id: str
+    name: str
+    payload: Any = None
+    idempotency_key: str | None = None
+    id: str = field(default_factory=new_id)
+    created_at: datetime.datetime = field(default_factory=utcnow)
+    consumed_at: datetime.datetime | None = None
+    consumed_by: str | None = None
+    """The path of the ``receive`` step that read it."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The signal as the execution API shows it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "payload": self.payload,
+            "received_at": self.created_at.isoformat(),
+            "consumed_at": None if self.consumed_at is None else self.consumed_at.isoformat(),
+            "consumed_by": self.consumed_by,
+        }
+
+
+@runtime_checkable
+class SignalStore(Protocol):
+    """The signal methods of a store (every method is a coroutine)."""
+
+    async def lock_execution(self, execution_id: str) -> None: ...
+    async def add_signal(self, signal: Signal) -> Signal: ...
+    async def take_signal(self, execution_id: str, name: str, consumed_by: str) -> Signal | None: ...
+    async def signals_of(self, execution_id: str) -> list[Signal]: ...
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What :func:`send_signal` did: the signal kept, whether it repeats an earlier send, whether it woke the run."""
+
+    signal: Signal
+    repeated: bool
+    woke: bool
+
+
+def waiting_for_signal(halt: dict[str, Any] | None) -> str | None:
+    """The signal name a halted execution waits for (``halt_data.type == "signal"``), or ``None``."""
+    if isinstance(halt, dict) and halt.get("type") == HALT_TYPE and isinstance(halt.get("signal"), str):
+        return str(halt["signal"])
+    return None
+
+
+async def send_signal(
+    store: Any, execution_id: str, name: str, payload: Any = None, idempotency_key: str | None = None
+) -> Sent:
+    """Keep a signal for ``execution_id`` and wake the execution when it waits for ``name`` (one unit).
+
+    :class:`ExecutionNotFoundError` for an unknown execution, :class:`ExecutionStateError` for one that
+    has ended (nothing is kept). A repeated ``idempotency_key`` keeps nothing new and wakes nothing.
+    When the answer says ``woke``, the execution is ``pending``: deliver it to the queue.
+    """
+    value = to_json_value(payload, "the payload")
+    async with store.unit():
+        await store.lock_execution(execution_id)
+        execution: Execution | None = await store.load(execution_id)
+        if execution is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id}")
+        if execution.status in FINAL_STATUSES:
+            raise ExecutionStateError(
+                f"execution {execution_id} is {execution.status}; signals go to executions that have not ended"
+            )
+        signal = Signal(execution_id=execution.id, name=name, payload=value, idempotency_key=idempotency_key)
+        kept = await store.add_signal(signal)
+        if kept.id != signal.id:
+            return Sent(kept, repeated=True, woke=False)
+        woke = False
+        if execution.status == Status.HALTED and waiting_for_signal(execution.halt_data) == name:
+            woke = await _queue_resume(store, execution)
+    return Sent(kept, repeated=False, woke=woke)
+
+
+async def _queue_resume(store: Any, execution: Execution) -> bool:
+    """Turn the execution halted at a ``receive`` into a queued resume (compare-and-set on ``halted``)."""
+    execution.current_step = execution.recover_to or execution.current_step
+    execution.halt_data = None
+    execution.recover_to = None
+    execution.ctx[RESUME_REQUEST] = {"response": None, "approved": None}
+    execution.status = Status.PENDING
+    execution.updated_at = utcnow()
+    return bool(await store.transition(execution, [Status.HALTED]))

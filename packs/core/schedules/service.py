@@ -5,7 +5,7 @@ Every method takes the caller's workspace: another workspace's schedule is repor
 does not exist. A schedule's ticks are durable timers of kind ``schedule`` (docs/workflow-language.md,
 Timers): :meth:`ScheduleService.fire` is their handler, run in the unit that claimed the timer on
 whichever process fires it (the app with the inline queue, a SAQ worker). It reads the schedule row
-(locked on PostgreSQL), plans the due ticks (:func:`~packs.core.schedules.policy.plan_ticks`), applies the
+(locked), plans the due ticks (:func:`~packs.core.schedules.policy.plan_ticks`), applies the
 overlap policy, inserts each run as a ``pending`` execution whose id is derived from the schedule and the
 tick (two firings of one tick insert one execution), moves the schedule on and adds the timer of its
 next tick, all in that unit; the runs are delivered to the queue once it has committed.
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from packs.core.db import current_session
 from packs.core.models.schedule import WorkflowSchedule
@@ -237,7 +237,8 @@ class ScheduleService:
             return
         session = current_session()
         statement = select(WorkflowSchedule).where(WorkflowSchedule.id == uuid.UUID(timer.schedule_id))
-        row = (await session.execute(statement.with_for_update())).scalar_one_or_none()
+        await self._lock(uuid.UUID(timer.schedule_id))
+        row = (await session.execute(statement)).scalar_one_or_none()
         if row is None or row.paused:
             return
         now = firing.now
@@ -334,11 +335,23 @@ class ScheduleService:
             WorkflowSchedule.id == key, WorkflowSchedule.workspace_id == uuid.UUID(workspace_id)
         )
         if lock:
-            statement = statement.with_for_update()
+            await self._lock(key, workspace_id)
         row = (await current_session().execute(statement)).scalar_one_or_none()
         if row is None:
             raise ScheduleNotFoundError(f"no schedule {schedule_id}")
         return row
+
+    @staticmethod
+    async def _lock(key: uuid.UUID, workspace_id: str | None = None) -> None:
+        """Lock the schedule's row for the unit by writing it first: a row lock on PostgreSQL, and on SQLite the
+        database's write lock taken before anything is read (a read-then-write transaction could otherwise
+        find the lock taken by another process and fail at once instead of waiting)."""
+        statement = update(WorkflowSchedule).where(WorkflowSchedule.id == key)
+        if workspace_id is not None:
+            statement = statement.where(WorkflowSchedule.workspace_id == uuid.UUID(workspace_id))
+        await current_session().execute(
+            statement.values(updated_at=WorkflowSchedule.updated_at).execution_options(synchronize_session=False)
+        )
 
     @staticmethod
     def _apply(row: WorkflowSchedule, fields: ScheduleFields) -> bool:

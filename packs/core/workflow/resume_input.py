@@ -38,7 +38,7 @@ def timed_out(approval: dict[str, Any], now: datetime.datetime | None = None) ->
         requested_at = datetime.datetime.fromisoformat(requested)
     except ValueError:
         return False
-    return ((now or utcnow()) - requested_at).total_seconds() > timeout
+    return ((now or utcnow()) - requested_at).total_seconds() >= timeout
 
 
 def check_resume(execution: Execution, response: Any, approved: Any) -> None:

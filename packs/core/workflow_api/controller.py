@@ -244,8 +244,8 @@ class WorkflowsController(Controller):
         operation_id="workflows_executions_list",
     )
     async def list_executions(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> ExecutionList:
-        """The workspace's executions, newest first; filter by `workflow_id`, `status` and `schedule_id` (the runs
-        of a schedule), page with `page` and
+        """The workspace's executions, newest first; filter by `workflow_id`, `status`, `schedule_id` (the runs
+        of a schedule) and `waiting_for` (what a halted one waits for), page with `page` and
         `per_page`, or by keyset with `cursor`."""
         identity = await identify(request, db_session)
         query = list_query({key: values[-1] for key, values in request.query_params.dict().items() if values})
@@ -253,6 +253,7 @@ class WorkflowsController(Controller):
             str(identity.workspace_id),
             workflow_id=query.workflow_id,
             schedule_id=query.schedule_id,
+            waiting_for=query.waiting_for,
             status=query.status,
             page=query.page,
             per_page=query.per_page,

@@ -42,6 +42,7 @@ from packs.core.workflow import (
     Status,
     WorkflowDef,
 )
+from packs.core.workflow.halts import WAITING_FOR
 
 EXECUTIONS_PATH = f"{API_PREFIX}/workflows/executions"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -361,6 +362,7 @@ class ListQuery:
     keyset: bool = False
     after: Keyset | None = None
     schedule_id: str | None = None
+    waiting_for: str | None = None
 
 
 def list_query(query: Mapping[str, str]) -> ListQuery:
@@ -401,10 +403,20 @@ def list_query(query: Mapping[str, str]) -> ListQuery:
             schedule_id = str(uuid.UUID(schedule_id))
         except ValueError:
             details["schedule_id"] = f"must be a schedule id (a UUID), got {schedule_id!r}"
+    waiting_for = query.get("waiting_for")
+    if waiting_for is not None and waiting_for not in WAITING_FOR:
+        details["waiting_for"] = f"must be one of {', '.join(WAITING_FOR)}, got {waiting_for!r}"
     if details:
         raise ValidationError("Invalid parameters", details)
     return ListQuery(
-        query.get("workflow_id"), status, page, min(per_page, MAX_PER_PAGE), cursor is not None, after, schedule_id
+        query.get("workflow_id"),
+        status,
+        page,
+        min(per_page, MAX_PER_PAGE),
+        cursor is not None,
+        after,
+        schedule_id,
+        waiting_for,
     )
 
 
@@ -474,6 +486,11 @@ LIST_OPERATION = documented(
         _query("workflow_id", Schema(type=OpenAPIType.STRING), "Only executions of this workflow."),
         _query("status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "Only executions in this status."),
         _query("schedule_id", Schema(type=OpenAPIType.STRING), "Only runs of this schedule (its id, a UUID)."),
+        _query(
+            "waiting_for",
+            Schema(type=OpenAPIType.STRING, enum=list(WAITING_FOR)),
+            "Only halted executions waiting for this: an approval, a wait's timer, a signal or a halt's input.",
+        ),
         _query(
             "page",
             Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE, default=1),

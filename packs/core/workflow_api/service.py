@@ -225,6 +225,7 @@ class WorkflowService:
         after: Keyset | None = None,
         keyset: bool = False,
         schedule_id: str | None = None,
+        waiting_for: str | None = None,
     ) -> Page:
         """The workspace's executions, newest first, one page of them, read without their contexts (but
         for the failure record the list shows).
@@ -233,7 +234,11 @@ class WorkflowService:
         ``None``) plus one more when there is a next page, and ``total`` is not counted.
         """
         where = ExecutionFilter(
-            workflow_id=workflow_id, status=status, workspace_id=workspace_id, schedule_id=schedule_id
+            workflow_id=workflow_id,
+            status=status,
+            workspace_id=workspace_id,
+            schedule_id=schedule_id,
+            waiting_for=waiting_for,
         )
         if keyset:
             return await self.store.page(where, limit=per_page + 1, after=after, count=False, ctx_keys=(FAILURE,))

@@ -618,7 +618,7 @@ async def test_the_openapi_document_shows_the_workflow_routes(client: httpx.Asyn
     resume_body = paths[f"{EXECUTIONS}/{{execution_id}}/resume"]["post"]["requestBody"]
     assert resume_body["content"]["application/json"]["schema"]["properties"]["approved"]["type"] == "boolean"
     list_params = {p["name"]: p for p in paths[EXECUTIONS]["get"]["parameters"] if p["in"] == "query"}
-    assert set(list_params) == {"workflow_id", "status", "schedule_id", "page", "per_page", "cursor"}
+    assert set(list_params) == {"workflow_id", "status", "schedule_id", "waiting_for", "page", "per_page", "cursor"}
     assert list_params["per_page"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 25}
     assert "halted" in list_params["status"]["schema"]["enum"]
     events = paths[f"{EXECUTIONS}/{{execution_id}}/events"]["get"]["responses"]["200"]

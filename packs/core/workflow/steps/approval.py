@@ -24,6 +24,7 @@ from packs.core.workflow.errors import StepError
 from packs.core.workflow.model import utcnow
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import ApprovalConfig
+from packs.core.workflow.steps.deadlines import cancel_deadline, schedule_deadline
 
 if TYPE_CHECKING:
     from packs.core.workflow.state import RunState
@@ -46,6 +47,9 @@ class ApprovalStep(StepExecutor):
             requested = utcnow().isoformat()
             pending[self.step.id] = requested
             requester = state.execution.created_by_id
+            halt = halt_id(state.execution.id, self.step.id, requested)
+            if settings.timeout is not None:
+                await schedule_deadline(state, self.step.id, halt, requested, settings.timeout)
             return self.halt(
                 {
                     "type": "approval",
@@ -58,15 +62,16 @@ class ApprovalStep(StepExecutor):
                     "form": settings.form,
                     "timeout": settings.timeout,
                     "requested_at": requested,
-                    "halt_id": halt_id(state.execution.id, self.step.id, requested),
+                    "halt_id": halt,
                 },
                 resume_step=self.step.id,
             )
         answered = halt_id(state.execution.id, self.step.id, requested_at)
         decisions = await self._decisions(state, answered)
         if settings.timeout is not None:
+            await cancel_deadline(state)
             waited = (utcnow() - datetime.datetime.fromisoformat(requested_at)).total_seconds()
-            if waited > settings.timeout:
+            if waited >= settings.timeout:
                 self._clear(state, pending)
                 if settings.on_timeout:
                     output = {"approved": None, "timed_out": True, "decisions": [d.as_output() for d in decisions]}

@@ -81,4 +81,5 @@ class HaltStep(StepExecutor):
         settings: HaltConfig = self.settings
         data = {"reason": self.resolve(state, settings.reason), "halted_at": utcnow().isoformat()}
         data.update(self.resolve(state, settings.data))
+        data["type"] = "input"  # what the halt waits for (packs.core.workflow.halts)
         return self.halt(data, resume_step=settings.resume_step or self.step.next or FINISHED)

@@ -72,6 +72,9 @@ class WaitStep(StepExecutor):
         due = waits.get(self.step.id)
         if due is not None and state.resumed:
             self._forget(state)
+            cancel_timers = getattr(state.engine.store, "cancel_timers", None)
+            if cancel_timers is not None:  # resumed past its due time before the timer fired
+                await cancel_timers(state.execution.id, kind=KIND)
             return self.continue_(output={"due_at": due, "woke_at": utcnow().isoformat()})
         due_at = self._due_at(state)
         now = utcnow()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from packs.core.workflow.decisions import Decision
 from packs.core.workflow.errors import LeaseLostError
-from packs.core.workflow.model import Entry, Execution, utcnow
+from packs.core.workflow.model import Entry, Execution, Status, utcnow
 from packs.core.workflow.stores.memory_signals import MemorySignals
 from packs.core.workflow.stores.protocol import KEPT_BY_STORE, ExecutionFilter, Keyset, LeaseFence, Page, claimable
 from packs.core.workflow.timers import Timer, note_added
@@ -168,6 +168,7 @@ class MemoryStore(LeaseFence, MemorySignals):
             and (where.status is None or execution.status == where.status)
             and (where.workspace_id is None or execution.workspace_id == where.workspace_id)
             and (where.schedule_id is None or execution.schedule_id == where.schedule_id)
+            and (where.waiting_for is None or _waits_for(execution, where.waiting_for))
         ]
         found.sort(key=lambda execution: (execution.created_at, execution.id), reverse=True)
         total = len(found) if count else None
@@ -253,6 +254,11 @@ class MemoryStore(LeaseFence, MemorySignals):
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """Nothing to undo in memory."""
         return _nothing()
+
+
+def _waits_for(execution: Execution, kind: str) -> bool:
+    halt = execution.halt_data or {}
+    return execution.status == Status.HALTED and halt.get("type") == kind
 
 
 def _due_order(timer: Timer) -> tuple[datetime.datetime, str]:

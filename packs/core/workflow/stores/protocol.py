@@ -82,6 +82,8 @@ class ExecutionFilter:
     status: str | None = None
     workspace_id: str | None = None
     schedule_id: str | None = None
+    waiting_for: str | None = None
+    """Only halted executions whose ``halt_data.type`` is this (see :mod:`packs.core.workflow.halts`)."""
 
 
 @runtime_checkable

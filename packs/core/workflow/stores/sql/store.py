@@ -380,6 +380,9 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             conditions.append(table.c.workspace_id == _key(where.workspace_id))
         if where.schedule_id is not None:
             conditions.append(table.c.schedule_id == _key(where.schedule_id))
+        if where.waiting_for is not None:
+            conditions.append(table.c.status == str(Status.HALTED))
+            conditions.append(table.c.halt_data["type"].as_string() == where.waiting_for)
         keys = list(ctx_keys) if ctx_keys is not None else None
         columns: list[Any] = list(table.c) if keys is None else [c for c in table.c if c.name != "ctx"]
         columns += [table.c.ctx[key].label(f"ctx_key_{index}") for index, key in enumerate(keys or [])]

@@ -10,6 +10,7 @@ from litestar.plugins import CLIPluginProtocol
 from app.cli.accounts import tokens_group, users_group
 from app.cli.packs import packs_group
 from app.cli.running import add_verbose_option
+from app.cli.schedules import schedules_group
 from app.cli.workflows import workflows_group
 
 
@@ -29,6 +30,8 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(users_group)
     cli.add_command(tokens_group)
     cli.add_command(packs_group)
+    if "schedules" not in workflows_group.commands:
+        workflows_group.add_command(schedules_group)
     cli.add_command(workflows_group)
     add_verbose_option(cli)
     add_verbose_option(database_group)

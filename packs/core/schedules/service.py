@@ -162,6 +162,15 @@ class ScheduleService:
             row = await self._row(schedule_id, workspace_id)
         return self.view(row, utcnow())
 
+    async def workspace_of(self, schedule_id: str) -> str:
+        """The workspace of a schedule, for operators who name it by id only (:class:`ScheduleNotFoundError`)."""
+        statement = select(WorkflowSchedule.workspace_id).where(WorkflowSchedule.id == schedule_key(schedule_id))
+        async with self.store.unit():
+            found = (await current_session().execute(statement)).scalar_one_or_none()
+        if found is None:
+            raise ScheduleNotFoundError(f"no schedule {schedule_id}")
+        return str(found)
+
     async def change(self, schedule_id: str, workspace_id: str, body: Mapping[str, Any]) -> ScheduleView:
         """Change the fields ``body`` gives (pause and resume with ``paused``). A new calendar, or a resume,
         starts from now: ticks before it are not caught up."""

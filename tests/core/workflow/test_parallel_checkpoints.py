@@ -234,3 +234,31 @@ async def test_a_resumed_parallel_step_whose_branches_all_finished_runs_none(sto
     assert writer.calls == []
     assert result.output["outs"] == [{"item": 0}, {"item": 1}]
     assert result.output["o1"] == {"item": 1}
+
+
+async def test_a_lost_lease_in_one_branch_stops_the_others_whatever_wait_says(store: wf.Store) -> None:
+    finished: list[str] = []
+    lease = {"lost": False}
+
+    async def lose(name: str) -> str:
+        lease["lost"] = True  # the next checkpoint finds the lease gone
+        finished.append(name)
+        return name
+
+    async def slow(name: str) -> str:
+        await asyncio.sleep(0.3)
+        finished.append(name)
+        return name
+
+    branches = [
+        {"id": "first", "type": "call", "service": "lose", "input": {"name": "first"}},
+        {"id": "second", "type": "call", "service": "slow", "input": {"name": "second"}},
+    ]
+    engine = wf.Engine(
+        wf.load(document(*branches, wait="any")), store=store, service_resolver=resolver(lose=lose, slow=slow)
+    )
+    engine.should_stop = lambda: lease["lost"]
+    with pytest.raises(wf.LeaseLostError):
+        await engine.run({})
+    await asyncio.sleep(0.4)
+    assert finished == ["first"]  # the second branch was cancelled, not left to fail its own checkpoint

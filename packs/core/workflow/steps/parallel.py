@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from packs.core.workflow.errors import StepError
+from packs.core.workflow.errors import LeaseLostError, StepError
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import ParallelConfig
 
@@ -102,9 +102,12 @@ class Race:
             self._stop_others()
 
     def fail(self, error: BaseException) -> None:
-        """A branch failed with ``error``; it fails the step under ``wait: all`` or once too few can succeed."""
+        """A branch failed with ``error``; it fails the step under ``wait: all``, once too few can succeed, or
+        when it stops the run whatever ``wait`` says (a lost lease, or what no step catches)."""
         self.failures += 1
-        if self.error is None and (self.wait_all or self.total - self.failures < self.needed):
+        stops_the_run = isinstance(error, LeaseLostError) or not isinstance(error, Exception)
+        too_few = self.wait_all or self.total - self.failures < self.needed
+        if self.error is None and (stops_the_run or too_few):
             self.error = error
             self._stop_others()
 

@@ -1,0 +1,210 @@
+"""Durable timers with real processes (docs/workflow-language.md, Timers): no wait lives in a process's memory.
+
+- PostgreSQL, SAQ workers: a worker runs an execution into a ``wait`` of a few seconds and is SIGKILLed;
+  another worker, started after, wakes it on time and finishes it.
+- PostgreSQL, two SAQ workers sweeping together over executions whose waits all come due at once:
+  every timer fires once, every execution completes, each wait step completes once.
+- SQLite, the inline queue: the server is SIGKILLed during a wait and stays down past the due time;
+  the timer fires when the next server starts (late, not lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app import create_app
+from app.queue import SAQAdapter
+from app.settings import Settings, default_queue_url
+from packs.core import workflow as wf
+from packs.core.models import WorkflowTimer
+from tests.support.databases import migrate, postgres_database, sqlite_url
+from tests.support.processes import REPO, environment, free_port
+from tests.support.workers import (
+    QUEUE_SETTINGS,
+    HeldAdapter,
+    Processes,
+    engine_of,
+    make_user,
+    runtime_of,
+    statuses,
+    wait_for_owner,
+)
+
+pytestmark = pytest.mark.processes
+
+PACKS = ("contacts_service", "pftest_workflow_http")
+WORKFLOW = "http_wait"
+"""``tests/fixture_packs/workflows/http/http_wait.yml``: start, wait ``$input.seconds``, end."""
+
+
+def app_for(url: str, **overrides: Any) -> Litestar:
+    return create_app(Settings(database_url=url, packs=PACKS, auto_migrate=False, **overrides))
+
+
+def env_for(url: str, fixture_packs: Path, **extra: str) -> dict[str, str]:
+    return environment(
+        url,
+        PACKFLOW_PACKS=",".join(PACKS),
+        PYTHONPATH=f"{fixture_packs}:{REPO}",
+        **{**QUEUE_SETTINGS, "PACKFLOW_TIMER_RESOLUTION_SECONDS": "0.5", **extra},
+    )
+
+
+async def add_waiting(app: Litestar, user: dict[str, str], seconds: float, count: int = 1) -> list[str]:
+    """Save ``count`` pending executions of the wait workflow, delivered to nobody yet."""
+    runtime = runtime_of(app)
+    runner = wf.AsyncRunner(
+        runtime.workflows[WORKFLOW].definition, runtime.store, HeldAdapter(), catalog=runtime.catalog
+    )
+    return [
+        await runner.run({"seconds": seconds}, workspace_id=user["workspace_id"], created_by_id=user["user_id"])
+        for _ in range(count)
+    ]
+
+
+async def wait_until(engine: AsyncEngine, wanted: dict[str, int], within: float, logs: Any) -> None:
+    deadline = time.monotonic() + within
+    while (found := await statuses(engine)) != wanted:
+        assert time.monotonic() < deadline, f"statuses {found}, wanted {wanted}\n{logs()}"
+        await asyncio.sleep(0.1)
+
+
+async def audit(app: Litestar, execution_ids: list[str]) -> list[tuple[str, int, Any, Any]]:
+    """Per execution: status, completed ``pause`` entries, its timer's due and fired times."""
+    store = runtime_of(app).store
+    table = WorkflowTimer.__table__
+    rows = []
+    async with engine_of(app).connect() as connection:
+        for execution_id in execution_ids:
+            execution = await store.load(execution_id)
+            assert execution is not None
+            entries = await store.entries(execution_id)
+            pauses = [e for e in entries if e.step_id == "pause" and str(e.action) == "completed"]
+            statement = select(table.c.due_at, table.c.fired_at).where(table.c.execution_id == uuid.UUID(execution_id))
+            timers = (await connection.execute(statement)).all()
+            assert len(timers) == 1, f"execution {execution_id}: {len(timers)} timers"
+            rows.append((str(execution.status), len(pauses), timers[0][0], timers[0][1]))
+    return rows
+
+
+def aware(value: Any) -> datetime.datetime:
+    moment = value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+async def wait_survives_the_workers_death(url: str, fixture_packs: Path, folder: Path) -> None:
+    app = app_for(url, queue="saq", queue_url=default_queue_url(url))
+    runtime, engine = runtime_of(app), engine_of(app)
+    assert isinstance(runtime.adapter, SAQAdapter)
+    env = env_for(url, fixture_packs, PACKFLOW_QUEUE="saq")
+    processes = Processes(folder)
+    try:
+        user = await make_user(app)
+        await runtime.adapter.connect()
+        first = processes.start("first", ["workflows", "worker", "--concurrency", "2"], env)
+        await wait_for_owner(first, processes)
+        [execution_id] = await add_waiting(app, user, 4)
+        await runtime.adapter.enqueue(execution_id)
+        await wait_until(engine, {"halted": 1}, within=30, logs=processes.logs)
+        processes.sigkill(first)
+
+        second = processes.start("second", ["workflows", "worker", "--concurrency", "2"], env)
+        await wait_for_owner(second, processes)
+        await wait_until(engine, {"completed": 1}, within=30, logs=processes.logs)
+        [(status, pauses, due_at, fired_at)] = await audit(app, [execution_id])
+        assert (status, pauses) == ("completed", 1)
+        assert aware(fired_at) >= aware(due_at)
+        execution = await runtime.store.load(execution_id)
+        assert execution is not None
+        assert execution.result == {"waited": 4}
+    finally:
+        processes.kill_all()
+        await runtime.adapter.disconnect()
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_wait_survives_the_sigkill_of_the_worker_that_started_it(fixture_packs: Path, tmp_path: Path) -> None:
+    with postgres_database() as url:
+        migrate(url)
+        asyncio.run(wait_survives_the_workers_death(url, fixture_packs, tmp_path))
+
+
+TOGETHER = 40
+
+
+async def timers_due_together_fire_once(url: str, fixture_packs: Path, folder: Path) -> None:
+    app = app_for(url, queue="saq", queue_url=default_queue_url(url))
+    runtime, engine = runtime_of(app), engine_of(app)
+    assert isinstance(runtime.adapter, SAQAdapter)
+    env = env_for(url, fixture_packs, PACKFLOW_QUEUE="saq")
+    processes = Processes(folder)
+    try:
+        user = await make_user(app)
+        await runtime.adapter.connect()
+        workers = [processes.start(f"worker-{n}", ["workflows", "worker", "--concurrency", "8"], env) for n in (1, 2)]
+        for worker in workers:
+            await wait_for_owner(worker, processes)
+        # Both workers sweep and both take the SAQ jobs scheduled at the (same) due second.
+        until = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=4)).replace(microsecond=0)
+        runner_input = {"seconds": (until - datetime.datetime.now(datetime.UTC)).total_seconds()}
+        execution_ids = await add_waiting(app, user, runner_input["seconds"], TOGETHER)
+        for execution_id in execution_ids:
+            await runtime.adapter.enqueue(execution_id)
+        await wait_until(engine, {"completed": TOGETHER}, within=60, logs=processes.logs)
+        rows = await audit(app, execution_ids)
+        assert {(status, pauses) for status, pauses, _, _ in rows} == {("completed", 1)}
+        assert all(fired is not None and aware(fired) >= aware(due) for _, _, due, fired in rows)
+        assert all(worker.popen.poll() is None for worker in workers), processes.logs()
+    finally:
+        processes.kill_all()
+        await runtime.adapter.disconnect()
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+def test_timers_due_at_once_on_two_workers_each_fire_once(fixture_packs: Path, tmp_path: Path) -> None:
+    with postgres_database() as url:
+        migrate(url)
+        asyncio.run(timers_due_together_fire_once(url, fixture_packs, tmp_path))
+
+
+async def timer_fires_after_downtime(url: str, fixture_packs: Path, folder: Path) -> None:
+    app = app_for(url)
+    engine = engine_of(app)
+    env = env_for(url, fixture_packs, PACKFLOW_QUEUE="inline")
+    processes = Processes(folder)
+    try:
+        user = await make_user(app)
+        [execution_id] = await add_waiting(app, user, 2)
+        first = processes.start("first", ["run", "--host", "127.0.0.1", "--port", str(free_port())], env)
+        await wait_until(engine, {"halted": 1}, within=60, logs=processes.logs)
+        processes.sigkill(first)
+        await asyncio.sleep(3)  # every process is down when the timer comes due
+        assert await statuses(engine) == {"halted": 1}
+
+        second = processes.start("second", ["run", "--host", "127.0.0.1", "--port", str(free_port())], env)
+        await wait_until(engine, {"completed": 1}, within=60, logs=processes.logs)
+        [(status, pauses, due_at, fired_at)] = await audit(app, [execution_id])
+        assert (status, pauses) == ("completed", 1)
+        assert (aware(fired_at) - aware(due_at)).total_seconds() >= 1  # late, after the downtime
+        assert second.popen.poll() is None
+    finally:
+        processes.kill_all()
+        await engine.dispose()
+
+
+def test_a_timer_due_while_the_inline_server_was_down_fires_when_it_starts(fixture_packs: Path, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    migrate(url)
+    asyncio.run(timer_fires_after_downtime(url, fixture_packs, tmp_path))

@@ -6,6 +6,7 @@ On MemoryStore and the SQL store over SQLite and PostgreSQL; the clock is frozen
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
 from typing import Any
@@ -238,3 +239,21 @@ def test_bad_quorum_and_keys_are_load_time_errors(keys: dict[str, Any], expected
 
 def test_a_quorum_a_role_may_reach_is_fine() -> None:
     wf.load(approval(approvers=["a@example.com", "role:admin"], quorum=3, allow_requester=True))
+
+
+async def test_two_concurrent_last_approvals_settle_it_once(store: wf.QueueStore) -> None:
+    _, execution_id, _ = await halted(store, approval(quorum=2))
+    await decide(store, execution_id, approved=True, user_id=ADA)
+    outcomes = await asyncio.gather(
+        decide(store, execution_id, approved=True, user_id=BOB),
+        decide(store, execution_id, approved=True, user_id=CY),
+        return_exceptions=True,
+    )
+    settled = [o for o in outcomes if isinstance(o, wf.Decided) and o.verdict is True]
+    refused = [o for o in outcomes if isinstance(o, wf.ExecutionStateError)]
+    assert len(settled) == 1, outcomes
+    assert len(refused) == 1, outcomes
+    assert len(await stored_decisions(store, execution_id)) == 2
+    execution = await store.load(execution_id)
+    assert execution is not None
+    assert execution.status == "pending"

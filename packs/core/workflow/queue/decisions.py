@@ -95,16 +95,18 @@ async def decide(
     :class:`~packs.core.workflow.errors.ResumeInputError` when an approving response breaks the ``form``.
     """
     response = to_json_value(response, "the response")
+    execution = await load_execution(store, execution_id)
+    approval = check_decidable(execution)
+    halt = halt_of(execution, approval)
+    if expected_halt is not None and halt != expected_halt:
+        raise ExecutionStateError(f"execution {execution_id} halted again meanwhile; decide on its new approval")
+    if approved:
+        form = approval.get("form")
+        check_response(form if isinstance(form, dict) else None, response)
     async with store.unit():
-        execution = await load_execution(store, execution_id)
-        approval = check_decidable(execution)
-        halt = halt_of(execution, approval)
-        if expected_halt is not None and halt != expected_halt:
-            raise ExecutionStateError(f"execution {execution_id} halted again meanwhile; decide on its new approval")
-        if approved:
-            form = approval.get("form")
-            check_response(form if isinstance(form, dict) else None, response)
-        if not await store.transition(execution, [Status.HALTED]):  # serializes the decisions on this halt
+        # The unit's first statement is this write: it serializes the decisions on this halt (a row lock on
+        # PostgreSQL, the write lock on SQLite) and fails when the execution left the halt meanwhile.
+        if not await store.transition(execution, [Status.HALTED]):
             raise ExecutionStateError(f"execution {execution_id} is no longer halted; it was resumed or cancelled")
         earlier = await decisions_of(store, halt)
         if user_id is not None and any(decision.user_id == user_id for decision in earlier):

@@ -258,7 +258,7 @@ class ScheduleService:
                 unfinished = [await self._start(row, row.buffered_tick_at, firing)]
             row.buffered_tick_at = None
         last_tick = row.last_tick_at or row.created_at
-        plan = plan_ticks(
+        ticks = plan_ticks(
             calendar_of(row),
             last_tick=last_tick,
             now=now,
@@ -266,9 +266,9 @@ class ScheduleService:
             catch_up_window=row.catch_up_window,
             jitter=datetime.timedelta(seconds=row.jitter),
         )
-        if plan.missed:
-            logger.info("schedule %s: %d missed tick(s) not run (catch_up %s)", row.id, len(plan.missed), row.catch_up)
-        for tick in plan.runs:
+        if ticks.missed:
+            logger.info("schedule %s: %d missed tick(s) not run (catch_up %s)", row.id, len(ticks.missed), row.catch_up)
+        for tick in ticks.runs:
             if definition is None:
                 logger.warning("schedule %s: workflow %r is not loaded; tick %s skipped", row.id, row.workflow_id, tick)
                 continue
@@ -284,11 +284,11 @@ class ScheduleService:
                     await self._cancel(execution_id)
                 unfinished = []
             unfinished.append(await self._start(row, tick, firing))
-        moved = plan.last_tick != last_tick or row.next_tick_at != plan.next_tick
-        row.last_tick_at = plan.last_tick
+        moved = ticks.last_tick != last_tick or row.next_tick_at != ticks.next_tick
+        row.last_tick_at = ticks.last_tick
         row.updated_at = now
         if moved or row.next_tick_at is None:
-            await self._wait_for_next_tick(row, now, plan.next_tick)
+            await self._wait_for_next_tick(row, now, ticks.next_tick)
         if row.buffered_tick_at is not None:
             check = now + datetime.timedelta(seconds=BUFFER_CHECK_SECONDS)
             await self.store.add_timer(

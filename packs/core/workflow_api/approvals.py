@@ -219,3 +219,14 @@ def due_at(approval: dict[str, Any]) -> str | None:
 
 def _uuid(value: str) -> uuid.UUID:
     return uuid.UUID(str(value))
+
+
+async def show_decisions(service: WorkflowService, execution: Execution) -> Execution:
+    """``execution`` with the decisions so far of the approval it waits for under its halt data's ``decisions``
+    (and the approval's ``due_at``), as ``GET .../executions/{id}`` shows them (docs/http-api.md, Approvals)."""
+    approval = pending_approval(execution)
+    if approval is not None:
+        decisions = await decisions_of(service.store, halt_of(execution, approval))
+        approval["decisions"] = [decision.as_output() for decision in decisions]
+        approval["due_at"] = due_at(approval)
+    return execution

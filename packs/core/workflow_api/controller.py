@@ -33,7 +33,7 @@ from packs.core.workflow import (
     ResumeInputError,
     Status,
 )
-from packs.core.workflow_api.approvals import ApprovalDesk, decider_of
+from packs.core.workflow_api.approvals import ApprovalDesk, decider_of, show_decisions
 from packs.core.workflow_api.payloads import (
     IDEMPOTENCY_HEADER,
     LIST_OPERATION,
@@ -275,7 +275,7 @@ class WorkflowsController(Controller):
         identity = await identify(request, db_session)
         service = service_of(request)
         key = execution_id_of(execution_id)
-        execution = await service.get(key, str(identity.workspace_id))
+        execution = await show_decisions(service, await service.get(key, str(identity.workspace_id)))
         entries = await service.entries(key, str(identity.workspace_id))
         return ExecutionShow(data=execution_detail(execution, entries))
 

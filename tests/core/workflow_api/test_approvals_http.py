@@ -89,6 +89,9 @@ async def test_quorum_two_reached_by_an_admin_by_role_and_the_approver_by_email(
     assert again.status_code == 409
     assert "already decided" in again.json()["error"]
     assert await harness.count("workflow_decisions") == 1
+    pending = (await show(client, people.ada, execution_id))["halt"]["data"]
+    assert [(d["email"], d["approved"]) for d in pending["decisions"]] == [("bob@example.com", True)]
+    assert pending["due_at"] is None
 
     second = await decide(client, people.cy, execution_id, approved=True, response={"reason": "looks good"})
     assert second.status_code == 201, second.text

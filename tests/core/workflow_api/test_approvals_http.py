@@ -250,3 +250,19 @@ async def test_the_inbox_of_each_user(client: httpx.AsyncClient, people: People)
     assert bad.status_code == 422
     assert "scope" in bad.json()["details"]
     assert (await client.get(APPROVALS)).status_code == 401
+
+
+async def test_an_approval_one_sub_workflow_down_takes_decisions_on_the_parent(
+    client: httpx.AsyncClient, harness: Harness, people: People
+) -> None:
+    parent = await started(client, people.ada, "http_nested_approve")
+    await wait_for(client, people.ada, parent, {"halted"})
+    assert [(item["execution_id"], item["step_id"]) for item in await inbox(client, people.dan)] == [
+        (parent, "approve")
+    ]
+    decided = await decide(client, people.dan, parent, approved=True, comment="child ok")
+    assert decided.status_code == 201, decided.text
+    assert decided.json()["data"]["settled"] is True
+    done = await wait_for(client, people.ada, parent, {"completed", "failed"})
+    assert done["output"] == {"child": {"decision": "approved"}}
+    assert await harness.count("workflow_decisions") == 1

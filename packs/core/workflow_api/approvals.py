@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packs.core.models.identity import Membership, User
 from packs.core.tools.errors import ForbiddenError, ValidationError
 from packs.core.workflow import Decided, Decision, Execution, ExecutionFilter, decide
+from packs.core.workflow.decisions import approval_rule, resolved_approver_problem
 from packs.core.workflow.queue.decisions import check_decidable, decisions_of, halt_of, pending_approval
 from packs.core.workflow.resume_input import timed_out
 from packs.core.workflow_api.service import WorkflowService
@@ -62,7 +63,9 @@ def why_not(approval: dict[str, Any], decider: Decider) -> str | None:
     """Why ``decider`` may not decide on ``approval`` (``None``: they may)."""
     rule = approval.get("rule")
     if not isinstance(rule, dict):
-        rule = {"any_member": not approval.get("approvers"), "roles": list(approval.get("approvers") or [])}
+        # A halt recorded before approvals had rules: its approvers as written, the requester allowed as then.
+        written = [a for a in approval.get("approvers") or [] if resolved_approver_problem(a) is None]
+        rule = approval_rule(written or None, allow_requester=True, requester_id=None)
     if decider.role is None:
         return "you are not a member of this execution's workspace"
     if not rule.get("allow_requester") and rule.get("requester_id") == decider.user_id:

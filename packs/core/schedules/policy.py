@@ -72,7 +72,7 @@ def plan_ticks(
     horizon = max(window, lateness)
     lower = max(last_tick, now - horizon)
     due = calendar.between(lower, now, MAX_CATCH_UP_RUNS + 1)
-    older = lower > last_tick and bool(calendar.between(last_tick, lower, 1))
+    older = lower > last_tick and calendar.after(last_tick, 1)[0] <= lower
     next_tick = calendar.after(now, 1)[0]
     if not due:
         return TickPlan([], last_tick if not older else lower, next_tick, [])

@@ -257,3 +257,11 @@ async def test_two_concurrent_last_approvals_settle_it_once(store: wf.QueueStore
     execution = await store.load(execution_id)
     assert execution is not None
     assert execution.status == "pending"
+
+
+async def test_deleting_an_execution_deletes_its_decisions(store: wf.QueueStore) -> None:
+    _, execution_id, _ = await halted(store, approval(quorum=2))
+    await decide(store, execution_id, approved=True, user_id=ADA)
+    assert len(await stored_decisions(store, execution_id)) == 1
+    assert await store.delete(execution_id)
+    assert await stored_decisions(store, execution_id) == []

@@ -11,6 +11,7 @@ from app.cli.accounts import tokens_group, users_group
 from app.cli.packs import packs_group
 from app.cli.running import add_verbose_option
 from app.cli.schedules import schedules_group
+from app.cli.signals import signal_command
 from app.cli.workflows import workflows_group
 
 
@@ -32,6 +33,7 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(packs_group)
     if "schedules" not in workflows_group.commands:
         workflows_group.add_command(schedules_group)
+    workflows_group.add_command(signal_command)  # declared on the group in app.cli.signals; named for clarity
     cli.add_command(workflows_group)
     add_verbose_option(cli)
     add_verbose_option(database_group)

@@ -20,9 +20,17 @@ from packs.core.http.resources import ResourcesController
 from packs.core.workflow_api.approvals_controller import ApprovalsController
 from packs.core.workflow_api.controller import WorkflowsController
 from packs.core.workflow_api.schedules import SchedulesController
+from packs.core.workflow_api.signals import SignalsController
 
 
 @hookimpl
 def register_routes() -> Sequence[ControllerRouterHandler]:
     """The ``/api/v1`` resources controller, the ``/api/v1/workflows`` controller and ``/api/v1/me``."""
-    return [ResourcesController, WorkflowsController, ApprovalsController, SchedulesController, MeController]
+    return [
+        ResourcesController,
+        WorkflowsController,
+        ApprovalsController,
+        SchedulesController,
+        SignalsController,
+        MeController,
+    ]

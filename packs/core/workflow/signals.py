@@ -76,6 +76,12 @@ class Sent:
     woke: bool
 
 
+async def received_signals(store: Any, execution_id: str) -> list[dict[str, Any]]:
+    """The execution's signals in arrival order, as the execution API shows them (none without a signal store)."""
+    signals_of = getattr(store, "signals_of", None)
+    return [] if signals_of is None else [signal.as_dict() for signal in await signals_of(execution_id)]
+
+
 def waiting_for_signal(halt: dict[str, Any] | None) -> str | None:
     """The signal name a halted execution waits for (``halt_data.type == "signal"``), or ``None``."""
     if isinstance(halt, dict) and halt.get("type") == HALT_TYPE and isinstance(halt.get("signal"), str):

@@ -33,6 +33,7 @@ from packs.core.workflow import (
     ResumeInputError,
     Status,
 )
+from packs.core.workflow.signals import received_signals
 from packs.core.workflow_api.approvals import ApprovalDesk, decider_of, show_decisions
 from packs.core.workflow_api.payloads import (
     IDEMPOTENCY_HEADER,
@@ -277,7 +278,8 @@ class WorkflowsController(Controller):
         key = execution_id_of(execution_id)
         execution = await show_decisions(service, await service.get(key, str(identity.workspace_id)))
         entries = await service.entries(key, str(identity.workspace_id))
-        return ExecutionShow(data=execution_detail(execution, entries))
+        signals = await received_signals(service.store, key)
+        return ExecutionShow(data=execution_detail(execution, entries, signals))
 
     @post(
         "/executions/{execution_id:str}/resume",

@@ -112,12 +112,15 @@ class EntryOut(msgspec.Struct):
     error: str | None
     duration_ms: int | None
     timestamp: str
+    attempt: int | None = None
+    """Which attempt of a step with retriers the entry records (docs/workflow-language.md, Retry and catch)."""
 
 
 class ExecutionDetail(ExecutionOut, kw_only=True):
-    """An execution with its entries, oldest first."""
+    """An execution with its entries, oldest first, and the signals it received, in arrival order."""
 
     entries: list[EntryOut]
+    signals: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class UrlMeta(msgspec.Struct):
@@ -197,9 +200,13 @@ def execution_out(execution: Execution) -> ExecutionOut:
     return ExecutionOut(**_execution_fields(execution))
 
 
-def execution_detail(execution: Execution, entries: list[Entry]) -> ExecutionDetail:
-    """An execution with its entries."""
-    return ExecutionDetail(**_execution_fields(execution), entries=[entry_out(entry) for entry in entries])
+def execution_detail(
+    execution: Execution, entries: list[Entry], signals: list[dict[str, Any]] | None = None
+) -> ExecutionDetail:
+    """An execution with its entries (and its signals, when given)."""
+    return ExecutionDetail(
+        **_execution_fields(execution), entries=[entry_out(entry) for entry in entries], signals=signals or []
+    )
 
 
 def execution_answer(execution: Execution) -> ExecutionAnswer:
@@ -219,6 +226,7 @@ def entry_out(entry: Entry) -> EntryOut:
         error=entry.error,
         duration_ms=entry.duration_ms,
         timestamp=entry.timestamp.isoformat(),
+        attempt=entry.attempt,
     )
 
 

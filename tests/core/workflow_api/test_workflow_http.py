@@ -183,7 +183,19 @@ async def test_async_mode_answers_202_with_the_url_then_the_execution_completes(
     assert nap["output"] == {"slept": 0.3}
     assert nap["duration_ms"] >= 250
     assert nap["step_type"] == "call"
-    assert set(nap) == {"id", "step_id", "step_type", "action", "input", "output", "error", "duration_ms", "timestamp"}
+    assert set(nap) == {
+        "id",
+        "step_id",
+        "step_type",
+        "action",
+        "input",
+        "output",
+        "error",
+        "duration_ms",
+        "timestamp",
+        "attempt",
+    }
+    assert nap["attempt"] is None  # a step without retriers
 
 
 async def test_sync_mode_answers_202_when_the_execution_does_not_settle_in_time(

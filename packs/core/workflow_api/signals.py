@@ -1,0 +1,102 @@
+"""The signals endpoint: send a signal to an execution (docs/http-api.md, Signals).
+
+``POST /api/v1/workflows/executions/{id}/signals/{name}`` with ``{"payload": any}`` answers ``202``
+with the signal kept, whether it repeats an earlier send (an ``Idempotency-Key`` already used for
+this execution: nothing new is kept) and whether it woke the execution (halted at a ``receive``
+of that name: it is queued to go on). ``404`` for another workspace's execution, ``409`` once the
+execution has ended, ``422`` for a bad body, name or key; nothing is kept then. The rules are
+:func:`packs.core.workflow.signals.send_signal`'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packs.core.http import API_PREFIX
+from packs.core.tools.errors import ValidationError
+from packs.core.workflow.signals import send_signal
+from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, identify, json_object, service_of
+from packs.core.workflow_api.payloads import IDEMPOTENCY_HEADER, execution_id_of, execution_url, unknown_fields
+
+SIGNAL_FIELDS = ("payload",)
+MAX_NAME_LENGTH = 200
+MAX_KEY_LENGTH = 255
+
+
+class SignalAnswer(msgspec.Struct):
+    """``202``: ``{"data": {"signal", "repeated", "woke", "execution": {id, status, url}}}``."""
+
+    data: dict[str, Any]
+
+
+def signal_request(name: str, body: dict[str, Any], key: str | None) -> tuple[str, Any, str | None]:
+    """The signal's name, payload and idempotency key; 422 naming each bad one."""
+    details = unknown_fields(body, SIGNAL_FIELDS)
+    if not name.strip() or len(name) > MAX_NAME_LENGTH:
+        details["name"] = f"must be 1 to {MAX_NAME_LENGTH} characters, got {len(name)}"
+    if key is not None and (not key.strip() or len(key) > MAX_KEY_LENGTH):
+        details[IDEMPOTENCY_HEADER] = f"must be 1 to {MAX_KEY_LENGTH} characters, got {len(key)}"
+    if details:
+        raise ValidationError("invalid signal: " + "; ".join(f"{k} {v}" for k, v in details.items()), details)
+    return name, body.get("payload"), None if key is None else key.strip()
+
+
+class SignalsController(Controller):
+    """``/api/v1/workflows/executions/{id}/signals/{name}``."""
+
+    path = f"{API_PREFIX}/workflows"
+    tags = ["workflows"]
+    security = [{"bearerAuth": []}]
+    exception_handlers = EXCEPTION_HANDLERS
+    parameters = {
+        "x_workspace_id": Parameter(
+            str,
+            header="X-Workspace-Id",
+            schema_extra={"format": "uuid"},
+            required=False,
+            description="The workspace to act in (needed when the user belongs to several).",
+        )
+    }
+
+    @post(
+        "/executions/{execution_id:str}/signals/{name:str}",
+        status_code=202,
+        summary="Send a signal to an execution",
+        operation_id="workflows_executions_signal",
+        responses=_errors(404, 409, 413, 422),
+    )
+    async def send(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        execution_id: str,
+        name: str,
+        idempotency_key: str | None = Parameter(
+            header=IDEMPOTENCY_HEADER,
+            required=False,
+            description="Makes a repeated send a no-op: the same key for the same execution keeps one signal.",
+        ),
+    ) -> Response[SignalAnswer]:
+        """Keep a signal `name` with `{"payload": any}` for the execution; a `receive` step waiting for it goes on.
+        409 once the execution has ended."""
+        identity = await identify(request, db_session)
+        service = service_of(request)
+        key = execution_id_of(execution_id)
+        await service.get(key, str(identity.workspace_id))  # another workspace's execution: 404 before the body
+        signal_name, payload, idempotency = signal_request(name, await json_object(request), idempotency_key)
+        sent = await send_signal(service.store, key, signal_name, payload, idempotency)
+        if sent.woke:
+            await service.adapter.enqueue(key)
+        execution = await service.get(key, str(identity.workspace_id))
+        body = {
+            "signal": sent.signal.as_dict(),
+            "repeated": sent.repeated,
+            "woke": sent.woke,
+            "execution": {"id": execution.id, "status": str(execution.status), "url": execution_url(key)},
+        }
+        return Response(SignalAnswer(data=body), status_code=202, headers={"Location": execution_url(key)})

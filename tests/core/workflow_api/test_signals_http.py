@@ -1,0 +1,138 @@
+"""Signals and retries over HTTP (docs/http-api.md, Signals; docs/workflow-language.md, Retry and catch), through
+the app on SQLite and PostgreSQL with the inline queue and its timer sweep.
+
+A signal sent to an execution waiting at a ``receive`` wakes it; one sent before the step is reached waits
+for it; an ``Idempotency-Key`` makes a repeat a no-op; an ended execution answers 409, another workspace's
+404, a bad body 422. A retry's wait shows its due time in the execution and the failed attempt's entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from packs.core.identity.accounts import IssuedToken
+from tests.support.harness import Harness, auth, harness_for, make_settings
+from tests.support.workflow_http import EXECUTIONS, PACKS, show, started, wait_for
+
+
+@pytest.fixture
+async def harness(database_url: str) -> AsyncIterator[Harness]:
+    async with harness_for(make_settings(database_url, packs=PACKS)) as built:
+        yield built
+
+
+@pytest.fixture
+async def ada(harness: Harness) -> IssuedToken:
+    return await harness.user("ada@example.com", "Acme")
+
+
+def signal_url(execution_id: str, name: str = "payment_received") -> str:
+    return f"{EXECUTIONS}/{execution_id}/signals/{name}"
+
+
+async def test_a_signal_wakes_the_receive_step_waiting_for_it(client: httpx.AsyncClient, ada: IssuedToken) -> None:
+    execution_id = await started(client, ada, "http_receive")
+    halted = await wait_for(client, ada, execution_id, {"halted"})
+    assert halted["halt"]["data"]["type"] == "signal"
+    assert halted["halt"]["data"]["signal"] == "payment_received"
+    assert halted["halt"]["data"]["due_at"] is not None
+
+    other = await client.post(signal_url(execution_id, "refund"), json={"payload": 1}, headers=auth(ada))
+    assert other.status_code == 202, other.text
+    assert other.json()["data"]["woke"] is False
+    response = await client.post(signal_url(execution_id), json={"payload": {"amount": 42}}, headers=auth(ada))
+    assert response.status_code == 202, response.text
+    body = response.json()["data"]
+    assert (body["repeated"], body["woke"]) == (False, True)
+    assert body["signal"]["name"] == "payment_received"
+    assert body["signal"]["payload"] == {"amount": 42}
+    assert response.headers["location"].endswith(execution_id)
+
+    done = await wait_for(client, ada, execution_id, {"completed"})
+    assert done["output"] == {"payment": {"amount": 42}}
+    assert [(s["name"], s["payload"], s["consumed_by"]) for s in done["signals"]] == [
+        ("refund", 1, None),
+        ("payment_received", {"amount": 42}, "await_payment"),
+    ]
+
+
+async def test_a_repeated_idempotency_key_is_a_no_op(client: httpx.AsyncClient, ada: IssuedToken) -> None:
+    execution_id = await started(client, ada, "http_receive")
+    await wait_for(client, ada, execution_id, {"halted"})
+    headers = {**auth(ada), "Idempotency-Key": "refund-7"}
+    first = await client.post(signal_url(execution_id, "refund"), json={"payload": 1}, headers=headers)
+    again = await client.post(signal_url(execution_id, "refund"), json={"payload": 2}, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["data"]["repeated"] is True
+    assert again.json()["data"]["signal"]["id"] == first.json()["data"]["signal"]["id"]
+    assert [s["payload"] for s in (await show(client, ada, execution_id))["signals"]] == [1]
+
+
+async def test_signals_to_an_ended_execution_answer_409_and_another_workspace_404(
+    client: httpx.AsyncClient, harness: Harness, ada: IssuedToken
+) -> None:
+    execution_id = await started(client, ada, "http_receive")
+    await wait_for(client, ada, execution_id, {"halted"})
+    bob = await harness.user("bob@example.com", "Elsewhere")
+    hidden = await client.post(signal_url(execution_id), json={"payload": 1}, headers=auth(bob))
+    assert hidden.status_code == 404, hidden.text
+    cancelled = await client.post(f"{EXECUTIONS}/{execution_id}/cancel", headers=auth(ada))
+    assert cancelled.status_code == 200, cancelled.text
+    ended = await client.post(signal_url(execution_id), json={"payload": 1}, headers=auth(ada))
+    assert ended.status_code == 409, ended.text
+    assert "is cancelled" in ended.json()["error"]
+    assert (await show(client, ada, execution_id))["signals"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"payload": 1, "extra": True}, "extra"), ([1, 2], None)],
+)
+async def test_a_bad_body_is_refused_and_keeps_nothing(
+    client: httpx.AsyncClient, ada: IssuedToken, body: object, field: str | None
+) -> None:
+    execution_id = await started(client, ada, "http_receive")
+    await wait_for(client, ada, execution_id, {"halted"})
+    response = await client.post(signal_url(execution_id), json=body, headers=auth(ada))
+    assert response.status_code in (400, 422), response.text
+    if field is not None:
+        assert response.status_code == 422
+        assert field in response.json()["details"]
+    long_key = {**auth(ada), "Idempotency-Key": "k" * 300}
+    too_long = await client.post(signal_url(execution_id), json={"payload": 1}, headers=long_key)
+    assert too_long.status_code == 422, too_long.text
+    assert "Idempotency-Key" in too_long.json()["details"]
+    assert (await show(client, ada, execution_id))["signals"] == []
+    assert (await show(client, ada, execution_id))["status"] == "halted"
+
+
+async def test_a_retry_wait_shows_its_due_time_and_the_retry_runs_on_its_timer(
+    client: httpx.AsyncClient, ada: IssuedToken, tmp_path: Path
+) -> None:
+    flag = tmp_path / "flag"
+    execution_id = await started(client, ada, "http_retry", {"flag": str(flag)})
+    waiting = await wait_for(client, ada, execution_id, {"halted"})
+    halt = waiting["halt"]["data"]
+    assert halt["type"] == "wait"
+    assert halt["retry"]["step_id"] == "check"
+    assert halt["retry"]["attempt"] == 2
+    assert halt["retry"]["error"].startswith("RuntimeError: the flag file")
+    failed = [e for e in waiting["entries"] if e["action"] == "failed"]
+    assert [(e["step_id"], e["attempt"]) for e in failed] == [("check", 1)]
+    flag.write_text("here", encoding="utf-8")
+    done = await wait_for(client, ada, execution_id, {"completed"}, within=15)
+    assert done["output"] == {"found": {"flag": "found"}}
+
+
+async def test_after_its_retries_a_step_is_caught_with_the_error(
+    client: httpx.AsyncClient, ada: IssuedToken, tmp_path: Path
+) -> None:
+    execution_id = await started(client, ada, "http_retry", {"flag": str(tmp_path / "never")})
+    done = await wait_for(client, ada, execution_id, {"completed"}, within=15)
+    error = done["output"]["gave_up"]
+    assert (error["type"], error["step_id"], error["attempts"]) == ("RuntimeError", "check", 2)
+    assert [e["attempt"] for e in done["entries"] if e["action"] == "failed"] == [1, 2]

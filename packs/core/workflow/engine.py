@@ -453,16 +453,16 @@ class Engine:
                 )
                 failed = self._record(state, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message)
                 await self.emit(Event("step.failed", {"step_id": step.id, "error": message}))
-                plan = retry.after_failure(step, error, state.ctx, failed)
-                if isinstance(plan, retry.Retry):
-                    if await retry.schedule(state, step, plan, [*state.pending, failed]):
+                followup = retry.after_failure(step, error, state.ctx, failed)
+                if isinstance(followup, retry.Retry):
+                    if await retry.schedule(state, step, followup, [*state.pending, failed]):
                         continue
                     return
-                if plan is None and step.on_error is None:
+                if followup is None and step.on_error is None:
                     state.ctx[FAILURE] = failure(error, step.id)
                     await self._fail(state, message, failed)
                     return
-                if plan is None:
+                if followup is None:
                     last_error: dict[str, Any] = {
                         "step": step.id,
                         "message": error_message(error),
@@ -471,7 +471,7 @@ class Engine:
                     if (details := error_details(error)) is not None:
                         last_error["details"] = details
                     state.ctx["_last_error"] = last_error
-                next_step = step.on_error if plan is None else plan.catcher.next
+                next_step = step.on_error if followup is None else followup.catcher.next
                 assert next_step is not None
                 entries = [*state.pending, failed]
                 self._advance(state, next_step, entries)

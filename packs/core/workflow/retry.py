@@ -121,10 +121,10 @@ def _delay(retrier: Retrier, retry: int) -> float:
     return computed
 
 
-async def retry_now(state: RunState, step: StepDef, plan: Retry, entries: list[Entry]) -> None:
+async def retry_now(state: RunState, step: StepDef, followup: Retry, entries: list[Entry]) -> None:
     """Checkpoint a failed attempt and the start of the next one (the run goes on with the step at once)."""
     execution = state.execution
-    started = state.entry(step.id, step, Action.STARTED, attempt=plan.attempt + 1)
+    started = state.entry(step.id, step, Action.STARTED, attempt=followup.attempt + 1)
     state.remember(started)
     execution.current_step = step.id
     execution.ctx = state.ctx
@@ -132,7 +132,7 @@ async def retry_now(state: RunState, step: StepDef, plan: Retry, entries: list[E
     await state.store.checkpoint(execution, [*entries, started])
 
 
-async def schedule(state: RunState, step: StepDef, plan: Retry, entries: list[Entry]) -> bool:
+async def schedule(state: RunState, step: StepDef, followup: Retry, entries: list[Entry]) -> bool:
     """Checkpoint a failed attempt and what comes before the next one; whether the run goes on with the step now.
 
     Without a wait the next attempt starts at once. With one, the execution halts until a durable
@@ -140,15 +140,15 @@ async def schedule(state: RunState, step: StepDef, plan: Retry, entries: list[En
     attempt, error}}``): the timer and the halt commit together, and no process holds the wait. A
     store that keeps no timers waits in the process instead.
     """
-    if plan.delay <= 0:
-        await retry_now(state, step, plan, entries)
+    if followup.delay <= 0:
+        await retry_now(state, step, followup, entries)
         return True
     execution = state.execution
-    due = utcnow() + datetime.timedelta(seconds=plan.delay)
+    due = utcnow() + datetime.timedelta(seconds=followup.delay)
     add_timer = getattr(state.store, "add_timer", None)
     if add_timer is None:
-        await retry_now(state, step, plan, entries)
-        await asyncio.sleep(plan.delay)
+        await retry_now(state, step, followup, entries)
+        await asyncio.sleep(followup.delay)
         return True
     failed = entries[-1].error if entries else None
     timer = Timer(kind=KIND, due_at=due, execution_id=execution.id, payload={"step_id": step.id})
@@ -156,7 +156,7 @@ async def schedule(state: RunState, step: StepDef, plan: Retry, entries: list[En
         "type": "wait",
         "due_at": due.isoformat(),
         "timer_id": timer.id,
-        "retry": {"step_id": step.id, "attempt": plan.attempt + 1, "error": failed},
+        "retry": {"step_id": step.id, "attempt": followup.attempt + 1, "error": failed},
     }
     execution.status = Status.HALTED
     execution.halt_data = halt
@@ -167,7 +167,7 @@ async def schedule(state: RunState, step: StepDef, plan: Retry, entries: list[En
     async with state.store.unit():
         await add_timer(timer)
         await state.store.checkpoint(execution, entries)
-    state.engine.logger.info("step %s attempt %d failed; retrying at %s", step.id, plan.attempt, halt["due_at"])
+    state.engine.logger.info("step %s attempt %d failed; retrying at %s", step.id, followup.attempt, halt["due_at"])
     await state.engine.emit(Event("workflow.halted", {"execution_id": execution.id, "halt": halt}))
     return False
 

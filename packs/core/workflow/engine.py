@@ -54,10 +54,12 @@ RESUME_REQUEST = "_resume"
 
 
 class StepUnit:
-    """The store's unit around the step being run, which a ``loop`` step may commit between iterations.
+    """The store's unit around the step being run, which a ``loop`` step may commit between iterations
+    and a ``parallel`` step closes while its branches hold units of their own.
 
     :meth:`commit` ends the open unit (committing what the step wrote so far with the checkpoint made
-    in it) and opens the next one, so no transaction stays open across iterations
+    in it) and opens the next one, so no transaction stays open across iterations; :meth:`close` and
+    :meth:`reopen` do the same in two halves, with the branches run between them
     (docs/workflow-language.md, section 5).
     """
 

@@ -17,6 +17,7 @@ from app.plugin import PackflowPlugin
 from app.settings import Settings
 from app.version import platform_version
 from app.workflows import configure_workflows
+from packs.core.console import console_router, console_templates
 from packs.core.http.openapi import openapi_render_plugins
 from packs.core.http.openapi_ui import assets_router
 
@@ -36,8 +37,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ]
     if workflows.saq_plugin is not None:
         plugins.append(workflows.saq_plugin)
+    route_handlers: list[Any] = [assets_router()]
+    if settings.console:
+        route_handlers.append(console_router())
     return Litestar(
-        route_handlers=[assets_router()],
+        route_handlers=route_handlers,
+        template_config=console_templates() if settings.console else None,
         plugins=plugins,
         openapi_config=OpenAPIConfig(
             title="Packflow",

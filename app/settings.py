@@ -43,6 +43,8 @@ CORE_KEYS = frozenset(
         "sweep_seconds",
         "requeue_pending_seconds",
         "timer_resolution_seconds",
+        "console",
+        "console_session_hours",
     }
 )
 """Core settings: ``PACKFLOW_<KEY>`` variables, or keys of the settings file's ``[packflow]`` table."""
@@ -95,6 +97,10 @@ class Settings:
     timer_resolution_seconds: float = 0.5
     """``PACKFLOW_TIMER_RESOLUTION_SECONDS``: how often each process that runs executions fires the durable timers
     that came due (docs/workflow-language.md, Timers): a timer fires at most about this late with no load."""
+    console: bool = True
+    """``PACKFLOW_CONSOLE``: serve the operations console at ``/console`` (README, "The operations console")."""
+    console_session_hours: float = 12.0
+    """``PACKFLOW_CONSOLE_SESSION_HOURS``: how long a console sign-in lasts."""
     pack_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Each pack's raw settings by pack name (``[packs.<name>]`` in the settings file, ``PACKFLOW_<PACK>__<KEY>``);
     validated against the pack's ``register_settings`` Struct when the packs load."""
@@ -159,6 +165,8 @@ class Settings:
             sweep_seconds=read.positive_float("sweep_seconds", 5.0),
             requeue_pending_seconds=read.positive_float("requeue_pending_seconds", 10.0),
             timer_resolution_seconds=read.positive_float("timer_resolution_seconds", 0.5),
+            console=read.boolean("console", True),
+            console_session_hours=read.positive_float("console_session_hours", 12.0),
             pack_settings=pack_settings,
             pack_sources=pack_sources,
             settings_file=str(path) if path is not None else None,

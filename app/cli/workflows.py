@@ -18,6 +18,7 @@ from app.cli.running import packflow_plugin, run_command
 from app.workflow_owner import OwnerError, resolve_owner
 from app.workflows import WorkflowRuntime, unknown_services, workflow_files
 from packs.core import workflow as wf
+from packs.core.audit import record_in_own_transaction
 from packs.core.http.params import MAX_JSON_DEPTH, BadRequestBodyError, json_problems
 
 
@@ -168,14 +169,40 @@ def run_workflow(
         for key, value in (("workspace_id", owner.workspace_id), ("user_id", owner.user_id)):
             if value is not None and (key in loaded.definition.inputs or key in run_input):
                 run_input[key] = str(value)
-        return await wf.Engine(loaded.definition).run(
+        result = await wf.Engine(loaded.definition).run(
             input=run_input,
             execution_id=execution_id,
             workspace_id=None if owner.workspace_id is None else str(owner.workspace_id),
             created_by_id=None if owner.user_id is None else str(owner.user_id),
         )
+        if owner.workspace_id is not None:
+            await record_in_own_transaction(
+                sessions,
+                workspace_id=owner.workspace_id,
+                actor_id=owner.user_id,
+                action="start",
+                target_id=result.execution_id,
+                source="cli",
+                details={"workflow_id": workflow_id},
+            )
+        return result
 
     _finish(run_command(app, run))
+
+
+async def _audit_cli(app: Litestar, execution_id: str, action: str) -> None:
+    """Record an operator's action on an execution of a workspace in the audit log (by no user, from ``cli``)."""
+    execution = await _runtime(app).store.load(execution_id)
+    if execution is None or execution.workspace_id is None:
+        return
+    await record_in_own_transaction(
+        packflow_plugin(app).db.create_session_maker(),
+        workspace_id=execution.workspace_id,
+        actor_id=None,
+        action=action,
+        target_id=execution_id,
+        source="cli",
+    )
 
 
 @workflows_group.command(name="resume")
@@ -201,12 +228,14 @@ def resume_workflow(
         if approved is not None:
             await wf.record_operator_decision(runtime.store, execution_id, approved, comment)
         try:
-            return await engine.resume(execution_id, response=response, approved=approved)
+            result = await engine.resume(execution_id, response=response, approved=approved)
         except wf.ResumeInputError as error:
             # Checked before anything is written: the execution still waits, as it was.
             flags = {"approved": "--approve or --reject", "response": "--response"}
             named = ", ".join(flags.get(name, name) for name in error.details)
             raise click.UsageError(f"{error} (give {named})") from None
+        await _audit_cli(app, execution_id, "resume" if approved is None else "approve" if approved else "reject")
+        return result
 
     _finish(run_command(app, resume))
 

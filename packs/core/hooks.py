@@ -18,6 +18,7 @@ from packs.core import hookimpl
 from packs.core.http.me import MeController
 from packs.core.http.resources import ResourcesController
 from packs.core.workflow_api.approvals_controller import ApprovalsController
+from packs.core.workflow_api.audit import AuditController
 from packs.core.workflow_api.controller import WorkflowsController
 from packs.core.workflow_api.schedules import SchedulesController
 from packs.core.workflow_api.signals import SignalsController
@@ -32,5 +33,6 @@ def register_routes() -> Sequence[ControllerRouterHandler]:
         ApprovalsController,
         SchedulesController,
         SignalsController,
+        AuditController,
         MeController,
     ]

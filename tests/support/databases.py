@@ -28,6 +28,8 @@ TABLES = (
     "workflow_entries",
     "workflow_executions",
     "workflow_definitions",
+    "audit_log",
+    "console_sessions",
     "items",
     "api_tokens",
     "memberships",

@@ -1,5 +1,6 @@
 """The core pack's SQLAlchemy models (advanced-alchemy UUID audit bases; the workflow tables on its registry)."""
 
+from packs.core.models.console import AuditEntry, ConsoleSession
 from packs.core.models.identity import ApiToken, Membership, User, Workspace
 from packs.core.models.item import Item
 from packs.core.models.schedule import WorkflowSchedule
@@ -15,6 +16,8 @@ from packs.core.models.workflow_timers import WorkflowTimer
 
 __all__ = [
     "ApiToken",
+    "AuditEntry",
+    "ConsoleSession",
     "Item",
     "Membership",
     "User",

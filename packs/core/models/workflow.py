@@ -146,6 +146,8 @@ class WorkflowExecution(WorkflowBase):
         Index("ix_workflow_executions_workspace_created", "workspace_id", "created_at", "id"),
         # The executions list filtered by schedule (migration 0009).
         Index("ix_workflow_executions_schedule_created", "schedule_id", "created_at", "id"),
+        # The console's counts by status and the status-filtered list (migration 0010).
+        Index("ix_workflow_executions_workspace_status", "workspace_id", "status", "created_at", "id"),
     )
 
     entries: Mapped[list[WorkflowEntry]] = relationship(

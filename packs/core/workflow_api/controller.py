@@ -20,6 +20,7 @@ from litestar.response import Stream
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from packs.core.audit import record_action
 from packs.core.http import API_PREFIX
 from packs.core.http.errors import ErrorBody, InvalidBody, error_response, tool_error_response
 from packs.core.http.params import BadRequestBodyError, decode_body
@@ -123,6 +124,25 @@ async def identify(request: Request[Any, Any, Any], session: AsyncSession) -> Id
     """The caller's identity (:class:`IdentityError` answers 400/401/403); the session is released at once."""
     try:
         return await authenticate(session, request.headers.get("authorization"), request.headers.get("x-workspace-id"))
+    finally:
+        await session.close()
+
+
+async def audit(
+    session: AsyncSession, identity: Identity, action: str, execution_id: str, details: dict[str, Any] | None = None
+) -> None:
+    """Record an API action on an execution in the audit log (docs/http-api.md, Audit log)."""
+    try:
+        await record_action(
+            session,
+            workspace_id=identity.workspace_id,
+            actor_id=identity.user_id,
+            action=action,
+            target_id=execution_id,
+            source="api",
+            details=details,
+        )
+        await session.commit()
     finally:
         await session.close()
 
@@ -231,6 +251,7 @@ class WorkflowsController(Controller):
             mode=mode,
             idempotency_key=repeat_key,
         )
+        await audit(db_session, identity, "start", execution.id, {"workflow_id": workflow_id})
         if mode == "sync" and execution.status == Status.FAILED:
             status_code, failed = failed_start(execution)
             return cast("Response[ExecutionAnswer]", Response(content=failed, status_code=status_code))
@@ -308,6 +329,7 @@ class WorkflowsController(Controller):
             response=response,
             approved=approved,
         )
+        await audit(db_session, identity, "resume" if approved is None else "approve" if approved else "reject", key)
         return answer(execution_answer(resumed), 202, location=True)
 
     @post(
@@ -323,6 +345,7 @@ class WorkflowsController(Controller):
         """Cancel a pending, running or halted execution (a running one stops at its next step). 409 once it ended."""
         identity = await identify(request, db_session)
         cancelled = await service_of(request).cancel(execution_id_of(execution_id), str(identity.workspace_id))
+        await audit(db_session, identity, "cancel", cancelled.id)
         return answer(execution_answer(cancelled), 200)
 
     @post(
@@ -339,6 +362,7 @@ class WorkflowsController(Controller):
         it failed."""
         identity = await identify(request, db_session)
         retried = await service_of(request).retry(execution_id_of(execution_id), str(identity.workspace_id))
+        await audit(db_session, identity, "retry", retried.id)
         return answer(execution_answer(retried), 202, location=True)
 
     @get(

@@ -35,6 +35,7 @@ from packs.core.workflow import (
     QueueAdapter,
     QueueStore,
     ServiceResolver,
+    Status,
     StepError,
     WorkflowDef,
     cancel,
@@ -243,6 +244,16 @@ class WorkflowService:
         if keyset:
             return await self.store.page(where, limit=per_page + 1, after=after, count=False, ctx_keys=(FAILURE,))
         return await self.store.page(where, offset=(page - 1) * per_page, limit=per_page, ctx_keys=(FAILURE,))
+
+    async def status_counts(self, workspace_id: str, *, workflow_id: str | None = None) -> dict[str, int]:
+        """How many of the workspace's executions (of ``workflow_id``) have each status (an index-only count per
+        status on the SQL store)."""
+        counts = {}
+        for status in Status:
+            where = ExecutionFilter(workflow_id=workflow_id, status=str(status), workspace_id=workspace_id)
+            found = await self.store.page(where, limit=0, ctx_keys=())
+            counts[str(status)] = found.total or 0
+        return counts
 
     async def resume(
         self, execution_id: str, workspace_id: str, *, response: Any = None, approved: bool | None = None

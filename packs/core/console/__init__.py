@@ -1,0 +1,55 @@
+"""The operations console: server-rendered pages at ``/console`` to see executions, start workflows, act on
+failures and read the audit log, in the browser (README, "The operations console").
+
+Pages are Jinja2 templates rendered by Litestar (``templates/``), with htmx and a few lines of JavaScript
+for live updates (``static/``, shipped in the package: no CDN). Every read and action goes through the
+same :class:`~packs.core.workflow_api.service.WorkflowService` as the API, in the signed-in user's
+workspace. One module per page group: ``signin``, ``executions``, ``workflows``, ``audit_log``.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from litestar import Router, get
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from packs.core.console.audit_log import AuditController
+from packs.core.console.executions import ExecutionsController
+from packs.core.console.signin import SignInController
+from packs.core.console.web import EXCEPTION_HANDLERS, PREFIX, signed_in
+from packs.core.console.workflows import WorkflowsController
+
+HERE = Path(str(files("packs.core.console")))
+
+
+@get("/", include_in_schema=False)
+async def home() -> Redirect:
+    """``/console`` opens the executions."""
+    return Redirect(f"{PREFIX}/executions")
+
+
+def console_router() -> Router:
+    """Every console route under ``/console``, its static files included."""
+    static = create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False)
+    return Router(
+        path=PREFIX,
+        route_handlers=[home, static, SignInController, ExecutionsController, WorkflowsController, AuditController],
+        dependencies={"user": Provide(signed_in)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        include_in_schema=False,
+    )
+
+
+def console_templates() -> TemplateConfig[Any]:
+    """The console's Jinja2 templates (autoescaped)."""
+    return TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+
+
+__all__ = ["console_router", "console_templates"]

@@ -1,0 +1,84 @@
+"""``GET /api/v1/workflows/audit``: the caller's workspace's audit log, newest first, by keyset
+(docs/http-api.md, Audit log; :mod:`packs.core.audit`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packs.core.audit import AuditCursor, audit_json, audit_page
+from packs.core.http import API_PREFIX
+from packs.core.items import MAX_PER_PAGE, decode_cursor, encode_cursor
+from packs.core.tools.errors import ValidationError
+from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, identify
+
+
+class AuditMeta(msgspec.Struct):
+    """``per_page`` and the next page's ``cursor`` (``null`` on the last page)."""
+
+    per_page: int
+    cursor: str | None
+
+
+class AuditList(msgspec.Struct):
+    """``{"data": [entries], "meta": {...}}``."""
+
+    data: list[dict[str, Any]]
+    meta: AuditMeta
+
+
+def _per_page(raw: str | None) -> int:
+    if raw is None:
+        return 50
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValidationError("per_page must be a positive integer", {"per_page": f"not a positive integer: {raw!r}"})
+    return min(value, MAX_PER_PAGE)
+
+
+class AuditController(Controller):
+    """``/api/v1/workflows/audit``."""
+
+    path = f"{API_PREFIX}/workflows/audit"
+    tags = ["workflows"]
+    security = [{"bearerAuth": []}]
+    exception_handlers = EXCEPTION_HANDLERS
+
+    @get("/", summary="The audit log", responses=_errors(422), operation_id="workflows_audit_list")
+    async def list_audit(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        cursor: str | None = Parameter(None, description="The meta.cursor of the page before (none: the newest)"),
+        per_page: str | None = Parameter(None, description="Entries per page (default 50, at most 100)"),
+        execution_id: str | None = Parameter(None, description="Only the entries of this execution"),
+        action: str | None = Parameter(None, description="Only this action (start, cancel, retry, approve, ...)"),
+    ) -> AuditList:
+        """Every action that changed an execution or a schedule in the workspace, newest first: who
+        (`actor_id`), what (`action`, `target_type`, `target_id`, `details`), when (`created_at`) and from
+        where (`source`: `api`, `console` or `cli`)."""
+        identity = await identify(request, db_session)
+        size = _per_page(per_page)
+        after = None
+        if cursor:
+            decoded = decode_cursor(cursor)
+            after = None if decoded is None else AuditCursor(decoded[0], decoded[1])
+        try:
+            entries = await audit_page(
+                db_session, identity.workspace_id, limit=size + 1, after=after, target_id=execution_id, action=action
+            )
+        finally:
+            await db_session.close()
+        shown = entries[:size]
+        following = encode_cursor(shown[-1].created_at, shown[-1].id) if len(entries) > size else None
+        return AuditList(data=[audit_json(entry) for entry in shown], meta=AuditMeta(per_page=size, cursor=following))
+
+
+__all__ = ["AuditController"]

@@ -1,0 +1,180 @@
+"""The console in a real browser: Chromium (the distribution's) driven by Playwright against a real ``litestar run``
+server on SQLite with the inline queue, so the app process is the worker that runs what is started.
+
+Sign in and out; the executions list and its filters; a detail page updating itself live while the
+execution runs; a workflow started from its form (a bad value shown next to its field); cancel. With
+``PACKFLOW_CONSOLE_SCREENSHOTS=1`` the pages' screenshots are written to ``docs/console/`` (README,
+"The operations console").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.browser import chromium, require_chromium
+from tests.support.processes import REPO, environment, last_json_line, litestar, litestar_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes]  # a real server and a real browser (tests/test_markers.py)
+
+SCREENSHOTS = REPO / "docs" / "console"
+PACKS = "contacts_service,pftest_workflow_http"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running app, its environment (for the CLI) and a signed-up user's token."""
+
+    base: str
+    env: dict[str, str]
+    token: str
+
+    def start(self, workflow_id: str, input: dict[str, Any] | None = None) -> str:
+        """Start an execution through the API; its id."""
+        answer = httpx.post(
+            f"{self.base}/api/v1/workflows/{workflow_id}/executions",
+            json={"input": input or {}},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert answer.status_code == 202, answer.text
+        execution_id: str = answer.json()["data"]["id"]
+        return execution_id
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, fixture_packs: Path) -> Iterator[Server]:
+    require_chromium()
+    folder = tmp_path_factory.mktemp("console-browser")
+    env = environment(
+        f"sqlite+aiosqlite:///{folder / 'console.db'}",
+        PACKFLOW_PACKS=PACKS,
+        PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]),
+    )
+    with litestar_server(env, folder / "server.log") as base:
+        created = last_json_line(
+            litestar(env, "users", "create", "--email", "ada@example.com", "--workspace", "Acme").stdout
+        )
+        yield Server(base, env, created["token"])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as opened:
+        yield opened
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    context = browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
+def screenshot(page: Any, name: str, tmp_path: Path) -> None:
+    """A full-page screenshot: in ``docs/console/`` when asked, else beside the test."""
+    folder = SCREENSHOTS if os.environ.get("PACKFLOW_CONSOLE_SCREENSHOTS") == "1" else tmp_path
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, token: str) -> None:
+    page.goto("/console/executions")
+    page.get_by_label("Token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/console/executions$"))
+
+
+def test_sign_in_and_out(page: Any, server: Server, tmp_path: Path) -> None:
+    page.goto("/console")
+    assert page.get_by_role("heading", level=1).inner_text() == "Sign in"
+    screenshot(page, "sign-in", tmp_path)
+    page.get_by_label("Token").fill("pf_wrong")
+    page.get_by_role("button", name="Sign in").click()
+    assert "This token is not valid" in page.locator("#token-error").inner_text()
+    sign_in(page, server.token)
+    assert page.get_by_role("heading", level=1).inner_text() == "Executions"
+    assert "ada@example.com" in page.locator("header").inner_text()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r".*/console/sign-in$"))
+    page.goto("/console/executions")
+    assert page.get_by_role("heading", level=1).inner_text() == "Sign in"
+
+
+def test_the_executions_list_and_its_filters(page: Any, server: Server, tmp_path: Path) -> None:
+    plain = [server.start("http_plain") for _ in range(3)]
+    asking = server.start("http_ask")
+    sign_in(page, server.token)
+    page.wait_for_timeout(300)
+    page.reload()
+    table = page.locator("table.executions")
+    headers = table.locator("thead th").all_inner_texts()
+    assert headers == ["Workflow", "Status", "Started", "Started by", "Duration"]
+    screenshot(page, "executions", tmp_path)
+    page.get_by_label("Status", exact=True).select_option("halted")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r".*status=halted.*"))
+    rows = table.locator("tbody tr")
+    texts = rows.all_inner_texts()
+    assert all("Halted" in text for text in texts), texts
+    assert asking[:8] in " ".join(texts)
+    assert not any(execution_id[:8] in " ".join(texts) for execution_id in plain)
+    page.get_by_label("Workflow", exact=True).select_option("http_plain")
+    page.get_by_label("Status", exact=True).select_option("completed")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r".*workflow=http_plain.*status=completed.*"))
+    texts = table.locator("tbody tr").all_inner_texts()
+    assert all(execution_id[:8] in " ".join(texts) for execution_id in plain)
+    assert asking[:8] not in " ".join(texts)
+
+
+def test_a_detail_page_updates_live_while_the_execution_runs(page: Any, server: Server, tmp_path: Path) -> None:
+    sign_in(page, server.token)
+    execution_id = server.start("http_slow", {"seconds": 3})
+    page.goto(f"/console/executions/{execution_id}")
+    status = page.locator("#execution-status")
+    assert status.inner_text() in {"Pending", "Running"}
+    assert page.locator("svg.graph g[data-step='nap']").count() == 1
+    screenshot(page, "execution-running", tmp_path)
+    page.wait_for_function(
+        "document.querySelector('#execution-status').innerText.includes('Completed')", timeout=20_000
+    )  # no reload: the page listened to the event stream
+    assert page.locator("svg.graph g.visited[data-step='done']").count() == 1
+    assert "nap" in page.locator("table.timeline").inner_text()
+    screenshot(page, "execution", tmp_path)
+
+
+def test_a_workflow_started_from_its_form(page: Any, server: Server, tmp_path: Path) -> None:
+    sign_in(page, server.token)
+    page.goto("/console/workflows")
+    page.get_by_role("link", name="HTTP slow").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "HTTP slow"
+    page.get_by_label("seconds").fill("soon")
+    page.get_by_role("button", name="Start").click()
+    assert page.locator("#field-seconds-error").inner_text() == "Enter a number."
+    screenshot(page, "workflow-start", tmp_path)
+    page.get_by_label("seconds").fill("0")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url(re.compile(r".*/console/executions/[0-9a-f-]{36}$"))
+    page.wait_for_function("document.querySelector('#execution-status').innerText.includes('Completed')")
+
+
+def test_cancel_a_waiting_execution(page: Any, server: Server) -> None:
+    execution_id = server.start("http_ask")
+    sign_in(page, server.token)
+    page.goto(f"/console/executions/{execution_id}")
+    page.wait_for_function("document.querySelector('#execution-status').innerText.includes('Halted')")
+    page.get_by_role("button", name="Cancel").click()
+    page.wait_for_function("document.querySelector('#execution-status').innerText.includes('Cancelled')")
+    assert page.get_by_role("button", name="Cancel").count() == 0
+    page.goto("/console/audit")
+    assert "cancel" in page.locator("table.audit").inner_text()

@@ -65,10 +65,13 @@ async def killed_workers_leave_no_active_jobs(database_url: str, fixture_packs: 
         await adapter.connect()  # SAQ creates its tables on connect: once here, not in a race of workers
         survivor = processes.start("survivor", WORKER, env)
         await wait_for_owner(survivor, processes)
-        execution_ids = await start_executions(app, user, EXECUTIONS)
+        execution_ids: list[str] = []
         for round_ in range(KILLS):
             victim = processes.start(f"victim-{round_}", WORKER, env)
             owner = await wait_for_owner(victim, processes)
+            # Each victim's share is queued once it is ready: the survivor alone may drain a queue faster
+            # than a new worker process boots.
+            execution_ids += await start_executions(app, user, EXECUTIONS // KILLS)
             await kill_mid_run(engine, processes, victim, owner, min_completed=0)
         at_last_kill = await job_statuses(engine, adapter.name)
         assert at_last_kill.get("active", 0) >= 2, at_last_kill

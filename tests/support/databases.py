@@ -23,6 +23,7 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 """The backends a test runs on: SQLite, then PostgreSQL (marked ``postgres``)."""
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TABLES = (
+    "workflow_ctx_changes",
     "workflow_schedules",
     "workflow_timers",
     "workflow_entries",

@@ -10,6 +10,7 @@ from packs.core.models.workflow import (
     WorkflowExecution,
     WorkflowModelValidationError,
 )
+from packs.core.models.workflow_changes import WorkflowCtxChange
 from packs.core.models.workflow_decisions import WorkflowDecision
 from packs.core.models.workflow_signals import WorkflowSignal
 from packs.core.models.workflow_timers import WorkflowTimer
@@ -21,6 +22,7 @@ __all__ = [
     "Item",
     "Membership",
     "User",
+    "WorkflowCtxChange",
     "WorkflowDecision",
     "WorkflowDefinition",
     "WorkflowEntry",

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from packs.core.workflow import retry, settings
+from packs.core.workflow.context import LARGE_VALUE_BYTES, as_context
 from packs.core.workflow.errors import (
     ConfigError,
     ExecutionError,
@@ -266,7 +267,7 @@ class Engine:
             execution.error = None
             if step_id == FINISHED:
                 state = RunState(self, execution, history)
-                await self._finish(state, copy.deepcopy(state.ctx), [])
+                await self._finish(state, copy.deepcopy(dict(state.ctx)), [])
                 return ExecutionResult.of(execution)
             started = self._entry(execution, self.definition.step(step_id), Action.STARTED)
             await self.store.checkpoint(execution, [started])
@@ -343,15 +344,24 @@ class Engine:
         child.listeners = self.listeners
         return child
 
-    def check_size(self, step_path: str, output: Any, ctx: dict[str, Any]) -> bytes:
-        """:class:`StepError` when the step's output or the context is over the size cap; the encoded context."""
-        encoded = b""
-        for what, value in (("output", output), ("context", ctx)):
-            encoded = msgspec.json.encode(value)
-            size, limit = len(encoded), self.max_state_bytes
-            if size > limit:
-                raise StepError(f"step {step_path!r}: {what} is {size} bytes, over the limit of {limit} bytes")
-        return encoded
+    def check_size(self, step_path: str, output: Any, ctx: dict[str, Any], entry_id: str | None = None) -> None:
+        """:class:`StepError` when the step's output or the context is over the size cap.
+
+        The context's size is kept per top-level key (:meth:`~packs.core.workflow.context.Context.measure`):
+        only the keys changed since the last check are encoded again. With ``entry_id`` (the entry that
+        records ``output``), a large context value equal to the output is noted as that entry's, so the
+        store writes it once (docs/workflow-language.md, section 5, Checkpoints).
+        """
+        limit = self.max_state_bytes
+        encoded = msgspec.json.encode(output)
+        if len(encoded) > limit:
+            raise StepError(f"step {step_path!r}: output is {len(encoded)} bytes, over the limit of {limit} bytes")
+        context = as_context(ctx)
+        size = context.measure()
+        if size > limit:
+            raise StepError(f"step {step_path!r}: context is {size} bytes, over the limit of {limit} bytes")
+        if entry_id is not None and len(encoded) >= LARGE_VALUE_BYTES:
+            context.refer(encoded, entry_id)
 
     async def checkpoint_iteration(self, state: RunState) -> None:
         """Commit what the running step did so far: its pending entries and the context (which holds the
@@ -411,6 +421,7 @@ class Engine:
             else:
                 await self._steps(state, step_id)
         except TimeoutError:
+            as_context(state.ctx).whole = True  # a checkpoint may have been cut short: write the context whole
             await self._fail(state, f"Workflow timeout after {timeout:g}s", None)
         return ExecutionResult.of(state.execution)
 
@@ -421,11 +432,10 @@ class Engine:
             if self.should_stop is not None and self.should_stop():
                 raise LeaseLostError(f"execution {execution.id}: stopping before step {step_id!r}, the lease was lost")
             if step_id == FINISHED:
-                await self._finish(state, copy.deepcopy(state.ctx), [])
+                await self._finish(state, copy.deepcopy(dict(state.ctx)), [])
                 return
             step = self.definition.step(step_id)
-            snapshot = state.ctx_bytes or msgspec.json.encode(state.ctx)
-            state.ctx_bytes = None
+            snapshot = dict(state.ctx)  # top-level values are replaced, never changed in place
             state.pending = []
             state.position = step.id
             started = time.monotonic()
@@ -439,8 +449,8 @@ class Engine:
                 raise
             except Exception as error:
                 state.resumed = False
-                state.ctx.clear()
-                state.ctx.update(msgspec.json.decode(snapshot))
+                as_context(state.ctx).restore(snapshot)
+                as_context(state.ctx).whole = True  # a checkpoint of the failed unit may have been rolled back
                 state.ctx.pop(LOOP_CURSOR, None)  # a failed loop starts over when it runs again
                 state.ctx.pop(PARALLEL_CURSOR, None)  # and so does a failed parallel step
                 message = describe(error)
@@ -499,8 +509,10 @@ class Engine:
             return None
         result = outcome.result if isinstance(outcome, Finish) else outcome.output
         output = to_json_value(result, f"step {step.id!r} output")
-        encoded_ctx = self.check_size(step.id, output, state.ctx)
-        entry = self._record(state, step, Action.COMPLETED, duration_ms=elapsed_ms(started), output=output)
+        entry_id = new_id()
+        self.check_size(step.id, output, state.ctx, entry_id)
+        duration = elapsed_ms(started)
+        entry = self._record(state, step, Action.COMPLETED, id=entry_id, duration_ms=duration, output=output)
         if isinstance(outcome, Finish):
             await self._finish(state, output, [*state.pending, entry], step)
             return None
@@ -509,7 +521,6 @@ class Engine:
         entries = [*state.pending, entry]
         self._advance(state, next_step, entries)
         await self.store.checkpoint(execution, entries)
-        state.ctx_bytes = encoded_ctx
         await self.emit(Event("step.completed", {"step_id": step.id, "output": output}))
         if next_step != FINISHED:
             await self.emit(

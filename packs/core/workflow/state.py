@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from packs.core.workflow.context import Context, as_context
 from packs.core.workflow.errors import StepError
 from packs.core.workflow.events import Event
 from packs.core.workflow.language.references import ALWAYS_AVAILABLE
-from packs.core.workflow.model import Action, Entry, Execution, utcnow
+from packs.core.workflow.model import Action, Entry, Execution, new_id, utcnow
 from packs.core.workflow.outcomes import Continue
 
 if TYPE_CHECKING:
@@ -86,7 +87,11 @@ class RunState:
         """The entries recorded so far (``$history``), or ``None`` when the run does not keep them: its
         definition never reads ``$history`` (:attr:`Engine.keeps_history`), so resume and recover skip
         reading them."""
-        self.ctx: dict[str, Any] = execution.ctx if ctx is None else ctx
+        if ctx is None:
+            ctx = execution.ctx = as_context(execution.ctx)
+        self.ctx: Context = as_context(ctx)
+        """The context steps read and change (a :class:`~packs.core.workflow.context.Context`: it records the
+        top-level keys set or removed, for the size check and the store)."""
         self.pending: list[Entry] = [] if pending is None else pending
         self.position = position
         self.resume_response: Any = None
@@ -95,8 +100,6 @@ class RunState:
         self.branch_lock: asyncio.Lock | None = None
         self.step_unit: StepUnit | None = None
         """The unit of the step the engine runs, which a loop commits between iterations (not in branches)."""
-        self.ctx_bytes: bytes | None = None
-        """The context as JSON, when it is known not to have changed since it was encoded."""
 
     @property
     def store(self) -> Any:
@@ -157,7 +160,8 @@ class RunState:
         try:
             outcome = await executor.call(self)
             output = to_json_value(outcome.output if isinstance(outcome, Continue) else None, f"step {path!r} output")
-            self.engine.check_size(path, output, self.ctx)
+            entry_id = new_id()
+            self.engine.check_size(path, output, self.ctx, entry_id)
         except Exception as error:
             message = describe(error)
             self.add(self.entry(path, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message))
@@ -165,7 +169,7 @@ class RunState:
             raise
         finally:
             self.position = previous
-        self.add(self.entry(path, step, Action.COMPLETED, duration_ms=elapsed_ms(started), output=output))
+        self.add(self.entry(path, step, Action.COMPLETED, id=entry_id, duration_ms=elapsed_ms(started), output=output))
         await self.engine.emit(Event("step.completed", {"step_id": path, "output": output}))
         return Continue(output=output, next_step=outcome.next_step if isinstance(outcome, Continue) else None)
 

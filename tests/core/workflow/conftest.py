@@ -42,6 +42,7 @@ async def store(store_backend: str | None) -> AsyncIterator[wf.Store]:
     engine = configure_engine(create_async_engine(store_backend))
     async with engine.begin() as connection:
         await connection.execute(text("DELETE FROM workflow_timers"))
+        await connection.execute(text("DELETE FROM workflow_ctx_changes"))
         await connection.execute(text("DELETE FROM workflow_entries"))
         await connection.execute(text("DELETE FROM workflow_executions"))
         await connection.execute(text("DELETE FROM workflow_definitions"))

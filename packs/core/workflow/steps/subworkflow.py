@@ -59,3 +59,5 @@ class WorkflowStep(StepExecutor):
         children.pop(state.position, None)
         if not children:
             state.ctx.pop(CHILDREN, None)
+        else:
+            state.ctx.touch(CHILDREN)  # changed in place

@@ -10,49 +10,98 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from packs.core.workflow.errors import LeaseLostError
+from packs.core.workflow.stores.sql.changes import CtxWrite
 from packs.core.workflow.stores.sql.driver import DriverWriter
+
+Variant = tuple[bool, bool, bool, bool, bool]
+"""What one checkpoint statement does: (writes ctx, leased, inserts entries, inserts a change row, drops changes)."""
 
 
 class AsyncpgWriter(DriverWriter):
-    """Checkpoints on PostgreSQL through asyncpg: the UPDATE and the entries' INSERT in one statement."""
+    """Checkpoints on PostgreSQL through asyncpg: the UPDATE, the entries' INSERT and the context's change row
+    (or the deletion of the change rows) in one statement."""
 
-    def __init__(self, executions: Table, entries: Table, dialect: Dialect) -> None:
-        super().__init__(executions, entries, dialect)
-        self.update_and_insert_sql = self._update_and_insert_sql(self.update_sql, entries, dialect, 2)
-        self.leased_update_and_insert_sql = self._update_and_insert_sql(self.leased_update_sql, entries, dialect, 3)
+    def __init__(self, executions: Table, entries: Table, dialect: Dialect, changes: Table | None = None) -> None:
+        super().__init__(executions, entries, dialect, changes)
+        self.dialect = dialect
+        self.tables = {table.name: table for table in (entries, changes) if table is not None}
+        self.statements: dict[Variant, str] = {}
 
     async def checkpoint(
-        self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None
+        self,
+        connection: AsyncConnection,
+        values: dict[str, Any],
+        rows: list[dict[str, Any]],
+        owner: str | None,
+        ctx_write: CtxWrite | None = None,
     ) -> None:
-        """Update (or insert) the execution row and insert the entries: in the unit's transaction when it
-        has begun one, else as a transaction of their own. With ``owner``, fenced on that lease."""
+        """Update (or insert) the execution row, insert the entries and write what ``ctx_write`` says of the
+        context: in the unit's transaction when it has begun one, else as a transaction of their own. With
+        ``owner``, fenced on that lease."""
         adapted, driver = await self._connections(connection)
-        parameters, entry_rows = self._parameters(values, rows, owner)
+        with_ctx = ctx_write is None or ctx_write.whole
+        parameters, entry_rows = self._parameters(values, rows, owner, with_ctx)
+        change = self._change_row(ctx_write)
+        drop = None if ctx_write is None else ctx_write.drop_below
+        variant: Variant = (with_ctx, owner is not None, bool(entry_rows), change is not None, drop is not None)
+        if drop is not None:
+            change = (*(change or ()), drop)
         if not connection.in_transaction():
             # One statement is its own transaction (autocommit): no BEGIN/COMMIT round trips. The rare
             # fallback that inserts a new execution row opens a transaction of its own.
-            await self._write(driver, values, parameters, entry_rows, owner, autocommit=True)
+            await self._write(driver, values, parameters, entry_rows, change, variant, autocommit=True)
             return
         if not adapted._started:
             # asyncpg's adapter sends BEGIN with its first statement; this checkpoint is that statement.
             await adapted._start_transaction()
-        await self._write(driver, values, parameters, entry_rows, owner)
+        await self._write(driver, values, parameters, entry_rows, change, variant)
 
     def _mark(self, position: int) -> str:
         return f"${position}"
 
-    def _update_and_insert_sql(self, update_sql: str, entries: Table, dialect: Dialect, after: int) -> str:
-        """Update the execution and, only if it exists, insert the entries from arrays."""
-        first = len(self.update_columns) + after
-        arrays = ", ".join(
-            f"${n}::{entries.c[name].type.dialect_impl(dialect).compile(dialect)}[]"
-            for n, name in enumerate(self.entry_columns, start=first)
-        )
-        return (
-            f"WITH updated AS ({update_sql} RETURNING 1), "
-            f"added AS (INSERT INTO {entries.name} ({', '.join(self.entry_columns)}) "
-            f"SELECT * FROM unnest({arrays}) WHERE EXISTS (SELECT 1 FROM updated) RETURNING 1) "
-            "SELECT count(*) FROM updated"
+    def _statement(self, variant: Variant) -> str:
+        """The one statement of a checkpoint ``variant`` (built once): the update, and only if it updated a row,
+        the inserts and the deletion, as data-modifying CTEs."""
+        found = self.statements.get(variant)
+        if found is not None:
+            return found
+        with_ctx, leased, entries, change, drop = variant
+        columns = self.update_columns if with_ctx else self.keeping_ctx_columns
+        if with_ctx:
+            update_sql = self.leased_update_sql if leased else self.update_sql
+        else:
+            update_sql = self.leased_update_keeping_ctx_sql if leased else self.update_keeping_ctx_sql
+        key = f"${len(columns) + 1}"
+        position = len(columns) + (3 if leased else 2)
+        parts = [f"updated AS ({update_sql} RETURNING 1)"]
+        if entries:
+            arrays = self._casts(self.entries, self.entry_columns, position, "[]")
+            position += len(self.entry_columns)
+            parts.append(
+                f"added AS (INSERT INTO {self.entries} ({', '.join(self.entry_columns)}) "
+                f"SELECT * FROM unnest({arrays}) WHERE EXISTS (SELECT 1 FROM updated) RETURNING 1)"
+            )
+        if change and self.changes is not None:
+            marks = self._casts(self.changes, self.change_columns, position, "")
+            position += len(self.change_columns)
+            parts.append(
+                f"changed AS (INSERT INTO {self.changes} ({', '.join(self.change_columns)}) "
+                f"SELECT {marks} WHERE EXISTS (SELECT 1 FROM updated) RETURNING 1)"
+            )
+        if drop and self.changes is not None:
+            parts.append(
+                f"dropped AS (DELETE FROM {self.changes} WHERE execution_id = {key} AND seq < ${position}::INTEGER "
+                "AND EXISTS (SELECT 1 FROM updated) RETURNING 1)"
+            )
+        statement = self.statements[variant] = f"WITH {', '.join(parts)} SELECT count(*) FROM updated"
+        return statement
+
+    def _casts(self, table: str, columns: list[str], first: int, suffix: str) -> str:
+        """``$first::type, ...`` for ``columns`` of ``table`` (``suffix`` ``[]``: arrays of them)."""
+        found = self.tables[table]
+        return ", ".join(
+            f"${n}::{found.c[name].type.dialect_impl(self.dialect).compile(self.dialect)}{suffix}"
+            for n, name in enumerate(columns, start=first)
         )
 
     async def _write(
@@ -61,21 +110,25 @@ class AsyncpgWriter(DriverWriter):
         values: dict[str, Any],
         parameters: tuple[Any, ...],
         entry_rows: list[tuple[Any, ...]],
-        owner: str | None,
+        change: tuple[Any, ...] | None,
+        variant: Variant,
         autocommit: bool = False,
     ) -> None:
-        """One round trip: the UPDATE and the entries' INSERT in one statement (a data-modifying CTE)."""
-        leased = owner is not None
-        if entry_rows:
-            columns = [list(column) for column in zip(*entry_rows, strict=True)]
-            sql = self.leased_update_and_insert_sql if leased else self.update_and_insert_sql
-            updated = await driver.fetchval(sql, *parameters, *columns)
+        """One round trip: the UPDATE with the entries' INSERT and the context's writes in one statement."""
+        with_ctx, leased, _, _, _ = variant
+        if entry_rows or change is not None:
+            columns = [list(column) for column in zip(*entry_rows, strict=True)] if entry_rows else []
+            updated = await driver.fetchval(self._statement(variant), *parameters, *columns, *(change or ()))
         else:
-            sql = self.leased_update_sql if leased else self.update_sql
+            if with_ctx:
+                sql = self.leased_update_sql if leased else self.update_sql
+            else:
+                sql = self.leased_update_keeping_ctx_sql if leased else self.update_keeping_ctx_sql
             updated = 0 if (await driver.execute(sql, *parameters)).endswith(" 0") else 1
         if not updated and leased:
-            raise LeaseLostError(f"execution {values['id']}: the lease of {owner} was lost")
+            raise LeaseLostError(f"execution {values['id']}: the lease of {parameters[-1]} was lost")
         if not updated:
+            # A new execution: its row holds the whole context, so no change row is needed.
             transaction = driver.transaction() if autocommit else nullcontext()
             async with transaction:
                 await driver.execute(

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import sqltypes
 
+from packs.core.workflow.stores.sql.changes import CHANGE_COLUMNS, CtxWrite
 from packs.core.workflow.stores.sql.rows import LEASE_COLUMNS, UPDATED_ON_SAVE
 
 _DRIVER_KEY = "packflow_driver_connection"
@@ -29,29 +30,55 @@ _DRIVER_KEY = "packflow_driver_connection"
 class DriverWriter:
     """Checkpoints written straight through the driver, inside the unit's transaction (one driver a subclass)."""
 
-    def __init__(self, executions: Table, entries: Table, dialect: Dialect) -> None:
+    def __init__(self, executions: Table, entries: Table, dialect: Dialect, changes: Table | None = None) -> None:
         self.update_columns = [name for name in UPDATED_ON_SAVE if name in executions.c]
+        self.keeping_ctx_columns = [name for name in self.update_columns if name != "ctx"]
+        """What an update that leaves ``ctx`` as it is writes (the change log has the context's changes)."""
         self.execution_columns = [c.name for c in executions.columns if c.name not in LEASE_COLUMNS]
         self.entry_columns = [c.name for c in entries.columns]
-        assignments = ", ".join(f"{name} = {self._mark(n)}" for n, name in enumerate(self.update_columns, start=1))
-        key = self._mark(len(self.update_columns) + 1)
-        owner = self._mark(len(self.update_columns) + 2)
-        self.update_sql = f"UPDATE {executions.name} SET {assignments} WHERE id = {key}"
-        self.leased_update_sql = f"{self.update_sql} AND lease_owner = {owner}"
+        self.update_sql, self.leased_update_sql = self._update_sql(executions.name, self.update_columns)
+        self.update_keeping_ctx_sql, self.leased_update_keeping_ctx_sql = self._update_sql(
+            executions.name, self.keeping_ctx_columns
+        )
         self.insert_execution_sql = self._insert_sql(executions.name, self.execution_columns)
         self.insert_entry_sql = self._insert_sql(entries.name, self.entry_columns)
+        tables = [executions, entries] if changes is None else [executions, entries, changes]
         self.processors = {
             table.name: {column.name: _driver_processor(column, dialect) for column in table.columns}
-            for table in (executions, entries)
+            for table in tables
         }
         self.executions = executions.name
         self.entries = entries.name
+        self.changes = None if changes is None else changes.name
+        self.change_columns = list(CHANGE_COLUMNS)
+        self.insert_change_sql = "" if changes is None else self._insert_sql(changes.name, self.change_columns)
+        self.drop_changes_sql = (
+            ""
+            if changes is None
+            else f"DELETE FROM {changes.name} WHERE execution_id = {self._mark(1)} AND seq < {self._mark(2)}"
+        )
+
+    def _update_sql(self, table: str, columns: list[str]) -> tuple[str, str]:
+        """The update of ``columns`` by id, and the same fenced on the lease owner (parameters: the columns, the
+        id, the owner)."""
+        assignments = ", ".join(f"{name} = {self._mark(n)}" for n, name in enumerate(columns, start=1))
+        key = self._mark(len(columns) + 1)
+        owner = self._mark(len(columns) + 2)
+        update_sql = f"UPDATE {table} SET {assignments} WHERE id = {key}"
+        return update_sql, f"{update_sql} AND lease_owner = {owner}"
 
     async def checkpoint(
-        self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None
+        self,
+        connection: AsyncConnection,
+        values: dict[str, Any],
+        rows: list[dict[str, Any]],
+        owner: str | None,
+        ctx_write: CtxWrite | None = None,
     ) -> None:
-        """Update (or insert) the execution row and insert the entries: in the unit's transaction when it
-        has begun one, else as a transaction of their own. With ``owner``, fenced on that lease."""
+        """Update (or insert) the execution row, insert the entries and write what ``ctx_write`` says of the
+        context (see :mod:`.changes`; without it the ``ctx`` column is written whole): in the unit's
+        transaction when it has begun one, else as a transaction of their own. With ``owner``, fenced on that
+        lease."""
         raise NotImplementedError
 
     def _mark(self, position: int) -> str:
@@ -71,12 +98,21 @@ class DriverWriter:
             row.append(processor(value) if processor is not None and value is not None else value)
         return tuple(row)
 
-    def _parameters(self, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None) -> tuple[Any, Any]:
+    def _parameters(
+        self, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None, with_ctx: bool = True
+    ) -> tuple[Any, Any]:
         """The update's parameters (the lease owner last, when fenced) and the entries' rows."""
-        parameters = self._row(self.executions, [*self.update_columns, "id"], values)
+        columns = self.update_columns if with_ctx else self.keeping_ctx_columns
+        parameters = self._row(self.executions, [*columns, "id"], values)
         if owner is not None:
             parameters = (*parameters, owner)
         return parameters, [self._row(self.entries, self.entry_columns, row) for row in rows]
+
+    def _change_row(self, ctx_write: CtxWrite | None) -> tuple[Any, ...] | None:
+        """The change row ``ctx_write`` inserts, as driver values, or ``None``."""
+        if ctx_write is None or ctx_write.change is None or self.changes is None:
+            return None
+        return self._row(self.changes, self.change_columns, ctx_write.change)
 
     async def _connections(self, connection: AsyncConnection) -> tuple[Any, Any]:
         """SQLAlchemy's adapted connection and the driver's own (looked up once per connection)."""

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import await_only
 
 from packs.core.workflow.errors import LeaseLostError
+from packs.core.workflow.stores.sql.changes import CtxWrite
 from packs.core.workflow.stores.sql.driver import DriverWriter
 
 BEGIN_PENDING = "packflow_sqlite_begin_pending"
@@ -65,24 +66,35 @@ class SQLiteWriter(DriverWriter):
     COMMIT in one trip to the driver's thread."""
 
     async def checkpoint(
-        self, connection: AsyncConnection, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None
+        self,
+        connection: AsyncConnection,
+        values: dict[str, Any],
+        rows: list[dict[str, Any]],
+        owner: str | None,
+        ctx_write: CtxWrite | None = None,
     ) -> None:
-        """Update (or insert) the execution row and insert the entries: in the unit's transaction when it
-        has begun one, else as a transaction of their own. With ``owner``, fenced on that lease."""
+        """Update (or insert) the execution row, insert the entries and write what ``ctx_write`` says of the
+        context: in the unit's transaction when it has begun one, else as a transaction of their own. With
+        ``owner``, fenced on that lease."""
         _, driver = await self._connections(connection)
         joined = connection.in_transaction()
-        parameters, entry_rows = self._parameters(values, rows, owner)
+        with_ctx = ctx_write is None or ctx_write.whole
+        parameters, entry_rows = self._parameters(values, rows, owner, with_ctx)
         begin = not joined or bool(connection.info.pop(BEGIN_PENDING, False))
-        execution_row = self._row(self.executions, self.execution_columns, values)
+        change = self._change_row(ctx_write)
+        drop = None if ctx_write is None else ctx_write.drop_below
         await driver._execute(
             self._write,
             driver._conn,
             begin,
             not joined,
             parameters,
-            execution_row,
+            values,
             entry_rows,
             owner is not None,
+            with_ctx,
+            change,
+            drop,
         )
 
     def _mark(self, position: int) -> str:
@@ -94,23 +106,41 @@ class SQLiteWriter(DriverWriter):
         begin: bool,
         own: bool,
         parameters: tuple[Any, ...],
-        execution_row: tuple[Any, ...],
+        values: dict[str, Any],
         entry_rows: list[tuple[Any, ...]],
         leased: bool,
+        with_ctx: bool,
+        change: tuple[Any, ...] | None,
+        drop: int | None,
     ) -> None:
         """The checkpoint, run in aiosqlite's thread on the sqlite3 connection.
 
         ``begin``: send the transaction's BEGIN first; ``own``: the transaction is this checkpoint's
         alone, so commit it (or roll it back) here too; ``leased``: the update is fenced on the lease
-        (its owner is the last parameter), and updating nothing means the lease was lost.
+        (its owner is the last parameter), and updating nothing means the lease was lost; ``with_ctx``:
+        the update writes the ``ctx`` column; ``change``: the change row to insert; ``drop``: delete the
+        execution's change rows below that ``seq``.
         """
         if begin:
             connection.execute("BEGIN")
         try:
-            if connection.execute(self.leased_update_sql if leased else self.update_sql, parameters).rowcount == 0:
+            if with_ctx:
+                update_sql = self.leased_update_sql if leased else self.update_sql
+            else:
+                update_sql = self.leased_update_keeping_ctx_sql if leased else self.update_keeping_ctx_sql
+            if connection.execute(update_sql, parameters).rowcount == 0:
                 if leased:
                     raise LeaseLostError(f"execution {parameters[-2]}: the lease of {parameters[-1]} was lost")
-                connection.execute(self.insert_execution_sql, execution_row)
+                # A new execution: its row holds the whole context, so no change row is needed.
+                connection.execute(
+                    self.insert_execution_sql, self._row(self.executions, self.execution_columns, values)
+                )
+            else:
+                if drop is not None:
+                    key = parameters[len(parameters) - (2 if leased else 1)]
+                    connection.execute(self.drop_changes_sql, (key, drop))
+                if change is not None:
+                    connection.execute(self.insert_change_sql, change)
             if entry_rows:
                 connection.executemany(self.insert_entry_sql, entry_rows)
         except BaseException:

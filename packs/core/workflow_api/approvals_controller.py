@@ -20,7 +20,7 @@ from packs.core.identity import Identity
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow import Decided
 from packs.core.workflow_api.approvals import ApprovalDesk, Decider, decider_of, decision_request
-from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, identify, json_object, service_of
+from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, audit, identify, json_object, service_of
 from packs.core.workflow_api.payloads import execution_id_of, execution_url
 
 
@@ -101,6 +101,8 @@ class ApprovalsController(Controller):
         decided = await desk.decide(
             key, str(identity.workspace_id), decider, approved=approved, comment=comment, response=response
         )
+        details = {"comment": comment, "settled": decided.verdict is not None, "step_id": decided.decision.step_id}
+        await audit(db_session, identity, "approve" if approved else "reject", key, details)
         return Response(content=decision_answer(decided), status_code=201)
 
     @get(

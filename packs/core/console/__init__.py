@@ -4,7 +4,7 @@ failures and read the audit log, in the browser (README, "The operations console
 Pages are Jinja2 templates rendered by Litestar (``templates/``), with htmx and a few lines of JavaScript
 for live updates (``static/``, shipped in the package: no CDN). Every read and action goes through the
 same :class:`~packs.core.workflow_api.service.WorkflowService` as the API, in the signed-in user's
-workspace. One module per page group: ``signin``, ``executions``, ``workflows``, ``audit_log``.
+workspace. One module per page group: ``signin``, ``executions``, ``workflows``, ``approvals``, ``audit_log``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from packs.core.console.approvals import ApprovalsController
 from packs.core.console.audit_log import AuditController
 from packs.core.console.executions import ExecutionsController
 from packs.core.console.signin import SignInController
@@ -40,7 +41,15 @@ def console_router() -> Router:
     static = create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False)
     return Router(
         path=PREFIX,
-        route_handlers=[home, static, SignInController, ExecutionsController, WorkflowsController, AuditController],
+        route_handlers=[
+            home,
+            static,
+            SignInController,
+            ExecutionsController,
+            WorkflowsController,
+            ApprovalsController,
+            AuditController,
+        ],
         dependencies={"user": Provide(signed_in)},
         exception_handlers=EXCEPTION_HANDLERS,
         include_in_schema=False,

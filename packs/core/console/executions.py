@@ -15,6 +15,7 @@ from litestar.response import Redirect, Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.audit import audit_page, record_action
+from packs.core.console.approvals import decision_of_page
 from packs.core.console.graph import render_graph
 from packs.core.console.sessions import ConsoleUser, emails_of
 from packs.core.console.web import PREFIX, page, service_of
@@ -267,6 +268,7 @@ class ExecutionsController(Controller):
         """One execution: header, graph, timeline and the actions that apply."""
         key = execution_id_of(execution_id)
         context = await detail_context(service_of(request), user, key, db_session)
+        context["decision_form"] = await decision_of_page(request, user, key)
         return await page(request, "execution.html", user, title=f"Execution {key}", **context)
 
     @get("/{execution_id:str}/live")
@@ -276,6 +278,7 @@ class ExecutionsController(Controller):
         """The part of the detail page that changes while the execution runs (fetched on each event)."""
         key = execution_id_of(execution_id)
         context = await detail_context(service_of(request), user, key, db_session)
+        context["decision_form"] = await decision_of_page(request, user, key)
         return await page(request, "execution_live.html", user, **context)
 
     @get("/{execution_id:str}/events", media_type="text/event-stream")

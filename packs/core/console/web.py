@@ -4,7 +4,6 @@ page renderer and the error pages (README, "The operations console")."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -13,9 +12,10 @@ from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from packs.core.console.inbox import pending_count
 from packs.core.console.sessions import COOKIE, ConsoleUser, csrf_matches, session_user
 from packs.core.identity.authenticate import IdentityError
-from packs.core.tools.errors import ValidationError
+from packs.core.tools.errors import ForbiddenError, ValidationError
 from packs.core.workflow import ExecutionError, ExecutionNotFoundError
 from packs.core.workflow_api.service import UnknownWorkflowError, WorkflowService
 
@@ -31,11 +31,6 @@ class NotSignedInError(Exception):
 
 class CsrfError(Exception):
     """A state-changing request without the session's CSRF token."""
-
-
-PendingCount = Callable[[Request[Any, Any, Any], ConsoleUser], Awaitable[int | None]]
-"""How many approvals the signed-in user may decide now (``app.state.console_pending``, when an approvals API
-is there to ask), shown on every page."""
 
 
 async def signed_in(request: Request[Any, Any, Any], db_session: AsyncSession) -> ConsoleUser:
@@ -122,8 +117,7 @@ async def page(
     request: Request[Any, Any, Any], name: str, user: ConsoleUser, status_code: int = 200, **context: Any
 ) -> Template:
     """:func:`template` plus the count of pending approvals every signed-in page shows."""
-    counter: PendingCount | None = getattr(request.app.state, "console_pending", None)
-    pending = await counter(request, user) if counter is not None else None
+    pending = await pending_count(service_of(request), user)
     return template(request, name, user, status_code, pending_count=pending, **context)
 
 
@@ -153,6 +147,10 @@ def conflict(request: Request[Any, Any, Any], error: Exception) -> Response[Any]
     return _error_page(request, 409, "Not possible now", str(error))
 
 
+def forbidden(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    return _error_page(request, 403, "Not allowed", str(error))
+
+
 def invalid(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     return _error_page(request, 422, "Invalid", str(error))
 
@@ -168,5 +166,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ExecutionNotFoundError: not_found,
     UnknownWorkflowError: not_found,
     ValidationError: invalid,
+    ForbiddenError: forbidden,
     ExecutionError: conflict,
 }

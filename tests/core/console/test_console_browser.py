@@ -178,3 +178,45 @@ def test_cancel_a_waiting_execution(page: Any, server: Server) -> None:
     assert page.get_by_role("button", name="Cancel").count() == 0
     page.goto("/console/audit")
     assert "cancel" in page.locator("table.audit").inner_text()
+
+
+def test_an_approval_decided_in_the_inbox_by_an_approver_and_refused_to_others(
+    browser: Any, server: Server, tmp_path: Path
+) -> None:
+    tokens = {}
+    for email in ("bob@example.com", "eve@example.com"):
+        created = litestar(server.env, "users", "create", "--email", email, "--workspace", "Acme").stdout
+        tokens[email] = last_json_line(created)["token"]
+    execution_id = server.start("http_rules", {"approver": "bob@example.com"})
+    pages = []
+    for _ in range(3):
+        context = browser.new_context(base_url=server.base)
+        pages.append(context.new_page())
+        pages[-1].set_default_timeout(15_000)
+    eve, bob, ada = pages
+    sign_in(eve, tokens["eve@example.com"])
+    eve.goto("/console/approvals")
+    assert "Nothing waits for your decision." in eve.locator("main").inner_text()
+    eve.goto(f"/console/executions/{execution_id}")
+    assert "You may not decide: you are not an approver" in eve.locator("main").inner_text()
+    assert eve.get_by_role("button", name="Approve").count() == 0
+    sign_in(ada, server.token)
+    ada.goto(f"/console/executions/{execution_id}")
+    assert "You may not decide: you started this execution" in ada.locator("main").inner_text()
+    sign_in(bob, tokens["bob@example.com"])
+    assert bob.locator("#pending-count").inner_text() == "1"
+    bob.get_by_role("link", name=re.compile("Approvals")).click()
+    assert "Ship it?" in bob.locator("main").inner_text()
+    screenshot(bob, "approvals", tmp_path)
+    bob.get_by_role("button", name="Approve").click()
+    assert bob.locator("#field-reason-error").inner_text() == "Required."  # next to its field
+    bob.get_by_label("reason").fill("numbers checked")
+    bob.get_by_label("Comment").fill("fine by me")
+    bob.get_by_role("button", name="Approve").click()
+    bob.wait_for_url(re.compile(r".*/console/approvals$"))
+    assert "Nothing waits for your decision." in bob.locator("main").inner_text()
+    bob.goto(f"/console/executions/{execution_id}")
+    assert "Approved by bob@example.com: “fine by me”" in bob.locator("main").inner_text()
+    assert "1 of 2 approvals" in bob.locator("main").inner_text()
+    for opened in pages:
+        opened.context.close()

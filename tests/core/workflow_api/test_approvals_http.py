@@ -108,6 +108,13 @@ async def test_quorum_two_reached_by_an_admin_by_role_and_the_approver_by_email(
     late = await decide(client, people.cy, execution_id, approved=False)
     assert late.status_code == 409
     assert await harness.count("workflow_decisions") == 2
+    audited = await client.get(f"{API}/audit", params={"execution_id": execution_id}, headers=auth(people.ada))
+    assert audited.status_code == 200, audited.text
+    decisions = [(e["action"], e["actor_id"], (e["details"] or {}).get("comment")) for e in audited.json()["data"]]
+    assert [d for d in decisions if d[0] == "approve"] == [
+        ("approve", str(people.cy.user_id), None),
+        ("approve", str(people.bob.user_id), "fine"),
+    ]
 
 
 async def test_who_may_not_decide_is_told_why_and_nothing_is_recorded(

@@ -20,6 +20,10 @@ The interface other features build on:
   delivered to the queue after the commit with ``firing.deliver(execution_id)``; ``firing.store``
   and ``firing.now`` are the store and the firing time. Register with
   ``timer_handlers.register("my_kind", handler)``; a timer of an unknown kind is logged and left due.
+  ``timer_handlers.register_batch(kind, handler)`` takes ``(timers, firing)``: every due timer of
+  the kind in one sweep's batch at once (the ``wait`` kind wakes its executions in one statement).
+- Stores may also have ``claim_due_timers(now, limit)`` (claim a batch in one statement),
+  ``unclaim_timers(ids)`` and ``wake_waiting(pairs, now)``; the memory and SQL stores do.
 - :func:`fire_due`: claims and fires the due timers (a batch, one unit) and answers what fired and
   which executions to deliver; :class:`TimerSweeper` runs it every ``resolution`` seconds on each
   process that runs executions, and is woken early for a timer known to come due sooner
@@ -86,25 +90,42 @@ class Firing:
 TimerHandler = Callable[[Timer, Firing], Awaitable[None]]
 """What fires a timer of one kind."""
 
+BatchHandler = Callable[[list[Timer], Firing], Awaitable[None]]
+"""What fires several due timers of one kind at once (fewer round trips than one call each)."""
+
 
 class TimerHandlers:
     """The handlers of timers, by kind (one per kind; registering a kind again replaces its handler)."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, TimerHandler] = {}
+        self._batches: dict[str, BatchHandler] = {}
 
     def register(self, kind: str, handler: TimerHandler) -> TimerHandler:
         """Fire timers of ``kind`` with ``handler``; answers ``handler`` (usable as a decorator's body)."""
         self._handlers[kind] = handler
         return handler
 
+    def register_batch(self, kind: str, handler: BatchHandler) -> BatchHandler:
+        """Fire the due timers of ``kind`` of one sweep together with ``handler`` (it replaces a single handler)."""
+        self._batches[kind] = handler
+        return handler
+
     def get(self, kind: str) -> TimerHandler | None:
         """The handler of ``kind``, or ``None``."""
         return self._handlers.get(kind)
 
+    def batch(self, kind: str) -> BatchHandler | None:
+        """The batch handler of ``kind``, or ``None``."""
+        return self._batches.get(kind)
+
+    def handles(self, kind: str) -> bool:
+        """Whether a handler (single or batch) fires ``kind``."""
+        return kind in self._handlers or kind in self._batches
+
     def kinds(self) -> list[str]:
         """The registered kinds."""
-        return sorted(self._handlers)
+        return sorted({*self._handlers, *self._batches})
 
 
 timer_handlers = TimerHandlers()
@@ -129,34 +150,81 @@ async def fire_due(
 ) -> Fired:
     """Claim and fire up to ``limit`` timers due at ``now`` (default: the clock's now), in one unit.
 
-    Each timer is claimed (compare-and-set) and handled in a savepoint: a handler that raises
-    undoes its own writes and its claim, so that timer fires on a later call. The deliveries are
-    for the caller to enqueue once this returns (the unit has committed).
+    The batch is claimed at once (``claim_due_timers``, a compare-and-set per row) when the store can,
+    else timer by timer. A kind's batch handler gets its timers together; other handlers one timer each.
+    Each handler runs in a savepoint: one that raises undoes its own writes and its timers' claims, so
+    they fire on a later call. The deliveries are for the caller to enqueue once this returns (the
+    unit has committed).
     """
     handlers = handlers or timer_handlers
     logger = logger or settings.defaults.logger
     moment = now or utcnow()
     fired: list[Timer] = []
     firing = Firing(store, moment)
+    next_due = getattr(store, "next_timer_due", None)
+    if next_due is not None and ((upcoming := await next_due()) is None or upcoming > moment):
+        return Fired(fired, firing.deliveries)  # nothing due: no unit, no write (outside any unit: a read only)
     async with store.unit():
-        for timer in await store.due_timers(moment, limit):
-            handler = handlers.get(timer.kind)
-            if handler is None:
-                logger.warning("timer %s: no handler for kind %r; it stays due", timer.id, timer.kind)
-                continue
-            delivered = len(firing.deliveries)
-            try:
-                async with store.savepoint():
-                    if not await store.claim_timer(timer.id, moment):
-                        continue
-                    await handler(timer, firing)
-            except Exception:
-                del firing.deliveries[delivered:]
-                logger.exception("timer %s (%s): its handler failed; it stays due", timer.id, timer.kind)
-                continue
-            timer.fired_at = moment
-            fired.append(timer)
+        claim_due = getattr(store, "claim_due_timers", None)
+        if claim_due is not None:
+            claimed: list[Timer] = await claim_due(moment, limit)
+            await _release_unhandled(store, claimed, handlers, logger)
+            claimed = [timer for timer in claimed if handlers.handles(timer.kind)]
+        else:
+            claimed = [timer for timer in await store.due_timers(moment, limit) if handlers.handles(timer.kind)]
+        kinds: dict[str, list[Timer]] = {}
+        for timer in claimed:
+            kinds.setdefault(timer.kind, []).append(timer)
+        for kind, timers in kinds.items():
+            batch = handlers.batch(kind)
+            groups = [timers] if batch is not None else [[timer] for timer in timers]
+            for group in groups:
+                if await _fire(store, group, firing, handlers, logger, claimed_already=claim_due is not None):
+                    for timer in group:
+                        timer.fired_at = moment
+                    fired.extend(group)
     return Fired(fired, firing.deliveries)
+
+
+async def _release_unhandled(store: Any, claimed: list[Timer], handlers: TimerHandlers, logger: logging.Logger) -> None:
+    """Give back the claims of timers no handler fires (a handler registered later fires them)."""
+    unhandled = [timer for timer in claimed if not handlers.handles(timer.kind)]
+    for timer in unhandled:
+        logger.warning("timer %s: no handler for kind %r; it stays due", timer.id, timer.kind)
+    if unhandled:
+        await store.unclaim_timers([timer.id for timer in unhandled])
+
+
+async def _fire(
+    store: Any,
+    group: list[Timer],
+    firing: Firing,
+    handlers: TimerHandlers,
+    logger: logging.Logger,
+    *,
+    claimed_already: bool,
+) -> bool:
+    """Run the handler of ``group`` (one timer, or a kind's batch) in a savepoint; whether it fired."""
+    kind = group[0].kind
+    delivered = len(firing.deliveries)
+    try:
+        async with store.savepoint():
+            if not claimed_already and not await store.claim_timer(group[0].id, firing.now):
+                return False
+            batch = handlers.batch(kind)
+            if batch is not None:
+                await batch(group, firing)
+            else:
+                handler = handlers.get(kind)
+                assert handler is not None
+                await handler(group[0], firing)
+    except Exception:
+        del firing.deliveries[delivered:]
+        logger.exception("timer(s) %s (%s): the handler failed; they stay due", [t.id for t in group], kind)
+        if claimed_already:
+            await store.unclaim_timers([timer.id for timer in group])
+        return False
+    return True
 
 
 _collected: ContextVar[list[Timer] | None] = ContextVar("workflow_timers_collected", default=None)
@@ -199,7 +267,8 @@ class TimerSweeper:
         deliver: Deliver,
         *,
         resolution: float = DEFAULT_RESOLUTION_SECONDS,
-        batch: int = 200,
+        batch: int = 500,
+        deliveries: int = 16,
         handlers: TimerHandlers | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
@@ -211,6 +280,8 @@ class TimerSweeper:
         self.logger = logger or settings.defaults.logger
         self._task: asyncio.Task[None] | None = None
         self._woken = asyncio.Event()
+        self._delivering = asyncio.Semaphore(deliveries)
+        """At most this many deliveries at once (each is a queue round trip)."""
 
     async def sweep(self) -> list[Timer]:
         """Fire every timer due now (batch after batch) and deliver what they woke; the timers fired."""
@@ -218,14 +289,17 @@ class TimerSweeper:
         while True:
             result = await fire_due(self.store, limit=self.batch, handlers=self.handlers, logger=self.logger)
             fired.extend(result.timers)
-            for execution_id in dict.fromkeys(result.deliveries):
-                try:
-                    await self.deliver(execution_id)
-                except Exception:
-                    # The execution is pending in the database: the recovery sweep queues it again.
-                    self.logger.exception("execution %s: delivering it after its timer failed", execution_id)
+            await asyncio.gather(*(self._deliver(execution_id) for execution_id in dict.fromkeys(result.deliveries)))
             if len(result.timers) < self.batch:
                 return fired
+
+    async def _deliver(self, execution_id: str) -> None:
+        async with self._delivering:
+            try:
+                await self.deliver(execution_id)
+            except Exception:
+                # The execution is pending in the database: the recovery sweep queues it again.
+                self.logger.exception("execution %s: delivering it after its timer failed", execution_id)
 
     def wake(self) -> None:
         """Sweep now instead of at the next tick."""

@@ -211,3 +211,23 @@ async def test_the_sweeper_fires_what_is_due_and_delivers_it(store: Any) -> None
         fired = await sweeper.sweep()
     assert len(fired) == 5
     assert delivered == [execution_id, execution_id, execution_id]  # once per batch of firings
+
+
+async def test_a_batch_handler_gets_the_due_timers_of_its_kind_together(store: Any) -> None:
+    handlers = TimerHandlers()
+    batches: list[list[str]] = []
+
+    async def together(timers: list[Timer], firing: Firing) -> None:
+        batches.append([timer.id for timer in timers])
+
+    handlers.register_batch("bulk", together)
+    assert handlers.handles("bulk")
+    assert handlers.kinds() == ["bulk"]
+    timers = [Timer(kind="bulk", due_at=at(n)) for n in range(5)]
+    for timer in timers:
+        await store.add_timer(timer)
+    with clock.frozen(at(10)):
+        fired = await fire_due(store, handlers=handlers, limit=3)
+        rest = await fire_due(store, handlers=handlers, limit=3)
+    assert batches == [[t.id for t in timers[:3]], [t.id for t in timers[3:]]]
+    assert [t.id for t in fired.timers + rest.timers] == [t.id for t in timers]

@@ -2,10 +2,11 @@
 
 ``seconds: N`` (a number or a reference to one) or ``until: <ISO 8601 with offset>`` (or a reference
 to one). The step adds a durable timer in its own unit (it commits with the halt's checkpoint) and
-halts with ``halt_data = {type: "wait", due_at, timer_id}``; no process holds the wait. When the timer
-fires, its handler turns the halted execution into a queued resume (compare-and-set on ``halted``)
-and asks for its delivery; the run continues at the wait step, which completes with
-``{"due_at", "woke_at"}`` and goes to ``next``. A due time already past does not halt.
+halts with ``halt_data = {type: "wait", due_at, timer_id}``; no process holds the wait. When the timers
+fire, their handler turns the executions still halted at them into queued ones at the wait step (one
+compare-and-set on ``halted`` for a sweep's batch) and asks for their delivery; the wait step sees its
+due time passed, completes with ``{"due_at", "woke_at"}`` and goes to ``next``. A due time already
+past does not halt.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class WaitStep(StepExecutor):
     async def call(self, state: RunState) -> Outcome:
         waits: dict[str, str] = state.ctx.get(WAITS, {})
         due = waits.get(self.step.id)
-        if due is not None and state.resumed:
+        if due is not None and (state.resumed or utcnow() >= datetime.datetime.fromisoformat(due)):
             self._forget(state)
             cancel_timers = getattr(state.engine.store, "cancel_timers", None)
             if cancel_timers is not None:  # resumed past its due time before the timer fired
@@ -105,11 +106,17 @@ class WaitStep(StepExecutor):
                 state.ctx.pop(WAITS, None)
 
 
-async def wake(timer: Timer, firing: Firing) -> None:
-    """The ``wait`` timer's handler: queue the execution's resume if it still halts at this timer."""
-    if timer.execution_id is None:
+async def wake(timers: list[Timer], firing: Firing) -> None:
+    """The ``wait`` timers' handler: queue each execution that still halts at its timer, all in one statement
+    (``wake_waiting``) when the store can; the wait step then sees its due time passed and goes on."""
+    waits = [(timer.execution_id, timer.id) for timer in timers if timer.execution_id is not None]
+    wake_waiting = getattr(firing.store, "wake_waiting", None)
+    if wake_waiting is not None:
+        for execution_id in await wake_waiting(waits, firing.now):
+            firing.deliver(execution_id)
         return
-    await resume_halted(firing, timer.execution_id, lambda halt: halt.get("timer_id") == timer.id)
+    for execution_id, timer_id in waits:
+        await resume_halted(firing, execution_id, lambda halt, timer_id=timer_id: halt.get("timer_id") == timer_id)
 
 
 async def resume_halted(firing: Firing, execution_id: str, matches: Any, approved: bool | None = None) -> bool:
@@ -134,4 +141,4 @@ async def resume_halted(firing: Firing, execution_id: str, matches: Any, approve
     return True
 
 
-timer_handlers.register(KIND, wake)
+timer_handlers.register_batch(KIND, wake)

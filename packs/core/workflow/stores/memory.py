@@ -218,6 +218,35 @@ class MemoryStore(LeaseFence, MemorySignals):
         timer.fired_at = fired_at
         return True
 
+    async def claim_due_timers(self, now: datetime.datetime, limit: int = 100) -> list[Timer]:
+        """Mark up to ``limit`` unfired timers due at ``now`` fired; the timers this call took."""
+        claimed = []
+        for timer in await self.due_timers(now, limit):
+            if await self.claim_timer(timer.id, now):
+                timer.fired_at = now
+                claimed.append(timer)
+        return claimed
+
+    async def unclaim_timers(self, timer_ids: list[str]) -> None:
+        """Make these timers unfired again."""
+        for timer_id in timer_ids:
+            if timer_id in self._timers:
+                self._timers[timer_id].fired_at = None
+
+    async def wake_waiting(self, waits: list[tuple[str, str]], now: datetime.datetime) -> list[str]:
+        """Queue the executions that still halt at these ``(execution_id, timer_id)`` waits; those it changed."""
+        woken = []
+        for execution_id, timer_id in waits:
+            stored = self._executions.get(execution_id)
+            if stored is None or stored.status != Status.HALTED or (stored.halt_data or {}).get("timer_id") != timer_id:
+                continue
+            stored.status = Status.PENDING
+            stored.current_step = stored.recover_to or stored.current_step
+            stored.recover_to, stored.halt_data, stored.updated_at = None, None, now
+            stored.attempts, stored.lease_owner, stored.lease_expires_at = 0, None, None
+            woken.append(execution_id)
+        return woken
+
     async def timers_of(self, execution_id: str) -> list[Timer]:
         """The execution's unfired timers, earliest first."""
         found = sorted(

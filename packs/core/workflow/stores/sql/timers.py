@@ -33,6 +33,7 @@ class SQLTimers:
     timers_table: Table | None
 
     if TYPE_CHECKING:
+        _executions: Table
 
         def _session(self, write: bool = False) -> AbstractAsyncContextManager[Executor]: ...
 
@@ -100,6 +101,70 @@ class SQLTimers:
         async with self._session(write=True) as session:
             result = await session.execute(statement)
         return bool(getattr(result, "rowcount", 0))
+
+    async def claim_due_timers(self, now: datetime.datetime, limit: int = 100) -> list[Timer]:
+        """Mark up to ``limit`` unfired timers due at ``now`` fired, in one statement; the timers this call took.
+
+        On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``: sweeps running together take different timers.
+        One statement (on SQLite, a read then a write in one transaction cannot take the write lock while another
+        writer went first); callers probe ``next_timer_due`` first, so a sweep with nothing due writes nothing.
+        """
+        table = self._timers()
+        picked = (
+            select(table.c.id)
+            .where(table.c.fired_at.is_(None), table.c.due_at <= now)
+            .order_by(table.c.due_at, table.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = update(table).where(table.c.id.in_(picked)).values(fired_at=now).returning(*table.c)
+        async with self._session(write=True) as session:
+            rows = (await session.execute(statement)).all()
+        timers = [timer_from_row(row._mapping) for row in rows]
+        timers.sort(key=lambda timer: (timer.due_at, timer.id))
+        return timers
+
+    async def unclaim_timers(self, timer_ids: list[str]) -> None:
+        """Make these timers unfired again (their handler failed: a later sweep fires them)."""
+        keys = [key for key in (uuid_or_none(timer_id) for timer_id in timer_ids) if key is not None]
+        if not keys:
+            return
+        table = self._timers()
+        async with self._session(write=True) as session:
+            await session.execute(update(table).where(table.c.id.in_(keys)).values(fired_at=None))
+
+    async def wake_waiting(self, waits: list[tuple[str, str]], now: datetime.datetime) -> list[str]:
+        """Queue the executions of ``(execution_id, timer_id)`` pairs that still halt at that timer's ``wait``.
+
+        One compare-and-set for the lot: each such execution becomes ``pending`` at its resume step (its halt
+        cleared, no lease, attempts reset); the ids of those it changed.
+        """
+        keys = [key for key in (uuid_or_none(execution_id) for execution_id, _ in waits) if key is not None]
+        if not keys:
+            return []
+        table = self._executions
+        statement = (
+            update(table)
+            .where(
+                table.c.id.in_(keys),
+                table.c.status == "halted",
+                table.c.halt_data["timer_id"].as_string().in_([timer_id for _, timer_id in waits]),
+            )
+            .values(
+                status="pending",
+                current_step=table.c.recover_to,
+                recover_to=None,
+                halt_data=None,
+                updated_at=now,
+                attempts=0,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .returning(table.c.id)
+        )
+        async with self._session(write=True) as session:
+            woken = (await session.execute(statement)).scalars().all()
+        return [str(key) for key in woken]
 
     async def timers_of(self, execution_id: str) -> list[Timer]:
         """The execution's unfired timers, earliest first."""

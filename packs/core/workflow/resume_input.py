@@ -14,6 +14,7 @@ from typing import Any
 
 from packs.core.workflow.errors import ExecutionStateError, ResumeInputError, StepError
 from packs.core.workflow.model import Execution, utcnow
+from packs.core.workflow.signals import waiting_for_signal
 from packs.core.workflow.state import to_json_value
 from packs.core.workflow.steps.wait import waiting_until
 
@@ -47,6 +48,12 @@ def check_resume(execution: Execution, response: Any, approved: Any) -> None:
     if due is not None and utcnow() < datetime.datetime.fromisoformat(due):
         raise ExecutionStateError(
             f"execution {execution.id} is waiting until {due}; its timer resumes it then (cancel it to stop it)"
+        )
+    signal = waiting_for_signal(execution.halt_data)
+    if signal is not None:
+        raise ExecutionStateError(
+            f"execution {execution.id} is waiting for the signal {signal!r}; send it "
+            f"(POST /api/v1/workflows/executions/{execution.id}/signals/{signal}) to go on, or cancel it"
         )
     details: dict[str, str] = {}
     if approved is not None and not isinstance(approved, bool):

@@ -58,6 +58,8 @@ async def test_a_receive_step_halts_until_its_signal_arrives_then_gets_the_paylo
     assert result.halt is not None
     assert result.halt.data == {"type": "signal", "signal": "payment_received", "due_at": None}
 
+    with pytest.raises(wf.ExecutionStateError, match="waiting for the signal 'payment_received'"):
+        await engine.resume(result.execution_id, response={"amount": 1})
     other = await send_signal(store, result.execution_id, "refund_requested", {"amount": 1})
     assert (other.repeated, other.woke) == (False, False)
     assert (await store.load(result.execution_id)).status == "halted"  # type: ignore[union-attr]

@@ -41,6 +41,11 @@ async def test_a_signal_wakes_the_receive_step_waiting_for_it(client: httpx.Asyn
     assert halted["halt"]["data"]["signal"] == "payment_received"
     assert halted["halt"]["data"]["due_at"] is not None
 
+    resumed = await client.post(f"{EXECUTIONS}/{execution_id}/resume", json={"response": 1}, headers=auth(ada))
+    assert resumed.status_code == 409, resumed.text
+    assert "waiting for the signal 'payment_received'" in resumed.json()["error"]
+    listed = await client.get(EXECUTIONS, params={"waiting_for": "signal"}, headers=auth(ada))
+    assert [item["id"] for item in listed.json()["data"]] == [execution_id]
     other = await client.post(signal_url(execution_id, "refund"), json={"payload": 1}, headers=auth(ada))
     assert other.status_code == 202, other.text
     assert other.json()["data"]["woke"] is False

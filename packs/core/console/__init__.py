@@ -4,7 +4,8 @@ failures and read the audit log, in the browser (README, "The operations console
 Pages are Jinja2 templates rendered by Litestar (``templates/``), with htmx and a few lines of JavaScript
 for live updates (``static/``, shipped in the package: no CDN). Every read and action goes through the
 same :class:`~packs.core.workflow_api.service.WorkflowService` as the API, in the signed-in user's
-workspace. One module per page group: ``signin``, ``executions``, ``workflows``, ``approvals``, ``audit_log``.
+workspace. One module per page group: ``signin``, ``executions``, ``workflows``, ``approvals``, ``schedules``,
+``audit_log``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from litestar.template import TemplateConfig
 from packs.core.console.approvals import ApprovalsController
 from packs.core.console.audit_log import AuditController
 from packs.core.console.executions import ExecutionsController
+from packs.core.console.schedules import SchedulesController
 from packs.core.console.signin import SignInController
 from packs.core.console.web import EXCEPTION_HANDLERS, PREFIX, signed_in
 from packs.core.console.workflows import WorkflowsController
@@ -48,6 +50,7 @@ def console_router() -> Router:
             ExecutionsController,
             WorkflowsController,
             ApprovalsController,
+            SchedulesController,
             AuditController,
         ],
         dependencies={"user": Provide(signed_in)},

@@ -5,6 +5,7 @@ page (header, graph, timeline, live updates, actions). Every read and action goe
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ PER_PAGE = 50
 STATUSES = tuple(str(status) for status in Status)
 WAITING_FOR = ("approval", "wait", "signal", "input")
 """What a halted execution may wait for (``halt_data.type``)."""
-FILTER_SUPPORT = {"waiting_for": False, "schedule": False, "time": True}
+FILTER_SUPPORT = {"waiting_for": True, "schedule": True, "time": True}
 """The filters the executions store can apply besides workflow, status and time."""
 FIRST_ID = "00000000-0000-0000-0000-000000000000"
 """The smallest execution id: a keyset ``(time, FIRST_ID)`` starts with the executions created before ``time``."""
@@ -71,11 +72,17 @@ def filters_of(query: dict[str, str], definitions: dict[str, WorkflowDef]) -> Fi
     waiting = raw.get("waiting_for")
     if waiting is not None and waiting not in WAITING_FOR:
         raise ValidationError(f"waiting_for: choose one of {', '.join(WAITING_FOR)}", {"waiting_for": "unknown"})
+    schedule = raw.get("schedule")
+    if schedule is not None:
+        try:
+            schedule = str(uuid.UUID(schedule))
+        except ValueError:
+            raise ValidationError("schedule: a schedule id", {"schedule": "not a schedule id"}) from None
     return Filters(
         workflow=raw.get("workflow"),
         status=status,
         waiting_for=waiting,
-        schedule=raw.get("schedule"),
+        schedule=schedule,
         started_after=_time(raw["from"], "from") if "from" in raw else None,
         started_before=_time(raw["to"], "to") if "to" in raw else None,
         raw=raw,
@@ -231,6 +238,8 @@ class ExecutionsController(Controller):
             per_page=PER_PAGE,
             after=after,
             keyset=True,
+            schedule_id=filters.schedule,
+            waiting_for=filters.waiting_for,
         )
         executions = found.executions
         if filters.started_after is not None:  # newest first: the page ends at the first one started earlier

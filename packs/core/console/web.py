@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packs.core.console.inbox import pending_count
 from packs.core.console.sessions import COOKIE, ConsoleUser, csrf_matches, session_user
 from packs.core.identity.authenticate import IdentityError
-from packs.core.tools.errors import ForbiddenError, ValidationError
+from packs.core.tools.errors import ForbiddenError, NotFoundError, ValidationError
 from packs.core.workflow import ExecutionError, ExecutionNotFoundError
 from packs.core.workflow_api.service import UnknownWorkflowError, WorkflowService
 
@@ -165,6 +165,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     IdentityError: identity_refused,
     ExecutionNotFoundError: not_found,
     UnknownWorkflowError: not_found,
+    NotFoundError: not_found,
     ValidationError: invalid,
     ForbiddenError: forbidden,
     ExecutionError: conflict,

@@ -220,3 +220,26 @@ def test_an_approval_decided_in_the_inbox_by_an_approver_and_refused_to_others(
     assert "1 of 2 approvals" in bob.locator("main").inner_text()
     for opened in pages:
         opened.context.close()
+
+
+def test_a_schedule_paused(page: Any, server: Server, tmp_path: Path) -> None:
+    created = httpx.post(
+        f"{server.base}/api/v1/workflows/http_plain/schedules",
+        json={"cron": "0 2 * * *", "timezone": "Europe/Paris"},
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["data"]["id"]
+    sign_in(page, server.token)
+    page.goto("/console/schedules")
+    row = page.locator(f"tr[data-schedule='{schedule_id}']")
+    assert "cron 0 2 * * *" in row.inner_text()
+    assert "Active" in row.inner_text()
+    screenshot(page, "schedules", tmp_path)
+    row.get_by_role("button", name="Pause").click()
+    page.wait_for_url(re.compile(r".*/console/schedules$"))
+    row = page.locator(f"tr[data-schedule='{schedule_id}']")
+    assert "Paused" in row.inner_text()
+    assert row.get_by_role("button", name="Resume").count() == 1
+    page.goto("/console/audit")
+    assert "schedule_pause" in page.locator("table.audit").inner_text()

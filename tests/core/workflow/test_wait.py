@@ -143,3 +143,9 @@ def test_a_bad_wait_is_a_load_time_error(step: dict[str, Any], problem: str) -> 
         wf.load(doc({"id": "pause", "type": "wait", **step}))
     assert problem in str(raised.value)
     assert "'pause'" in str(raised.value)
+
+
+def test_a_wait_inside_a_loop_body_is_a_load_time_error() -> None:
+    body = [{"id": "pause", "type": "wait", "seconds": 1}]
+    with pytest.raises(wf.ValidationError, match="a wait step cannot be inside a loop body"):
+        wf.load(doc({"id": "each", "type": "loop", "over": [1, 2], "do": body}))

@@ -26,7 +26,7 @@ TOP_LEVEL_KEYS = ("id", "name", "version", "description", "timeout", "inputs", "
 STEP_KEYS = ("id", "type", "next", "on_error", "retry", "catch")
 INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 NESTED_FIELD = {"loop": "do", "parallel": "branches"}
-NOT_NESTABLE = ("start", "end", "router", "halt", "approval", "receive")
+NOT_NESTABLE = ("start", "end", "router", "halt", "approval", "receive", "wait")
 
 BeforeParse = Callable[[dict[str, Any]], dict[str, Any] | None]
 AfterParse = Callable[[WorkflowDef, dict[str, Any]], WorkflowDef | None]

@@ -23,7 +23,7 @@ from litestar.template import TemplateConfig
 
 from packs.core.console.approvals import ApprovalsController
 from packs.core.console.audit_log import AuditController
-from packs.core.console.executions import ExecutionsController
+from packs.core.console.executions import ExecutionsController, SignalController
 from packs.core.console.schedules import SchedulesController
 from packs.core.console.signin import SignInController
 from packs.core.console.web import EXCEPTION_HANDLERS, PREFIX, signed_in
@@ -48,6 +48,7 @@ def console_router() -> Router:
             static,
             SignInController,
             ExecutionsController,
+            SignalController,
             WorkflowsController,
             ApprovalsController,
             SchedulesController,

@@ -5,6 +5,7 @@ page (header, graph, timeline, live updates, actions). Every read and action goe
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from packs.core.console.web import PREFIX, page, service_of
 from packs.core.items import decode_cursor, encode_cursor
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow import FINAL_STATUSES, Entry, Execution, Status, WorkflowDef
+from packs.core.workflow.signals import received_signals, send_signal, waiting_for_signal
 from packs.core.workflow_api.payloads import execution_id_of, failure_of
 from packs.core.workflow_api.service import WorkflowService
+from packs.core.workflow_api.signals import signal_request
 
 PER_PAGE = 50
 STATUSES = tuple(str(status) for status in Status)
@@ -163,6 +166,7 @@ def allowed_actions(execution: Execution) -> list[str]:
     actions = []
     if execution.status not in FINAL_STATUSES:
         actions.append("cancel")
+        actions.append("signal")
     if execution.status == Status.FAILED:
         actions.append("retry")
     if execution.status == Status.HALTED and (execution.halt_data or {}).get("type") == "approval":
@@ -207,6 +211,8 @@ async def detail_context(
         "live": execution.status not in FINAL_STATUSES,
         "ended_at": execution.updated_at if execution.status in FINAL_STATUSES else None,
         "audit": audit,
+        "signals": await received_signals(service.store, execution_id),
+        "waiting_signal": waiting_for_signal(execution.halt_data if execution.status == Status.HALTED else None),
         "people": people,
         "started_by": people.get(str(execution.created_by_id)),
     }
@@ -319,6 +325,36 @@ class ExecutionsController(Controller):
         key = execution_id_of(execution_id)
         await service_of(request).retry(key, str(user.workspace_id))
         await _audit(db_session, user, "retry", key)
+        return Redirect(f"{PREFIX}/executions/{key}", status_code=303)
+
+
+class SignalController(Controller):
+    """``Send signal`` on an execution's page."""
+
+    path = "/executions"
+    include_in_schema = False
+
+    @post("/{execution_id:str}/signal", status_code=303)
+    async def signal(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, user: ConsoleUser, execution_id: str
+    ) -> Redirect:
+        """Send the signal named in the form with its JSON payload, as ``POST .../signals/{name}`` does (a
+        ``receive`` step waiting for it goes on); a payload that is not JSON is a 422."""
+        key = execution_id_of(execution_id)
+        service = service_of(request)
+        await service.get(key, str(user.workspace_id))
+        form = await request.form()
+        name = str(form.get("name") or "")
+        raw = str(form.get("payload") or "").strip()
+        try:
+            payload = json.loads(raw) if raw else None
+        except json.JSONDecodeError as error:
+            raise ValidationError(f"payload: enter JSON ({error.msg})", {"payload": "not JSON"}) from None
+        signal_name, payload, _ = signal_request(name, {"payload": payload}, None)
+        sent = await send_signal(service.store, key, signal_name, payload)
+        if sent.woke:
+            await service.adapter.enqueue(key)
+        await _audit(db_session, user, "signal", key, {"name": signal_name})
         return Redirect(f"{PREFIX}/executions/{key}", status_code=303)
 
 

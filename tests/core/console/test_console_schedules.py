@@ -95,3 +95,33 @@ async def test_the_list_filters_by_what_a_halted_execution_waits_for(
     assert approval in waiting.text
     assert asking not in waiting.text
     assert re.search(r'<option value="approval" selected>', waiting.text)
+
+
+async def test_a_signal_sent_from_the_execution_page_wakes_its_receive(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient
+) -> None:
+    issued = await harness.user()
+    execution_id = await started(client, issued, "http_receive")
+    await wait_for(client, issued, execution_id, {"halted"})
+    csrf = await signed_in(web, issued.token)
+    page = await web.get(f"{CONSOLE}/executions/{execution_id}")
+    assert "it waits for “payment_received”" in page.text
+    assert 'name="name" value="payment_received"' in page.text
+    bad = await web.post(
+        f"{CONSOLE}/executions/{execution_id}/signal",
+        data={"csrf_token": csrf, "name": "payment_received", "payload": "{not json"},
+    )
+    assert bad.status_code == 422
+    assert (await wait_for(client, issued, execution_id, {"halted"}))["status"] == "halted"
+    sent = await web.post(
+        f"{CONSOLE}/executions/{execution_id}/signal",
+        data={"csrf_token": csrf, "name": "payment_received", "payload": '{"amount": 12}'},
+    )
+    assert sent.status_code == 303
+    done = await wait_for(client, issued, execution_id, {"completed"})
+    assert done["output"] == {"payment": {"amount": 12}}
+    page = await web.get(f"{CONSOLE}/executions/{execution_id}")
+    assert "Signals received" in page.text
+    assert "Send signal" not in page.text  # it ended
+    audit = await client.get("/api/v1/workflows/audit", headers=auth(issued))
+    assert ("signal", "console") in [(e["action"], e["source"]) for e in audit.json()["data"]]

@@ -58,6 +58,7 @@ from packs.core.workflow_api.payloads import (
     workflow_out,
 )
 from packs.core.workflow_api.service import UnknownWorkflowError, WorkflowService
+from packs.core.workflow_api.timers import pending_timers
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -300,7 +301,8 @@ class WorkflowsController(Controller):
         execution = await show_decisions(service, await service.get(key, str(identity.workspace_id)))
         entries = await service.entries(key, str(identity.workspace_id))
         signals = await received_signals(service.store, key)
-        return ExecutionShow(data=execution_detail(execution, entries, signals))
+        timers = await pending_timers(service.store, key)
+        return ExecutionShow(data=execution_detail(execution, entries, signals, timers))
 
     @post(
         "/executions/{execution_id:str}/resume",

@@ -121,6 +121,8 @@ class ExecutionDetail(ExecutionOut, kw_only=True):
 
     entries: list[EntryOut]
     signals: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    timers: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    """Its durable timers that have not fired yet, earliest first: ``{id, kind, due_at, payload}``."""
 
 
 class UrlMeta(msgspec.Struct):
@@ -201,11 +203,17 @@ def execution_out(execution: Execution) -> ExecutionOut:
 
 
 def execution_detail(
-    execution: Execution, entries: list[Entry], signals: list[dict[str, Any]] | None = None
+    execution: Execution,
+    entries: list[Entry],
+    signals: list[dict[str, Any]] | None = None,
+    timers: list[dict[str, Any]] | None = None,
 ) -> ExecutionDetail:
-    """An execution with its entries (and its signals, when given)."""
+    """An execution with its entries (and its signals and pending timers, when given)."""
     return ExecutionDetail(
-        **_execution_fields(execution), entries=[entry_out(entry) for entry in entries], signals=signals or []
+        **_execution_fields(execution),
+        entries=[entry_out(entry) for entry in entries],
+        signals=signals or [],
+        timers=timers or [],
     )
 
 

@@ -45,9 +45,12 @@ async def test_a_wait_completes_on_its_timer_and_resume_answers_409_meanwhile(
     assert f"waiting until {due_at}" in response.text
     assert await listed(client, ada, waiting_for="wait") == [execution_id]
     assert await listed(client, ada, waiting_for="approval") == []
+    [timer] = halted["timers"]
+    assert (timer["kind"], timer["due_at"], timer["payload"]) == ("wait", due_at, {"step_id": "pause"})
 
     done = await wait_for(client, ada, execution_id, {"completed"}, within=10)
     assert done["output"] == {"waited": 1}
+    assert done["timers"] == []
     assert await listed(client, ada, waiting_for="wait") == []
 
 

@@ -9,6 +9,7 @@ from litestar import Litestar
 
 from app.cli.running import packflow_plugin, run_command
 from app.cli.workflows import (
+    _audit_cli,
     _echo_json,
     _engine_for,
     _json_option,
@@ -38,6 +39,8 @@ def signal_command(
     async def send() -> dict[str, Any]:
         sent = await send_signal(runtime.store, execution_id, name, payload, idempotency_key)
         answer: dict[str, Any] = {"signal": sent.signal.as_dict(), "repeated": sent.repeated, "woke": sent.woke}
+        if not sent.repeated:
+            await _audit_cli(app, execution_id, "signal")
         if sent.woke and queued:
             await runtime.adapter.enqueue(execution_id)
         elif sent.woke:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packs.core.http import API_PREFIX
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow.signals import send_signal
-from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, identify, json_object, service_of
+from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, audit, identify, json_object, service_of
 from packs.core.workflow_api.payloads import IDEMPOTENCY_HEADER, execution_id_of, execution_url, unknown_fields
 
 SIGNAL_FIELDS = ("payload",)
@@ -93,6 +93,8 @@ class SignalsController(Controller):
         if sent.woke:
             await service.adapter.enqueue(key)
         execution = await service.get(key, str(identity.workspace_id))
+        if not sent.repeated:
+            await audit(db_session, identity, "signal", key, {"signal": signal_name, "woke": sent.woke})
         body = {
             "signal": sent.signal.as_dict(),
             "repeated": sent.repeated,

@@ -16,7 +16,7 @@ import pytest
 
 from packs.core.identity.accounts import IssuedToken
 from tests.support.harness import Harness, auth, harness_for, make_settings
-from tests.support.workflow_http import EXECUTIONS, PACKS, show, started, wait_for
+from tests.support.workflow_http import API, EXECUTIONS, PACKS, show, started, wait_for
 
 
 @pytest.fixture
@@ -75,6 +75,10 @@ async def test_a_repeated_idempotency_key_is_a_no_op(client: httpx.AsyncClient, 
     assert again.json()["data"]["repeated"] is True
     assert again.json()["data"]["signal"]["id"] == first.json()["data"]["signal"]["id"]
     assert [s["payload"] for s in (await show(client, ada, execution_id))["signals"]] == [1]
+    logged = await client.get(f"{API}/audit", params={"action": "signal"}, headers=auth(ada))
+    assert logged.status_code == 200, logged.text
+    entries = [e for e in logged.json()["data"] if e["target_id"] == execution_id]
+    assert [(e["action"], e["details"]) for e in entries] == [("signal", {"signal": "refund", "woke": False})]
 
 
 async def test_signals_to_an_ended_execution_answer_409_and_another_workspace_404(

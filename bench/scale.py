@@ -1,12 +1,13 @@
-"""Cost as work grows, every curve in one run: lists, resume and loops (small case's cost per unit
-divided by the large case's: 1.0 is flat, higher is better).
+"""Cost as work grows, every curve in one run: lists, resume, loops and checkpoints (small case's cost per
+unit divided by the large case's: 1.0 is flat, higher is better).
 
 - ``bench/scale_lists.py``: executions and contacts page 1 vs page 1000 (keyset), a 10k vs a 100k
   workspace, an unfiltered page vs a ``q=`` search (PostgreSQL);
 - ``bench/scale_resume.py``: resume with 10 vs 10000 recorded entries (PostgreSQL and SQLite);
-- ``bench/scale_loops.py``: time per loop iteration, K = 100 vs 5000 (PostgreSQL and SQLite).
-
-The checkpoint-size curves (a 1 KB vs 900 KB ctx, one new variable per step) are not measured yet.
+- ``bench/scale_loops.py``: time per loop iteration, K = 100 vs 5000 (PostgreSQL and SQLite);
+- ``bench/scale_ctx.py``: time and WAL per step with a 1 KB vs a 900 KB ctx, and time per step with one
+  new variable per step, 10 vs 1000 steps (marginal costs; PostgreSQL, and SQLite with a ``_sqlite``
+  suffix).
 
     python bench/scale.py [--postgres URL]
 
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import time
 
+import scale_ctx
 import scale_lists
 import scale_loops
 import scale_resume
@@ -37,6 +39,7 @@ async def main() -> None:
         ("lists", scale_lists.measure(args.postgres)),
         ("resume", scale_resume.measure(args.postgres)),
         ("loops", scale_loops.measure(args.postgres)),
+        ("ctx", scale_ctx.measure(args.postgres)),
     ):
         started = time.perf_counter()
         ratios.extend(await measure)

@@ -32,7 +32,7 @@ _encode = msgspec.json.encode
 class Context(dict[str, Any]):
     """A dict recording the top-level keys set or removed since the size check and since the store's last write."""
 
-    __slots__ = ("_sizes", "_sum", "_unsized", "large", "refs", "stored", "unsaved", "whole")
+    __slots__ = ("_sizes", "_sum", "_undo", "_unsized", "large", "refs", "stored", "unsaved", "whole")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -50,6 +50,8 @@ class Context(dict[str, Any]):
         """The encodings of the large values :meth:`measure` encoded in its last run."""
         self.stored: Any = None
         """The store's own record of what it wrote (opaque here)."""
+        self._undo: dict[str, Any] | None = None
+        """Since :meth:`begin_undo`: each key changed and its value before (``_MISSING`` when it had none)."""
 
     # -- recording changes ----------------------------------------------------------------------
 
@@ -59,21 +61,34 @@ class Context(dict[str, Any]):
         if self.refs:
             self.refs.pop(key, None)
 
+    def _keep(self, key: str) -> None:
+        """Remember the value ``key`` has before it changes (when an undo journal is open)."""
+        undo = self._undo
+        if undo is not None and key not in undo:
+            undo[key] = dict.get(self, key, _MISSING)
+
     def __setitem__(self, key: str, value: Any) -> None:
+        self._keep(key)
         super().__setitem__(key, value)
         self._changed(key)
 
     def __delitem__(self, key: str) -> None:
+        self._keep(key)
         super().__delitem__(key)
         self._changed(key)
 
     def pop(self, key: str, *default: Any) -> Any:
         if key in self:
+            self._keep(key)
             self._changed(key)
         return super().pop(key, *default)
 
     def popitem(self) -> tuple[str, Any]:
-        key, value = super().popitem()
+        if not self:
+            raise KeyError("popitem(): dictionary is empty")
+        key = next(reversed(self))
+        self._keep(key)
+        value = super().pop(key)
         self._changed(key)
         return key, value
 
@@ -96,12 +111,28 @@ class Context(dict[str, Any]):
 
     def clear(self) -> None:
         for key in list(self):
+            self._keep(key)
             self._changed(key)
         super().clear()
 
     def touch(self, key: str) -> None:
         """Record that the value of ``key`` changed in place (it is measured and written again)."""
         self._changed(key)
+
+    def begin_undo(self) -> None:
+        """Start recording the top-level values the keys had, so that :meth:`undo` can put them back (the
+        engine does at the start of each step: the cost follows what the step changes, not the context)."""
+        self._undo = {}
+
+    def undo(self) -> None:
+        """Put back the top-level values of before :meth:`begin_undo` (values changed in place stay changed)."""
+        undo, self._undo = self._undo or {}, None
+        for key, value in undo.items():
+            if value is _MISSING:
+                super().pop(key, None)
+            else:
+                super().__setitem__(key, value)
+            self._changed(key)
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Make the context ``snapshot`` again (a shallow copy taken earlier), recording the keys that differ."""

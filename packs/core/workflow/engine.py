@@ -435,7 +435,7 @@ class Engine:
                 await self._finish(state, copy.deepcopy(dict(state.ctx)), [])
                 return
             step = self.definition.step(step_id)
-            snapshot = dict(state.ctx)  # top-level values are replaced, never changed in place
+            state.ctx.begin_undo()  # top-level values are replaced, never changed in place
             state.pending = []
             state.position = step.id
             started = time.monotonic()
@@ -449,8 +449,8 @@ class Engine:
                 raise
             except Exception as error:
                 state.resumed = False
-                as_context(state.ctx).restore(snapshot)
-                as_context(state.ctx).whole = True  # a checkpoint of the failed unit may have been rolled back
+                state.ctx.undo()
+                state.ctx.whole = True  # a checkpoint of the failed unit may have been rolled back
                 state.ctx.pop(LOOP_CURSOR, None)  # a failed loop starts over when it runs again
                 state.ctx.pop(PARALLEL_CURSOR, None)  # and so does a failed parallel step
                 message = describe(error)

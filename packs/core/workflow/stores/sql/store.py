@@ -67,6 +67,7 @@ from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Entry, Execution, Status, utcnow
 from packs.core.workflow.stores.protocol import ExecutionFilter, Keyset, LeaseFence, Page
 from packs.core.workflow.stores.sql.asyncpg import AsyncpgWriter
+from packs.core.workflow.stores.sql.changes import LABEL, ChangeLog, CtxWrite, changes_table_of
 from packs.core.workflow.stores.sql.decisions import SQLDecisions
 from packs.core.workflow.stores.sql.driver import DriverWriter
 from packs.core.workflow.stores.sql.rows import (
@@ -118,8 +119,16 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         bind_session_factory: SessionFactoryBinder | None = None,
         definition_class: type[Any] | None = None,
         timer_class: type[Any] | None = None,
+        change_class: type[Any] | None = None,
     ) -> None:
         super().__init__()
+        changes_table = changes_table_of(execution_class, change_class)
+        self._change_log = (
+            None
+            if changes_table is None
+            else ChangeLog(execution_class.__table__, entry_class.__table__, changes_table)
+        )
+        """The context's change log (see :mod:`.changes`), ``None`` when the store writes every ``ctx`` whole."""
         self.timers_table = timers_table_of(execution_class, timer_class)
         """The durable timers' table (see :mod:`.timers`), ``None`` when the store has none."""
         self.session_maker = session_maker
@@ -142,6 +151,20 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             self._executions.c.lease_owner == bindparam("fence_owner")
         )
         self._update_columns = columns
+        self._update_execution_keeping_ctx = (
+            update(self._executions)
+            .where(self._executions.c.id == bindparam("key", type_=self._executions.c.id.type))
+            .values(
+                {
+                    name: bindparam(f"new_{name}", type_=self._executions.c[name].type)
+                    for name in columns
+                    if name != "ctx"
+                }
+            )
+        )
+        self._update_leased_execution_keeping_ctx = self._update_execution_keeping_ctx.where(
+            self._executions.c.lease_owner == bindparam("fence_owner")
+        )
         self._add_statements: dict[str, Insert] = {}
         """The insert-unless-present statement per dialect, built once."""
         self._unit: ContextVar[Unit | None] = ContextVar(f"sql_store_unit_{id(self)}", default=None)
@@ -157,7 +180,9 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         dialect = self._engine.dialect if self._engine is not None else None
         writer = _WRITERS.get((dialect.name, dialect.driver)) if dialect is not None else None
         self._driver_writer = (
-            writer(self._executions, self._entries, dialect) if writer is not None and dialect is not None else None
+            writer(self._executions, self._entries, dialect, changes_table)
+            if writer is not None and dialect is not None
+            else None
         )
 
     # -- the store contract -------------------------------------------------------------------
@@ -167,6 +192,8 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         values = self._execution_values(execution)
         async with self._session(write=True) as session:
             await self._write_execution(session, values)
+            await self._drop_changes(session, values["id"])
+        self._written_whole(execution)
 
     async def load(self, execution_id: str) -> Execution | None:
         """The execution ``execution_id``, or ``None`` (also for an id that is not a UUID)."""
@@ -174,8 +201,9 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         if key is None:
             return None
         async with self._session() as session:
-            row = (await session.execute(select(self._executions).where(self._executions.c.id == key))).first()
-        return None if row is None else execution_from_row(row._mapping)
+            statement = select(*self._read_columns(session)).where(self._executions.c.id == key)
+            row = (await session.execute(statement)).first()
+        return None if row is None else self._from_row(row._mapping)
 
     async def record(self, entry: Entry) -> None:
         """Append ``entry`` to its execution's entries."""
@@ -217,8 +245,8 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             statement = statement.where(table.c.status == str(status))
         statement = statement.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
         async with self._session() as session:
-            rows = (await session.execute(statement)).all()
-        return [execution_from_row(row._mapping) for row in rows]
+            rows = (await session.execute(statement.with_only_columns(*self._read_columns(session)))).all()
+        return [self._from_row(row._mapping) for row in rows]
 
     async def delete(self, execution_id: str) -> bool:
         """Delete the execution and its entries; ``True`` when it existed."""
@@ -226,6 +254,7 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         if key is None:
             return False
         async with self._session(write=True) as session:
+            await self._drop_changes(session, key)
             await session.execute(delete(self._entries).where(self._entries.c.execution_id == key))
             if self.timers_table is not None:
                 await session.execute(delete(self.timers_table).where(self.timers_table.c.execution_id == key))
@@ -256,15 +285,31 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         values = self._execution_values(execution)
         rows = self._entry_rows(entries)
         owner = self.fenced_owner(execution.id)
+        log = self._change_log
+        ctx_write = None if log is None else log.plan(execution, values["id"])
+        if ctx_write is not None:
+            ChangeLog.reserve(execution, ctx_write)
+        try:
+            await self._checkpoint(values, rows, owner, ctx_write)
+        except BaseException:
+            if ctx_write is not None:
+                ChangeLog.failed(execution)
+            raise
+
+    async def _checkpoint(
+        self, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None, ctx_write: CtxWrite | None
+    ) -> None:
         unit, scope = self._unit.get(), self._scope.get()
         if self._driver_writer is not None and scope is not None and (unit is None or unit.executor is scope):
             # In a scope, inside its unit's transaction or (outside any unit) as a transaction of its own.
-            await self._driver_writer.checkpoint(scope, values, rows, owner)
+            await self._driver_writer.checkpoint(scope, values, rows, owner, ctx_write)
             return
         async with self._session(write=True) as session:
-            await self._write_execution(session, values, owner)
+            await self._write_execution(session, values, owner, with_ctx=ctx_write is None or ctx_write.whole)
             if rows:
                 await session.execute(self._insert_entries, rows)
+            if ctx_write is not None:
+                await self._write_changes(session, ctx_write, values["id"])
 
     def unit(self) -> AbstractAsyncContextManager[None]:
         """A transaction around one step: committed when the block ends, rolled back when it raises."""
@@ -308,10 +353,9 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
                 # execution no step touched still looks untouched and its run reads no entry to find out.
                 updated_at=table.c.updated_at,
             )
-            .returning(*table.c)
         )
         async with self._statement() as session:
-            row = (await session.execute(statement)).first()
+            row = (await session.execute(statement.returning(*self._read_columns(session)))).first()
         return None if row is None else self._from_row(row._mapping)
 
     async def renew(self, execution_id: str, owner: str, lease_seconds: float) -> bool:
@@ -356,14 +400,19 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         )
         async with self._session(write=True) as session:
             result = await session.execute(statement)
-        return bool(getattr(result, "rowcount", 0))
+            saved = bool(getattr(result, "rowcount", 0))
+            if saved:
+                await self._drop_changes(session, values["id"])
+        if saved:
+            self._written_whole(execution)
+        return saved
 
     async def recoverable(self, now: datetime.datetime, limit: int = 100) -> list[Execution]:
         """Pending or running executions that no live lease covers, least recently updated first."""
         table = self._executions
         statement = select(table).where(_claimable(table, now)).order_by(table.c.updated_at).limit(limit)
         async with self._session() as session:
-            rows = (await session.execute(statement)).all()
+            rows = (await session.execute(statement.with_only_columns(*self._read_columns(session)))).all()
         return [self._from_row(row._mapping) for row in rows]
 
     async def page(
@@ -407,6 +456,9 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         )
         count_statement = select(func.count()).select_from(table).where(*conditions)
         async with self._session() as session:
+            if self._change_log is not None:
+                changes = self._change_log.column(_dialect(session), None if keys is None else tuple(keys))
+                rows_statement = rows_statement.add_columns(changes)
             rows = (await session.execute(rows_statement)).all()
             total = (await session.execute(count_statement)).scalar_one() if count else None
         if keys is None:
@@ -416,7 +468,7 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             values = dict(row._mapping)
             picked = {key: values.pop(f"ctx_key_{index}") for index, key in enumerate(keys)}
             values["ctx"] = {key: value for key, value in picked.items() if value is not None}
-            executions.append(self._from_row(values))
+            executions.append(self._from_row(values, tuple(keys)))
         return Page(executions, None if total is None else int(total))
 
     async def save_definition(self, definition: WorkflowDef) -> None:
@@ -555,26 +607,60 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
 
     # -- statements and conversions -----------------------------------------------------------
 
-    @staticmethod
-    def _from_row(row: Any) -> Execution:
-        """An engine execution from a ``workflow_executions`` row mapping."""
-        return execution_from_row(row)
+    def _from_row(self, row: Any, keys: tuple[str, ...] | None = None) -> Execution:
+        """An engine execution from a ``workflow_executions`` row mapping (with its change rows applied to its
+        ``ctx`` when the row has them; only ``keys`` of it when given)."""
+        execution = execution_from_row(row)
+        if self._change_log is None:
+            return execution
+        return self._change_log.rebuild(execution, row.get(LABEL), keys)
 
-    async def _write_execution(self, session: Executor, values: dict[str, Any], owner: str | None = None) -> None:
+    def _read_columns(self, session: Executor) -> list[Any]:
+        """What a read of whole executions selects: the row, and its change rows when the store has a change log."""
+        columns: list[Any] = list(self._executions.c)
+        if self._change_log is not None:
+            columns.append(self._change_log.column(_dialect(session)))
+        return columns
+
+    async def _drop_changes(self, session: Executor, key: uuid.UUID) -> None:
+        """Delete the change rows of the execution ``key`` (its ``ctx`` was written whole, or it is deleted)."""
+        if self._change_log is not None:
+            table = self._change_log.table
+            await session.execute(delete(table).where(table.c.execution_id == key))
+
+    async def _write_changes(self, session: Executor, ctx_write: CtxWrite, key: uuid.UUID) -> None:
+        """What a checkpoint writes of the context besides the row: its change row, or the deletion of them."""
+        assert self._change_log is not None
+        table = self._change_log.table
+        if ctx_write.drop_below is not None:
+            await session.execute(delete(table).where(table.c.execution_id == key, table.c.seq < ctx_write.drop_below))
+        if ctx_write.change is not None:
+            await session.execute(insert(table), ctx_write.change)
+
+    def _written_whole(self, execution: Execution) -> None:
+        """Record on the execution's context that it was just written whole."""
+        if self._change_log is not None:
+            ChangeLog.reserve(execution, self._change_log.whole(execution))
+
+    async def _write_execution(
+        self, session: Executor, values: dict[str, Any], owner: str | None = None, *, with_ctx: bool = True
+    ) -> None:
         """Update the execution row (one cached statement); insert it when it does not exist yet.
 
         With ``owner`` (a leased checkpoint) the row is updated only while ``owner`` holds the lease,
-        else :class:`LeaseLostError`.
+        else :class:`LeaseLostError`. Without ``with_ctx`` the update leaves the ``ctx`` column as it is.
         """
-        params = {f"new_{name}": values[name] for name in self._update_columns}
+        params = {f"new_{name}": values[name] for name in self._update_columns if with_ctx or name != "ctx"}
         params["key"] = values["id"]
         if owner is not None:
             params["fence_owner"] = owner
-            result = await session.execute(self._update_leased_execution, params)
+            leased = self._update_leased_execution if with_ctx else self._update_leased_execution_keeping_ctx
+            result = await session.execute(leased, params)
             if not getattr(result, "rowcount", 0):
                 raise LeaseLostError(f"execution {values['id']}: the lease of {owner} was lost")
             return
-        result = await session.execute(self._update_execution, params)
+        statement = self._update_execution if with_ctx else self._update_execution_keeping_ctx
+        result = await session.execute(statement, params)
         if not getattr(result, "rowcount", 0):
             await session.execute(self._insert_execution, values)
 

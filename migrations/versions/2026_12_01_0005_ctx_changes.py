@@ -3,7 +3,8 @@
 - ``workflow_ctx_changes``: per execution (``ON DELETE CASCADE``) and ``seq``, the top-level ``ctx`` keys
   one checkpoint set or removed (``changes``, JSON ``{"set": {...}, "del": [...]}``), and optionally the
   key (``entry_key``) whose value is the output of an entry (``entry_id``), written there only.
-  ``workflow_executions.ctx`` plus these rows in ``seq`` order is the current context
+  A base row (``"base": true``) holds a whole context. ``workflow_executions.ctx`` (or the last base)
+  plus the rows after it in ``seq`` order is the current context
   (docs/workflow-language.md, section 5, Checkpoints). No column of the existing tables changes.
 
 Revision ID: 0005

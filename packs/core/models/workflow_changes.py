@@ -3,8 +3,9 @@ Checkpoints; migration 0005).
 
 One row per checkpoint that wrote only the top-level ``ctx`` keys a step set or removed: ``changes`` is
 ``{"set": {key: value}, "del": [key]}``; ``entry_key`` / ``entry_id`` name a key whose (large) value is
-the output of that entry, written there only. ``workflow_executions.ctx`` plus the rows in ``seq``
-order is the current context; a whole write of ``ctx`` deletes the rows. The rows of an execution go
+the output of that entry, written there only; a base row (``"base": true``) holds the whole context
+and the rows before it are deleted. ``workflow_executions.ctx`` (or the last base) plus the rows after
+it in ``seq`` order is the current context; a whole write of ``ctx`` deletes the rows. The rows of an execution go
 with it (``ON DELETE CASCADE``, and the store deletes them).
 """
 

@@ -6,14 +6,17 @@ change table (``workflow_ctx_changes``: ``execution_id``, ``seq``, ``changes``, 
 ``entry_key``) a checkpoint writes (docs/workflow-language.md, section 5, Checkpoints):
 
 - nothing of the context when no top-level key changed;
-- the whole ``ctx`` column, and deletes the execution's change rows, when the context is new or was
-  replaced, when it is smaller than :data:`WHOLE_BELOW_BYTES`, or when the change rows written since
-  the last whole write would exceed :data:`COMPACT_RATIO` times the context's size (so the bytes
-  written stay proportional to what changes, not to the context's size);
+- the whole ``ctx`` column, deleting the execution's change rows, when the context is smaller than
+  :data:`WHOLE_BELOW_BYTES` (or is not one this store wrote);
 - else one change row: ``changes`` = ``{"set": {key: value}, "del": [key]}`` of the keys changed
   since the last write; a large value equal to the step's output
   (:data:`~packs.core.workflow.context.LARGE_VALUE_BYTES`) is not repeated: ``entry_key`` names the
-  key and ``entry_id`` the entry whose ``output`` holds it.
+  key and ``entry_id`` the entry whose ``output`` holds it;
+- or a *base* row ``{"base": true, "set": <the whole context>}``, deleting the rows before it, when
+  the context was replaced, when a change is most of it, or when the change rows since the last base
+  would exceed :data:`COMPACT_RATIO` times its size (so the bytes written stay proportional to what
+  changes). A large context never goes into the executions row: SQLite rewrites a whole row on any
+  update.
 
 Every read of an execution selects its change rows with it (one correlated subquery, the entries'
 outputs joined) and applies them in ``seq`` order to the ``ctx`` column: the engine's load and

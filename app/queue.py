@@ -151,19 +151,34 @@ class SAQAdapter:
             self._connected = False
 
 
+SAQ_CONNECTION_OPTIONS = "-c synchronous_commit=off"
+"""SAQ's PostgreSQL connections commit without waiting for the WAL flush (asynchronous commit).
+
+A job's row is a delivery, not the execution's state: an execution is durable in its own row,
+written by the store's connections with the server's ``synchronous_commit``. A PostgreSQL crash may
+lose SAQ's last fraction of a second of writes, and nothing else: a lost job leaves its execution
+``pending`` and the recovery sweep queues it again (``PACKFLOW_REQUEUE_PENDING_SECONDS``); a lost
+``complete`` leaves a job ``active`` until SAQ's sweep aborts it, and a repeated delivery finds
+the execution finished. Each job then costs no wait for a flush on its enqueue, its taking and its
+two status changes: about a fifth of the flushes of a 10-step execution.
+"""
+
+
 def saq_plugin(queue_url: str, concurrency: int, name: str = DEFAULT_QUEUE_NAME) -> SAQPlugin:
     """litestar-saq's plugin with the one queue of workflow executions (``litestar workers run`` works too).
 
     On PostgreSQL the connection pool is built here without litestar-saq's check of every connection
     on checkout (a round trip per queue operation); a broken connection still fails the operation,
-    and the job is delivered again.
+    and the job is delivered again. SAQ's statements do not wait for their WAL flush
+    (:data:`SAQ_CONNECTION_OPTIONS`).
     """
     broker: dict[str, Any] = {"dsn": queue_url}
     if queue_url.startswith("postgresql"):
         from psycopg_pool import AsyncConnectionPool
 
+        kwargs = {"autocommit": True, "options": SAQ_CONNECTION_OPTIONS}
         broker = {
-            "broker_instance": AsyncConnectionPool(queue_url, open=False, kwargs={"autocommit": True}),
+            "broker_instance": AsyncConnectionPool(queue_url, open=False, kwargs=kwargs),
             "broker_options": {"manage_pool_lifecycle": True},
         }
     return SAQPlugin(

@@ -20,13 +20,16 @@ from app.cli.running import packflow_plugin, run_command
 from app.cli.workflows import _json_option
 from app.workflow_owner import OwnerError, find_workspace, resolve_owner
 from app.workflows import WorkflowRuntime
-from packs.core.schedules.service import ScheduleNotFoundError, ScheduleService
+from packs.core.schedules.service import Actor, ScheduleNotFoundError, ScheduleService
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow_api.payloads import execution_out
 from packs.core.workflow_api.schedules import schedule_out
 from packs.core.workflow_api.service import UnknownWorkflowError
 
 T = TypeVar("T")
+
+OPERATOR = Actor(None, "cli")
+"""The audit log's actor of these commands: an operator (no user), from the command line."""
 
 
 def _schedules(app: Litestar) -> ScheduleService:
@@ -131,7 +134,9 @@ def create_schedule(
             owner = await resolve_owner(session, workspace, user, {})
         assert owner.workspace_id is not None
         assert owner.user_id is not None
-        view = await service.create(workflow_id, body, workspace_id=str(owner.workspace_id), user_id=str(owner.user_id))
+        view = await service.create(
+            workflow_id, body, workspace_id=str(owner.workspace_id), user_id=str(owner.user_id), actor=OPERATOR
+        )
         _echo(schedule_out(view))
 
     _run(app, work)
@@ -154,7 +159,7 @@ def pause_schedule(app: Litestar, schedule_id: str) -> None:
     """Pause SCHEDULE_ID: no tick runs until it is resumed."""
 
     async def act(service: ScheduleService, workspace_id: str) -> Any:
-        return schedule_out(await service.change(schedule_id, workspace_id, {"paused": True}))
+        return schedule_out(await service.change(schedule_id, workspace_id, {"paused": True}, actor=OPERATOR))
 
     _on_schedule(app, schedule_id, act)
 
@@ -165,7 +170,7 @@ def resume_schedule(app: Litestar, schedule_id: str) -> None:
     """Resume SCHEDULE_ID: its ticks count from now (those while paused are not caught up)."""
 
     async def act(service: ScheduleService, workspace_id: str) -> Any:
-        return schedule_out(await service.change(schedule_id, workspace_id, {"paused": False}))
+        return schedule_out(await service.change(schedule_id, workspace_id, {"paused": False}, actor=OPERATOR))
 
     _on_schedule(app, schedule_id, act)
 
@@ -176,7 +181,7 @@ def delete_schedule(app: Litestar, schedule_id: str) -> None:
     """Delete SCHEDULE_ID (its runs stay)."""
 
     async def act(service: ScheduleService, workspace_id: str) -> Any:
-        await service.delete(schedule_id, workspace_id)
+        await service.delete(schedule_id, workspace_id, actor=OPERATOR)
         return {"deleted": schedule_id}
 
     _on_schedule(app, schedule_id, act)
@@ -188,7 +193,7 @@ def trigger_schedule(app: Litestar, schedule_id: str) -> None:
     """Start one run of SCHEDULE_ID now and print the execution (it runs on the queue's workers)."""
 
     async def act(service: ScheduleService, workspace_id: str) -> Any:
-        return execution_out(await service.trigger(schedule_id, workspace_id))
+        return execution_out(await service.trigger(schedule_id, workspace_id, actor=OPERATOR))
 
     _on_schedule(app, schedule_id, act)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from packs.core.audit import record_action
 from packs.core.db import current_session
 from packs.core.models.schedule import WorkflowSchedule
 from packs.core.models.workflow import WorkflowExecution
@@ -55,6 +56,15 @@ logger = logging.getLogger("packflow.schedules")
 
 class ScheduleNotFoundError(NotFoundError):
     """No schedule with this id in the caller's workspace (404)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes a schedule, for the audit log (docs/http-api.md, Audit log): a user (``None``: an operator)
+    and where from (``api``, ``console`` or ``cli``)."""
+
+    user_id: str | None
+    source: str = "api"
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ class ScheduleService:
     # -- the API ---------------------------------------------------------------------------------
 
     async def create(
-        self, workflow_id: str, body: Mapping[str, Any], *, workspace_id: str, user_id: str
+        self, workflow_id: str, body: Mapping[str, Any], *, workspace_id: str, user_id: str, actor: Actor | None = None
     ) -> ScheduleView:
         """A new schedule of ``workflow_id`` from ``body`` (:class:`ValidationError` naming a bad field,
         :class:`UnknownWorkflowError` for an unknown workflow)."""
@@ -131,6 +141,7 @@ class ScheduleService:
             if not row.paused:
                 added.append(await self._wait_for_next_tick(row, now))
             await session.flush()
+            await self._audit(actor, "schedule_create", row, {"workflow_id": workflow_id})
         await self._notify(added)
         return self.view(row, now)
 
@@ -171,7 +182,9 @@ class ScheduleService:
             raise ScheduleNotFoundError(f"no schedule {schedule_id}")
         return str(found)
 
-    async def change(self, schedule_id: str, workspace_id: str, body: Mapping[str, Any]) -> ScheduleView:
+    async def change(
+        self, schedule_id: str, workspace_id: str, body: Mapping[str, Any], *, actor: Actor | None = None
+    ) -> ScheduleView:
         """Change the fields ``body`` gives (pause and resume with ``paused``). A new calendar, or a resume,
         starts from now: ticks before it are not caught up."""
         added: list[Timer] = []
@@ -188,7 +201,7 @@ class ScheduleService:
                     user_id=str(row.created_by_id or NO_USER),
                 )
             now = utcnow()
-            jitter = row.jitter
+            jitter, was_paused = row.jitter, row.paused
             restart = self._apply(row, fields)
             if row.paused:
                 row.next_tick_at = None
@@ -199,10 +212,14 @@ class ScheduleService:
                 added.append(await self._wait_for_next_tick(row, now, row.next_tick_at))
             row.updated_at = now
             await current_session().flush()
+            action = "schedule_update"
+            if row.paused != was_paused:
+                action = "schedule_pause" if row.paused else "schedule_resume"
+            await self._audit(actor, action, row, {"fields": sorted(values)})
         await self._notify(added)
         return self.view(row, now)
 
-    async def delete(self, schedule_id: str, workspace_id: str) -> None:
+    async def delete(self, schedule_id: str, workspace_id: str, *, actor: Actor | None = None) -> None:
         """Delete the schedule and its pending ticks (its runs stay, with their ``schedule_id``)."""
         async with self.store.unit():
             row = await self._row(schedule_id, workspace_id, lock=True)
@@ -210,9 +227,10 @@ class ScheduleService:
             await session.execute(
                 delete(WorkflowTimer).where(WorkflowTimer.schedule_id == row.id, WorkflowTimer.fired_at.is_(None))
             )
+            await self._audit(actor, "schedule_delete", row, {"workflow_id": row.workflow_id})
             await session.delete(row)
 
-    async def trigger(self, schedule_id: str, workspace_id: str) -> Execution:
+    async def trigger(self, schedule_id: str, workspace_id: str, *, actor: Actor | None = None) -> Execution:
         """Start one run now, whatever the calendar and the overlap policy (:class:`ScheduleNotFoundError`)."""
         view = await self.get(schedule_id, workspace_id)
         row = view.schedule
@@ -229,6 +247,8 @@ class ScheduleService:
             created_by_id=None if row.created_by_id is None else str(row.created_by_id),
             schedule_id=str(row.id),
         )
+        async with self.store.unit():
+            await self._audit(actor, "schedule_trigger", row, {"execution_id": started})
         return await self.workflows.get(started, workspace_id)
 
     def view(self, row: WorkflowSchedule, now: datetime.datetime) -> ScheduleView:
@@ -328,6 +348,22 @@ class ScheduleService:
 
     # -- helpers ---------------------------------------------------------------------------------
 
+    @staticmethod
+    async def _audit(actor: Actor | None, action: str, row: WorkflowSchedule, details: dict[str, Any]) -> None:
+        """Record ``action`` on the schedule in the audit log, in the open unit (it commits with the change)."""
+        if actor is None:
+            return
+        await record_action(
+            current_session(),
+            workspace_id=row.workspace_id,
+            actor_id=actor.user_id,
+            action=action,
+            target_type="schedule",
+            target_id=str(row.id),
+            source=actor.source,
+            details=details,
+        )
+
     def _run_input(self, row: WorkflowSchedule) -> dict[str, Any]:
         """A run's input: the schedule's, with the creator and workspace where the workflow declares them."""
         definition = self.workflows.definitions.get(row.workflow_id)
@@ -405,4 +441,4 @@ class ScheduleService:
                 logger.warning("could not schedule the delivery of %d timer(s)", len(added), exc_info=True)
 
 
-__all__ = ["SCHEDULE_TIMER_KIND", "ScheduleNotFoundError", "ScheduleService", "ScheduleView", "calendar_of"]
+__all__ = ["SCHEDULE_TIMER_KIND", "Actor", "ScheduleNotFoundError", "ScheduleService", "ScheduleView", "calendar_of"]

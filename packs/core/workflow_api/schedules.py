@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.http import API_PREFIX
 from packs.core.http.errors import ErrorBody, InvalidBody, error_response
-from packs.core.schedules.service import ScheduleNotFoundError, ScheduleService, ScheduleView, calendar_of
+from packs.core.schedules.service import Actor, ScheduleNotFoundError, ScheduleService, ScheduleView, calendar_of
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, identify, json_object
 from packs.core.workflow_api.payloads import EXECUTIONS_PATH, ExecutionAnswer, execution_answer
@@ -194,6 +194,7 @@ class SchedulesController(Controller):
             await json_object(request),
             workspace_id=str(identity.workspace_id),
             user_id=str(identity.user_id),
+            actor=Actor(str(identity.user_id)),
         )
         out = schedule_out(view)
         return Response(ScheduleAnswer(out), status_code=201, headers={"Location": out.url})
@@ -239,7 +240,9 @@ class SchedulesController(Controller):
         service = schedules_of(request)
         workspace_id = str(identity.workspace_id)
         await service.get(schedule_id, workspace_id)  # another workspace's schedule answers 404 before the body
-        view = await service.change(schedule_id, workspace_id, await json_object(request))
+        view = await service.change(
+            schedule_id, workspace_id, await json_object(request), actor=Actor(str(identity.user_id))
+        )
         return ScheduleAnswer(schedule_out(view))
 
     @delete(
@@ -254,7 +257,7 @@ class SchedulesController(Controller):
     ) -> None:
         """Delete the schedule; its runs stay (with their `schedule_id`), unfinished ones go on."""
         identity = await identify(request, db_session)
-        await schedules_of(request).delete(schedule_id, str(identity.workspace_id))
+        await schedules_of(request).delete(schedule_id, str(identity.workspace_id), actor=Actor(str(identity.user_id)))
 
     @post(
         "/schedules/{schedule_id:str}/trigger",
@@ -269,7 +272,9 @@ class SchedulesController(Controller):
         """Start one run now, as a tick would (the schedule's input, creator and workspace), whatever the
         calendar, pause and overlap policy: 202 with the execution."""
         identity = await identify(request, db_session)
-        execution = await schedules_of(request).trigger(schedule_id, str(identity.workspace_id))
+        execution = await schedules_of(request).trigger(
+            schedule_id, str(identity.workspace_id), actor=Actor(str(identity.user_id))
+        )
         body = execution_answer(execution)
         return Response(body, status_code=202, headers={"Location": body.meta.url})
 

@@ -257,3 +257,29 @@ async def test_the_openapi_document_shows_the_schedule_routes(client: httpx.Asyn
     assert "422" in paths[f"{API}/{{workflow_id}}/schedules"]["post"]["responses"]
     shown = paths[f"{SCHEDULES}/{{schedule_id}}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert shown
+
+
+async def test_every_change_of_a_schedule_is_in_the_audit_log(client: httpx.AsyncClient, harness: Harness) -> None:
+    ada = await harness.user("ada@example.com", "Acme")
+    schedule = await created(client, ada, {"every": 600})
+    await client.patch(schedule["url"], json={"paused": True}, headers=auth(ada))
+    await client.patch(schedule["url"], json={"paused": False}, headers=auth(ada))
+    await client.patch(schedule["url"], json={"jitter": 5}, headers=auth(ada))
+    run = (await client.post(f"{schedule['url']}/trigger", headers=auth(ada))).json()["data"]
+    await client.delete(schedule["url"], headers=auth(ada))
+    bad = await client.patch(f"{SCHEDULES}/{uuid.uuid4()}", json={"paused": True}, headers=auth(ada))
+    assert bad.status_code == 404
+    log = (await client.get(f"{API}/audit", headers=auth(ada))).json()["data"]
+    mine = [entry for entry in log if entry["target_type"] == "schedule"]
+    assert [entry["action"] for entry in reversed(mine)] == [
+        "schedule_create",
+        "schedule_pause",
+        "schedule_resume",
+        "schedule_update",
+        "schedule_trigger",
+        "schedule_delete",
+    ]
+    assert {(entry["target_id"], entry["actor_id"], entry["source"]) for entry in mine} == {
+        (schedule["id"], str(ada.user_id), "api")
+    }
+    assert mine[1]["details"] == {"execution_id": run["id"]}

@@ -64,6 +64,11 @@ def test_the_queue_is_inline_by_default() -> None:
     assert (settings.queue, settings.queue_url, settings.queue_name) == ("inline", None, "packflow-workflows")
     assert (settings.worker_concurrency, settings.lease_seconds, settings.max_attempts) == (10, 30.0, 5)
     assert (settings.retry_backoff_seconds, settings.sweep_seconds) == (1.0, 5.0)
+    assert settings.timer_resolution_seconds == 0.5
+
+
+def test_the_timer_resolution_is_a_setting() -> None:
+    assert Settings.from_env({"PACKFLOW_TIMER_RESOLUTION_SECONDS": "0.1"}).timer_resolution_seconds == 0.1
 
 
 def test_the_saq_queue_lives_in_the_postgresql_database_unless_told_otherwise() -> None:
@@ -96,6 +101,10 @@ def test_the_saq_queue_lives_in_the_postgresql_database_unless_told_otherwise() 
         ({"PACKFLOW_QUEUE": "saq"}, "PACKFLOW_QUEUE=saq needs a broker: set PACKFLOW_QUEUE_URL"),
         ({"PACKFLOW_LEASE_SECONDS": "soon"}, "PACKFLOW_LEASE_SECONDS must be a positive number, got 'soon'"),
         ({"PACKFLOW_SWEEP_SECONDS": "0"}, "PACKFLOW_SWEEP_SECONDS must be a positive number, got '0'"),
+        (
+            {"PACKFLOW_TIMER_RESOLUTION_SECONDS": "0"},
+            "PACKFLOW_TIMER_RESOLUTION_SECONDS must be a positive number, got '0'",
+        ),
         ({"PACKFLOW_MAX_ATTEMPTS": "-1"}, "PACKFLOW_MAX_ATTEMPTS must be a positive integer, got '-1'"),
     ],
 )

@@ -231,3 +231,30 @@ async def test_a_batch_handler_gets_the_due_timers_of_its_kind_together(store: A
         rest = await fire_due(store, handlers=handlers, limit=3)
     assert batches == [[t.id for t in timers[:3]], [t.id for t in timers[3:]]]
     assert [t.id for t in fired.timers + rest.timers] == [t.id for t in timers]
+
+
+async def test_the_running_sweeper_fires_a_timer_within_its_resolution(store: Any) -> None:
+    handlers = TimerHandlers()
+    fired_at: list[datetime.datetime] = []
+
+    async def note(timer: Timer, firing: Firing) -> None:
+        fired_at.append(utcnow())
+
+    handlers.register("note", note)
+
+    async def deliver(execution_id: str) -> None:
+        pass
+
+    sweeper = TimerSweeper(store, deliver, handlers=handlers, resolution=0.2)
+    sweeper.start()
+    try:
+        due = utcnow() + datetime.timedelta(seconds=0.3)
+        await store.add_timer(Timer(kind="note", due_at=due))
+        for _ in range(100):
+            if fired_at:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await sweeper.stop()
+    assert fired_at, "the timer did not fire within 5 s"
+    assert datetime.timedelta(0) <= fired_at[0] - due < datetime.timedelta(seconds=1)

@@ -104,6 +104,8 @@ class WaitStep(StepExecutor):
             waits.pop(self.step.id, None)
             if not waits:
                 state.ctx.pop(WAITS, None)
+            else:
+                state.ctx.touch(WAITS)  # changed in place
 
 
 async def wake(timers: list[Timer], firing: Firing) -> None:

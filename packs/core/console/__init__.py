@@ -14,6 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from litestar import Router, get
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
@@ -60,9 +61,18 @@ def console_router() -> Router:
     )
 
 
-def console_templates() -> TemplateConfig[Any]:
-    """The console's Jinja2 templates (autoescaped)."""
-    return TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+def pretty_json(value: Any) -> str:
+    """``value`` as indented JSON (msgspec's encoder: a timeline of a thousand entries renders in milliseconds)."""
+    return msgspec.json.format(msgspec.json.encode(value), indent=2).decode()
+
+
+def _add_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["pretty"] = pretty_json
+
+
+def console_templates() -> TemplateConfig[JinjaTemplateEngine]:
+    """The console's Jinja2 templates (autoescaped), with the ``pretty`` JSON filter."""
+    return TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=_add_filters)
 
 
 __all__ = ["console_router", "console_templates"]

@@ -74,6 +74,17 @@ def test_the_wheel_ships_the_type_markers_and_the_license(wheel: Path) -> None:
     assert "License-Expression: MIT" in metadata
 
 
+def test_the_wheel_ships_the_consoles_templates_and_assets(wheel: Path) -> None:
+    """The console needs no internet access: its templates, CSS, JavaScript (htmx and its licence) are in the
+    wheel (README, "The operations console")."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    console = "packs/core/console"
+    assert {f"{console}/templates/base.html", f"{console}/templates/executions.html"} <= names
+    assert {f"{console}/static/htmx.min.js", f"{console}/static/htmx.LICENSE", f"{console}/static/console.css"} <= names
+    assert f"{console}/static/console.js" in names
+
+
 def test_an_unrelated_suite_passes_with_packflow_installed(plain_venv: PlainVenv, tmp_path: Path) -> None:
     (tmp_path / "test_arithmetic.py").write_text("def test_adds():\n    assert 1 + 1 == 2\n", encoding="utf-8")
     result = plain_venv.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=tmp_path)

@@ -20,9 +20,10 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from packs.core.workflow.errors import ExecutionNotFoundError, ExecutionStateError
+import msgspec
+
+from packs.core.workflow.errors import ExecutionError, ExecutionNotFoundError, ExecutionStateError
 from packs.core.workflow.model import FINAL_STATUSES, Execution, Status, new_id, utcnow
-from packs.core.workflow.state import to_json_value
 
 HALT_TYPE = "signal"
 """``halt_data.type`` of an execution halted at a ``receive`` step."""
@@ -98,7 +99,10 @@ async def send_signal(
     has ended (nothing is kept). A repeated ``idempotency_key`` keeps nothing new and wakes nothing.
     When the answer says ``woke``, the execution is ``pending``: deliver it to the queue.
     """
-    value = to_json_value(payload, "the payload")
+    try:
+        value = msgspec.to_builtins(payload)
+    except TypeError as error:
+        raise ExecutionError(f"the payload is not JSON-serializable: {error}") from None
     async with store.unit():
         await store.lock_execution(execution_id)
         execution: Execution | None = await store.load(execution_id)

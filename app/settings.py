@@ -96,7 +96,8 @@ class Settings:
     worker between taking the job and claiming the execution); a second delivery is harmless."""
     timer_resolution_seconds: float = 0.5
     """``PACKFLOW_TIMER_RESOLUTION_SECONDS``: how often each process that runs executions fires the durable timers
-    that came due (docs/workflow-language.md, Timers): a timer fires at most about this late with no load."""
+    that came due (docs/workflow-language.md, Waits and durable timers): a timer fires at most about this late
+    with no load."""
     console: bool = True
     """``PACKFLOW_CONSOLE``: serve the operations console at ``/console`` (README, "The operations console")."""
     console_session_hours: float = 12.0

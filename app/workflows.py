@@ -152,7 +152,8 @@ class WorkflowRuntime:
     schedules: ScheduleService | None = None
     """The workspaces' schedules; their ticks fire as ``schedule`` timers on every process that fires timers."""
     timers: wf.TimerSweeper | None = None
-    """The durable timers' sweep, run beside the recovery sweep (docs/workflow-language.md, Timers)."""
+    """The durable timers' sweep, run beside the recovery sweep (docs/workflow-language.md, Waits and durable
+    timers)."""
 
 
 _PACK_STEP_TYPES: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Durable timers: one table of every wake-up (docs/workflow-language.md, Timers).
+"""Durable timers: one table of every wake-up (docs/workflow-language.md, Waits and durable timers).
 
 - ``workflow_timers``: ``kind`` (which handler fires it), ``due_at``, ``execution_id`` (optional,
   ``ON DELETE CASCADE``), ``schedule_id`` (optional), a JSON ``payload``, ``created_at`` and

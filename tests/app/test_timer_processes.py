@@ -1,4 +1,6 @@
-"""Durable timers with real processes (docs/workflow-language.md, Timers): no wait lives in a process's memory.
+"""Durable timers with real processes: no wait lives in a process's memory.
+
+See docs/workflow-language.md, Waits and durable timers.
 
 - PostgreSQL, SAQ workers: a worker runs an execution into a ``wait`` of a few seconds and is SIGKILLed;
   another worker, started after, wakes it on time and finishes it.

@@ -1,4 +1,4 @@
-"""Durable timers: the ``workflow_timers`` table (docs/workflow-language.md, Timers; migration 0007).
+"""Durable timers: the ``workflow_timers`` table (docs/workflow-language.md, Waits and durable timers; migration 0007).
 
 The columns are the engine's :class:`packs.core.workflow.timers.Timer` fields. Unfired timers are
 found by due time through a partial index (``fired_at IS NULL``); a timer of an execution goes

@@ -1,4 +1,6 @@
-"""The engine's clock: the one "now" every due-time decision reads (docs/workflow-language.md, Timers).
+"""The engine's clock: the one "now" every due-time decision reads.
+
+See docs/workflow-language.md, Waits and durable timers.
 
 :func:`now` answers the current UTC time; :func:`packs.core.workflow.model.utcnow` and every
 timer, deadline and lease of the engine go through it. Tests replace it instead of sleeping:

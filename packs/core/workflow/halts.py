@@ -1,4 +1,6 @@
-"""What a halted execution waits for: ``halt_data.type`` (docs/workflow-language.md, Timers; docs/http-api.md, Lists).
+"""What a halted execution waits for: ``halt_data.type``.
+
+See docs/workflow-language.md, Waits and durable timers, and docs/http-api.md, Workflow executions.
 
 Every halt names its kind: ``approval`` (a decision), ``wait`` (a durable timer), ``signal`` (a
 ``receive`` step's signal) or ``input`` (a plain ``halt`` step's response). A ``workflow`` step

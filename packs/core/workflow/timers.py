@@ -1,4 +1,4 @@
-"""Durable timers: one table of every wake-up, fired exactly once (docs/workflow-language.md, Timers).
+"""Durable timers: one table of every wake-up, fired exactly once (docs/workflow-language.md, Waits and durable timers).
 
 The interface other features build on:
 

@@ -1,4 +1,6 @@
-"""Durable timers (docs/workflow-language.md, Timers): the store methods, firing once by kind, the clock.
+"""Durable timers: the store methods, firing once by kind, the clock.
+
+See docs/workflow-language.md, Waits and durable timers.
 
 Every test runs on the memory store and on the SQL store over SQLite and PostgreSQL, with a
 frozen clock (nothing sleeps for a due time).

@@ -1,4 +1,4 @@
-"""The SQL store's durable timers: the ``workflow_timers`` table (docs/workflow-language.md, Timers).
+"""The SQL store's durable timers: the ``workflow_timers`` table (docs/workflow-language.md, Waits and durable timers).
 
 :class:`SQLTimers` is a part of :class:`~packs.core.workflow.stores.sql.store.SQLStore`: its methods
 run in the store's unit when one is open (a step's timer commits with its checkpoint), else in a

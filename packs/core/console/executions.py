@@ -174,9 +174,17 @@ def allowed_actions(execution: Execution) -> list[str]:
     return actions
 
 
-async def status_counts(service: WorkflowService, workspace_id: str, workflow: str | None) -> dict[str, int]:
-    """How many of the workspace's executions (of ``workflow``) have each status."""
-    return await service.status_counts(workspace_id, workflow_id=workflow)
+async def status_counts(service: WorkflowService, workspace_id: str, filters: Filters) -> dict[str, int]:
+    """How many of the workspace's executions matching the list's filters (but its status: the counts are the
+    choices of that filter) have each status, in one query."""
+    return await service.status_counts(
+        workspace_id,
+        workflow_id=filters.workflow,
+        schedule_id=filters.schedule,
+        waiting_for=filters.waiting_for,
+        created_after=filters.started_after,
+        created_before=filters.started_before,
+    )
 
 
 async def detail_context(
@@ -254,7 +262,7 @@ class ExecutionsController(Controller):
         following = None
         if len(executions) > PER_PAGE:
             following = filters.query(cursor=encode_cursor(shown[-1].created_at, shown[-1].id))
-        counts = await status_counts(service, str(user.workspace_id), filters.workflow)
+        counts = await status_counts(service, str(user.workspace_id), filters)
         try:
             people = await emails_of(db_session, {execution.created_by_id for execution in shown})
         finally:

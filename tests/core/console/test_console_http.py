@@ -287,6 +287,23 @@ async def test_the_list_shows_its_columns_counts_filters_and_pages_by_keyset(
         assert answer.status_code == 422, bad
 
 
+async def test_the_counts_by_status_follow_the_lists_filters(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient
+) -> None:
+    issued = await harness.user()
+    await add_executions(harness, issued.workspace_id, 30)
+    await add_executions(harness, issued.workspace_id, 4, status="failed", workflow_id="http_echo")
+    await signed_in(web, issued.token)
+    window = await web.get(f"{EXECUTIONS}?from=2026-01-01T00:00:10&to=2026-01-01T00:00:20")
+    assert re.search(r"Completed</span> <strong>10</strong>", window.text), window.text
+    assert re.search(r"Failed</span> <strong>0</strong>", window.text)
+    echo = await web.get(f"{EXECUTIONS}?workflow=http_echo&to=2026-01-01T00:00:02")
+    assert re.search(r"Completed</span> <strong>0</strong>", echo.text)
+    assert re.search(r"Failed</span> <strong>2</strong>", echo.text)
+    waiting = await web.get(f"{EXECUTIONS}?waiting_for=approval")
+    assert re.search(r"Completed</span> <strong>0</strong>", waiting.text)
+
+
 async def test_the_detail_page_shows_header_graph_timeline_and_the_actions_that_apply(
     harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, tmp_path: object
 ) -> None:

@@ -176,6 +176,25 @@ class MemoryStore(LeaseFence, MemorySignals):
             found = [execution for execution in found if (execution.created_at, execution.id) < after]
         return Page(copy.deepcopy(found[offset : offset + limit]), total)
 
+    async def count_by_status(
+        self,
+        where: ExecutionFilter,
+        *,
+        created_after: datetime.datetime | None = None,
+        created_before: datetime.datetime | None = None,
+    ) -> dict[str, int]:
+        """How many executions matching ``where`` (created at or after ``created_after``, before
+        ``created_before``) have each status; a status none has is absent."""
+        page = await self.page(where, limit=len(self._executions), count=False, ctx_keys=())
+        counts: dict[str, int] = {}
+        for execution in page.executions:
+            if created_after is not None and execution.created_at < created_after:
+                continue
+            if created_before is not None and execution.created_at >= created_before:
+                continue
+            counts[str(execution.status)] = counts.get(str(execution.status), 0) + 1
+        return counts
+
     async def save_definition(self, definition: WorkflowDef) -> None:
         """Keep the document of ``definition`` under its content hash."""
         self._definitions.setdefault((definition.id, definition.content_hash), copy.deepcopy(definition.raw))

@@ -114,6 +114,17 @@ class QueueStore(Store, Protocol):
         ``ctx_keys`` each execution's ``ctx`` may hold only those keys (what a list shows)."""
         ...
 
+    async def count_by_status(
+        self,
+        where: ExecutionFilter,
+        *,
+        created_after: datetime.datetime | None = None,
+        created_before: datetime.datetime | None = None,
+    ) -> dict[str, int]:
+        """How many executions matching ``where`` have each status (a status none has may be absent), counting
+        only those created at or after ``created_after`` and before ``created_before``: one query on SQL."""
+        ...
+
     async def save_definition(self, definition: WorkflowDef) -> None: ...
     async def definition_source(self, workflow_id: str, content_hash: str) -> dict[str, Any] | None: ...
 

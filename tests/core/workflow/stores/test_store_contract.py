@@ -166,3 +166,41 @@ async def test_one_queued_execution_from_add_through_claim_checkpoint_and_transi
     assert ([e.id for e in page.executions], page.total) == ([run.id], 1)
     assert (await store.page(wf.ExecutionFilter(workflow_id=run.workflow_id, status="running"))).total == 0
     assert [(e.step_id, e.action) for e in await store.entries(run.id)] == [("a", "started")]
+
+
+async def test_count_by_status_groups_what_the_list_filters(store: wf.QueueStore) -> None:
+    """One count per status, with the list's filters: workspace, workflow, waiting for, schedule, time range."""
+    workspace, other_workspace, schedule = (str(uuid.uuid4()) for _ in range(3))
+    rows = [
+        execution("a", "completed", minutes=0),
+        execution("a", "completed", minutes=10),
+        execution("a", "failed", minutes=20),
+        execution("b", "halted", minutes=30),
+        execution("a", "halted", minutes=40),
+        execution("a", "completed", minutes=50),
+    ]
+    for row in rows:
+        row.workspace_id = workspace
+    rows[3].halt_data = {"type": "approval"}
+    rows[4].halt_data = {"type": "wait"}
+    rows[1].schedule_id = schedule
+    rows[5].workspace_id = other_workspace
+    for row in rows:
+        await store.save(row)
+    count = store.count_by_status
+    mine = wf.ExecutionFilter(workspace_id=workspace)
+    assert await count(mine) == {"completed": 2, "failed": 1, "halted": 2}
+    assert await count(wf.ExecutionFilter(workspace_id=workspace, workflow_id="a")) == {
+        "completed": 2,
+        "failed": 1,
+        "halted": 1,
+    }
+    assert await count(wf.ExecutionFilter(workspace_id=workspace, waiting_for="approval")) == {"halted": 1}
+    assert await count(wf.ExecutionFilter(workspace_id=workspace, schedule_id=schedule)) == {"completed": 1}
+    start = rows[1].created_at
+    assert await count(mine, created_after=start, created_before=rows[4].created_at) == {
+        "completed": 1,
+        "failed": 1,
+        "halted": 1,
+    }
+    assert await count(wf.ExecutionFilter(workspace_id=str(uuid.uuid4()))) == {}

@@ -68,6 +68,7 @@ from packs.core.workflow.model import Entry, Execution, Status, utcnow
 from packs.core.workflow.stores.protocol import ExecutionFilter, Keyset, LeaseFence, Page
 from packs.core.workflow.stores.sql.asyncpg import AsyncpgWriter
 from packs.core.workflow.stores.sql.changes import LABEL, ChangeLog, CtxWrite, changes_table_of
+from packs.core.workflow.stores.sql.counts import count_by_status
 from packs.core.workflow.stores.sql.decisions import SQLDecisions
 from packs.core.workflow.stores.sql.driver import DriverWriter
 from packs.core.workflow.stores.sql.rows import (
@@ -470,6 +471,19 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             values["ctx"] = {key: value for key, value in picked.items() if value is not None}
             executions.append(self._from_row(values, tuple(keys)))
         return Page(executions, None if total is None else int(total))
+
+    async def count_by_status(
+        self,
+        where: ExecutionFilter,
+        *,
+        created_after: datetime.datetime | None = None,
+        created_before: datetime.datetime | None = None,
+    ) -> dict[str, int]:
+        """How many executions matching ``where`` (and the time range) have each status, one ``GROUP BY``."""
+        async with self._session() as session:
+            return await count_by_status(
+                session, self._executions, where, created_after=created_after, created_before=created_before
+            )
 
     async def save_definition(self, definition: WorkflowDef) -> None:
         """Keep ``definition``'s document under its content hash (once; later calls change nothing)."""

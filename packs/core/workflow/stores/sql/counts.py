@@ -1,0 +1,51 @@
+"""Counts of executions by status in one ``GROUP BY`` (the console's counts): the list's filters, and a time range
+on ``created_at``, so that the index by workspace, status and creation time answers it (migration 0010)."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from packs.core.workflow.model import Status
+from packs.core.workflow.stores.protocol import ExecutionFilter
+
+
+def filter_conditions(table: Table, where: ExecutionFilter) -> list[ColumnElement[bool]]:
+    """The conditions selecting the executions ``where`` describes (as the store's ``page`` applies them)."""
+    conditions: list[ColumnElement[bool]] = []
+    if where.workflow_id is not None:
+        conditions.append(table.c.workflow_id == where.workflow_id)
+    if where.status is not None:
+        conditions.append(table.c.status == str(where.status))
+    if where.workspace_id is not None:
+        conditions.append(table.c.workspace_id == uuid.UUID(str(where.workspace_id)))
+    if where.schedule_id is not None:
+        conditions.append(table.c.schedule_id == uuid.UUID(str(where.schedule_id)))
+    if where.waiting_for is not None:
+        conditions.append(table.c.status == str(Status.HALTED))
+        conditions.append(table.c.halt_data["type"].as_string() == where.waiting_for)
+    return conditions
+
+
+async def count_by_status(
+    session: AsyncSession | AsyncConnection,
+    table: Table,
+    where: ExecutionFilter,
+    *,
+    created_after: datetime.datetime | None = None,
+    created_before: datetime.datetime | None = None,
+) -> dict[str, int]:
+    """How many executions matching ``where`` (created at or after ``created_after``, before ``created_before``)
+    have each status, in one query; a status none has is absent."""
+    conditions: list[Any] = filter_conditions(table, where)
+    if created_after is not None:
+        conditions.append(table.c.created_at >= created_after)
+    if created_before is not None:
+        conditions.append(table.c.created_at < created_before)
+    statement = select(table.c.status, func.count()).where(*conditions).group_by(table.c.status)
+    rows = (await session.execute(statement)).all()
+    return {str(status): int(number) for status, number in rows}

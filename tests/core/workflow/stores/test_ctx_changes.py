@@ -404,15 +404,35 @@ async def test_every_read_sees_the_whole_context(sql_engine: AsyncEngine) -> Non
     assert claimed.ctx == expected
 
 
-async def test_a_transition_writes_the_context_whole_and_drops_the_changes(sql_engine: AsyncEngine) -> None:
+async def test_a_transition_writes_the_context_as_one_base_row(sql_engine: AsyncEngine) -> None:
     store = sql_store(sql_engine)
     halted = await wf.Engine(wf.load(EARLY_THEN_100), store=store).run({})
     loaded = await store.load(halted.execution_id)
     assert loaded is not None
     loaded.status = wf.Status.CANCELLED
     assert await store.transition(loaded, [wf.Status.HALTED])
+    # A large context goes to one base row (the others are deleted), not into the executions row.
+    rows = await change_rows(sql_engine, halted.execution_id)
+    assert [(row.seq, row.changes) for row in rows] == [(0, {"base": True, "set": dict(loaded.ctx)})]
+    assert await ctx_column(sql_engine, halted.execution_id) == {}
+    again = await store.load(halted.execution_id)
+    assert again is not None
+    assert again.ctx == loaded.ctx
+    assert again.status == wf.Status.CANCELLED
+
+
+async def test_a_save_writes_a_small_context_into_its_column(sql_engine: AsyncEngine) -> None:
+    store = sql_store(sql_engine)
+    halted = await wf.Engine(wf.load(EARLY_THEN_100), store=store).run({})
+    loaded = await store.load(halted.execution_id)
+    assert loaded is not None
+    loaded.ctx = {"small": True}
+    await store.save(loaded)
     assert await change_rows(sql_engine, halted.execution_id) == []
-    assert await ctx_column(sql_engine, halted.execution_id) == loaded.ctx
+    assert await ctx_column(sql_engine, halted.execution_id) == {"small": True}
+    again = await store.load(halted.execution_id)
+    assert again is not None
+    assert again.ctx == {"small": True}
 
 
 async def test_a_small_context_is_written_whole_with_no_change_rows(sql_engine: AsyncEngine) -> None:

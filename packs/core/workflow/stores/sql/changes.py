@@ -156,10 +156,25 @@ class ChangeLog:
     def _after(self, stored: Written, rows: int, pending: int) -> Written:
         return Written(self, stored.execution_id, stored.next_seq + rows, pending)
 
-    def whole(self, execution: Execution) -> CtxWrite:
+    def whole(self, execution: Execution, base: dict[str, Any] | None = None) -> CtxWrite:
         """A write of the whole ``ctx`` column, deleting every change row (the context is not one this store
-        wrote, or ``save`` / ``transition`` write the execution as it is)."""
-        return CtxWrite(True, None, EVERY_ROW, Written(self, execution.id, 0, 0))
+        wrote, or ``save`` / ``transition`` write the execution as it is, a large context as ``base``)."""
+        next_seq = 0 if base is None else int(base["seq"]) + 1
+        return CtxWrite(True, None, EVERY_ROW, Written(self, execution.id, next_seq, 0))
+
+    def replacing(self, execution: Execution, key: uuid.UUID) -> dict[str, Any] | None:
+        """The base row of a write of ``execution`` as it is, when its context is too large for the ``ctx``
+        column (:data:`WHOLE_BELOW_BYTES`); ``None`` otherwise."""
+        ctx = execution.ctx if isinstance(execution.ctx, Context) else Context(execution.ctx or {})
+        if ctx.measure() < WHOLE_BELOW_BYTES:
+            return None
+        return {
+            "execution_id": key,
+            "seq": 0,
+            "changes": {"base": True, "set": dict(ctx)},
+            "entry_id": None,
+            "entry_key": None,
+        }
 
     @staticmethod
     def reserve(execution: Execution, write: CtxWrite) -> None:

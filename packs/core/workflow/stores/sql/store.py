@@ -191,10 +191,11 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
     async def save(self, execution: Execution) -> None:
         """Insert or replace ``execution`` (its ``created_at`` is kept when it exists already)."""
         values = self._execution_values(execution)
+        base = self._replacing(execution, values)
         async with self._session(write=True) as session:
             await self._write_execution(session, values)
-            await self._drop_changes(session, values["id"])
-        self._written_whole(execution)
+            await self._replace_changes(session, values["id"], base)
+        self._written_whole(execution, base)
 
     async def load(self, execution_id: str) -> Execution | None:
         """The execution ``execution_id``, or ``None`` (also for an id that is not a UUID)."""
@@ -387,6 +388,7 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         the attempts. Whether it was saved (cancel, queued resume and redrive use it)."""
         table = self._executions
         values = self._execution_values(execution)
+        base = self._replacing(execution, values)
         statement = (
             update(table)
             .where(table.c.id == values["id"], table.c.status.in_([str(status) for status in expected]))
@@ -403,9 +405,9 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             result = await session.execute(statement)
             saved = bool(getattr(result, "rowcount", 0))
             if saved:
-                await self._drop_changes(session, values["id"])
+                await self._replace_changes(session, values["id"], base)
         if saved:
-            self._written_whole(execution)
+            self._written_whole(execution, base)
         return saved
 
     async def recoverable(self, now: datetime.datetime, limit: int = 100) -> list[Execution]:
@@ -651,10 +653,27 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         if ctx_write.change is not None:
             await session.execute(insert(table), ctx_write.change)
 
-    def _written_whole(self, execution: Execution) -> None:
-        """Record on the execution's context that it was just written whole."""
+    def _replacing(self, execution: Execution, values: dict[str, Any]) -> dict[str, Any] | None:
+        """For a write of the execution as it is (``save``, ``transition``): the base row a large context goes
+        to, its ``ctx`` column then an empty object in ``values`` (so the row stays small); ``None`` for a
+        small context, written into the column."""
+        if self._change_log is None:
+            return None
+        base = self._change_log.replacing(execution, values["id"])
+        if base is not None:
+            values["ctx"] = {}
+        return base
+
+    async def _replace_changes(self, session: Executor, key: uuid.UUID, base: dict[str, Any] | None) -> None:
+        """Delete the execution's change rows, then write its base row when it has one."""
+        await self._drop_changes(session, key)
+        if base is not None and self._change_log is not None:
+            await session.execute(insert(self._change_log.table), base)
+
+    def _written_whole(self, execution: Execution, base: dict[str, Any] | None) -> None:
+        """Record on the execution's context that it was just written whole (into a base row when given)."""
         if self._change_log is not None:
-            ChangeLog.reserve(execution, self._change_log.whole(execution))
+            ChangeLog.reserve(execution, self._change_log.whole(execution, base))
 
     async def _write_execution(
         self, session: Executor, values: dict[str, Any], owner: str | None = None, *, with_ctx: bool = True

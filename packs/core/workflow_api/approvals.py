@@ -30,6 +30,8 @@ INBOX_PAGE = 200
 """Halted executions read per query while the inbox looks for pending approvals."""
 
 DECISION_KEYS = frozenset({"approved", "comment", "response"})
+APPROVAL_HALTS = ("approval", "workflow")
+"""The halt types (``halt_data.type``) an approval may be pending under: its own, or a sub-workflow's holding it."""
 
 
 @dataclass(frozen=True)
@@ -175,16 +177,20 @@ class ApprovalDesk:
         return items
 
     async def _halted(self, workspace_id: str) -> list[Execution]:
+        """The workspace's executions halted at an approval or at a sub-workflow (which may wait for one): the
+        database selects them by ``halt_data.type``, without their contexts, a page at a time."""
         found: list[Execution] = []
-        where = ExecutionFilter(status="halted", workspace_id=workspace_id)
-        after = None
-        while True:
-            page = await self.service.store.page(where, limit=INBOX_PAGE, after=after, count=False, ctx_keys=())
-            found.extend(page.executions)
-            if len(page.executions) < INBOX_PAGE:
-                return found
-            last = page.executions[-1]
-            after = (last.created_at, last.id)
+        for kind in APPROVAL_HALTS:
+            where = ExecutionFilter(workspace_id=workspace_id, waiting_for=kind)
+            after = None
+            while True:
+                page = await self.service.store.page(where, limit=INBOX_PAGE, after=after, count=False, ctx_keys=())
+                found.extend(page.executions)
+                if len(page.executions) < INBOX_PAGE:
+                    break
+                last = page.executions[-1]
+                after = (last.created_at, last.id)
+        return found
 
     def _item(
         self, execution: Execution, approval: dict[str, Any], decisions: list[Decision], reason: str | None

@@ -6,6 +6,7 @@ member who is no approver; Eve in Other. Through the app on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,8 @@ import httpx
 import pytest
 
 from packs.core.identity.accounts import IssuedToken, create_user
+from packs.core.workflow import Execution, Page
+from packs.core.workflow_api.approvals import INBOX_PAGE
 from tests.support.harness import Harness, auth, harness_for, make_settings
 from tests.support.workflow_http import API, EXECUTIONS, PACKS, show, started, wait_for
 
@@ -273,3 +276,38 @@ async def test_an_approval_one_sub_workflow_down_takes_decisions_on_the_parent(
     done = await wait_for(client, people.ada, parent, {"completed", "failed"})
     assert done["output"] == {"child": {"decision": "approved"}}
     assert await harness.count("workflow_decisions") == 1
+
+
+async def test_the_inbox_reads_only_executions_halted_at_an_approval_or_a_sub_workflow(
+    client: httpx.AsyncClient, harness: Harness, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database selects what the inbox reads by halt type: executions halted at a wait, a signal or an
+    input (here more than a page of them) are never read, and the answers stay the same."""
+    rules = await rules_execution(client, people)
+    nested = await started(client, people.ada, "http_nested_approve")
+    await wait_for(client, people.ada, nested, {"halted"})
+    store = harness.plugin.workflows.store
+    for index in range(INBOX_PAGE + 5):
+        kind = ("wait", "signal", "input")[index % 3]
+        await store.add(
+            Execution(
+                id=str(uuid.uuid4()),
+                workflow_id="http_plain",
+                status="halted",
+                workspace_id=str(people.ada.workspace_id),
+                halt_data={"type": kind},
+            )
+        )
+    read: list[Execution] = []
+    original = store.page
+
+    async def page(*args: Any, **kwargs: Any) -> Page:
+        found = await original(*args, **kwargs)
+        read.extend(found.executions)
+        return found
+
+    monkeypatch.setattr(store, "page", page)
+    assert sorted(item["execution_id"] for item in await inbox(client, people.bob)) == sorted([rules, nested])
+    assert [item["execution_id"] for item in await inbox(client, people.dan)] == [nested]
+    assert {(execution.halt_data or {}).get("type") for execution in read} <= {"approval", "workflow"}
+    assert read

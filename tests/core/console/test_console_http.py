@@ -15,9 +15,10 @@ import pytest
 
 from packs.core.identity.accounts import revoke_token
 from packs.core.workflow import Execution
+from packs.core.workflow.timers import Timer
 from tests.support.console import CONSOLE, sign_in, signed_in
 from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
-from tests.support.workflow_http import PACKS, started, wait_for
+from tests.support.workflow_http import PACKS, show, started, wait_for
 
 EXECUTIONS = f"{CONSOLE}/executions"
 
@@ -334,6 +335,49 @@ async def test_the_detail_page_shows_header_graph_timeline_and_the_actions_that_
     ended = await web.post(f"{EXECUTIONS}/{execution_id}/cancel", data={"csrf_token": csrf})
     assert ended.status_code == 409  # failed is final: as the API's cancel, nothing changes
     assert (await wait_for(client, issued, execution_id, {"failed"}))["status"] == "failed"
+
+
+def shown(moment: str) -> str:
+    """An ISO time as the console shows it."""
+    return datetime.datetime.fromisoformat(moment).astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def due_rows(text: str) -> list[tuple[str, str, str]]:
+    """The rows of the page's Due times table: what, step, due."""
+    table = re.search(r'<table class="due".*?</table>', text, re.S)
+    assert table is not None, text
+    return re.findall(r'<tr><th scope="row">([^<]*)</th><td>([^<]*)</td><td><time[^>]*>([^<]*)</time>', table.group(0))
+
+
+async def test_the_detail_page_shows_the_due_times_of_waits_retries_deadlines_and_signal_timeouts(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, tmp_path: object
+) -> None:
+    issued = await harness.user()
+    waiting = await started(client, issued, "http_wait", {"seconds": 3600})
+    receiving = await started(client, issued, "http_receive")
+    retrying = await started(client, issued, "http_retry_later", {"flag": f"{tmp_path}/never"})
+    approving = await started(client, issued, "http_approve")
+    for execution_id in (waiting, receiving, retrying, approving):
+        await wait_for(client, issued, execution_id, {"halted"})
+    deadline = datetime.datetime.now(datetime.UTC).replace(microsecond=0) + datetime.timedelta(hours=2)
+    await harness.plugin.workflows.store.add_timer(
+        Timer(kind="approval_deadline", due_at=deadline, execution_id=approving, payload={"step_id": "approve"})
+    )
+    await signed_in(web, issued.token)
+    expected = {
+        waiting: ("Wait ends", "pause"),
+        receiving: ("Signal timeout", "await_payment"),
+        retrying: ("Next retry", "check"),
+        approving: ("Approval deadline", "approve"),
+    }
+    for execution_id, (what, step) in expected.items():
+        [timer] = (await show(client, issued, execution_id))["timers"]
+        page = await web.get(f"{EXECUTIONS}/{execution_id}")
+        assert page.status_code == 200
+        assert due_rows(page.text) == [(what, step, shown(timer["due_at"]))], execution_id
+    plain = await started(client, issued, "http_plain")
+    await wait_for(client, issued, plain, {"completed"})
+    assert "Due times" not in (await web.get(f"{EXECUTIONS}/{plain}")).text
 
 
 async def test_a_running_execution_page_listens_to_its_events(

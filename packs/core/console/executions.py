@@ -5,7 +5,6 @@ page (header, graph, timeline, live updates, actions). Every read and action goe
 from __future__ import annotations
 
 import datetime
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.audit import audit_page, record_action
 from packs.core.console.approvals import decision_of_page
+from packs.core.console.due import due_times
+from packs.core.console.forms import json_value
 from packs.core.console.graph import render_graph
 from packs.core.console.sessions import ConsoleUser, emails_of
 from packs.core.console.web import PREFIX, page, service_of
@@ -28,6 +29,7 @@ from packs.core.workflow.signals import received_signals, send_signal, waiting_f
 from packs.core.workflow_api.payloads import execution_id_of, failure_of
 from packs.core.workflow_api.service import WorkflowService
 from packs.core.workflow_api.signals import signal_request
+from packs.core.workflow_api.timers import pending_timers
 
 PER_PAGE = 50
 STATUSES = tuple(str(status) for status in Status)
@@ -61,9 +63,10 @@ class Filters:
 def _time(raw: str, name: str) -> datetime.datetime:
     try:
         value = datetime.datetime.fromisoformat(raw)
-    except ValueError:
+        # In UTC, as the store compares it: a moment no UTC timestamp holds (0001-01-01T00:00+05:00) overflows.
+        return (value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)).astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
         raise ValidationError(f"{name}: enter a date and time (YYYY-MM-DDTHH:MM)", {name: "not a date"}) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
 
 
 def filters_of(query: dict[str, str], definitions: dict[str, WorkflowDef]) -> Filters:
@@ -220,6 +223,7 @@ async def detail_context(
         "ended_at": execution.updated_at if execution.status in FINAL_STATUSES else None,
         "audit": audit,
         "signals": await received_signals(service.store, execution_id),
+        "due_times": due_times(execution, await pending_timers(service.store, execution_id)),
         "waiting_signal": waiting_for_signal(execution.halt_data if execution.status == Status.HALTED else None),
         "people": people,
         "started_by": people.get(str(execution.created_by_id)),
@@ -355,9 +359,9 @@ class SignalController(Controller):
         name = str(form.get("name") or "")
         raw = str(form.get("payload") or "").strip()
         try:
-            payload = json.loads(raw) if raw else None
-        except json.JSONDecodeError as error:
-            raise ValidationError(f"payload: enter JSON ({error.msg})", {"payload": "not JSON"}) from None
+            payload = json_value(raw) if raw else None
+        except ValueError as error:
+            raise ValidationError(f"payload: {error}", {"payload": str(error)}) from None
         signal_name, payload, _ = signal_request(name, {"payload": payload}, None)
         sent = await send_signal(service.store, key, signal_name, payload)
         if sent.woke:

@@ -9,10 +9,14 @@ shown next to its field.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from packs.core.http.params import MAX_JSON_DEPTH, BadRequestBodyError, json_problems
 from packs.core.workflow import WorkflowDef
 
 IDENTITY_FIELDS = frozenset({"user_id", "workspace_id"})
@@ -143,19 +147,38 @@ def _convert(declared: Field, text: str) -> Any:
             raise ValueError("Enter a whole number.") from None
     if declared.kind == "number":
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             raise ValueError("Enter a number.") from None
+        if not math.isfinite(number):  # "nan", "inf", "1e999": JSON has no such number
+            raise ValueError("Enter a finite number.")
+        return number
     if declared.kind == "choice":
         if text not in declared.choices:
             raise ValueError(f"Choose one of {', '.join(declared.choices)}.")
         return text
     if declared.kind == "json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"Enter JSON ({error.msg} at line {error.lineno}, column {error.colno}).") from None
+        return json_value(text)
     return text
+
+
+def json_value(text: str) -> Any:
+    """The JSON value ``text`` spells, read as the API reads a body (docs/http-api.md, Parameters): no
+    ``NaN``/``Infinity``, at most :data:`~packs.core.http.params.MAX_JSON_DEPTH` levels, no NUL in a string;
+    :class:`ValueError` saying what is wrong otherwise."""
+    try:
+        value = msgspec.json.decode(text)
+    except msgspec.DecodeError as error:
+        raise ValueError(f"Enter JSON ({error}).") from None
+    except RecursionError:
+        raise ValueError(f"Enter JSON nested at most {MAX_JSON_DEPTH} levels deep.") from None
+    try:
+        problems = json_problems(value, "$")
+    except BadRequestBodyError:
+        raise ValueError(f"Enter JSON nested at most {MAX_JSON_DEPTH} levels deep.") from None
+    if problems:
+        raise ValueError(f"Enter JSON without NUL characters (\\u0000 at {', '.join(problems)}).")
+    return value
 
 
 def with_values(fields: list[Field], form: Mapping[str, Any], errors: Mapping[str, str]) -> list[Field]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.console.inbox import pending_count
 from packs.core.console.sessions import COOKIE, ConsoleUser, csrf_matches, session_user
+from packs.core.http.params import query_problems
 from packs.core.identity.authenticate import IdentityError
 from packs.core.tools.errors import ForbiddenError, NotFoundError, ValidationError
 from packs.core.workflow import ExecutionError, ExecutionNotFoundError
@@ -51,7 +52,17 @@ async def signed_in(request: Request[Any, Any, Any], db_session: AsyncSession) -
             given = value if isinstance(value, str) else None
         if not csrf_matches(user.csrf_token, given):
             raise CsrfError
+        await _refuse_nul(request)
     return user
+
+
+async def _refuse_nul(request: Request[Any, Any, Any]) -> None:
+    """A 422 naming each form field whose name or value holds a NUL (PostgreSQL cannot store one): nothing
+    of such a form is written."""
+    form = await request.form()
+    problems = query_problems((name, value) for name, value in form.multi_items() if isinstance(value, str))
+    if problems:
+        raise ValidationError("These fields must not contain NUL characters: " + ", ".join(sorted(problems)), problems)
 
 
 def service_of(request: Request[Any, Any, Any]) -> WorkflowService:

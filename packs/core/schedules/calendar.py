@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 """Where the ``every`` grid starts."""
@@ -46,7 +46,7 @@ def zone_named(name: str) -> ZoneInfo:
     """The IANA timezone ``name`` (:class:`CalendarError` on ``timezone`` when there is none)."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: a name too long for a file name
         raise CalendarError(
             "timezone", f"unknown timezone {name!r}: give an IANA name such as 'UTC' or 'Europe/Paris'"
         ) from None
@@ -63,6 +63,12 @@ def checked_cron(expression: str) -> str:
         )
     if not croniter.is_valid(expression):
         raise CalendarError("cron", f"cron {expression!r} is not valid: {_cron_problem(expression)}")
+    try:
+        croniter(expression, EPOCH.replace(tzinfo=None)).get_next(datetime.datetime)
+    except CroniterBadDateError:
+        raise CalendarError(
+            "cron", f"cron {expression!r} never matches a date (such as 30 February): it would never run"
+        ) from None
     return " ".join(fields)
 
 

@@ -18,6 +18,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.http import API_PREFIX
+from packs.core.http.params import NUL, NUL_PROBLEM
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow.signals import send_signal
 from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, audit, identify, json_object, service_of
@@ -39,6 +40,8 @@ def signal_request(name: str, body: dict[str, Any], key: str | None) -> tuple[st
     details = unknown_fields(body, SIGNAL_FIELDS)
     if not name.strip() or len(name) > MAX_NAME_LENGTH:
         details["name"] = f"must be 1 to {MAX_NAME_LENGTH} characters, got {len(name)}"
+    elif NUL in name:
+        details["name"] = NUL_PROBLEM
     if key is not None and (not key.strip() or len(key) > MAX_KEY_LENGTH):
         details[IDEMPOTENCY_HEADER] = f"must be 1 to {MAX_KEY_LENGTH} characters, got {len(key)}"
     if details:

@@ -1,0 +1,186 @@
+"""Bad input to the routes added with approvals, signals, schedules and the console answers 4xx saying what was
+wrong, never 500, and writes nothing (docs/http-api.md, Parameters, Signals, Schedules; README, "The operations
+console"). Each case here answered 500 before its fix, on SQLite or on PostgreSQL (which cannot store a NUL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from packs.core.identity.accounts import IssuedToken
+from tests.support.console import CONSOLE, signed_in
+from tests.support.harness import Harness, auth, harness_for, make_settings
+from tests.support.workflow_http import API, EXECUTIONS, PACKS, started, wait_for
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+async def harness(database_url: str) -> AsyncIterator[Harness]:
+    async with harness_for(make_settings(database_url, packs=PACKS)) as built:
+        yield built
+
+
+@pytest.fixture
+async def ada(harness: Harness) -> IssuedToken:
+    return await harness.user("ada@example.com", "Acme")
+
+
+@pytest.fixture
+async def web(harness: Harness, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client of the started app (``client`` runs its lifespan)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=harness.app), base_url="http://testserver") as s:
+        yield s
+
+
+async def waiting_for_a_signal(client: httpx.AsyncClient, ada: IssuedToken) -> str:
+    execution_id = await started(client, ada, "http_receive")
+    await wait_for(client, ada, execution_id, {"halted"})
+    return execution_id
+
+
+# --- schedules ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *"])
+async def test_a_cron_that_never_matches_a_date_is_a_422_on_create_and_change(
+    client: httpx.AsyncClient, harness: Harness, ada: IssuedToken, cron: str
+) -> None:
+    created = await client.post(f"{API}/http_echo/schedules", json={"cron": cron}, headers=auth(ada))
+    assert created.status_code == 422, created.text
+    assert "never matches a date" in created.json()["details"]["cron"]
+    assert await harness.count("workflow_schedules") == 0
+    schedule = await client.post(f"{API}/http_echo/schedules", json={"every": 60}, headers=auth(ada))
+    changed = await client.patch(schedule.json()["data"]["url"], json={"cron": cron}, headers=auth(ada))
+    assert changed.status_code == 422, changed.text
+    assert "never matches a date" in changed.json()["details"]["cron"]
+    shown = await client.get(schedule.json()["data"]["url"], headers=auth(ada))
+    assert (shown.json()["data"]["every"], shown.json()["data"]["cron"]) == (60, None)
+
+
+async def test_a_timezone_name_too_long_for_a_file_name_is_an_unknown_timezone(
+    client: httpx.AsyncClient, harness: Harness, ada: IssuedToken
+) -> None:
+    body = {"every": 60, "timezone": "x" * 10_000}
+    answer = await client.post(f"{API}/http_echo/schedules", json=body, headers=auth(ada))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["details"]["timezone"].startswith("unknown timezone 'xxx")
+    assert await harness.count("workflow_schedules") == 0
+
+
+# --- signals ------------------------------------------------------------------------------------------------
+
+
+async def test_a_signal_name_with_a_nul_is_a_422_and_nothing_is_kept(
+    client: httpx.AsyncClient, harness: Harness, ada: IssuedToken
+) -> None:
+    execution_id = await waiting_for_a_signal(client, ada)
+    answer = await client.post(f"{EXECUTIONS}/{execution_id}/signals/a%00b", json={"payload": 1}, headers=auth(ada))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["details"] == {"name": "must not contain NUL characters"}
+    assert await harness.count("workflow_signals") == 0
+
+
+# --- the console --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        ('"\\u0000"', "without NUL characters"),
+        ("[" * 10_000 + "]" * 10_000, "nested at most 64 levels"),
+        ('"\\ud800"', "Enter JSON"),
+        ("NaN", "Enter JSON"),
+        ("1" * 5000, "Enter JSON"),
+    ],
+    ids=["nul-escape", "deep", "lone-surrogate", "nan", "huge-integer"],
+)
+async def test_the_console_signal_form_refuses_a_payload_the_api_would_refuse(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken, payload: str, problem: str
+) -> None:
+    execution_id = await waiting_for_a_signal(client, ada)
+    csrf = await signed_in(web, ada.token)
+    form = {"csrf_token": csrf, "name": "refund", "payload": payload}
+    answer = await web.post(f"{CONSOLE}/executions/{execution_id}/signal", data=form)
+    assert answer.status_code == 422, answer.text[:500]
+    assert problem in answer.text
+    assert await harness.count("workflow_signals") == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("workflows/http_echo/start", {"value": "a\x00b"}),
+        ("executions/{execution_id}/signal", {"name": "a\x00b", "payload": "1"}),
+        ("executions/{execution_id}/signal", {"name": "refund", "payload": '"a\x00b"'}),
+    ],
+    ids=["start-input", "signal-name", "signal-payload"],
+)
+async def test_a_console_form_field_holding_a_nul_is_a_422_naming_it(
+    harness: Harness,
+    client: httpx.AsyncClient,
+    web: httpx.AsyncClient,
+    ada: IssuedToken,
+    path: str,
+    fields: dict[str, str],
+) -> None:
+    execution_id = await waiting_for_a_signal(client, ada)
+    csrf = await signed_in(web, ada.token)
+    before = await harness.count("workflow_executions")
+    answer = await web.post(f"{CONSOLE}/{path.format(execution_id=execution_id)}", data={"csrf_token": csrf, **fields})
+    assert answer.status_code == 422, answer.text[:500]
+    assert "must not contain NUL characters" in answer.text
+    assert next(name for name, value in fields.items() if "\x00" in value) in answer.text
+    assert await harness.count("workflow_executions") == before
+    assert await harness.count("workflow_signals") == 0
+
+
+async def test_a_console_decision_with_a_nul_in_its_response_or_comment_records_nothing(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    bob = await harness.user("bob@example.com", "Acme")
+    execution_id = await started(client, ada, "http_rules", {"approver": "bob@example.com"})
+    await wait_for(client, ada, execution_id, {"halted"})
+    csrf = await signed_in(web, bob.token)
+    for fields in ({"reason": "a\x00bc"}, {"reason": "abc", "comment": "a\x00"}):
+        body = urlencode({"csrf_token": csrf, "decision": "approve", **fields})
+        answer = await web.post(f"{CONSOLE}/approvals/{execution_id}", content=body, headers=FORM)
+        assert answer.status_code == 422, answer.text[:500]
+        assert "must not contain NUL characters" in answer.text
+    shown = await client.get(f"{EXECUTIONS}/{execution_id}", headers=auth(ada))
+    assert shown.json()["data"]["halt"]["data"]["decisions"] == []
+    assert await harness.count("workflow_decisions") == 0
+    assert await harness.count("audit_log", "action = 'approve'") == 0
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-inf", "1e999"])
+async def test_a_console_number_field_takes_only_finite_numbers(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken, seconds: str
+) -> None:
+    csrf = await signed_in(web, ada.token)
+    answer = await web.post(f"{CONSOLE}/workflows/http_wait/start", data={"csrf_token": csrf, "seconds": seconds})
+    assert answer.status_code == 422, answer.text[:500]
+    assert "Enter a finite number." in answer.text
+    assert await harness.count("workflow_executions") == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=0001-01-01T00:00:00%2B05:00",
+        "to=0001-01-01T00:00:00%2B05:00",
+        "from=9999-12-31T23:59:00-05:00",
+        "to=9999-12-31T23:59:00-05:00",
+    ],
+)
+async def test_a_console_time_filter_out_of_the_utc_range_is_a_422(
+    client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken, query: str
+) -> None:
+    await signed_in(web, ada.token)
+    answer = await web.get(f"{CONSOLE}/executions?{query}")
+    assert answer.status_code == 422, answer.text[:500]
+    assert "enter a date and time" in answer.text

@@ -21,6 +21,7 @@ from packs.core.console.due import due_times
 from packs.core.console.forms import json_value
 from packs.core.console.graph import render_graph
 from packs.core.console.sessions import ConsoleUser, emails_of
+from packs.core.console.timeline_rows import child_row, entry_row
 from packs.core.console.web import PREFIX, page, service_of
 from packs.core.items import decode_cursor, encode_cursor
 from packs.core.tools.errors import ValidationError
@@ -215,6 +216,8 @@ async def detail_context(
         "execution": execution,
         "entries": entries,
         "groups": timeline(definition, entries),
+        "entry_row": entry_row,
+        "child_row": child_row,
         "definition": definition,
         "graph": graph,
         "actions": allowed_actions(execution),

@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from packs.core.identity.accounts import IssuedToken
+from packs.core.workflow.errors import StepError
+from packs.core.workflow.steps.wait import parse_until
 from tests.support.console import CONSOLE, signed_in
 from tests.support.harness import Harness, auth, harness_for, make_settings
 from tests.support.workflow_http import API, EXECUTIONS, PACKS, started, wait_for
@@ -184,3 +186,21 @@ async def test_a_console_time_filter_out_of_the_utc_range_is_a_422(
     answer = await web.get(f"{CONSOLE}/executions?{query}")
     assert answer.status_code == 422, answer.text[:500]
     assert "enter a date and time" in answer.text
+
+
+# --- waits --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seconds", [1e300, 10**30])
+async def test_a_wait_longer_than_a_century_fails_its_execution_saying_so(
+    client: httpx.AsyncClient, ada: IssuedToken, seconds: float
+) -> None:
+    execution_id = await started(client, ada, "http_wait", {"seconds": seconds})
+    failed = await wait_for(client, ada, execution_id, {"failed"})
+    assert "step 'pause' field 'seconds': at most 3162240000 seconds (a century)" in failed["error"]
+
+
+@pytest.mark.parametrize("until", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:00-05:00"])
+def test_a_wait_until_outside_the_utc_years_is_a_step_error(until: str) -> None:
+    with pytest.raises(StepError, match="outside the years 1 to 9999 in UTC"):
+        parse_until(until, "step 'pause' field 'until'")

@@ -29,6 +29,9 @@ KIND = "wait"
 WAITS = "_waits"
 """Context key: the due time of each wait step the execution halted at (by step id), until it wakes."""
 
+MAX_WAIT_SECONDS = 100 * 366 * 86400
+"""The longest ``seconds`` a wait takes: a century (a longer one would overflow the due time)."""
+
 RESUME_REQUEST = "_resume"
 """The engine's context key of a queued resume (``packs.core.workflow.engine.RESUME_REQUEST``)."""
 
@@ -46,13 +49,18 @@ def parse_until(value: Any, where: str) -> datetime.datetime:
         raise StepError(f"{where}: expected an ISO 8601 timestamp with an offset, got {value!r}")
     if moment.tzinfo is None:
         raise StepError(f"{where}: {value!r} has no UTC offset (write e.g. 2026-12-01T09:00:00+01:00 or ...Z)")
-    return moment.astimezone(datetime.UTC)
+    try:
+        return moment.astimezone(datetime.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00: before the first UTC timestamp
+        raise StepError(f"{where}: {value!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def wait_seconds(value: Any, where: str) -> float:
     """A number of seconds (not negative); :class:`StepError` naming ``where`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise StepError(f"{where}: expected a number of seconds (0 or more), got {value!r}")
+    if not value <= MAX_WAIT_SECONDS:  # NaN too
+        raise StepError(f"{where}: at most {MAX_WAIT_SECONDS} seconds (a century), got {value!r}")
     return float(value)
 
 

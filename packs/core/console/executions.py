@@ -20,6 +20,7 @@ from packs.core.console.approvals import decision_of_page
 from packs.core.console.due import due_times
 from packs.core.console.forms import json_value
 from packs.core.console.graph import render_graph
+from packs.core.console.list_rows import execution_row
 from packs.core.console.sessions import ConsoleUser, emails_of
 from packs.core.console.timeline_rows import child_row, entry_row
 from packs.core.console.web import PREFIX, page, service_of
@@ -289,6 +290,7 @@ class ExecutionsController(Controller):
             first_page=cursor is not None,
             people=people,
             filter_support=FILTER_SUPPORT,
+            execution_row=execution_row,
         )
 
     @get("/{execution_id:str}")

@@ -1,12 +1,14 @@
-"""The timeline's rows, written in Python (packs/core/console/timeline_rows.py): every value escaped, details only
-when the entry has some."""
+"""The timeline's and the executions table's rows, written in Python (timeline_rows.py, list_rows.py): every
+value escaped, details only when the entry has some."""
 
 from __future__ import annotations
 
 import datetime
 
+from packs.core.console.executions import Row
+from packs.core.console.list_rows import execution_row
 from packs.core.console.timeline_rows import child_row, entry_row
-from packs.core.workflow import Entry
+from packs.core.workflow import Entry, Execution
 
 AT = datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.UTC)
 
@@ -35,3 +37,15 @@ def test_a_childs_row_has_no_step_cell_and_no_details_without_data() -> None:
     assert str(child_row(entry, 1)) == (
         '<tr class="action-started"><td>started</td><td></td><td>1</td><td>2026-01-01 12:00:00 UTC</td><td></td></tr>'
     )
+
+
+def test_an_executions_row_escapes_and_names_status_waiting_and_duration() -> None:
+    running = Execution(id="abcdef0123", workflow_id="<w>", status="halted", halt_data={"type": "approval"})
+    html = str(execution_row(Row(running, None), {}))
+    assert '<a href="/console/executions/abcdef0123">&lt;w&gt;</a> <span class="muted id">abcdef01</span>' in html
+    assert 'status-halted"><span class="dot" aria-hidden="true"></span>Halted</span>' in html
+    assert '<span class="muted">(approval)</span>' in html
+    done = Execution(id="e2", workflow_id="w", status="completed", created_by_id="u1", created_at=AT)
+    html = str(execution_row(Row(done, AT + datetime.timedelta(seconds=2)), {"u1": "ada@example.com"}))
+    assert "<td>ada@example.com</td>" in html
+    assert "<td>2.0 s</td>" in html

@@ -26,7 +26,8 @@ from packs.core.workflow_api.signals import SignalsController
 
 @hookimpl
 def register_routes() -> Sequence[ControllerRouterHandler]:
-    """The ``/api/v1`` resources controller, the ``/api/v1/workflows`` controller and ``/api/v1/me``."""
+    """The ``/api/v1`` resources controller, the ``/api/v1/workflows`` controllers (executions, approvals,
+    schedules, signals, the audit log) and ``/api/v1/me`` (docs/http-api.md)."""
     return [
         ResourcesController,
         WorkflowsController,

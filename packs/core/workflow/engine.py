@@ -441,10 +441,10 @@ class Engine:
             started = time.monotonic()
             try:
                 async with unit:
-                    retry.begin_attempt(state.ctx)
+                    attempt = retry.begin_attempt(state.ctx, step)
                     outcome = await self.executor(step).call(state)
                     state.resumed = False
-                    next_step = await self._conclude(state, step, outcome, started)
+                    next_step = await self._conclude(state, step, outcome, started, attempt)
             except (asyncio.CancelledError, LeaseLostError):
                 raise
             except Exception as error:
@@ -492,12 +492,17 @@ class Engine:
                 return
             step_id = next_step
 
-    async def _conclude(self, state: RunState, step: StepDef, outcome: Any, started: float) -> str | None:
-        """Checkpoint a step that ended without raising; the next step's id, or ``None`` when the run stops."""
+    async def _conclude(
+        self, state: RunState, step: StepDef, outcome: Any, started: float, attempt: int | None
+    ) -> str | None:
+        """Checkpoint a step that ended without raising (its ``attempt``, for a step with retriers); the next
+        step's id, or ``None`` when the run stops."""
         execution = state.execution
         if isinstance(outcome, Halt):
             data = to_json_value(outcome.data, f"step {step.id!r} halt data")
-            entry = self._record(state, step, Action.HALTED, duration_ms=elapsed_ms(started), output=data)
+            entry = self._record(
+                state, step, Action.HALTED, duration_ms=elapsed_ms(started), output=data, attempt=attempt
+            )
             execution.status = Status.HALTED
             execution.halt_data = data
             execution.recover_to = outcome.resume_step
@@ -512,7 +517,9 @@ class Engine:
         entry_id = new_id()
         self.check_size(step.id, output, state.ctx, entry_id)
         duration = elapsed_ms(started)
-        entry = self._record(state, step, Action.COMPLETED, id=entry_id, duration_ms=duration, output=output)
+        entry = self._record(
+            state, step, Action.COMPLETED, id=entry_id, duration_ms=duration, output=output, attempt=attempt
+        )
         if isinstance(outcome, Finish):
             await self._finish(state, output, [*state.pending, entry], step)
             return None
@@ -567,6 +574,8 @@ class Engine:
         return entry
 
     def _entry(self, execution: Execution, step: StepDef, action: Action, **fields: Any) -> Entry:
+        if "attempt" not in fields:  # a step with retriers: the attempt its context is at, on every entry
+            fields["attempt"] = retry.attempt_of(execution.ctx, step)
         return Entry(execution_id=execution.id, step_id=step.id, step_type=step.type, action=action, **fields)
 
 

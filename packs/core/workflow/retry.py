@@ -56,9 +56,18 @@ class Caught:
     error: dict[str, Any]
 
 
-def begin_attempt(ctx: dict[str, Any]) -> None:
-    """Take the retry counts out of the context before an attempt (a failure restores them)."""
+def attempt_of(ctx: dict[str, Any], step: StepDef) -> int | None:
+    """The number of the attempt of ``step`` that ``ctx`` is at (1 for the first), or ``None`` for a step
+    without retriers: what each of its entries records (docs/workflow-language.md, Retry and catch)."""
+    return _counts(ctx, step)[1] if step.retry else None
+
+
+def begin_attempt(ctx: dict[str, Any], step: StepDef) -> int | None:
+    """Take the retry counts out of the context before an attempt (a failure restores them); the attempt's
+    number (:func:`attempt_of`)."""
+    attempt = attempt_of(ctx, step)
     ctx.pop(RETRY_STATE, None)
+    return attempt
 
 
 def after_failure(step: StepDef, error: BaseException, ctx: dict[str, Any], failed: Entry) -> Retry | Caught | None:

@@ -109,12 +109,12 @@ async def test_a_retried_step_records_each_failed_attempt_and_then_succeeds(stor
     assert result.output == {"input": {}, "charged": "done"}
     assert service.calls == 3
     assert await attempts_of(store, result.execution_id) == [
-        ("started", None),
+        ("started", 1),
         ("failed", 1),
         ("started", 2),
         ("failed", 2),
         ("started", 3),
-        ("completed", None),
+        ("completed", 3),
     ]
     failed = [e for e in await store.entries(result.execution_id) if e.action == "failed"]
     assert [e.error for e in failed] == ["DeclinedError: first", "DeclinedError: second"]
@@ -251,6 +251,13 @@ async def test_a_retry_wait_is_a_durable_timer_and_a_halt_showing_its_due_time(s
         result = await engine.recover(result.execution_id)
     assert result.status == "completed"
     assert service.calls == 2
+    # The attempt resumed after the durable wait numbers its entries too.
+    assert await attempts_of(store, result.execution_id) == [
+        ("started", 1),
+        ("failed", 1),
+        ("started", 2),
+        ("completed", 2),
+    ]
 
 
 async def test_a_timer_of_a_retry_that_no_longer_waits_does_nothing(store: wf.Store) -> None:

@@ -135,6 +135,9 @@ async def test_a_retry_wait_shows_its_due_time_and_the_retry_runs_on_its_timer(
     flag.write_text("here", encoding="utf-8")
     done = await wait_for(client, ada, execution_id, {"completed"}, within=15)
     assert done["output"] == {"found": {"flag": "found"}}
+    # Every entry of each attempt carries its number, the resumed attempt's `started` too.
+    checks = [(e["action"], e["attempt"]) for e in done["entries"] if e["step_id"] == "check"]
+    assert checks == [("started", 1), ("failed", 1), ("started", 2), ("completed", 2)]
 
 
 async def test_after_its_retries_a_step_is_caught_with_the_error(

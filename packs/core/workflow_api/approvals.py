@@ -24,6 +24,7 @@ from packs.core.workflow import Decided, Decision, Execution, ExecutionFilter, d
 from packs.core.workflow.decisions import approval_rule, resolved_approver_problem
 from packs.core.workflow.queue.decisions import check_decidable, decisions_of, halt_of, pending_approval
 from packs.core.workflow.resume_input import timed_out
+from packs.core.workflow.stores.protocol import MayDecide
 from packs.core.workflow_api.service import WorkflowService
 
 INBOX_PAGE = 200
@@ -160,9 +161,15 @@ class ApprovalDesk:
 
     async def inbox(self, workspace_id: str, decider: Decider, *, everyone: bool = False) -> list[dict[str, Any]]:
         """The approvals ``decider`` may decide now in ``workspace_id``, oldest first; with ``everyone``, every
-        pending approval of the workspace, each with ``can_decide`` (and ``cannot_decide_because``)."""
+        pending approval of the workspace, each with ``can_decide`` (and ``cannot_decide_because``).
+
+        Without ``everyone`` the database leaves out what the approvals' rules refuse the decider (the store's
+        :class:`~packs.core.workflow.stores.protocol.MayDecide`); :func:`why_not` checks again what it keeps."""
+        if decider.role is None and not everyone:
+            return []  # not a member of the workspace: decides nothing in it
         items: list[dict[str, Any]] = []
-        for execution in await self._halted(workspace_id):
+        asking = None if everyone or decider.role is None else MayDecide(decider.user_id, decider.email, decider.role)
+        for execution in await self._halted(workspace_id, asking):
             approval = pending_approval(execution)
             if approval is None or timed_out(approval):
                 continue
@@ -176,21 +183,21 @@ class ApprovalDesk:
         items.sort(key=lambda item: (str(item["requested_at"]), item["execution_id"]))
         return items
 
-    async def _halted(self, workspace_id: str) -> list[Execution]:
-        """The workspace's executions halted at an approval or at a sub-workflow (which may wait for one): the
-        database selects them by ``halt_data.type``, without their contexts, a page at a time."""
+    async def _halted(self, workspace_id: str, asking: MayDecide | None) -> list[Execution]:
+        """The workspace's executions halted at an approval or at a sub-workflow (which may wait for one), and
+        with ``asking`` only those whose approval that user may decide as far as the database can tell: one
+        query by ``halt_data.type`` (and the rules), without their contexts, a page at a time until one is short
+        (what Python drops afterwards never shortens what the database was asked for)."""
         found: list[Execution] = []
-        for kind in APPROVAL_HALTS:
-            where = ExecutionFilter(workspace_id=workspace_id, waiting_for=kind)
-            after = None
-            while True:
-                page = await self.service.store.page(where, limit=INBOX_PAGE, after=after, count=False, ctx_keys=())
-                found.extend(page.executions)
-                if len(page.executions) < INBOX_PAGE:
-                    break
-                last = page.executions[-1]
-                after = (last.created_at, last.id)
-        return found
+        where = ExecutionFilter(workspace_id=workspace_id, waiting_for=APPROVAL_HALTS, may_decide=asking)
+        after = None
+        while True:
+            page = await self.service.store.page(where, limit=INBOX_PAGE, after=after, count=False, ctx_keys=())
+            found.extend(page.executions)
+            if len(page.executions) < INBOX_PAGE:
+                return found
+            last = page.executions[-1]
+            after = (last.created_at, last.id)
 
     def _item(
         self, execution: Execution, approval: dict[str, Any], decisions: list[Decision], reason: str | None

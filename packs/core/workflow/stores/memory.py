@@ -161,6 +161,7 @@ class MemoryStore(LeaseFence, MemorySignals):
         ctx_keys: Collection[str] | None = None,
     ) -> Page:
         """Executions matching ``where``, newest first (whole contexts, whatever ``ctx_keys``)."""
+        kinds = where.waiting_kinds()
         found = [
             execution
             for execution in self._executions.values()
@@ -168,7 +169,7 @@ class MemoryStore(LeaseFence, MemorySignals):
             and (where.status is None or execution.status == where.status)
             and (where.workspace_id is None or execution.workspace_id == where.workspace_id)
             and (where.schedule_id is None or execution.schedule_id == where.schedule_id)
-            and (where.waiting_for is None or _waits_for(execution, where.waiting_for))
+            and (kinds is None or _waits_for(execution, kinds))
         ]
         found.sort(key=lambda execution: (execution.created_at, execution.id), reverse=True)
         total = len(found) if count else None
@@ -304,9 +305,9 @@ class MemoryStore(LeaseFence, MemorySignals):
         return _nothing()
 
 
-def _waits_for(execution: Execution, kind: str) -> bool:
+def _waits_for(execution: Execution, kinds: tuple[str, ...]) -> bool:
     halt = execution.halt_data or {}
-    return execution.status == Status.HALTED and halt.get("type") == kind
+    return execution.status == Status.HALTED and halt.get("type") in kinds
 
 
 def _due_order(timer: Timer) -> tuple[datetime.datetime, str]:

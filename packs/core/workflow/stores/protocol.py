@@ -75,6 +75,19 @@ Keyset = tuple[datetime.datetime, str]
 
 
 @dataclass(frozen=True)
+class MayDecide:
+    """A user asking for the approvals they may decide (the approvals inbox): their id, email and role in the
+    workspace listed. A store may leave out the executions whose approval this user surely may not decide (the
+    SQL store does, from the rule the approval step resolved: approvers by user id, email or role, the requester
+    excluded, a decision of theirs on the halt already recorded); the caller still checks what it keeps (a halt
+    under a sub-workflow, one recorded before rules, a timed-out one). docs/http-api.md, Approvals."""
+
+    user_id: str
+    email: str
+    role: str
+
+
+@dataclass(frozen=True)
 class ExecutionFilter:
     """What a listing selects: every given field must match."""
 
@@ -82,8 +95,18 @@ class ExecutionFilter:
     status: str | None = None
     workspace_id: str | None = None
     schedule_id: str | None = None
-    waiting_for: str | None = None
-    """Only halted executions whose ``halt_data.type`` is this (see :mod:`packs.core.workflow.halts`)."""
+    waiting_for: str | tuple[str, ...] | None = None
+    """Only halted executions whose ``halt_data.type`` is this, or one of these (see
+    :mod:`packs.core.workflow.halts`): the approvals inbox asks for ``("approval", "workflow")`` in one query."""
+
+    may_decide: MayDecide | None = None
+    """Only executions whose approval this user may decide, as far as the store can tell (see :class:`MayDecide`)."""
+
+    def waiting_kinds(self) -> tuple[str, ...] | None:
+        """:attr:`waiting_for` as a tuple (``None``: no such filter)."""
+        if self.waiting_for is None:
+            return None
+        return (self.waiting_for,) if isinstance(self.waiting_for, str) else tuple(self.waiting_for)
 
 
 @runtime_checkable

@@ -12,23 +12,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from packs.core.workflow.model import Status
 from packs.core.workflow.stores.protocol import ExecutionFilter
+from packs.core.workflow.stores.sql.inbox import may_decide_conditions
 
 
-def filter_conditions(table: Table, where: ExecutionFilter) -> list[ColumnElement[bool]]:
-    """The conditions selecting the executions ``where`` describes (as the store's ``page`` applies them)."""
+def filter_conditions(
+    table: Table, where: ExecutionFilter, dialect: str | None = None, decisions: Table | None = None
+) -> list[ColumnElement[bool]]:
+    """The conditions selecting the executions ``where`` describes (as the store's ``page`` applies them);
+    ``where.may_decide`` only with the ``dialect`` (and the decisions table, for the decisions already made)."""
     conditions: list[ColumnElement[bool]] = []
     if where.workflow_id is not None:
         conditions.append(table.c.workflow_id == where.workflow_id)
     if where.status is not None:
         conditions.append(table.c.status == str(where.status))
     if where.workspace_id is not None:
-        conditions.append(table.c.workspace_id == uuid.UUID(str(where.workspace_id)))
+        conditions.append(table.c.workspace_id == _uuid(where.workspace_id))
     if where.schedule_id is not None:
-        conditions.append(table.c.schedule_id == uuid.UUID(str(where.schedule_id)))
-    if where.waiting_for is not None:
+        conditions.append(table.c.schedule_id == _uuid(where.schedule_id))
+    kinds = where.waiting_kinds()
+    if kinds is not None:
         conditions.append(table.c.status == str(Status.HALTED))
-        conditions.append(table.c.halt_data["type"].as_string() == where.waiting_for)
+        kind = table.c.halt_data["type"].as_string()
+        conditions.append(kind == kinds[0] if len(kinds) == 1 else kind.in_(kinds))
+    if where.may_decide is not None and dialect is not None:
+        conditions.extend(may_decide_conditions(table, decisions, dialect, where.may_decide))
     return conditions
+
+
+def _uuid(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:  # no row has a key that is not a UUID: compare with one that matches nothing
+        return uuid.UUID(int=0)
 
 
 async def count_by_status(

@@ -68,7 +68,7 @@ from packs.core.workflow.model import Entry, Execution, Status, utcnow
 from packs.core.workflow.stores.protocol import ExecutionFilter, Keyset, LeaseFence, Page
 from packs.core.workflow.stores.sql.asyncpg import AsyncpgWriter
 from packs.core.workflow.stores.sql.changes import LABEL, ChangeLog, CtxWrite, changes_table_of
-from packs.core.workflow.stores.sql.counts import count_by_status
+from packs.core.workflow.stores.sql.counts import count_by_status, filter_conditions
 from packs.core.workflow.stores.sql.decisions import SQLDecisions
 from packs.core.workflow.stores.sql.driver import DriverWriter
 from packs.core.workflow.stores.sql.rows import (
@@ -434,22 +434,10 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         selected (a JSON path each), so a list does not fetch whole contexts.
         """
         table = self._executions
-        conditions = []
-        if where.workflow_id is not None:
-            conditions.append(table.c.workflow_id == where.workflow_id)
-        if where.status is not None:
-            conditions.append(table.c.status == str(where.status))
-        if where.workspace_id is not None:
-            conditions.append(table.c.workspace_id == _key(where.workspace_id))
-        if where.schedule_id is not None:
-            conditions.append(table.c.schedule_id == _key(where.schedule_id))
-        if where.waiting_for is not None:
-            conditions.append(table.c.status == str(Status.HALTED))
-            conditions.append(table.c.halt_data["type"].as_string() == where.waiting_for)
         keys = list(ctx_keys) if ctx_keys is not None else None
         columns: list[Any] = list(table.c) if keys is None else [c for c in table.c if c.name != "ctx"]
         columns += [table.c.ctx[key].label(f"ctx_key_{index}") for index, key in enumerate(keys or [])]
-        rows_statement = select(*columns).where(*conditions)
+        rows_statement = select(*columns)
         if after is not None:
             created_at, execution_id = after
             bound = tuple_(literal(created_at, table.c.created_at.type), literal(_key(execution_id), table.c.id.type))
@@ -457,8 +445,10 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         rows_statement = (
             rows_statement.order_by(table.c.created_at.desc(), table.c.id.desc()).offset(offset).limit(limit)
         )
-        count_statement = select(func.count()).select_from(table).where(*conditions)
         async with self._session() as session:
+            conditions = filter_conditions(table, where, _dialect(session), self.decisions_table)
+            rows_statement = rows_statement.where(*conditions)
+            count_statement = select(func.count()).select_from(table).where(*conditions)
             if self._change_log is not None:
                 changes = self._change_log.column(_dialect(session), None if keys is None else tuple(keys))
                 rows_statement = rows_statement.add_columns(changes)

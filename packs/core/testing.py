@@ -38,6 +38,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+from uuid import UUID
 
 import pytest
 
@@ -212,7 +213,9 @@ class WorkflowRunner:
 
     ``await runner(workflow_id, input)`` runs to the end or the first halt;
     ``await runner.resume(execution_id, approved=True)`` (or ``response=...``) continues a halted one.
-    Both answer a :class:`WorkflowRun`.
+    Both answer a :class:`WorkflowRun`. An execution whose input names a ``workspace_id`` (and
+    ``user_id``) belongs to that workspace (started by that user), as one started over HTTP does, so
+    ``packflow_client`` sees it: its page, its signals, its approvals (docs/writing-a-pack.md, 8. Tests).
     """
 
     def __init__(self, app: Litestar) -> None:
@@ -222,7 +225,10 @@ class WorkflowRunner:
         self, workflow_id: str, input: dict[str, Any] | None = None, execution_id: str | None = None
     ) -> WorkflowRun:
         """Run ``workflow_id`` with ``input`` (``execution_id`` is an idempotency key, as in the engine)."""
-        result = await self.engine(workflow_id).run(input or {}, execution_id)
+        given = input or {}
+        result = await self.engine(workflow_id).run(
+            given, execution_id, workspace_id=_owner(given, "workspace_id"), created_by_id=_owner(given, "user_id")
+        )
         return WorkflowRun(result, await self.runtime.store.entries(result.execution_id))
 
     async def resume(self, execution_id: str, *, approved: bool | None = None, response: Any = None) -> WorkflowRun:
@@ -240,6 +246,15 @@ class WorkflowRunner:
         from packs.core import workflow as wf
 
         return wf.Engine(self.runtime.service.definition(workflow_id), self.runtime.store, self.runtime.services)
+
+
+def _owner(input: dict[str, Any], key: str) -> str | None:
+    """The input's ``key`` when it is a UUID (a workspace or user id), else None (the run checks its input)."""
+    value = input.get(key)
+    try:
+        return str(UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 RunWorkflow = WorkflowRunner

@@ -54,6 +54,22 @@ class TestWithTheContactsPack:
         listed = await packflow_client.get("/api/v1/workspaces/contacts")
         assert [item["data"]["last_name"] for item in listed.json()["data"]] == ["Hopper"]
 
+    async def test_a_run_belongs_to_the_workspace_and_user_of_its_input(
+        self, packflow_run_workflow: RunWorkflow, packflow_user: PackflowUser, packflow_client: httpx.AsyncClient
+    ) -> None:
+        contacts = [{"first_name": "Ada", "last_name": f"L{n}"} for n in range(11)]
+        identity = {"user_id": packflow_user.user_id, "workspace_id": packflow_user.workspace_id}
+        run = await packflow_run_workflow("bulk_import", {**identity, "contacts": contacts})
+        assert run.result.status == "halted"
+        shown = await packflow_client.get(f"/api/v1/workflows/executions/{run.result.execution_id}")
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["data"]["workspace_id"] == packflow_user.workspace_id
+        assert shown.json()["data"]["created_by_id"] == packflow_user.user_id
+        inbox = await packflow_client.get("/api/v1/workflows/approvals", params={"scope": "workspace"})
+        assert [approval["execution_id"] for approval in inbox.json()["data"]] == [run.result.execution_id]
+        not_ids = await packflow_run_workflow("bulk_import", {"user_id": 7, "workspace_id": "acme", "contacts": []})
+        assert not_ids.result.status == "failed"  # the input check, not a store error
+
 
 TWO_TESTS = """
 import pytest

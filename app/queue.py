@@ -23,9 +23,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 
-from litestar_saq import QueueConfig, SAQConfig, SAQPlugin
+from litestar_saq import SAQConfig, SAQPlugin
 from litestar_saq.base import Worker as SAQWorker
 from saq.types import Context, PartialTimersDict
+
+from app.saq_postgres import PackflowQueueConfig
 
 if TYPE_CHECKING:
     from saq.job import Job
@@ -170,7 +172,8 @@ def saq_plugin(queue_url: str, concurrency: int, name: str = DEFAULT_QUEUE_NAME)
     On PostgreSQL the connection pool is built here without litestar-saq's check of every connection
     on checkout (a round trip per queue operation); a broken connection still fails the operation,
     and the job is delivered again. SAQ's statements do not wait for their WAL flush
-    (:data:`SAQ_CONNECTION_OPTIONS`).
+    (:data:`SAQ_CONNECTION_OPTIONS`), and its sweep finishes a dead worker's jobs at once
+    (:mod:`app.saq_postgres`).
     """
     broker: dict[str, Any] = {"dsn": queue_url}
     if queue_url.startswith("postgresql"):
@@ -184,7 +187,7 @@ def saq_plugin(queue_url: str, concurrency: int, name: str = DEFAULT_QUEUE_NAME)
     return SAQPlugin(
         SAQConfig(
             queue_configs=[
-                QueueConfig(
+                PackflowQueueConfig(
                     **broker,
                     name=name,
                     tasks=[(JOB_FUNCTION, run_execution), (TIMERS_JOB_FUNCTION, fire_timers)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +47,30 @@ def litestar_in(folder: Path, fixture_packs: Path, *args: str, **settings: str) 
         **settings,
     )
     return subprocess.run([*LITESTAR, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+
+
+def sigkill_when(
+    marker: Path, env: dict[str, str], *args: str, within: float = 60, reaching: str = "the point"
+) -> None:
+    """Start ``litestar ARGS`` with ``env`` and SIGKILL it as soon as the file ``marker`` exists.
+
+    The process writes ``marker`` where the test wants it to die (a fixture pack's hook does, reading the
+    file's path from its environment); ``reaching`` names that point in the assertion messages.
+    """
+    process = subprocess.Popen(
+        [*LITESTAR, *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + within
+        while not marker.exists():
+            assert process.poll() is None, f"the process ended before reaching {reaching}"
+            assert time.monotonic() < deadline, f"the process never reached {reaching} within {within:g}s"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
 
 
 def plain(output: str) -> str:

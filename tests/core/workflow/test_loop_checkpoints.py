@@ -9,12 +9,10 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from packs.core import workflow as wf
-from packs.core.db import current_session
 from packs.core.workflow.steps import loop as loop_step
-from packs.core.workflow.stores.sql import SQLStore
+from tests.support.checkpoint_rows import Crash, RowWriter, empty_rows_table, sql
 from tests.support.engine import resolver
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -23,45 +21,16 @@ ITEMS = 1000
 CRASH_AT = 500
 
 
-class Crash(BaseException):
-    """What a process death looks like from inside: nothing the engine catches."""
-
-
-class Writer:
+class Writer(RowWriter):
     """A service writing one row per call in the step's unit (on the SQL store), crashing at one item."""
 
-    def __init__(self, store: wf.Store, crash_at: int | None = None) -> None:
-        self.sql = isinstance(store, SQLStore)
-        self.crash_at = crash_at
-        self.calls: list[int] = []
-
-    async def write(self, item: int) -> dict[str, int]:
-        self.calls.append(item)
-        if self.sql:
-            await current_session().execute(text("INSERT INTO loop_rows (item) VALUES (:item)"), {"item": item})
-        if item == self.crash_at:
-            raise Crash
-        return {"item": item}
-
-
-async def sql(store: wf.Store, statement: str) -> Any:
-    """Run ``statement`` in a transaction of its own (outside any unit); its scalar result, if any."""
-    assert isinstance(store, SQLStore)
-    async with store.session_maker() as session:
-        result = await session.execute(text(statement))
-        value = result.scalar() if result.returns_rows else None
-        await session.commit()
-    return value
+    table = "loop_rows"
 
 
 @pytest.fixture
 async def rows(store: wf.Store) -> bool:
     """An empty ``loop_rows`` table on a SQL store; whether there is one."""
-    if not isinstance(store, SQLStore):
-        return False
-    await sql(store, "CREATE TABLE IF NOT EXISTS loop_rows (item INTEGER NOT NULL)")
-    await sql(store, "DELETE FROM loop_rows")
-    return True
+    return await empty_rows_table(store, "loop_rows")
 
 
 def document(loop: dict[str, Any]) -> dict[str, Any]:

@@ -11,11 +11,9 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from packs.core import workflow as wf
-from packs.core.db import current_session
-from packs.core.workflow.stores.sql import SQLStore
+from tests.support.checkpoint_rows import Crash, RowWriter, empty_rows_table, sql
 from tests.support.engine import resolver
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -25,49 +23,17 @@ SQL_STORES = pytest.mark.parametrize(
 )
 
 
-class Crash(BaseException):
-    """What a process death looks like from inside: nothing the engine catches."""
-
-
-class Writer:
+class Writer(RowWriter):
     """A service writing one row per call in the unit it runs in (on the SQL store); crashes or fails at one item."""
 
-    def __init__(self, store: wf.Store, crash_at: int | None = None, fail_at: int | None = None) -> None:
-        self.sql = isinstance(store, SQLStore)
-        self.crash_at = crash_at
-        self.fail_at = fail_at
-        self.calls: list[int] = []
-
-    async def write(self, item: int) -> dict[str, int]:
-        self.calls.append(item)
-        if self.sql:
-            await current_session().execute(text("INSERT INTO parallel_rows (item) VALUES (:item)"), {"item": item})
-        await asyncio.sleep(0)
-        if item == self.crash_at:
-            raise Crash
-        if item == self.fail_at:
-            raise RuntimeError(f"item {item} is bad")
-        return {"item": item}
-
-
-async def sql(store: wf.Store, statement: str) -> Any:
-    """Run ``statement`` in a transaction of its own (outside any unit); its scalar result, if any."""
-    assert isinstance(store, SQLStore)
-    async with store.session_maker() as session:
-        result = await session.execute(text(statement))
-        value = result.scalar() if result.returns_rows else None
-        await session.commit()
-    return value
+    table = "parallel_rows"
+    yields = True
 
 
 @pytest.fixture
 async def rows(store: wf.Store) -> bool:
     """An empty ``parallel_rows`` table on a SQL store; whether there is one."""
-    if not isinstance(store, SQLStore):
-        return False
-    await sql(store, "CREATE TABLE IF NOT EXISTS parallel_rows (item INTEGER NOT NULL)")
-    await sql(store, "DELETE FROM parallel_rows")
-    return True
+    return await empty_rows_table(store, "parallel_rows")
 
 
 def writes(*items: int) -> list[dict[str, Any]]:

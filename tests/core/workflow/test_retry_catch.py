@@ -21,8 +21,8 @@ from packs.core.workflow import clock
 from packs.core.workflow import retry as retry_module
 from packs.core.workflow.language.retry import matches
 from packs.core.workflow.retry import RETRY_STATE
-from packs.core.workflow.stores.sql import SQLStore
 from packs.core.workflow.timers import fire_due
+from tests.support.checkpoint_rows import sql
 from tests.support.engine import resolver
 
 SQL_STORES = pytest.mark.parametrize(
@@ -409,15 +409,6 @@ class Writer:
         if self.calls <= self.failures:
             raise RuntimeError(f"attempt {self.calls}")
         return "done"
-
-
-async def sql(store: wf.Store, statement: str) -> Any:
-    assert isinstance(store, SQLStore)
-    async with store.session_maker() as session:
-        result = await session.execute(text(statement))
-        value = result.scalar() if result.returns_rows else None
-        await session.commit()
-    return value
 
 
 @SQL_STORES

@@ -20,10 +20,10 @@ from packs.core.console.approvals import decision_of_page
 from packs.core.console.due import due_times
 from packs.core.console.forms import json_value
 from packs.core.console.graph import render_graph
-from packs.core.console.list_rows import execution_row
+from packs.core.console.list_rows import execution_rows
 from packs.core.console.sessions import ConsoleUser, emails_of
-from packs.core.console.timeline_rows import child_row, entry_row
-from packs.core.console.web import PREFIX, page, service_of
+from packs.core.console.timeline_rows import child_rows, entry_rows
+from packs.core.console.web import PREFIX, page, service_of, template
 from packs.core.items import decode_cursor, encode_cursor
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow import FINAL_STATUSES, Entry, Execution, Status, WorkflowDef
@@ -217,8 +217,8 @@ async def detail_context(
         "execution": execution,
         "entries": entries,
         "groups": timeline(definition, entries),
-        "entry_row": entry_row,
-        "child_row": child_row,
+        "entry_rows": entry_rows,
+        "child_rows": child_rows,
         "definition": definition,
         "graph": graph,
         "actions": allowed_actions(execution),
@@ -290,7 +290,7 @@ class ExecutionsController(Controller):
             first_page=cursor is not None,
             people=people,
             filter_support=FILTER_SUPPORT,
-            execution_row=execution_row,
+            execution_rows=execution_rows,
         )
 
     @get("/{execution_id:str}")
@@ -307,11 +307,12 @@ class ExecutionsController(Controller):
     async def live(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, user: ConsoleUser, execution_id: str
     ) -> Template:
-        """The part of the detail page that changes while the execution runs (fetched on each event)."""
+        """The part of the detail page that changes while the execution runs (fetched on each event; without the
+        pending approvals' count, which only the whole page shows)."""
         key = execution_id_of(execution_id)
         context = await detail_context(service_of(request), user, key, db_session)
         context["decision_form"] = await decision_of_page(request, user, key)
-        return await page(request, "execution_live.html", user, **context)
+        return template(request, "execution_live.html", user, **context)
 
     @get("/{execution_id:str}/events", media_type="text/event-stream")
     async def events(self, request: Request[Any, Any, Any], user: ConsoleUser, execution_id: str) -> Stream:

@@ -115,23 +115,24 @@ async def session_user(db: AsyncSession, key: str | None) -> ConsoleUser | None:
     out, or its token revoked), or when the user left the session's workspace and belongs to no other."""
     if not key:
         return None
-    statement = (
-        select(ConsoleSession, User.email)
+    statement = (  # one query: the session, its user's email and each of their workspaces (a row each)
+        select(ConsoleSession, User.email, Workspace.id, Workspace.name, Membership.role)
         .join(ApiToken, ApiToken.id == ConsoleSession.token_id)
         .join(User, User.id == ConsoleSession.user_id)
+        .join(Membership, Membership.user_id == ConsoleSession.user_id)
+        .join(Workspace, Workspace.id == Membership.workspace_id)
         .where(
             ConsoleSession.key_hash == _key_hash(key),
             ConsoleSession.expires_at > _now(),
             ApiToken.revoked_at.is_(None),
         )
+        .order_by(Workspace.name, Workspace.id)
     )
-    row = (await db.execute(statement)).first()
-    if row is None:
+    rows = (await db.execute(statement)).all()
+    if not rows:  # no live session, or its user belongs to no workspace
         return None
-    session, email = row
-    workspaces = await workspaces_of(db, session.user_id)
-    if not workspaces:
-        return None
+    session, email = rows[0][0], rows[0][1]
+    workspaces = tuple(WorkspaceChoice(id=id, name=name, role=role) for _, _, id, name, role in rows)
     workspace_id = session.workspace_id
     if workspace_id not in {choice.id for choice in workspaces}:
         workspace_id = workspaces[0].id

@@ -4,79 +4,79 @@ the user decide and on whose halt they have not decided yet, so that a page of t
 database instead of filtered out of every halted execution (docs/http-api.md, Approvals).
 
 What the rule cannot say in SQL stays for the caller: a halt under a sub-workflow (``halt_data.type`` is
-``workflow``, its approval nested at any depth) and one recorded before approvals had rules are kept as
-candidates; a timed-out approval too. JSON arrays are searched with ``@>`` on PostgreSQL (``jsonb``) and
-``json_each`` on SQLite; the halt id, a UUID in the JSON and in ``workflow_decisions``, is compared as text.
+``workflow``, its approval nested at any depth) and one recorded before approvals had rules (no
+``rule.any_member``) are kept as candidates; a timed-out approval too. JSON arrays are searched with ``@>`` on
+PostgreSQL (``jsonb``) and ``json_each`` on SQLite; the halt id, a UUID in the JSON and in
+``workflow_decisions``, is compared as text. The condition is one SQL text per dialect with bound parameters:
+every page of the inbox (and the pending count every console page shows) builds it, and an expression tree
+of its size costs more to build and to key for SQLAlchemy's cache than the query costs to run.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import (
-    ColumnElement,
-    String,
-    Table,
-    and_,
-    cast,
-    exists,
-    false,
-    func,
-    literal,
-    not_,
-    or_,
-    select,
-    true,
-    type_coerce,
-)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, String, Table, bindparam, text
 
 from packs.core.workflow.stores.protocol import MayDecide
 
-RULE_LISTS = ("users", "emails", "roles")
+POSTGRES = """(
+  ({halt}->>'type') <> 'approval' OR ({halt} #> '{{rule,any_member}}') IS NULL
+  OR (
+    (({halt} #>> '{{rule,any_member}}') = 'true'
+     OR ({halt} #> '{{rule,users}}') @> jsonb_build_array(CAST(:may_user AS text))
+     OR ({halt} #> '{{rule,emails}}') @> jsonb_build_array(CAST(:may_email AS text))
+     OR ({halt} #> '{{rule,roles}}') @> jsonb_build_array(CAST(:may_role AS text)))
+    AND (coalesce({halt} #>> '{{rule,allow_requester}}', 'false') = 'true'
+         OR coalesce({halt} #>> '{{rule,requester_id}}', '') <> :may_user)
+    {undecided}))"""
+POSTGRES_UNDECIDED = """AND NOT EXISTS (SELECT 1 FROM {decisions} AS decided
+      WHERE decided.execution_id = {executions}.id AND decided.user_id = :may_user_key
+      AND CAST(decided.halt_id AS text) = ({halt}->>'halt_id'))"""
+SQLITE = """(
+  json_extract({halt}, '$.type') <> 'approval' OR json_extract({halt}, '$.rule.any_member') IS NULL
+  OR (
+    (json_extract({halt}, '$.rule.any_member') = 1
+     OR EXISTS (SELECT 1 FROM json_each({halt}, '$.rule.users') WHERE json_each.value = :may_user)
+     OR EXISTS (SELECT 1 FROM json_each({halt}, '$.rule.emails') WHERE json_each.value = :may_email)
+     OR EXISTS (SELECT 1 FROM json_each({halt}, '$.rule.roles') WHERE json_each.value = :may_role))
+    AND (coalesce(json_extract({halt}, '$.rule.allow_requester'), 0) = 1
+         OR coalesce(json_extract({halt}, '$.rule.requester_id'), '') <> :may_user)
+    {undecided}))"""
+SQLITE_UNDECIDED = """AND NOT EXISTS (SELECT 1 FROM {decisions} AS decided
+      WHERE decided.execution_id = {executions}.id AND decided.user_id = :may_user_key
+      AND lower(hex(decided.halt_id)) = replace(json_extract({halt}, '$.halt_id'), '-', ''))"""
+_TEXTS: dict[tuple[str, str, str | None], str] = {}
 
 
-def _listed(table: Table, dialect: str, name: str, value: str) -> ColumnElement[bool]:
-    """Whether ``halt_data.rule.<name>`` (a JSON array of strings) holds ``value``."""
-    if dialect == "postgresql":
-        return type_coerce(table.c.halt_data, JSONB)[("rule", name)].contains([value])
-    found = func.json_each(table.c.halt_data, f"$.rule.{name}").table_valued("value")
-    return exists(select(literal(1)).select_from(found).where(found.c.value == value))
-
-
-def _halt_text(decisions: Table, dialect: str) -> ColumnElement[str]:
-    """A decision's halt id as the JSON spells a UUID (lowercase, with hyphens; without them on SQLite)."""
-    if dialect == "postgresql":
-        return cast(decisions.c.halt_id, String)
-    return func.lower(func.hex(decisions.c.halt_id))
+def _sql(dialect: str, executions: str, decisions: str | None) -> str:
+    cached = _TEXTS.get((dialect, executions, decisions))
+    if cached is None:
+        template, undecided = (POSTGRES, POSTGRES_UNDECIDED) if dialect == "postgresql" else (SQLITE, SQLITE_UNDECIDED)
+        halt = f"{executions}.halt_data"
+        names = {"halt": halt, "executions": executions, "decisions": decisions}
+        cached = template.format(undecided=undecided.format(**names) if decisions else "", **names)
+        _TEXTS[(dialect, executions, decisions)] = cached
+    return cached
 
 
 def may_decide_conditions(
     table: Table, decisions: Table | None, dialect: str, who: MayDecide
 ) -> list[ColumnElement[bool]]:
-    """The conditions keeping the executions whose approval ``who`` may decide, or that SQL cannot rule out."""
-    halt = table.c.halt_data
-    kind = halt["type"].as_string()
-    any_member = halt[("rule", "any_member")].as_boolean()
-    requester = halt[("rule", "requester_id")].as_string()
-    allowed_requester = func.coalesce(halt[("rule", "allow_requester")].as_boolean(), false()) == true()
-    values = {"users": who.user_id, "emails": who.email.lower(), "roles": who.role}
-    approver = or_(any_member == true(), *(_listed(table, dialect, name, values[name]) for name in RULE_LISTS))
-    not_requester = or_(allowed_requester, func.coalesce(requester, "") != who.user_id)
-    ruled = and_(kind == "approval", any_member.is_not(None))
-    conditions: list[ColumnElement[bool]] = [or_(not_(ruled), and_(approver, not_requester))]
+    """The condition keeping the executions whose approval ``who`` may decide, or that SQL cannot rule out."""
+    try:
+        user_key = uuid.UUID(who.user_id)
+    except ValueError:  # not a user's id: no decision of theirs exists
+        user_key = uuid.UUID(int=0)
+    statement = text(_sql(dialect, table.name, None if decisions is None else decisions.name))
+    params = [
+        bindparam("may_user", who.user_id, type_=String()),
+        bindparam("may_email", who.email.lower(), type_=String()),
+        bindparam("may_role", who.role, type_=String()),
+    ]
     if decisions is not None:
-        halt_id = halt["halt_id"].as_string()
-        mine = halt_id if dialect == "postgresql" else func.replace(halt_id, "-", "")
-        decided = exists(
-            select(literal(1)).where(
-                decisions.c.execution_id == table.c.id,
-                decisions.c.user_id == uuid.UUID(who.user_id),
-                _halt_text(decisions, dialect) == mine,
-            )
-        )
-        conditions.append(or_(kind != "approval", not_(decided)))
-    return conditions
+        params.append(bindparam("may_user_key", user_key, type_=decisions.c.user_id.type))
+    return [statement.bindparams(*params)]  # type: ignore[list-item]
 
 
 __all__ = ["may_decide_conditions"]

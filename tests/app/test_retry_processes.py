@@ -8,67 +8,41 @@ timer and runs the retry, which succeeds.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
-from litestar import Litestar
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import create_app
 from app.queue import SAQAdapter
-from app.settings import Settings, default_queue_url
-from packs.core import workflow as wf
+from app.settings import default_queue_url
 from packs.core.models import WorkflowTimer
 from tests.support.databases import migrate, postgres_database
-from tests.support.processes import REPO, environment
 from tests.support.workers import (
-    QUEUE_SETTINGS,
-    HeldAdapter,
     Processes,
+    add_held,
+    aware,
     engine_of,
+    http_app,
+    http_environment,
     make_user,
     runtime_of,
-    statuses,
     wait_for_owner,
+    wait_for_statuses,
 )
 
 pytestmark = pytest.mark.processes
 
-PACKS = ("contacts_service", "pftest_workflow_http")
 WORKFLOW = "http_retry_later"
 """``tests/fixture_packs/workflows/http/http_retry_later.yml``: a call failing until a flag file exists, one
 retry 4 s later."""
 
 
-def aware(value: Any) -> datetime.datetime:
-    moment = value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
-async def wait_until(engine: AsyncEngine, wanted: dict[str, int], within: float, logs: Any) -> None:
-    deadline = time.monotonic() + within
-    while (found := await statuses(engine)) != wanted:
-        assert time.monotonic() < deadline, f"statuses {found}, wanted {wanted}\n{logs()}"
-        await asyncio.sleep(0.1)
-
-
 async def retry_survives_the_workers_death(url: str, fixture_packs: Path, folder: Path) -> None:
-    app: Litestar = create_app(
-        Settings(database_url=url, packs=PACKS, auto_migrate=False, queue="saq", queue_url=default_queue_url(url))
-    )
+    app = http_app(url, queue="saq", queue_url=default_queue_url(url))
     runtime, engine = runtime_of(app), engine_of(app)
     assert isinstance(runtime.adapter, SAQAdapter)
-    env = environment(
-        url,
-        PACKFLOW_PACKS=",".join(PACKS),
-        PYTHONPATH=f"{fixture_packs}:{REPO}",
-        **{**QUEUE_SETTINGS, "PACKFLOW_TIMER_RESOLUTION_SECONDS": "0.5", "PACKFLOW_QUEUE": "saq"},
-    )
+    env = http_environment(url, fixture_packs, PACKFLOW_QUEUE="saq")
     flag = folder / "flag"
     processes = Processes(folder)
     try:
@@ -76,14 +50,9 @@ async def retry_survives_the_workers_death(url: str, fixture_packs: Path, folder
         await runtime.adapter.connect()
         first = processes.start("first", ["workflows", "worker", "--concurrency", "2"], env)
         await wait_for_owner(first, processes)
-        runner = wf.AsyncRunner(
-            runtime.workflows[WORKFLOW].definition, runtime.store, HeldAdapter(), catalog=runtime.catalog
-        )
-        execution_id = await runner.run(
-            {"flag": str(flag)}, workspace_id=user["workspace_id"], created_by_id=user["user_id"]
-        )
+        [execution_id] = await add_held(app, user, WORKFLOW, {"flag": str(flag)})
         await runtime.adapter.enqueue(execution_id)
-        await wait_until(engine, {"halted": 1}, within=30, logs=processes.logs)
+        await wait_for_statuses(engine, {"halted": 1}, within=30, logs=processes.logs)
         processes.sigkill(first)  # during the wait: the retry is a row in workflow_timers, not a sleep
         waiting = await runtime.store.load(execution_id)
         assert waiting is not None
@@ -97,7 +66,7 @@ async def retry_survives_the_workers_death(url: str, fixture_packs: Path, folder
 
         second = processes.start("second", ["workflows", "worker", "--concurrency", "2"], env)
         await wait_for_owner(second, processes)
-        await wait_until(engine, {"completed": 1}, within=30, logs=processes.logs)
+        await wait_for_statuses(engine, {"completed": 1}, within=30, logs=processes.logs)
         execution = await runtime.store.load(execution_id)
         assert execution is not None
         assert execution.result == {"found": {"flag": "found"}}

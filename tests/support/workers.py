@@ -1,11 +1,14 @@
-"""Worker processes for the ``queue_load`` fixture pack: starting and SIGKILLing them, polling, the final audit.
+"""Worker processes for the fixture packs: starting and SIGKILLing them, polling, the final audit.
 
-Shared by ``test_worker_processes.py``, ``test_worker_saq_jobs.py`` and ``test_inline_restart.py``.
+The ``queue_load`` pack's (``test_worker_processes.py``, ``test_worker_saq_jobs.py``,
+``test_inline_restart.py``) and the HTTP fixture pack's (``pftest_workflow_http``: the retry, timer and
+sub-workflow process tests, :func:`http_app`, :func:`http_environment`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import re
 import signal
@@ -131,7 +134,27 @@ async def wait_for_owner(process: Process, processes: Processes, within: float =
         await asyncio.sleep(0.1)
 
 
+HTTP_PACKS = ("contacts_service", "pftest_workflow_http")
+"""The packs of the HTTP fixture workflows (``tests/fixture_packs/workflows/http/``)."""
+
+
+def http_environment(database_url: str, fixture_packs: Path, **extra: str) -> dict[str, str]:
+    """The environment of a subprocess running the HTTP fixture workflows on ``database_url``, with the short
+    leases of :data:`QUEUE_SETTINGS` and a timer sweep every half second (``extra`` wins)."""
+    return environment(
+        database_url,
+        PACKFLOW_PACKS=",".join(HTTP_PACKS),
+        PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]),
+        **{**QUEUE_SETTINGS, "PACKFLOW_TIMER_RESOLUTION_SECONDS": "0.5", **extra},
+    )
+
+
 # -- the app in the test process ----------------------------------------------------------------
+
+
+def http_app(database_url: str, **overrides: Any) -> Litestar:
+    """The app (not served) on ``database_url`` with :data:`HTTP_PACKS`: to queue executions and audit them."""
+    return create_app(Settings(database_url=database_url, packs=HTTP_PACKS, auto_migrate=False, **overrides))
 
 
 def load_app(database_url: str, **overrides: Any) -> Litestar:
@@ -167,16 +190,23 @@ class HeldAdapter:
         self.enqueued.append(execution_id)
 
 
-async def add_pending(app: Litestar, user: dict[str, str], count: int) -> list[str]:
-    """Save ``count`` executions as ``pending`` without delivering them to any worker."""
+async def add_held(
+    app: Litestar, user: dict[str, str], workflow: str, input: dict[str, Any], count: int = 1
+) -> list[str]:
+    """Save ``count`` executions of ``workflow`` as ``pending``, the user's, without delivering them to any worker."""
     runtime = runtime_of(app)
     runner = wf.AsyncRunner(
-        runtime.workflows[WORKFLOW].definition, runtime.store, HeldAdapter(), catalog=runtime.catalog
+        runtime.workflows[workflow].definition, runtime.store, HeldAdapter(), catalog=runtime.catalog
     )
     return [
-        await runner.run(dict(user), workspace_id=user["workspace_id"], created_by_id=user["user_id"])
+        await runner.run(dict(input), workspace_id=user["workspace_id"], created_by_id=user["user_id"])
         for _ in range(count)
     ]
+
+
+async def add_pending(app: Litestar, user: dict[str, str], count: int) -> list[str]:
+    """Save ``count`` executions of ``queue_load`` as ``pending`` without delivering them to any worker."""
+    return await add_held(app, user, WORKFLOW, user, count)
 
 
 async def statuses(engine: AsyncEngine) -> dict[str, int]:
@@ -194,6 +224,20 @@ async def leased_by(engine: AsyncEngine, owner: str) -> set[str]:
             {"owner": owner},
         )
         return {str(row[0]) for row in rows.all()}
+
+
+async def wait_for_statuses(engine: AsyncEngine, wanted: dict[str, int], within: float, logs: Any) -> None:
+    """Wait until the executions' counts by status are exactly ``wanted``; ``logs()`` explains a timeout."""
+    deadline = time.monotonic() + within
+    while (found := await statuses(engine)) != wanted:
+        assert time.monotonic() < deadline, f"statuses {found}, wanted {wanted}\n{logs()}"
+        await asyncio.sleep(0.1)
+
+
+def aware(value: Any) -> datetime.datetime:
+    """A timestamp read from the database (a datetime, or ISO text on SQLite) as an aware UTC datetime."""
+    moment = value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 async def wait_until_completed(engine: AsyncEngine, count: int, within: float, logs: Any = lambda: "") -> float:

@@ -22,6 +22,7 @@ from packs.core.http.params import BadRequestBodyError, decode_body, merge_param
 from packs.core.identity import IdentityError, authenticate
 from packs.core.tools.errors import ValidationError
 from packs.core.tools.routing import ACTION_PATTERN
+from packs.core.workflow.stores.sql import take_write_lock
 
 METHODS = [HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE, HttpMethod.OPTIONS]
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
@@ -118,6 +119,11 @@ async def dispatch(
     if "http_method" in tool.parameters().parameters:
         params["http_method"] = http_method
 
+    if http_method != "get" and session.get_bind().dialect.name == "sqlite":
+        # A tool that changes data may read and then write: its transaction takes SQLite's write lock at BEGIN
+        # (an upgrade fails at once while another connection writes), apart from the authentication's read.
+        await session.commit()
+        await take_write_lock(session)
     try:
         with bind_session(session):
             result = await tool.execute(user_id=identity.user_id, workspace_id=identity.workspace_id, **params)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.identity.tokens import display_prefix, generate_token, hash_token
 from packs.core.models.identity import ApiToken, Membership, User, Workspace
+from packs.core.workflow.stores.sql import take_write_lock
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ROLE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -68,6 +69,7 @@ async def create_user(session: AsyncSession, email: str, workspace_name: str, ro
     workspace_name = workspace_name.strip()
     if not workspace_name:
         raise AccountError("the workspace name must not be empty")
+    await take_write_lock(session)  # it reads, then writes: on SQLite, no lock upgrade while others write
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
     if user is None:
         user = User(email=email)
@@ -97,6 +99,7 @@ async def create_user(session: AsyncSession, email: str, workspace_name: str, ro
 async def create_token(session: AsyncSession, email: str) -> IssuedToken:
     """Issue one more token for the existing user ``email``; earlier tokens stay valid."""
     normalized = normalize_email(email)
+    await take_write_lock(session)
     user = (await session.execute(select(User).where(User.email == normalized))).scalar_one_or_none()
     if user is None:
         raise AccountError(f"no user with email {normalized!r}: create one with 'litestar users create'")
@@ -106,6 +109,7 @@ async def create_token(session: AsyncSession, email: str) -> IssuedToken:
 
 async def revoke_token(session: AsyncSession, token: str) -> UUID:
     """Revoke ``token``; answers the owner's user id. Unknown or already revoked: :class:`AccountError`."""
+    await take_write_lock(session)
     row = (
         await session.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())))
     ).scalar_one_or_none()

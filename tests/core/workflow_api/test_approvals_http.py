@@ -278,14 +278,6 @@ async def test_an_approval_one_sub_workflow_down_takes_decisions_on_the_parent(
     assert await harness.count("workflow_decisions") == 1
 
 
-@pytest.mark.xfail(
-    reason=(
-        "open bug (stop note): on SQLite the sub-workflow step of http_nested_approve fails about half the "
-        "time under load with OperationalError 'database is locked' (a deferred transaction that cannot "
-        "upgrade to write); not strict, so a passing run shows as XPASS"
-    ),
-    strict=False,
-)
 async def test_the_inbox_reads_only_executions_halted_at_an_approval_or_a_sub_workflow(
     client: httpx.AsyncClient, harness: Harness, people: People, monkeypatch: pytest.MonkeyPatch
 ) -> None:

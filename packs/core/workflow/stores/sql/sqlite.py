@@ -8,14 +8,23 @@ documented recipe: turn the module's own handling off and emit ``BEGIN`` when SQ
 transaction. Here that ``BEGIN`` is deferred to the transaction's first statement (a transaction
 that runs none costs nothing), and the SQL store's checkpoint writer can send it together with its
 own statements in one trip to aiosqlite's thread (:class:`SQLiteWriter`, see :mod:`.driver`).
+
+A transaction that reads and then writes must upgrade its lock, and SQLite answers ``database is
+locked`` at once to an upgrade while another connection writes (or has written since the read: WAL
+keeps the reader on its snapshot); ``busy_timeout`` waits only for a lock taken by a transaction's
+first statement. So the transactions that will write take the write lock at their ``BEGIN``
+(``BEGIN IMMEDIATE``, which waits ``busy_timeout`` for it): a step's unit (the connection's
+:data:`WRITE_INTENT`, set by the SQL store's units) and whatever calls :func:`take_write_lock`.
+Read-only transactions (most requests) stay deferred and read beside the writer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 from packs.core.workflow.errors import LeaseLostError
@@ -23,7 +32,16 @@ from packs.core.workflow.stores.sql.changes import CtxWrite
 from packs.core.workflow.stores.sql.driver import DriverWriter
 
 BEGIN_PENDING = "packflow_sqlite_begin_pending"
-"""Key in a connection's ``info``: SQLAlchemy began a transaction whose ``BEGIN`` is not sent yet."""
+"""Key in a connection's ``info``: SQLAlchemy began a transaction whose ``BEGIN`` is not sent yet (its value is
+the ``BEGIN`` to send)."""
+
+WRITE_INTENT = "packflow_sqlite_write_intent"
+"""Key in a connection's ``info``: while it is set, a transaction begun on the connection will write, so it
+takes the write lock at its ``BEGIN`` (the SQL store's step units set it; other dialects ignore it). In a
+session's ``info`` (:func:`take_write_lock`): the same for the next transaction the session begins."""
+
+DEFERRED = "BEGIN"
+IMMEDIATE = "BEGIN IMMEDIATE"
 
 
 def configure_sqlite_engine(engine: AsyncEngine) -> AsyncEngine:
@@ -36,6 +54,8 @@ def configure_sqlite_engine(engine: AsyncEngine) -> AsyncEngine:
     event.listen(sync_engine, "before_cursor_execute", _send_pending_begin)
     event.listen(sync_engine, "commit", _forget_pending_begin)
     event.listen(sync_engine, "rollback", _forget_pending_begin)
+    if not event.contains(Session, "after_begin", _session_began):
+        event.listen(Session, "after_begin", _session_began)
     return engine
 
 
@@ -44,13 +64,37 @@ def _turn_off_driver_transactions(dbapi_connection: Any, _: Any) -> None:
 
 
 def _defer_begin(connection: Any) -> None:
-    connection.info[BEGIN_PENDING] = True
+    info = connection.info
+    info[BEGIN_PENDING] = IMMEDIATE if info.get(WRITE_INTENT) else DEFERRED
 
 
 def _send_pending_begin(connection: Any, *_: Any) -> None:
-    if connection.info.pop(BEGIN_PENDING, False):
+    begin = connection.info.pop(BEGIN_PENDING, None)
+    if begin is not None:
         # Straight to the driver: one trip to aiosqlite's thread instead of a cursor's three.
-        await_only(connection.connection.driver_connection.execute("BEGIN"))
+        await_only(connection.connection.driver_connection.execute(begin))
+
+
+async def take_write_lock(session: AsyncSession) -> None:
+    """Make ``session``'s transaction (the one begun, else the next it begins) take SQLite's write lock at its
+    ``BEGIN``: for a transaction that reads and then writes (see the module docstring).
+
+    Call it before the transaction's first statement: a transaction whose ``BEGIN`` was sent already is left
+    as it is, and so are other dialects. Begins nothing itself (a session that then runs no statement costs
+    nothing).
+    """
+    if session.in_transaction():
+        info = (await session.connection()).info
+        if BEGIN_PENDING in info:
+            info[BEGIN_PENDING] = IMMEDIATE
+        return
+    session.sync_session.info[WRITE_INTENT] = True
+
+
+def _session_began(session: Session, _: Any, connection: Connection) -> None:
+    """A session began a transaction on ``connection``: with :func:`take_write_lock`'s mark, an immediate one."""
+    if session.info.pop(WRITE_INTENT, False) and BEGIN_PENDING in connection.info:
+        connection.info[BEGIN_PENDING] = IMMEDIATE
 
 
 def _forget_pending_begin(connection: Any) -> None:
@@ -80,7 +124,7 @@ class SQLiteWriter(DriverWriter):
         joined = connection.in_transaction()
         with_ctx = ctx_write is None or ctx_write.whole
         parameters, entry_rows = self._parameters(values, rows, owner, with_ctx)
-        begin = not joined or bool(connection.info.pop(BEGIN_PENDING, False))
+        begin = DEFERRED if not joined else connection.info.pop(BEGIN_PENDING, None)
         change = self._change_row(ctx_write)
         drop = None if ctx_write is None else ctx_write.drop_below
         await driver._execute(
@@ -103,7 +147,7 @@ class SQLiteWriter(DriverWriter):
     def _write(
         self,
         connection: Any,
-        begin: bool,
+        begin: str | None,
         own: bool,
         parameters: tuple[Any, ...],
         values: dict[str, Any],
@@ -115,14 +159,14 @@ class SQLiteWriter(DriverWriter):
     ) -> None:
         """The checkpoint, run in aiosqlite's thread on the sqlite3 connection.
 
-        ``begin``: send the transaction's BEGIN first; ``own``: the transaction is this checkpoint's
-        alone, so commit it (or roll it back) here too; ``leased``: the update is fenced on the lease
+        ``begin``: the transaction's BEGIN to send first (``None``: it was sent); ``own``: the transaction is
+        this checkpoint's alone, so commit it (or roll it back) here too; ``leased``: the update is fenced on the lease
         (its owner is the last parameter), and updating nothing means the lease was lost; ``with_ctx``:
         the update writes the ``ctx`` column; ``change``: the change row to insert; ``drop``: delete the
         execution's change rows below that ``seq``.
         """
-        if begin:
-            connection.execute("BEGIN")
+        if begin is not None:
+            connection.execute(begin)
         try:
             if with_ctx:
                 update_sql = self.leased_update_sql if leased else self.update_sql

@@ -81,7 +81,7 @@ from packs.core.workflow.stores.sql.rows import (
     validate_values,
 )
 from packs.core.workflow.stores.sql.signals import SQLSignals
-from packs.core.workflow.stores.sql.sqlite import SQLiteWriter
+from packs.core.workflow.stores.sql.sqlite import SQLiteWriter, take_write_lock
 from packs.core.workflow.stores.sql.timers import SQLTimers, timers_table_of
 from packs.core.workflow.stores.sql.units import Executor, ScopeUnit, Unit
 
@@ -179,6 +179,8 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         )
         """The engine's pool in autocommit, for the statements that are atomic on their own (see :meth:`_statement`)."""
         dialect = self._engine.dialect if self._engine is not None else None
+        self._sqlite = dialect is not None and dialect.name == "sqlite"
+        """On SQLite, a unit's transaction takes the write lock at its ``BEGIN`` (see :mod:`.sqlite`)."""
         writer = _WRITERS.get((dialect.name, dialect.driver)) if dialect is not None else None
         self._driver_writer = (
             writer(self._executions, self._entries, dialect, changes_table)
@@ -539,6 +541,8 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
                 yield
             return
         async with self.session_maker() as session, self._bound(Unit(session, made=session)):
+            if self._sqlite:
+                await take_write_lock(session)  # the unit will write: no lock upgrade after its reads
             try:
                 yield
             except BaseException:

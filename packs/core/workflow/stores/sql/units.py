@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from packs.core.workflow.stores.sql.sqlite import WRITE_INTENT
+
 Executor = AsyncSession | AsyncConnection
 """What the store's statements run on: the unit's session, or the connection held by a scope."""
 
@@ -41,6 +43,10 @@ class ScopeUnit:
     (or a retried call for a savepoint), the session begins the transaction, the checkpoint joins
     it, and the unit commits it at the end.
 
+    The unit will write (its checkpoint), so on SQLite the transaction it begins takes the write lock at its
+    ``BEGIN`` (:data:`~packs.core.workflow.stores.sql.sqlite.WRITE_INTENT`): a step that reads and then
+    writes never has to upgrade a read lock, which SQLite refuses at once while another connection writes.
+
     A plain class rather than a generator-based context manager: it runs at every step.
     """
 
@@ -67,6 +73,7 @@ class ScopeUnit:
         self.token = self.current.set(self.unit)
         self.binding = self.bind(self.unit)
         self.binding.__enter__()
+        connection.info[WRITE_INTENT] = True
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         self.binding.__exit__(exc_type, exc, tb)
@@ -86,5 +93,7 @@ class ScopeUnit:
                 await connection.rollback()
             raise
         finally:
+            if not connection.invalidated:  # an invalidated connection's info is gone (and reading it raises)
+                connection.info.pop(WRITE_INTENT, None)
             if made is not None:
                 await made.close()

@@ -1,0 +1,129 @@
+"""On SQLite a step's unit takes the write lock at its BEGIN: a unit that reads and then writes while another
+connection writes waits for it instead of failing with 'database is locked' (packs/core/workflow/stores/sql/sqlite.py).
+
+Two real connections on one SQLite file (WAL, busy_timeout as the app sets them): the store's, and a plain
+``sqlite3`` connection (tests/support/sqlite_writer.py) that holds the write lock with a change it commits once
+the unit has read (or after a few seconds when the unit cannot read before it does: that is the fix at work).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.database import database_config
+from app.settings import Settings
+from packs.core.db import bind_session_factory, current_session
+from packs.core.models import WorkflowEntry, WorkflowExecution
+from packs.core.workflow.model import Action, Entry, Execution, Status
+from packs.core.workflow.stores.sql import SQLStore
+from tests.support.sqlite_writer import OtherWriter, other_writer
+
+THEIRS = "UPDATE workflow_executions SET current_step = 'elsewhere' WHERE id = ?"
+"""The other writer's change: another execution's row."""
+
+
+@dataclass
+class Database:
+    url: str
+    engine: AsyncEngine
+    store: SQLStore
+
+
+@pytest.fixture
+async def db(sqlite_database_url: str) -> AsyncIterator[Database]:
+    config = database_config(Settings(database_url=sqlite_database_url, auto_migrate=False))
+    engine = config.get_engine()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM workflow_entries"))
+            await connection.execute(text("DELETE FROM workflow_executions"))
+        store = SQLStore(
+            config.create_session_maker(),
+            WorkflowExecution,
+            WorkflowEntry,
+            bind_session_factory=bind_session_factory,
+        )
+        yield Database(sqlite_database_url, engine, store)
+    finally:
+        await engine.dispose()
+
+
+def writing(db: Database, theirs: Execution) -> AbstractContextManager[OtherWriter]:
+    """Another connection holding the write lock with a change to ``theirs``."""
+    return other_writer(db.url, THEIRS, (uuid.UUID(theirs.id).bytes,))
+
+
+async def saved(store: SQLStore, workflow_id: str) -> Execution:
+    execution = Execution(id=str(uuid.uuid4()), workflow_id=workflow_id, status=Status.RUNNING, current_step="a")
+    await store.save(execution)
+    return execution
+
+
+def scope_of(store: SQLStore, in_scope: bool) -> AbstractAsyncContextManager[None]:
+    return store.execution_scope() if in_scope else nullcontext()
+
+
+@pytest.mark.parametrize("in_scope", [True, False], ids=["in an execution scope", "a unit of its own"])
+async def test_a_unit_that_reads_then_writes_waits_for_another_writer_instead_of_failing(
+    db: Database, in_scope: bool
+) -> None:
+    """The unit reads the execution (as a step's code or a sub-workflow's start does), the other connection
+    has written meanwhile, then the unit's checkpoint writes: without the write lock taken at BEGIN the
+    checkpoint fails at once with 'database is locked'."""
+    mine = await saved(db.store, "mine")
+    theirs = await saved(db.store, "theirs")
+    with writing(db, theirs) as writer:
+        async with scope_of(db.store, in_scope), db.store.unit():
+            loaded = await db.store.load(mine.id)
+            writer.read.set()
+            assert loaded is not None
+            loaded.current_step = "b"
+            entry = Entry(execution_id=mine.id, step_id="a", step_type="call", action=Action.COMPLETED)
+            await db.store.checkpoint(loaded, [entry])
+        assert writer.committed.is_set()
+    after = await db.store.load(mine.id)
+    other = await db.store.load(theirs.id)
+    assert after is not None
+    assert other is not None
+    assert (after.current_step, other.current_step) == ("b", "elsewhere")
+    assert [e.step_id for e in await db.store.entries(mine.id)] == ["a"]
+
+
+async def test_a_step_whose_code_reads_through_the_session_then_checkpoints_waits_too(db: Database) -> None:
+    """The tools' session of a step's unit (the same transaction as its checkpoint) reads, then the
+    checkpoint writes."""
+    mine = await saved(db.store, "mine")
+    theirs = await saved(db.store, "theirs")
+    with writing(db, theirs) as writer:
+        async with db.store.execution_scope(), db.store.unit():
+            count = (await current_session().execute(text("SELECT count(*) FROM workflow_executions"))).scalar()
+            writer.read.set()
+            assert count == 2
+            mine.current_step = "b"
+            await db.store.checkpoint(mine, [])
+    after = await db.store.load(mine.id)
+    assert after is not None
+    assert after.current_step == "b"
+
+
+async def test_a_read_outside_a_unit_does_not_wait_for_the_writer(db: Database) -> None:
+    """Reads outside a unit (the API's, the engine's load between steps) stay deferred: they read the last
+    committed state beside the writer, without taking its lock."""
+    mine = await saved(db.store, "mine")
+    theirs = await saved(db.store, "theirs")
+    with writing(db, theirs) as writer:
+        async with db.store.execution_scope():
+            loaded = await db.store.load(theirs.id)
+        assert not writer.committed.is_set()
+        writer.read.set()
+        loaded_too = await db.store.load(mine.id)
+    assert loaded is not None
+    assert loaded.current_step == "a"
+    assert loaded_too is not None

@@ -42,9 +42,9 @@ def signal_command(
         if not sent.repeated:
             await _audit_cli(app, execution_id, "signal")
         if sent.woke and queued:
-            await runtime.adapter.enqueue(execution_id)
+            await runtime.adapter.enqueue(sent.execution_id)
         elif sent.woke:
-            result = await (await _engine_for(runtime, execution_id)).recover(execution_id)
+            result = await (await _engine_for(runtime, sent.execution_id)).recover(sent.execution_id)
             answer["result"] = _result_payload(result)
         return answer
 

@@ -225,10 +225,17 @@ def resume_workflow(
 
     async def resume() -> wf.ExecutionResult:
         engine = await _engine_for(runtime, execution_id)
-        if approved is not None:
-            await wf.record_operator_decision(runtime.store, execution_id, approved, comment)
         try:
-            result = await engine.resume(execution_id, response=response, approved=approved)
+            # On an approval: the decision and its queued resume in one unit (or neither), then this process runs it.
+            decided = (
+                None
+                if approved is None
+                else await wf.decide_as_operator(runtime.store, execution_id, approved, comment)
+            )
+            if decided is not None:
+                result = await _run_queued(runtime, execution_id)
+            else:
+                result = await engine.resume(execution_id, response=response, approved=approved)
         except wf.ResumeInputError as error:
             # Checked before anything is written: the execution still waits, as it was.
             flags = {"approved": "--approve or --reject", "response": "--response"}
@@ -238,6 +245,17 @@ def resume_workflow(
         return result
 
     _finish(run_command(app, resume))
+
+
+async def _run_queued(runtime: WorkflowRuntime, execution_id: str) -> wf.ExecutionResult:
+    """Run a queued execution on this process's worker (its lease, like any worker's); its result."""
+    result = await runtime.worker.process(execution_id)
+    if result is not None:
+        return result
+    execution = await runtime.store.load(execution_id)  # a worker took it first, or it ended meanwhile
+    if execution is None:
+        raise wf.ExecutionError(f"no execution {execution_id}")
+    return wf.ExecutionResult.of(execution)
 
 
 @workflows_group.command(name="recover")

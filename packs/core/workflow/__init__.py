@@ -29,7 +29,7 @@ from packs.core.workflow.queue.adapters import InlineAdapter, QueueAdapter
 from packs.core.workflow.queue.async_runner import SETTLED, AsyncRunner, wait_for
 from packs.core.workflow.queue.catalog import DefinitionCatalog
 from packs.core.workflow.queue.control import cancel, queue_redrive, queue_resume
-from packs.core.workflow.queue.decisions import AlreadyDecidedError, Decided, decide, record_operator_decision
+from packs.core.workflow.queue.decisions import AlreadyDecidedError, Decided, decide, decide_as_operator
 from packs.core.workflow.queue.recovery import RecoverySweeper
 from packs.core.workflow.queue.worker import RetryPolicy, Worker
 from packs.core.workflow.replay import EventReplay
@@ -109,12 +109,12 @@ __all__ = [
     "clear_registry",
     "configure",
     "decide",
+    "decide_as_operator",
     "fire_due",
     "input_schema",
     "load",
     "queue_redrive",
     "queue_resume",
-    "record_operator_decision",
     "register",
     "register_step_type",
     "registry",

@@ -24,10 +24,12 @@ from packs.core.workflow.errors import (
     StepError,
 )
 from packs.core.workflow.events import Event
+from packs.core.workflow.halts import innermost
 from packs.core.workflow.language.definition import FINISHED, StepDef, WorkflowDef
 from packs.core.workflow.model import Action, Entry, Execution, ExecutionResult, Status, new_id, utcnow
 from packs.core.workflow.outcomes import Continue, Finish, Halt
 from packs.core.workflow.resume_input import check_resume, waiting_approval
+from packs.core.workflow.signals import waiting_for_signal
 from packs.core.workflow.state import (
     RunState,
     describe,
@@ -37,6 +39,7 @@ from packs.core.workflow.state import (
     failure,
     to_json_value,
 )
+from packs.core.workflow.steps import workflow_parent
 from packs.core.workflow.steps.base import StepExecutor
 from packs.core.workflow.steps.loop import CURSOR as LOOP_CURSOR
 from packs.core.workflow.steps.parallel import CURSOR as PARALLEL_CURSOR
@@ -136,13 +139,18 @@ class Engine:
         *,
         workspace_id: str | None = None,
         created_by_id: str | None = None,
+        parent: tuple[str, str] | None = None,
     ) -> ExecutionResult:
         """Start an execution; with an ``execution_id`` that exists already, answer its current result.
 
         ``workspace_id`` / ``created_by_id`` record who started it (the app's workflow API filters on them).
+        ``parent``: ``(execution id, step path)`` of the ``workflow`` step that starts this child execution.
         """
-        async with self._scope():
-            return await self._run(input, execution_id, workspace_id, created_by_id)
+        with workflow_parent.collecting() as woken:
+            async with self._scope():
+                result = await self._run(input, execution_id, workspace_id, created_by_id, parent)
+        await self._continue_parents(woken)
+        return result
 
     def new_execution(
         self,
@@ -177,6 +185,7 @@ class Engine:
         execution_id: str | None,
         workspace_id: str | None,
         created_by_id: str | None,
+        parent: tuple[str, str] | None = None,
     ) -> ExecutionResult:
         if execution_id is not None and (existing := await self.store.load(execution_id)) is not None:
             if existing.workflow_id != self.definition.id:
@@ -186,6 +195,8 @@ class Engine:
             return ExecutionResult.of(existing)
         first = self.definition.first_step
         execution = self.new_execution(input, execution_id, workspace_id=workspace_id, created_by_id=created_by_id)
+        if parent is not None:
+            workflow_parent.link(execution, *parent)
         await keep_definition(self.store, self.definition)
         started = self._entry(execution, first, Action.STARTED)
         await self.store.checkpoint(execution, [started])
@@ -195,8 +206,11 @@ class Engine:
 
     async def resume(self, execution_id: str, response: Any = None, approved: bool | None = None) -> ExecutionResult:
         """Continue a halted execution, giving it ``response`` and/or ``approved``."""
-        async with self._scope():
-            return await self._resume(execution_id, response, approved)
+        with workflow_parent.collecting() as woken:
+            async with self._scope():
+                result = await self._resume(execution_id, response, approved)
+        await self._continue_parents(woken)
+        return result
 
     async def _resume(self, execution_id: str, response: Any, approved: bool | None) -> ExecutionResult:
         execution = await self._load_own(execution_id)
@@ -232,8 +246,27 @@ class Engine:
         other process is running (a worker holds its lease). ``loaded``: the execution as just read
         (a worker's claim returns it), saving a read.
         """
-        async with self._scope():
-            return await self._recover(execution_id, loaded)
+        with workflow_parent.collecting() as woken:
+            async with self._scope():
+                result = await self._recover(execution_id, loaded)
+        await self._continue_parents(woken)
+        return result
+
+    async def _continue_parents(self, woken: list[str] | None) -> None:
+        """Drive the parents whose child ended in this call, each under its registered definition: no worker
+        around the call delivers them (a worker gathers them itself; docs/workflow-language.md, step type
+        ``workflow``). A parent whose workflow is not registered stays queued for a worker."""
+        for parent_id in woken or ():
+            parent = await self.store.load(parent_id)
+            definition = None if parent is None else settings.registry.get(parent.workflow_id)
+            if definition is None:
+                self.logger.warning("execution %s: its child ended; queued, its workflow is not registered", parent_id)
+                continue
+            engine = Engine(
+                definition, self.store, self.service_resolver, logger=self.logger, max_state_bytes=self.max_state_bytes
+            )
+            engine.listeners = self.listeners
+            await engine.recover(parent_id)
 
     async def _recover(self, execution_id: str, loaded: Execution | None = None) -> ExecutionResult:
         if loaded is not None and loaded.id == execution_id and loaded.workflow_id == self.definition.id:
@@ -241,8 +274,9 @@ class Engine:
         else:
             execution = await self._load_own(execution_id)
         if execution.status == Status.HALTED:
-            if waiting_approval(execution.halt_data) is not None or waiting_until(execution.halt_data) is not None:
-                # Only a decision moves an approval, and only its timer a wait: nothing to recover until then.
+            halt, _ = innermost(execution.halt_data)  # a sub-workflow waits as its child does
+            if waiting_approval(halt) is not None or waiting_until(halt) is not None or waiting_for_signal(halt):
+                # Only a decision moves an approval, its timer a wait, a signal a receive: nothing to recover yet.
                 return ExecutionResult.of(execution)
             return await self._resume(execution_id, None, None)
         if execution.status not in (Status.RUNNING, Status.PENDING):
@@ -508,11 +542,14 @@ class Engine:
             execution.recover_to = outcome.resume_step
             execution.ctx = state.ctx
             execution.updated_at = utcnow()
-            await self.store.checkpoint(execution, [*state.pending, entry])
+            await workflow_parent.checkpoint_end(self.store, execution, [*state.pending, entry])
             await self.emit(Event("step.halted", {"step_id": step.id, "data": data}))
             await self.emit(Event("workflow.halted", {"execution_id": execution.id, "halt": data}))
             return None
-        result = outcome.result if isinstance(outcome, Finish) else outcome.output
+        if isinstance(outcome, Finish):
+            result = workflow_parent.without_link(outcome.result, state.ctx)
+        else:
+            result = outcome.output
         output = to_json_value(result, f"step {step.id!r} output")
         entry_id = new_id()
         self.check_size(step.id, output, state.ctx, entry_id)
@@ -548,13 +585,13 @@ class Engine:
     async def _finish(self, state: RunState, result: Any, entries: list[Entry], step: StepDef | None = None) -> None:
         execution = state.execution
         execution.status = Status.COMPLETED
-        execution.result = result
+        execution.result = workflow_parent.without_link(result, state.ctx)
         execution.ctx = state.ctx
         execution.updated_at = utcnow()
-        await self.store.checkpoint(execution, entries)
+        await workflow_parent.checkpoint_end(self.store, execution, entries)
         if step is not None:
-            await self.emit(Event("step.completed", {"step_id": step.id, "output": result}))
-        await self.emit(Event("workflow.completed", {"execution_id": execution.id, "output": result}))
+            await self.emit(Event("step.completed", {"step_id": step.id, "output": execution.result}))
+        await self.emit(Event("workflow.completed", {"execution_id": execution.id, "output": execution.result}))
 
     async def _fail(self, state: RunState, message: str, entry: Entry | None) -> None:
         execution = state.execution
@@ -565,7 +602,7 @@ class Engine:
         if entry is None and execution.current_step and self.definition.has_step(execution.current_step):
             step = self.definition.step(execution.current_step)
             entry = self._entry(execution, step, Action.FAILED, error=message)
-        await self.store.checkpoint(execution, [*state.pending, *([entry] if entry else [])])
+        await workflow_parent.checkpoint_end(self.store, execution, [*state.pending, *([entry] if entry else [])])
         await self.emit(Event("workflow.failed", {"execution_id": execution.id, "error": message}))
 
     def _record(self, state: RunState, step: StepDef, action: Action, **fields: Any) -> Entry:

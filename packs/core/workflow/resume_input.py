@@ -13,6 +13,7 @@ import datetime
 from typing import Any
 
 from packs.core.workflow.errors import ExecutionStateError, ResumeInputError, StepError
+from packs.core.workflow.halts import innermost
 from packs.core.workflow.model import Execution, utcnow
 from packs.core.workflow.signals import waiting_for_signal
 from packs.core.workflow.state import to_json_value
@@ -44,15 +45,18 @@ def timed_out(approval: dict[str, Any], now: datetime.datetime | None = None) ->
 
 def check_resume(execution: Execution, response: Any, approved: Any) -> None:
     """:class:`ResumeInputError` unless ``response`` / ``approved`` fit what halted ``execution`` waits for."""
-    due = waiting_until(execution.halt_data)
+    halt, child = innermost(execution.halt_data)  # what a sub-workflow's child waits for, the parent waits for
+    of_child = "" if child is None else f" (its sub-workflow execution {child})"
+    due = waiting_until(halt)
     if due is not None and utcnow() < datetime.datetime.fromisoformat(due):
         raise ExecutionStateError(
-            f"execution {execution.id} is waiting until {due}; its timer resumes it then (cancel it to stop it)"
+            f"execution {execution.id}{of_child} is waiting until {due}; its timer resumes it then "
+            "(cancel it to stop it)"
         )
-    signal = waiting_for_signal(execution.halt_data)
+    signal = waiting_for_signal(halt)
     if signal is not None:
         raise ExecutionStateError(
-            f"execution {execution.id} is waiting for the signal {signal!r}; send it "
+            f"execution {execution.id}{of_child} is waiting for the signal {signal!r}; send it "
             f"(POST /api/v1/workflows/executions/{execution.id}/signals/{signal}) to go on, or cancel it"
         )
     details: dict[str, str] = {}

@@ -11,7 +11,9 @@
   lists an execution's signals in arrival order.
 - :func:`send_signal`: what the API and the CLI call: in one unit, lock the execution, refuse an
   ended one (:class:`~packs.core.workflow.errors.ExecutionStateError`), keep the signal, and when the
-  execution waits for that name turn its halt into a queued resume; the caller then delivers it.
+  execution waits for that name turn its halt into a queued resume; the caller then delivers it
+  (:attr:`Sent.execution_id`). An execution halted at a ``workflow`` step whose child (at any depth)
+  waits at a ``receive`` of that name passes the signal on: it is kept for, and wakes, that child.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 
 from packs.core.workflow.errors import ExecutionError, ExecutionNotFoundError, ExecutionStateError
+from packs.core.workflow.halts import innermost
 from packs.core.workflow.model import FINAL_STATUSES, Execution, Status, new_id, utcnow
 
 HALT_TYPE = "signal"
@@ -76,6 +79,12 @@ class Sent:
     repeated: bool
     woke: bool
 
+    @property
+    def execution_id(self) -> str:
+        """The execution the signal was kept for (a sub-workflow's child, when it was passed on): the one to
+        deliver when it ``woke``."""
+        return self.signal.execution_id
+
 
 async def received_signals(store: Any, execution_id: str) -> list[dict[str, Any]]:
     """The execution's signals in arrival order, as the execution API shows them (none without a signal store)."""
@@ -104,6 +113,8 @@ async def send_signal(
     except TypeError as error:
         raise ExecutionError(f"the payload is not JSON-serializable: {error}") from None
     async with store.unit():
+        if (routed := await _waiting_child(store, execution_id, name, idempotency_key)) is not None:
+            execution_id = routed  # the sub-workflow's child waits for it: the signal is the child's
         await store.lock_execution(execution_id)
         execution: Execution | None = await store.load(execution_id)
         if execution is None:
@@ -118,12 +129,30 @@ async def send_signal(
             return Sent(kept, repeated=True, woke=False)
         woke = False
         if execution.status == Status.HALTED and waiting_for_signal(execution.halt_data) == name:
-            woke = await _queue_resume(store, execution)
+            woke = await queue_woken(store, execution)
     return Sent(kept, repeated=False, woke=woke)
 
 
-async def _queue_resume(store: Any, execution: Execution) -> bool:
-    """Turn the execution halted at a ``receive`` into a queued resume (compare-and-set on ``halted``)."""
+async def _waiting_child(store: Any, execution_id: str, name: str, idempotency_key: str | None) -> str | None:
+    """The sub-workflow child (at any depth) that ``execution_id``, halted at a ``workflow`` step, waits on at a
+    ``receive`` of ``name``; ``None`` when it waits for no such child, or already kept a signal with this
+    ``idempotency_key`` (a repeat of a send it kept itself). Read without a lock: the child is locked next."""
+    execution: Execution | None = await store.load(execution_id)
+    if execution is None or execution.status != Status.HALTED:
+        return None
+    halt, child = innermost(execution.halt_data)
+    if child is None or waiting_for_signal(halt) != name:
+        return None
+    if idempotency_key is not None:
+        for kept in await store.signals_of(execution_id):
+            if kept.idempotency_key == idempotency_key:
+                return None
+    return child
+
+
+async def queue_woken(store: Any, execution: Execution) -> bool:
+    """Turn a halted execution (at a ``receive``, or a parent whose child ended) into a queued resume with nothing
+    to pass on, at its resume step: a compare-and-set on ``halted``; whether it did."""
     execution.current_step = execution.recover_to or execution.current_step
     execution.halt_data = None
     execution.recover_to = None

@@ -94,7 +94,7 @@ class SignalsController(Controller):
         signal_name, payload, idempotency = signal_request(name, await json_object(request), idempotency_key)
         sent = await send_signal(service.store, key, signal_name, payload, idempotency)
         if sent.woke:
-            await service.adapter.enqueue(key)
+            await service.adapter.enqueue(sent.execution_id)
         execution = await service.get(key, str(identity.workspace_id))
         if not sent.repeated:
             await audit(db_session, identity, "signal", key, {"signal": signal_name, "woke": sent.woke})

@@ -4,6 +4,9 @@ the app on SQLite and PostgreSQL with the inline queue and its timer sweep.
 A signal sent to an execution waiting at a ``receive`` wakes it; one sent before the step is reached waits
 for it; an ``Idempotency-Key`` makes a repeat a no-op; an ended execution answers 409, another workspace's
 404, a bad body 422. A retry's wait shows its due time in the execution and the failed attempt's entry.
+Sub-workflows that wait (docs/workflow-language.md): a ``wait`` one level down completes the parent on its
+own (a ``resume`` meanwhile is a 409 naming the child); a signal sent to the parent reaches the child's
+``receive``, and the parent completes with it.
 """
 
 from __future__ import annotations
@@ -148,3 +151,39 @@ async def test_after_its_retries_a_step_is_caught_with_the_error(
     error = done["output"]["gave_up"]
     assert (error["type"], error["step_id"], error["attempts"]) == ("RuntimeError", "check", 2)
     assert [e["attempt"] for e in done["entries"] if e["action"] == "failed"] == [1, 2]
+
+
+async def test_a_wait_in_a_sub_workflow_completes_the_parent_on_its_own(
+    client: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    waiting = await started(client, ada, "http_sub_wait", {"seconds": 3600})
+    halted = await wait_for(client, ada, waiting, {"halted"})
+    assert halted["halt"]["data"]["type"] == "workflow"
+    assert halted["halt"]["data"]["child"]["type"] == "wait"
+    resumed = await client.post(f"{EXECUTIONS}/{waiting}/resume", json={}, headers=auth(ada))
+    assert resumed.status_code == 409, resumed.text
+    child = halted["halt"]["data"]["child_execution_id"]
+    assert f"(its sub-workflow execution {child}) is waiting until" in resumed.json()["error"]
+    assert (await wait_for(client, ada, waiting, {"halted"}))["halt"] == halted["halt"]  # unchanged
+
+    execution_id = await started(client, ada, "http_sub_wait", {"seconds": 1})
+    done = await wait_for(client, ada, execution_id, {"completed"}, within=30)
+    assert done["output"] == {"child": {"waited": 1}}
+    child_steps = [e["action"] for e in done["entries"] if e["step_id"] == "child"]
+    assert child_steps == ["started", "halted", "started", "completed"]
+
+
+async def test_a_signal_to_the_parent_reaches_the_receive_in_its_sub_workflow(
+    client: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    execution_id = await started(client, ada, "http_sub_receive")
+    halted = await wait_for(client, ada, execution_id, {"halted"})
+    assert halted["halt"]["data"]["child"]["type"] == "signal"
+    url = f"{EXECUTIONS}/{execution_id}/signals/payment_received"
+    response = await client.post(url, json={"payload": {"amount": 42}}, headers=auth(ada))
+    assert response.status_code == 202, response.text
+    assert response.json()["data"]["woke"] is True
+    done = await wait_for(client, ada, execution_id, {"completed"}, within=30)
+    assert done["output"] == {"child": {"payment": {"amount": 42}}}
+    ended = await client.post(url, json={"payload": 1}, headers=auth(ada))
+    assert ended.status_code == 409, ended.text

@@ -88,7 +88,7 @@ async def decide(
 ) -> Decided:
     """Record a decision on the approval ``execution_id`` waits for; queue its resume when it settles it.
 
-    ``user_id`` ``None`` is an operator's decision, which settles the approval whatever its rules.
+    ``user_id`` ``None`` is an operator's decision, which settles the approval whatever its rules (and form).
     ``expected_halt``: the halt the caller checked its rights against (a decision never lands on a newer
     halt). :class:`ExecutionStateError` (nothing written) when the execution does not wait for this
     approval, it timed out or the user already decided (:class:`AlreadyDecidedError`);
@@ -100,7 +100,7 @@ async def decide(
     halt = halt_of(execution, approval)
     if expected_halt is not None and halt != expected_halt:
         raise ExecutionStateError(f"execution {execution_id} halted again meanwhile; decide on its new approval")
-    if approved:
+    if approved and user_id is not None:  # an operator's decision bypasses the rules, the form too
         form = approval.get("form")
         check_response(form if isinstance(form, dict) else None, response)
     async with store.unit():
@@ -139,23 +139,16 @@ def _quorum(approval: dict[str, Any]) -> int:
     return quorum if isinstance(quorum, int) and quorum >= 1 else 1
 
 
-async def record_operator_decision(
+async def decide_as_operator(
     store: QueueStore, execution_id: str, approved: bool, comment: str | None = None
-) -> Decision | None:
-    """Record an operator's decision (no user; it bypasses the rules) on the approval ``execution_id`` waits for,
-    before the caller resumes it in its own process; ``None`` (nothing written) when it waits for no approval that
-    can still be decided. The resume that follows finds the decision and records no other."""
+) -> Decided | None:
+    """An operator's decision (no user; it bypasses the rules) on the approval ``execution_id`` waits for: the
+    decision and the queued resume it settles, in one unit (:func:`decide`), or neither. ``None`` (nothing
+    written) when the execution waits for no approval that can still be decided: resume it as usual then."""
     execution = await load_execution(store, execution_id)
     approval = pending_approval(execution)
-    add = getattr(store, "add_decision", None)
-    if approval is None or timed_out(approval) or add is None:
+    if approval is None or timed_out(approval) or getattr(store, "add_decision", None) is None:
         return None
-    decision = Decision(
-        execution_id=execution.id,
-        step_id=str(approval.get("step_id") or execution.current_step),
-        halt_id=halt_of(execution, approval),
-        approved=approved,
-        comment=comment,
+    return await decide(
+        store, execution_id, approved=approved, comment=comment, expected_halt=halt_of(execution, approval)
     )
-    await add(decision)
-    return decision

@@ -34,6 +34,7 @@ from packs.core.workflow.engine import Engine
 from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Execution, ExecutionResult, Status, utcnow
 from packs.core.workflow.queue.catalog import DefinitionCatalog
+from packs.core.workflow.steps import workflow_parent
 from packs.core.workflow.stores.protocol import QueueStore
 from packs.core.workflow.timers import Timer, collecting
 
@@ -174,7 +175,11 @@ class Worker:
             engine = Engine(definition, self.store, self.service_resolver, logger=self.logger)
             async with LeaseKeeper(self.store, execution_id, self.owner, self.lease_seconds, self.logger) as keeper:
                 engine.should_stop = keeper.is_lost
-                with self.store.leased(execution_id, self.owner), collecting() as added_timers:
+                with (
+                    self.store.leased(execution_id, self.owner),
+                    collecting() as added_timers,
+                    workflow_parent.collecting(fresh=True) as woken,
+                ):
                     result = await engine.recover(execution_id, loaded=claimed)
         except LeaseLostError as lost:
             self.logger.info("execution %s: %s", execution_id, lost)
@@ -194,6 +199,7 @@ class Worker:
             await self._release(execution_id, delay)
             return None
         await self.store.release(execution_id, self.owner)
+        await self._deliver_parents(woken or [])
         if added_timers and self.timers_added is not None:
             try:
                 await self.timers_added(added_timers)
@@ -201,6 +207,18 @@ class Worker:
                 # The timer sweep of every worker fires them anyway.
                 self.logger.exception("execution %s: scheduling the delivery of its timers failed", execution_id)
         return result
+
+    async def _deliver_parents(self, woken: list[str]) -> None:
+        """Queue the parents whose sub-workflow child this run ended (docs/workflow-language.md, step type
+        ``workflow``); a delivery that fails is left to the recovery sweep (the parent is pending)."""
+        for parent_id in woken:
+            if self.requeue is None:
+                self.logger.info("execution %s: its child ended; queued for the recovery sweep", parent_id)
+                continue
+            try:
+                await self.requeue(parent_id, 0.0)
+            except Exception:
+                self.logger.exception("execution %s: delivering it after its child ended failed", parent_id)
 
     async def _release(self, execution_id: str, delay: float, requeue: bool = True) -> None:
         """Give the lease up, claimable again after ``delay``, and ask the queue to deliver it then."""
@@ -223,8 +241,9 @@ class Worker:
             "(a worker died or hit an error outside any step; see the workers' logs)"
         )
         execution.updated_at = utcnow()
-        with self.store.leased(execution.id, self.owner):
-            await self.store.checkpoint(execution, [])
+        with self.store.leased(execution.id, self.owner), workflow_parent.collecting(fresh=True) as woken:
+            await workflow_parent.checkpoint_end(self.store, execution, [])
         await self.store.release(execution.id, self.owner)
+        await self._deliver_parents(woken or [])
         self.logger.error("execution %s: %s", execution.id, execution.error)
         return ExecutionResult.of(execution)

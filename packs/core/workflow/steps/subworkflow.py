@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from packs.core.workflow.errors import StepError
-from packs.core.workflow.model import ExecutionResult, Status
+from packs.core.workflow.model import FINAL_STATUSES, ExecutionResult, Status
+from packs.core.workflow.steps import workflow_parent
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import WorkflowConfig
+from packs.core.workflow.steps.workflow_parent import child_halt
 
 if TYPE_CHECKING:
     from packs.core.workflow.state import RunState
@@ -19,7 +21,11 @@ CHILD_NAMESPACE = uuid.UUID("5b3f7c1e-0d5e-4c55-9a51-2f1f5c8d9e10")
 
 
 class WorkflowStep(StepExecutor):
-    """Completed child: its output; halted child: the parent halts; failed child: the step fails."""
+    """Completed child: its output; halted child: the parent halts; failed child: the step fails.
+
+    A child that goes on by itself (its timer fired, a signal came) resumes the parent when it ends
+    (:mod:`.workflow_parent`): the step, resumed, then reads the child's end instead of resuming it.
+    """
 
     type_name = "workflow"
 
@@ -28,27 +34,34 @@ class WorkflowStep(StepExecutor):
         engine = state.engine.child(settings.workflow_id)
         children: dict[str, str] = state.ctx.setdefault(CHILDREN, {})
         child_id = children.get(state.position)
-        if child_id is not None and state.resumed:
+        child = None if child_id is None or not state.resumed else await state.engine.store.load(child_id)
+        if child_id is not None and child is not None:
+            if child.status in FINAL_STATUSES:  # it ended on its own and woke this step
+                return self._outcome(state, ExecutionResult.of(child), settings)
+            if child.status != Status.HALTED:  # it runs on its own (woken meanwhile): its end wakes this step
+                return self.halt(child_halt(None, settings.workflow_id, child_id), resume_step=self.step.id)
             work = engine.resume(child_id, response=state.resume_response, approved=state.resume_approved)
         else:
             child_id = str(uuid.uuid5(CHILD_NAMESPACE, f"{state.execution.id}/{state.position}"))
             children[state.position] = child_id
-            work = engine.run(input=self.resolve(state, settings.input), execution_id=child_id)
-        result = await (asyncio.wait_for(work, settings.timeout) if settings.timeout else work)
+            work = engine.run(
+                input=self.resolve(state, settings.input),
+                execution_id=child_id,
+                parent=(state.execution.id, state.position),
+            )
+        with workflow_parent.driving(child_id):
+            result = await (asyncio.wait_for(work, settings.timeout) if settings.timeout else work)
         return self._outcome(state, result, settings)
 
     def _outcome(self, state: RunState, result: ExecutionResult, settings: WorkflowConfig) -> Outcome:
         if result.status == Status.HALTED:
-            data: dict[str, Any] = {
-                "type": "workflow",
-                "workflow_id": settings.workflow_id,
-                "child_execution_id": result.execution_id,
-                "child": result.halt.data if result.halt else {},
-            }
+            data = child_halt(result.halt.data if result.halt else None, settings.workflow_id, result.execution_id)
             if result.halt and result.halt.prompt:
                 data["prompt"] = result.halt.prompt
             return self.halt(data, resume_step=self.step.id)
         self._forget(state)
+        if result.status == Status.CANCELLED:
+            raise StepError(f"sub-workflow {settings.workflow_id!r} was cancelled")
         if result.status == Status.FAILED:
             raise StepError(f"sub-workflow {settings.workflow_id!r} failed: {result.error}")
         self.set_variable(state, settings.output, result.output)

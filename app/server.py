@@ -7,11 +7,11 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
-from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 
 from app.cli import OperatorCommands
 from app.database import database_config
+from app.logging_setup import logging_config
 from app.packs import load_configured_packs
 from app.plugin import PackflowPlugin
 from app.settings import Settings
@@ -52,14 +52,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=openapi_render_plugins(packs.features, packs.schemas, workflows.service.definitions),
         ),
         request_max_body_size=settings.max_body_bytes,
-        logging_config=LoggingConfig(
-            root={"level": "INFO", "handlers": ["queue_listener"]},
-            loggers={
-                "packflow": {"level": "INFO", "propagate": True},
-                "httpx": {"level": "WARNING", "propagate": True},
-                "saq": {"level": "WARNING", "propagate": True},
-            },
-            log_exceptions="debug",
-        ),
+        logging_config=logging_config(),
         debug=False,
     )

@@ -88,10 +88,10 @@ async def run_execution(ctx: Context, *, execution_id: str) -> None:
 
 
 async def fire_timers(ctx: Context) -> None:
-    """The SAQ job at a timer's due time: fire the due timers on this worker (the sweep does the same)."""
+    """The SAQ job at a due time: wake this worker's timer sweep (it fires what is due, and runs what that woke)."""
     sweeper: TimerSweeper | None = cast("dict[str, Any]", ctx).get(TIMERS_KEY)
     if sweeper is not None:
-        await sweeper.sweep()
+        sweeper.wake()
 
 
 class SAQAdapter:
@@ -134,16 +134,20 @@ class SAQAdapter:
         )
 
     async def schedule_timers(self, timers: list[Timer]) -> None:
-        """Queue a job at each timer's due time (SAQ's scheduled jobs, whole seconds, rounded up), one per timer."""
+        """Queue a job at each of these timers' due times (SAQ's scheduled jobs, whole seconds, rounded up).
+
+        One job per due second, whatever the number of timers due then (its key names the second: SAQ keeps
+        one queued job per key), since the job only wakes a worker's sweep, which fires every timer due.
+        """
         queue = await self.connect()
-        for timer in timers:
+        for second in sorted({math.ceil(timer.due_at.timestamp()) for timer in timers}):
             await queue.enqueue(
                 TIMERS_JOB_FUNCTION,
-                key=f"timer:{timer.id}",
+                key=f"timers:{self.name}:{second}",
                 timeout=60,
                 ttl=JOB_TTL_SECONDS,
                 retries=1,
-                scheduled=math.ceil(timer.due_at.timestamp()),
+                scheduled=second,
             )
 
     async def disconnect(self) -> None:
@@ -230,6 +234,9 @@ def build_worker(
     """A litestar-saq worker on the workflow queue, running ``concurrency`` executions at once; SAQ's sweep
     (stuck jobs of dead workers, expired jobs) runs every ``sweep_seconds``; ``timer_sweep`` fires durable timers."""
     startup, shutdown = worker_hooks(worker, sweeper, timer_sweep)
+    if timer_sweep is not None:
+        # What its timers wake, the worker runs itself (claim and lease as for a job), not one SAQ job each.
+        timer_sweep.run_here(worker.process, concurrency, claim_for=(worker.owner, worker.lease_seconds))
     # SAQ's own defaults but the sweep (its typing asks for every timer).
     timers: PartialTimersDict = {
         "schedule": 1,

@@ -191,6 +191,7 @@ async def measure_ours(server: PostgresServer, folder: Path, workers: int, args:
         "PACKFLOW_QUEUE": "saq",
         "PACKFLOW_PACKS": PACK,
         "PACKFLOW_AUTO_MIGRATE": "false",
+        "PACKFLOW_WORKER_CONCURRENCY": str(args.concurrency),  # the connection pool fits what runs at once
         "PYTHONPATH": os.pathsep.join(p for p in (str(folder), str(BENCH), str(REPO), base.get("PYTHONPATH", "")) if p),
         "PYTHONUNBUFFERED": "1",
         **extra,

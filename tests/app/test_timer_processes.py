@@ -6,6 +6,9 @@ See docs/workflow-language.md, Waits and durable timers.
   another worker, started after, wakes it on time and finishes it.
 - PostgreSQL, two SAQ workers sweeping together over executions whose waits all come due at once:
   every timer fires once, every execution completes, each wait step completes once.
+- PostgreSQL, SAQ workers: a worker that fired timers runs what they woke itself; SIGKILLed while it
+  holds some of those executions (one in its next step, one claimed and not started yet), another
+  worker finishes every one, each step once.
 - SQLite, the inline queue: the server is SIGKILLed during a wait and stays down past the due time;
   the timer fires when the next server starts (late, not lost).
 """
@@ -16,17 +19,21 @@ import asyncio
 import datetime
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar import Litestar
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import create_app
 from app.queue import SAQAdapter
 from app.settings import Settings, default_queue_url
+from app.workflows import WorkflowRuntime
 from packs.core import workflow as wf
 from packs.core.models import WorkflowTimer
 from tests.support.databases import migrate, postgres_database, sqlite_url
@@ -62,14 +69,18 @@ def env_for(url: str, fixture_packs: Path, **extra: str) -> dict[str, str]:
     )
 
 
-async def add_waiting(app: Litestar, user: dict[str, str], seconds: float, count: int = 1) -> list[str]:
+async def add_waiting(
+    app: Litestar, user: dict[str, str], seconds: float, count: int = 1, workflow: str = WORKFLOW, **inputs: float
+) -> list[str]:
     """Save ``count`` pending executions of the wait workflow, delivered to nobody yet."""
     runtime = runtime_of(app)
     runner = wf.AsyncRunner(
-        runtime.workflows[WORKFLOW].definition, runtime.store, HeldAdapter(), catalog=runtime.catalog
+        runtime.workflows[workflow].definition, runtime.store, HeldAdapter(), catalog=runtime.catalog
     )
     return [
-        await runner.run({"seconds": seconds}, workspace_id=user["workspace_id"], created_by_id=user["user_id"])
+        await runner.run(
+            {"seconds": seconds, **inputs}, workspace_id=user["workspace_id"], created_by_id=user["user_id"]
+        )
         for _ in range(count)
     ]
 
@@ -81,8 +92,8 @@ async def wait_until(engine: AsyncEngine, wanted: dict[str, int], within: float,
         await asyncio.sleep(0.1)
 
 
-async def audit(app: Litestar, execution_ids: list[str]) -> list[tuple[str, int, Any, Any]]:
-    """Per execution: status, completed ``pause`` entries, its timer's due and fired times."""
+async def audit(app: Litestar, execution_ids: list[str], step: str = "pause") -> list[tuple[str, int, Any, Any]]:
+    """Per execution: status, completed entries of ``step``, its timer's due and fired times."""
     store = runtime_of(app).store
     table = WorkflowTimer.__table__
     rows = []
@@ -91,7 +102,7 @@ async def audit(app: Litestar, execution_ids: list[str]) -> list[tuple[str, int,
             execution = await store.load(execution_id)
             assert execution is not None
             entries = await store.entries(execution_id)
-            pauses = [e for e in entries if e.step_id == "pause" and str(e.action) == "completed"]
+            pauses = [e for e in entries if e.step_id == step and str(e.action) == "completed"]
             statement = select(table.c.due_at, table.c.fired_at).where(table.c.execution_id == uuid.UUID(execution_id))
             timers = (await connection.execute(statement)).all()
             assert len(timers) == 1, f"execution {execution_id}: {len(timers)} timers"
@@ -104,15 +115,41 @@ def aware(value: Any) -> datetime.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
-async def wait_survives_the_workers_death(url: str, fixture_packs: Path, folder: Path) -> None:
+@dataclass
+class Scene:
+    """The app (to add executions and audit them) and the worker processes of a test on SAQ workers."""
+
+    app: Litestar
+    runtime: WorkflowRuntime
+    engine: AsyncEngine
+    env: dict[str, str]
+    processes: Processes
+    user: dict[str, str]
+
+    def parts(self) -> tuple[Litestar, WorkflowRuntime, AsyncEngine, dict[str, str], Processes, dict[str, str]]:
+        return self.app, self.runtime, self.engine, self.env, self.processes, self.user
+
+
+@asynccontextmanager
+async def saq_scene(url: str, fixture_packs: Path, folder: Path, **env: str) -> AsyncIterator[Scene]:
+    """An app on PostgreSQL with SAQ and the environment of its workers; every process killed at the end."""
     app = app_for(url, queue="saq", queue_url=default_queue_url(url))
     runtime, engine = runtime_of(app), engine_of(app)
     assert isinstance(runtime.adapter, SAQAdapter)
-    env = env_for(url, fixture_packs, PACKFLOW_QUEUE="saq")
     processes = Processes(folder)
     try:
         user = await make_user(app)
         await runtime.adapter.connect()
+        yield Scene(app, runtime, engine, env_for(url, fixture_packs, PACKFLOW_QUEUE="saq", **env), processes, user)
+    finally:
+        processes.kill_all()
+        await runtime.adapter.disconnect()
+        await engine.dispose()
+
+
+async def wait_survives_the_workers_death(url: str, fixture_packs: Path, folder: Path) -> None:
+    async with saq_scene(url, fixture_packs, folder) as scene:
+        app, runtime, engine, env, processes, user = scene.parts()
         first = processes.start("first", ["workflows", "worker", "--concurrency", "2"], env)
         await wait_for_owner(first, processes)
         [execution_id] = await add_waiting(app, user, 4)
@@ -129,10 +166,6 @@ async def wait_survives_the_workers_death(url: str, fixture_packs: Path, folder:
         execution = await runtime.store.load(execution_id)
         assert execution is not None
         assert execution.result == {"waited": 4}
-    finally:
-        processes.kill_all()
-        await runtime.adapter.disconnect()
-        await engine.dispose()
 
 
 @pytest.mark.postgres
@@ -146,14 +179,8 @@ TOGETHER = 40
 
 
 async def timers_due_together_fire_once(url: str, fixture_packs: Path, folder: Path) -> None:
-    app = app_for(url, queue="saq", queue_url=default_queue_url(url))
-    runtime, engine = runtime_of(app), engine_of(app)
-    assert isinstance(runtime.adapter, SAQAdapter)
-    env = env_for(url, fixture_packs, PACKFLOW_QUEUE="saq")
-    processes = Processes(folder)
-    try:
-        user = await make_user(app)
-        await runtime.adapter.connect()
+    async with saq_scene(url, fixture_packs, folder) as scene:
+        app, runtime, engine, env, processes, user = scene.parts()
         workers = [processes.start(f"worker-{n}", ["workflows", "worker", "--concurrency", "8"], env) for n in (1, 2)]
         for worker in workers:
             await wait_for_owner(worker, processes)
@@ -168,10 +195,6 @@ async def timers_due_together_fire_once(url: str, fixture_packs: Path, folder: P
         assert {(status, pauses) for status, pauses, _, _ in rows} == {("completed", 1)}
         assert all(fired is not None and aware(fired) >= aware(due) for _, _, due, fired in rows)
         assert all(worker.popen.poll() is None for worker in workers), processes.logs()
-    finally:
-        processes.kill_all()
-        await runtime.adapter.disconnect()
-        await engine.dispose()
 
 
 @pytest.mark.postgres
@@ -179,6 +202,58 @@ def test_timers_due_at_once_on_two_workers_each_fire_once(fixture_packs: Path, t
     with postgres_database() as url:
         migrate(url)
         asyncio.run(timers_due_together_fire_once(url, fixture_packs, tmp_path))
+
+
+NAPPING = 6
+NAP = "http_wait_nap"
+"""``tests/fixture_packs/workflows/http/http_wait_nap.yml``: start, wait ``$input.seconds``, call a nap of
+``$input.nap`` seconds, end."""
+
+
+async def held_by(engine: AsyncEngine, owner: str) -> list[tuple[str, str]]:
+    """``(status, current_step)`` of the executions under way whose lease ``owner`` holds."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT status, current_step FROM workflow_executions "
+                "WHERE lease_owner = :owner AND status IN ('pending', 'running') ORDER BY status"
+            ),
+            {"owner": owner},
+        )
+        return [(str(status), str(step)) for status, step in rows.all()]
+
+
+async def woken_executions_survive_the_worker(url: str, fixture_packs: Path, folder: Path) -> None:
+    async with saq_scene(url, fixture_packs, folder, PACKFLOW_REQUEUE_PENDING_SECONDS="1") as scene:
+        app, runtime, engine, env, processes, user = scene.parts()
+        # Concurrency 1: the sweep claims two woken executions at most (one to run, one ahead).
+        first = processes.start("first", ["workflows", "worker", "--concurrency", "1"], env)
+        owner = await wait_for_owner(first, processes)
+        execution_ids = await add_waiting(app, user, 3, NAPPING, workflow=NAP, nap=4)
+        for execution_id in execution_ids:
+            await runtime.adapter.enqueue(execution_id)
+        deadline = time.monotonic() + 60
+        # The first worker fired timers and holds what they woke: one napping, one claimed and not started.
+        while (held := await held_by(engine, owner)) != [("pending", "pause"), ("running", "nap")]:
+            assert time.monotonic() < deadline, f"held by the first worker: {held}\n{processes.logs()}"
+            await asyncio.sleep(0.05)
+        processes.sigkill(first)
+
+        second = processes.start("second", ["workflows", "worker", "--concurrency", "3"], env)
+        await wait_for_owner(second, processes)
+        await wait_until(engine, {"completed": NAPPING}, within=90, logs=processes.logs)
+        for step in ("pause", "nap"):
+            rows = await audit(app, execution_ids, step)
+            assert {(status, completed) for status, completed, _, _ in rows} == {("completed", 1)}, step
+        assert all(fired is not None for _, _, _, fired in rows)
+        assert second.popen.poll() is None, processes.logs()
+
+
+@pytest.mark.postgres
+def test_executions_a_killed_worker_woke_and_held_are_finished_by_another(fixture_packs: Path, tmp_path: Path) -> None:
+    with postgres_database() as url:
+        migrate(url)
+        asyncio.run(woken_executions_survive_the_worker(url, fixture_packs, tmp_path))
 
 
 async def timer_fires_after_downtime(url: str, fixture_packs: Path, folder: Path) -> None:

@@ -74,17 +74,32 @@ class TimerStore(Protocol):
     async def next_timer_due(self) -> datetime.datetime | None: ...
 
 
+ClaimFor = tuple[str, float]
+"""``(owner, lease_seconds)``: the worker a firing may claim the executions it wakes for."""
+
+
 @dataclass
 class Firing:
-    """What a handler is given beside its timer: the store, the firing time, and the deliveries to make."""
+    """What a handler is given beside its timer: the store, the firing time, and the deliveries to make.
+
+    ``claim_for`` (a worker's owner name and lease) is set when the sweeper runs what it wakes in its own
+    process: a handler may then take the woken executions' leases for that worker as it wakes them and hand
+    them over claimed (``deliver(execution_id, claimed=execution)``); one that does not is claimed as usual.
+    """
 
     store: Any
     now: datetime.datetime
     deliveries: list[str] = field(default_factory=list)
+    claim_for: ClaimFor | None = None
+    claimed: dict[str, Any] = field(default_factory=dict)
+    """The executions a handler claimed for ``claim_for``, by id (as the claim read them)."""
 
-    def deliver(self, execution_id: str) -> None:
-        """Have the queue deliver ``execution_id`` once the firing has committed."""
+    def deliver(self, execution_id: str, claimed: Any = None) -> None:
+        """Have the queue deliver ``execution_id`` once the firing has committed (``claimed``: the execution as
+        it was claimed for ``claim_for``)."""
         self.deliveries.append(execution_id)
+        if claimed is not None:
+            self.claimed[execution_id] = claimed
 
 
 TimerHandler = Callable[[Timer, Firing], Awaitable[None]]
@@ -138,6 +153,8 @@ class Fired:
 
     timers: list[Timer]
     deliveries: list[str]
+    claimed: dict[str, Any] = field(default_factory=dict)
+    """The delivered executions a handler claimed for the firing's ``claim_for``, by id."""
 
 
 async def fire_due(
@@ -147,6 +164,7 @@ async def fire_due(
     limit: int = 100,
     handlers: TimerHandlers | None = None,
     logger: logging.Logger | None = None,
+    claim_for: ClaimFor | None = None,
 ) -> Fired:
     """Claim and fire up to ``limit`` timers due at ``now`` (default: the clock's now), in one unit.
 
@@ -154,16 +172,16 @@ async def fire_due(
     else timer by timer. A kind's batch handler gets its timers together; other handlers one timer each.
     Each handler runs in a savepoint: one that raises undoes its own writes and its timers' claims, so
     they fire on a later call. The deliveries are for the caller to enqueue once this returns (the
-    unit has committed).
+    unit has committed); with ``claim_for`` (see :class:`Firing`) some may come claimed for that worker.
     """
     handlers = handlers or timer_handlers
     logger = logger or settings.defaults.logger
     moment = now or utcnow()
     fired: list[Timer] = []
-    firing = Firing(store, moment)
+    firing = Firing(store, moment, claim_for=claim_for)
     next_due = getattr(store, "next_timer_due", None)
     if next_due is not None and ((upcoming := await next_due()) is None or upcoming > moment):
-        return Fired(fired, firing.deliveries)  # nothing due: no unit, no write (outside any unit: a read only)
+        return Fired(fired, [])  # nothing due: no unit, no write (outside any unit: a read only)
     async with store.unit():
         claim_due = getattr(store, "claim_due_timers", None)
         if claim_due is not None:
@@ -183,7 +201,7 @@ async def fire_due(
                     for timer in group:
                         timer.fired_at = moment
                     fired.extend(group)
-    return Fired(fired, firing.deliveries)
+    return Fired(fired, firing.deliveries, firing.claimed)
 
 
 async def _release_unhandled(store: Any, claimed: list[Timer], handlers: TimerHandlers, logger: logging.Logger) -> None:
@@ -219,6 +237,8 @@ async def _fire(
                 assert handler is not None
                 await handler(group[0], firing)
     except Exception:
+        for execution_id in firing.deliveries[delivered:]:
+            firing.claimed.pop(execution_id, None)  # its claim rolled back with the savepoint
         del firing.deliveries[delivered:]
         logger.exception("timer(s) %s (%s): the handler failed; they stay due", [t.id for t in group], kind)
         if claimed_already:
@@ -252,6 +272,10 @@ def note_added(timer: Timer) -> None:
 Deliver = Callable[[str], Awaitable[None]]
 """How a sweeper hands an execution to the queue."""
 
+Run = Callable[[str, Any], Awaitable[object]]
+"""How a sweeper runs an execution in its own process: ``run(execution_id, claimed)``, a worker's ``process``
+(``claimed``: the execution as a handler claimed it for the worker, else ``None``)."""
+
 
 class TimerSweeper:
     """Fires due timers every ``resolution`` seconds (and at once when :meth:`wake` is called) in a background task.
@@ -259,6 +283,12 @@ class TimerSweeper:
     Every process that runs executions runs one (the app with the in-process queue, each worker
     with SAQ); several firing together are safe, since a claim succeeds once. Its first sweep fires
     whatever came due while every process was down.
+
+    By default what the timers woke goes to ``deliver`` (the queue). After :meth:`run_here` (a SAQ
+    worker) the sweeper runs it in this process instead, ``concurrency`` at a time, each through the
+    worker's claim and lease, and claims no more due timers than it has room for: several workers
+    share a burst of due timers, and one that dies after claiming leaves executions ``pending``
+    without a lease, which the recovery sweep of any live worker queues again.
     """
 
     def __init__(
@@ -282,16 +312,73 @@ class TimerSweeper:
         self._woken = asyncio.Event()
         self._delivering = asyncio.Semaphore(deliveries)
         """At most this many deliveries at once (each is a queue round trip)."""
+        self._run: Run | None = None
+        self._claim_for: ClaimFor | None = None
+        self._running = asyncio.Semaphore(1)
+        self._runs: set[asyncio.Task[None]] = set()
+        self._room = 0
+        """Executions this sweeper may still wake before some of those it runs finish (with :meth:`run_here`)."""
+        self._freed = asyncio.Event()
+        self._sweeping = asyncio.Lock()
+
+    def run_here(self, run: Run, concurrency: int, claim_for: ClaimFor | None = None) -> None:
+        """Run what the timers wake with ``run`` (e.g. the worker's ``process``), ``concurrency`` at once.
+
+        The sweeper wakes at most twice that many executions ahead (the second half waits for a free
+        slot, so the next claim is not a round trip away when one run ends). With ``claim_for`` (the
+        worker's owner and lease) handlers that can take the leases of what they wake as they wake it.
+        """
+        self._run = run
+        self._claim_for = claim_for
+        self._running = asyncio.Semaphore(concurrency)
+        self._room = 2 * concurrency
+
+    @property
+    def running(self) -> int:
+        """Executions woken here and not finished yet (with :meth:`run_here`)."""
+        return len(self._runs)
 
     async def sweep(self) -> list[Timer]:
-        """Fire every timer due now (batch after batch) and deliver what they woke; the timers fired."""
-        fired: list[Timer] = []
-        while True:
-            result = await fire_due(self.store, limit=self.batch, handlers=self.handlers, logger=self.logger)
-            fired.extend(result.timers)
-            await asyncio.gather(*(self._deliver(execution_id) for execution_id in dict.fromkeys(result.deliveries)))
-            if len(result.timers) < self.batch:
-                return fired
+        """Fire every timer due now (batch after batch) and deliver, or start, what they woke; the timers fired."""
+        async with self._sweeping:
+            fired: list[Timer] = []
+            while True:
+                limit = self.batch if self._run is None else await self._wait_for_room()
+                result = await fire_due(
+                    self.store, limit=limit, handlers=self.handlers, logger=self.logger, claim_for=self._claim_for
+                )
+                fired.extend(result.timers)
+                woken = list(dict.fromkeys(result.deliveries))
+                if self._run is None:
+                    await asyncio.gather(*(self._deliver(execution_id) for execution_id in woken))
+                else:
+                    for execution_id in woken:
+                        self._start(self._run, execution_id, result.claimed.get(execution_id))
+                if len(result.timers) < limit:
+                    return fired
+
+    async def _wait_for_room(self) -> int:
+        while self._room - len(self._runs) <= 0:
+            self._freed.clear()
+            await self._freed.wait()
+        return min(self.batch, self._room - len(self._runs))
+
+    def _start(self, run: Run, execution_id: str, claimed: Any) -> None:
+        task = asyncio.create_task(self._run_one(run, execution_id, claimed), name=f"timer-woken-{execution_id}")
+        self._runs.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._runs.discard(task)
+        self._freed.set()
+
+    async def _run_one(self, run: Run, execution_id: str, claimed: Any) -> None:
+        async with self._running:
+            try:
+                await run(execution_id, claimed)
+            except Exception:
+                # The execution is pending in the database: the recovery sweep queues it again.
+                self.logger.exception("execution %s: running it after its timer failed", execution_id)
 
     async def _deliver(self, execution_id: str) -> None:
         async with self._delivering:
@@ -318,16 +405,18 @@ class TimerSweeper:
             self._task = asyncio.create_task(self._sweep_forever(), name="workflow-timer-sweep")
 
     async def stop(self) -> None:
-        """Stop sweeping."""
-        if self._task is not None:
-            task, self._task = self._task, None
+        """Stop sweeping, and stop the runs it started (a worker's run hands its execution over when cancelled)."""
+        tasks = [] if self._task is None else [self._task]
+        self._task = None
+        tasks += list(self._runs)
+        for task in tasks:
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
 
     async def _sweep_forever(self) -> None:
         while True:

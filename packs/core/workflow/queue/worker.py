@@ -160,9 +160,26 @@ class Worker:
         self.timers_added: TimersAdded | None = None
         """Called with the timers a run added (e.g. to schedule a queue job at each due time), when set."""
 
-    async def process(self, execution_id: str) -> ExecutionResult | None:
-        """Claim and run ``execution_id``; ``None`` when it was not claimable or the attempt did not finish it."""
-        claimed = await self.store.claim(execution_id, self.owner, self.lease_seconds)
+    def _fresh(self, claimed: Execution) -> bool:
+        """Whether the lease ``claimed`` was read with has at least half a lease left."""
+        expires = claimed.lease_expires_at
+        return expires is not None and expires - utcnow() >= datetime.timedelta(seconds=self.lease_seconds / 2)
+
+    async def process(self, execution_id: str, claimed: Execution | None = None) -> ExecutionResult | None:
+        """Claim and run ``execution_id``; ``None`` when it was not claimable or the attempt did not finish it.
+
+        ``claimed``: the execution as already claimed for this worker (a timer sweep wakes and claims in one
+        statement): run without a claim of its own. With less than half of that lease left, it is first
+        extended, only if nobody claimed the execution since (``extend_claim``, a compare-and-set on the
+        expiry that claim wrote: another worker, or a job of this one, may have taken it over); else the
+        execution is claimed as usual.
+        """
+        if claimed is not None and claimed.lease_owner == self.owner and not self._fresh(claimed):
+            extend = getattr(self.store, "extend_claim", None)
+            kept = extend is not None and await extend(claimed, self.lease_seconds)
+            claimed = claimed if kept else None
+        if claimed is None or claimed.lease_owner != self.owner:
+            claimed = await self.store.claim(execution_id, self.owner, self.lease_seconds)
         if claimed is None:
             self.logger.debug(
                 "execution %s: not claimable by %s (finished, leased or unknown)", execution_id, self.owner

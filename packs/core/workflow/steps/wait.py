@@ -82,8 +82,9 @@ class WaitStep(StepExecutor):
         if due is not None and (state.resumed or utcnow() >= datetime.datetime.fromisoformat(due)):
             self._forget(state)
             cancel_timers = getattr(state.engine.store, "cancel_timers", None)
-            if cancel_timers is not None:  # resumed past its due time before the timer fired
+            if state.resumed and cancel_timers is not None:  # resumed past its due time, maybe before the timer fired
                 await cancel_timers(state.execution.id, kind=KIND)
+            # Else its timer fired (it queued the execution): nothing to cancel, and the step's unit stays empty.
             return self.continue_(output={"due_at": due, "woke_at": utcnow().isoformat()})
         due_at = self._due_at(state)
         now = utcnow()
@@ -118,8 +119,16 @@ class WaitStep(StepExecutor):
 
 async def wake(timers: list[Timer], firing: Firing) -> None:
     """The ``wait`` timers' handler: queue each execution that still halts at its timer, all in one statement
-    (``wake_waiting``) when the store can; the wait step then sees its due time passed and goes on."""
+    (``wake_waiting``) when the store can; the wait step then sees its due time passed and goes on. When the
+    firing claims for a worker (``firing.claim_for``), the same statement takes their leases for it
+    (``wake_and_claim_waiting``), so the worker runs them without a claim each."""
     waits = [(timer.execution_id, timer.id) for timer in timers if timer.execution_id is not None]
+    wake_and_claim = getattr(firing.store, "wake_and_claim_waiting", None)
+    if firing.claim_for is not None and wake_and_claim is not None:
+        owner, lease_seconds = firing.claim_for
+        for execution in await wake_and_claim(waits, firing.now, owner, lease_seconds):
+            firing.deliver(execution.id, claimed=execution)
+        return
     wake_waiting = getattr(firing.store, "wake_waiting", None)
     if wake_waiting is not None:
         for execution_id in await wake_waiting(waits, firing.now):

@@ -255,6 +255,28 @@ class MemoryStore(LeaseFence, MemorySignals):
 
     async def wake_waiting(self, waits: list[tuple[str, str]], now: datetime.datetime) -> list[str]:
         """Queue the executions that still halt at these ``(execution_id, timer_id)`` waits; those it changed."""
+        return [execution.id for execution in self._wake(waits, now, None, None)]
+
+    async def wake_and_claim_waiting(
+        self, waits: list[tuple[str, str]], now: datetime.datetime, owner: str, lease_seconds: float
+    ) -> list[Execution]:
+        """:meth:`wake_waiting`, taking each woken execution's lease for ``owner``; copies of them as claimed."""
+        expires = now + datetime.timedelta(seconds=lease_seconds)
+        return [copy.deepcopy(execution) for execution in self._wake(waits, now, owner, expires)]
+
+    async def extend_claim(self, claimed: Execution, lease_seconds: float) -> bool:
+        """Extend the lease ``claimed`` was read with if nobody claimed the execution since; whether it did."""
+        stored = self._executions.get(claimed.id)
+        if stored is None or stored.status != Status.PENDING:
+            return False
+        if (stored.lease_owner, stored.lease_expires_at) != (claimed.lease_owner, claimed.lease_expires_at):
+            return False
+        stored.lease_expires_at = utcnow() + datetime.timedelta(seconds=lease_seconds)
+        return True
+
+    def _wake(
+        self, waits: list[tuple[str, str]], now: datetime.datetime, owner: str | None, expires: datetime.datetime | None
+    ) -> list[Execution]:
         woken = []
         for execution_id, timer_id in waits:
             stored = self._executions.get(execution_id)
@@ -263,8 +285,8 @@ class MemoryStore(LeaseFence, MemorySignals):
             stored.status = Status.PENDING
             stored.current_step = stored.recover_to or stored.current_step
             stored.recover_to, stored.halt_data, stored.updated_at = None, None, now
-            stored.attempts, stored.lease_owner, stored.lease_expires_at = 0, None, None
-            woken.append(execution_id)
+            stored.attempts, stored.lease_owner, stored.lease_expires_at = (0 if owner is None else 1), owner, expires
+            woken.append(stored)
         return woken
 
     async def timers_of(self, execution_id: str) -> list[Timer]:

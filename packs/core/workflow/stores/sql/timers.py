@@ -17,9 +17,10 @@ import datetime
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, Update, delete, insert, select, update
 
 from packs.core.workflow.errors import ConfigError
+from packs.core.workflow.model import Execution, utcnow
 from packs.core.workflow.stores.sql.rows import aware, to_uuid, uuid_or_none
 from packs.core.workflow.stores.sql.units import Executor
 from packs.core.workflow.timers import Timer, note_added
@@ -36,6 +37,10 @@ class SQLTimers:
         _executions: Table
 
         def _session(self, write: bool = False) -> AbstractAsyncContextManager[Executor]: ...
+
+        def _read_columns(self, session: Executor) -> list[Any]: ...
+
+        def _from_row(self, row: Any, keys: tuple[str, ...] | None = None) -> Execution: ...
 
         @property
         def in_unit(self) -> bool: ...
@@ -139,11 +144,55 @@ class SQLTimers:
         One compare-and-set for the lot: each such execution becomes ``pending`` at its resume step (its halt
         cleared, no lease, attempts reset); the ids of those it changed.
         """
-        keys = [key for key in (uuid_or_none(execution_id) for execution_id, _ in waits) if key is not None]
-        if not keys:
+        statement = self._waking(waits, now, {"attempts": 0, "lease_owner": None, "lease_expires_at": None})
+        if statement is None:
             return []
+        async with self._session(write=True) as session:
+            woken = (await session.execute(statement.returning(self._executions.c.id))).scalars().all()
+        return [str(key) for key in woken]
+
+    async def wake_and_claim_waiting(
+        self, waits: list[tuple[str, str]], now: datetime.datetime, owner: str, lease_seconds: float
+    ) -> list[Execution]:
+        """:meth:`wake_waiting` that also takes each woken execution's lease for ``owner`` (its first attempt, as
+        a claim counts it), in the same statement; the executions as a claim reads them."""
+        lease = {
+            "attempts": 1,
+            "lease_owner": owner,
+            "lease_expires_at": now + datetime.timedelta(seconds=lease_seconds),
+        }
+        statement = self._waking(waits, now, lease)
+        if statement is None:
+            return []
+        async with self._session(write=True) as session:
+            rows = (await session.execute(statement.returning(*self._read_columns(session)))).all()
+        return [self._from_row(row._mapping) for row in rows]
+
+    async def extend_claim(self, claimed: Execution, lease_seconds: float) -> bool:
+        """Extend the lease ``claimed`` was read with (by :meth:`wake_and_claim_waiting`) if nobody claimed the
+        execution since: a compare-and-set on its owner and the expiry that claim wrote; whether it did."""
         table = self._executions
         statement = (
+            update(table)
+            .where(
+                table.c.id == to_uuid(claimed.id, "execution id"),
+                table.c.status == "pending",
+                table.c.lease_owner == claimed.lease_owner,
+                table.c.lease_expires_at == claimed.lease_expires_at,
+            )
+            .values(lease_expires_at=utcnow() + datetime.timedelta(seconds=lease_seconds))
+        )
+        async with self._session(write=True) as session:
+            result = await session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+    def _waking(self, waits: list[tuple[str, str]], now: datetime.datetime, lease: dict[str, Any]) -> Update | None:
+        """The compare-and-set of :meth:`wake_waiting` with the ``lease`` columns it writes (``None``: no waits)."""
+        keys = [key for key in (uuid_or_none(execution_id) for execution_id, _ in waits) if key is not None]
+        if not keys:
+            return None
+        table = self._executions
+        return (
             update(table)
             .where(
                 table.c.id.in_(keys),
@@ -156,15 +205,9 @@ class SQLTimers:
                 recover_to=None,
                 halt_data=None,
                 updated_at=now,
-                attempts=0,
-                lease_owner=None,
-                lease_expires_at=None,
+                **lease,
             )
-            .returning(table.c.id)
         )
-        async with self._session(write=True) as session:
-            woken = (await session.execute(statement)).scalars().all()
-        return [str(key) for key in woken]
 
     async def timers_of(self, execution_id: str) -> list[Timer]:
         """The execution's unfired timers, earliest first."""

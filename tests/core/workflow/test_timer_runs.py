@@ -1,0 +1,180 @@
+"""A timer sweep that runs what its timers woke in its own process (a SAQ worker's: ``TimerSweeper.run_here``).
+
+See docs/workflow-language.md, Waits and durable timers. On the memory store and the SQL store over
+SQLite and PostgreSQL, with a frozen clock: the ``wait`` timers' handler wakes and claims the
+executions in one statement (``wake_and_claim_waiting``), the sweeper runs them through the worker
+(no second claim while the lease has time left), and claims no more due timers than it has room for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import itertools
+from typing import Any
+
+from packs.core import workflow as wf
+from packs.core.workflow import clock
+from packs.core.workflow.model import utcnow
+from packs.core.workflow.timers import Firing, Timer, TimerHandlers, TimerSweeper
+
+START = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
+DELAY = 60
+
+
+def at(seconds: float) -> datetime.datetime:
+    return START + datetime.timedelta(seconds=seconds)
+
+
+def waiting_engine(store: Any) -> wf.Engine:
+    chain: list[dict[str, Any]] = [
+        {"id": "start", "type": "start"},
+        {"id": "pause", "type": "wait", "seconds": DELAY},
+        {"id": "done", "type": "end"},
+    ]
+    for current, following in itertools.pairwise(chain):
+        current["next"] = following["id"]
+    return wf.Engine(wf.load({"id": "waiting", "name": "Waiting", "steps": chain}), store=store)
+
+
+def worker_of(store: Any, engine: wf.Engine, lease_seconds: float = 30.0) -> wf.Worker:
+    catalog = wf.DefinitionCatalog(store, {engine.definition.id: engine.definition})
+    return wf.Worker(store, catalog, lease_seconds=lease_seconds)
+
+
+async def halted_waits(store: Any, count: int) -> tuple[wf.Engine, list[str]]:
+    engine = waiting_engine(store)
+    ids = []
+    for _ in range(count):
+        result = await engine.run(input={})
+        assert result.status == wf.Status.HALTED
+        ids.append(result.execution_id)
+    return engine, ids
+
+
+async def refuse(execution_id: str) -> None:
+    raise AssertionError(f"execution {execution_id} went to the queue; the sweeper was to run it here")
+
+
+async def settle(sweeper: TimerSweeper) -> None:
+    """Wait for the runs the sweeper started (generous: the machine may be loaded)."""
+    for _ in range(600):
+        if not sweeper.running:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{sweeper.running} runs still going after 30 s")
+
+
+async def test_wake_and_claim_wakes_only_what_still_halts_at_its_timer_and_takes_its_lease(store: Any) -> None:
+    with clock.frozen(START) as moment:
+        _, (woken, other) = await halted_waits(store, 2)
+        [timer] = await store.timers_of(woken)
+        moment.advance(seconds=DELAY)
+        claimed = await store.wake_and_claim_waiting(
+            [(woken, timer.id), (other, "not-its-timer")], now := at(DELAY), "worker-a", 30.0
+        )
+        assert [execution.id for execution in claimed] == [woken]
+        [execution] = claimed
+        assert (execution.status, execution.current_step, execution.halt_data) == (wf.Status.PENDING, "pause", None)
+        assert (execution.lease_owner, execution.attempts) == ("worker-a", 1)
+        assert execution.lease_expires_at == now + datetime.timedelta(seconds=30)
+        assert await store.claim(woken, "worker-b", 30.0) is None  # the lease is live
+        assert (await store.load(other)).status == wf.Status.HALTED
+        # Woken once: the same timer again finds it no longer halted there.
+        assert await store.wake_and_claim_waiting([(woken, timer.id)], now, "worker-b", 30.0) == []
+
+
+async def test_a_sweep_running_here_wakes_claims_and_runs_each_execution_once(store: Any) -> None:
+    with clock.frozen(START) as moment:
+        engine, ids = await halted_waits(store, 5)
+        moment.advance(seconds=DELAY)
+        worker = worker_of(store, engine)
+        sweeper = TimerSweeper(store, refuse)
+        sweeper.run_here(worker.process, 2, claim_for=(worker.owner, worker.lease_seconds))
+        fired = await sweeper.sweep()
+        await settle(sweeper)
+        assert len(fired) == 5
+        for execution_id in ids:
+            execution = await store.load(execution_id)
+            assert execution.status == wf.Status.COMPLETED
+            assert execution.attempts == 1  # claimed as it was woken, not claimed again by the worker
+            entries = [(e.step_id, str(e.action)) for e in await store.entries(execution_id)]
+            assert entries.count(("pause", "completed")) == 1
+        assert await store.timers_of(ids[0]) == []
+
+
+async def test_a_woken_execution_with_little_of_its_lease_left_has_it_extended_and_runs(store: Any) -> None:
+    with clock.frozen(START) as moment:
+        engine, [execution_id] = await halted_waits(store, 1)
+        [timer] = await store.timers_of(execution_id)
+        moment.advance(seconds=DELAY)
+        worker = worker_of(store, engine, lease_seconds=30.0)
+        [claimed] = await store.wake_and_claim_waiting([(execution_id, timer.id)], at(DELAY), worker.owner, 30.0)
+        moment.advance(seconds=20)  # 10 s left of 30: less than half
+        result = await worker.process(execution_id, claimed)
+    assert result is not None
+    assert result.status == wf.Status.COMPLETED
+    assert (await store.load(execution_id)).attempts == 1  # extended, not claimed again
+
+
+async def test_a_woken_execution_claimed_since_by_anyone_is_not_run_on_the_old_claim(store: Any) -> None:
+    with clock.frozen(START) as moment:
+        engine, ids = await halted_waits(store, 2)
+        moment.advance(seconds=DELAY)
+        worker = worker_of(store, engine, lease_seconds=30.0)
+        waits = [(execution_id, (await store.timers_of(execution_id))[0].id) for execution_id in ids]
+        stale = await store.wake_and_claim_waiting(waits, utcnow(), worker.owner, 30.0)
+        moment.advance(seconds=31)  # the leases expired while the claims waited for a free slot
+        # One taken over by another worker, one by a job of this same worker (same owner, a new lease).
+        assert await store.claim(ids[0], "other-worker", 30.0) is not None
+        assert await store.claim(ids[1], worker.owner, 30.0) is not None
+        for execution_id, claimed in zip(ids, stale, strict=True):
+            assert await worker.process(execution_id, claimed) is None
+        executions = [await store.load(execution_id) for execution_id in ids]
+    assert [(e.status, e.lease_owner, e.attempts) for e in executions] == [
+        (wf.Status.PENDING, "other-worker", 2),
+        (wf.Status.PENDING, worker.owner, 2),
+    ]
+
+
+async def test_a_sweep_running_here_claims_no_more_timers_than_it_has_room_for(store: Any) -> None:
+    handlers = TimerHandlers()
+
+    async def nudge(timer: Timer, firing: Firing) -> None:
+        firing.deliver(timer.payload["execution"])
+
+    handlers.register("nudge", nudge)
+    ids = [f"execution-{n}" for n in range(5)]
+    for n, execution_id in enumerate(ids):
+        await store.add_timer(Timer(kind="nudge", due_at=at(n), payload={"execution": execution_id}))
+    gate = asyncio.Event()
+    ran: list[str] = []
+    running: set[str] = set()
+    most = 0
+
+    async def run(execution_id: str, claimed: Any) -> None:
+        nonlocal most
+        running.add(execution_id)
+        most = max(most, len(running))
+        await gate.wait()
+        ran.append(execution_id)
+        running.discard(execution_id)
+
+    sweeper = TimerSweeper(store, refuse, handlers=handlers)
+    sweeper.run_here(run, 1)
+    with clock.frozen(at(10)):
+        sweep = asyncio.create_task(sweeper.sweep())
+        for _ in range(600):
+            if running:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        # Concurrency 1: one execution running, one woken ahead of it; the other three timers are still due.
+        assert (sweeper.running, len(running)) == (2, 1)
+        assert len(await store.due_timers(at(10))) == 3
+        assert not sweep.done()
+        gate.set()
+        await sweep
+        await settle(sweeper)
+    assert ran == ids
+    assert most == 1

@@ -6,7 +6,6 @@ bypasses the approval's rules; ``users create --role`` gives a membership its ro
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from packs.core.models import Membership, WorkflowDecision
-from tests.app.test_workflow_cli import PACKS, Cli
 from tests.support.harness import Harness, auth, harness_for, make_settings
-from tests.support.processes import REPO, environment
-from tests.support.workflow_http import EXECUTIONS, wait_for
+from tests.support.processes import Cli, cli_for
+from tests.support.workflow_http import EXECUTIONS, PACKS, wait_for
 
 pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
 
@@ -32,14 +30,7 @@ async def harness(database_url: str) -> Any:
 
 @pytest.fixture
 def cli(database_url: str, fixture_packs: Path) -> Cli:
-    return Cli(
-        environment(
-            database_url,
-            PACKFLOW_PACKS=",".join(PACKS),
-            PACKFLOW_AUTO_MIGRATE="false",
-            PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]),
-        )
-    )
+    return cli_for(database_url, fixture_packs, PACKS)
 
 
 async def decisions(harness: Harness, execution_id: str) -> list[Any]:

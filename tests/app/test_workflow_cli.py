@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,55 +21,10 @@ from sqlalchemy import select
 from packs.core.identity.accounts import IssuedToken
 from packs.core.models import WorkflowEntry, WorkflowExecution
 from tests.support.harness import Harness, auth, harness_for, make_settings
-from tests.support.processes import REPO, environment
-from tests.support.workflow_http import started, wait_for
+from tests.support.processes import Cli, cli_for
+from tests.support.workflow_http import EXECUTIONS, PACKS, started, wait_for
 
 pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
-
-PACKS = ("contacts_service", "pftest_workflow_http")
-EXECUTIONS = "/api/v1/workflows/executions"
-
-
-@dataclass(frozen=True)
-class Ran:
-    """A finished CLI command."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def result(self) -> dict[str, Any]:
-        """The JSON result on the last line of the output."""
-        payload: dict[str, Any] = json.loads(self.stdout.strip().splitlines()[-1])
-        return payload
-
-
-@dataclass
-class Cli:
-    """``litestar ...`` in a subprocess on the harness's database, with the fixture packs installed."""
-
-    env: dict[str, str]
-
-    async def __call__(self, *args: str) -> Ran:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "litestar",
-            *args,
-            cwd=REPO,
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 120)
-        assert process.returncode is not None
-        return Ran(process.returncode, out.decode(), err.decode())
-
-    async def ok(self, *args: str) -> dict[str, Any]:
-        ran = await self(*args)
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-        return ran.result
 
 
 @pytest.fixture
@@ -83,14 +35,7 @@ async def harness(database_url: str) -> Any:
 
 @pytest.fixture
 def cli(database_url: str, fixture_packs: Path) -> Cli:
-    return Cli(
-        environment(
-            database_url,
-            PACKFLOW_PACKS=",".join(PACKS),
-            PACKFLOW_AUTO_MIGRATE="false",
-            PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]),
-        )
-    )
+    return cli_for(database_url, fixture_packs, PACKS)
 
 
 async def stored(harness: Harness, execution_id: str) -> tuple[Any, ...]:

@@ -1,7 +1,9 @@
-"""Real ``litestar`` processes: the environment they get, one-shot commands, and a server on a free port."""
+"""Real ``litestar`` processes: the environment they get, one-shot commands (also awaited: :class:`Cli`), and a
+server on a free port."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,53 @@ def litestar(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Com
     if ok:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A finished CLI command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The JSON result on the last line of the output."""
+        return last_json_line(self.stdout)
+
+
+@dataclass
+class Cli:
+    """``litestar ...`` in a subprocess with ``env``, awaited (the test's event loop goes on meanwhile)."""
+
+    env: dict[str, str]
+
+    async def __call__(self, *args: str) -> Ran:
+        process = await asyncio.create_subprocess_exec(
+            *LITESTAR, *args, cwd=REPO, env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode is not None
+        return Ran(process.returncode, out.decode(), err.decode())
+
+    async def ok(self, *args: str) -> dict[str, Any]:
+        """Run the command; it must exit 0; its JSON result."""
+        ran = await self(*args)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        return ran.result
+
+
+def cli_for(database_url: str, fixture_packs: Path, packs: Sequence[str]) -> Cli:
+    """The CLI on ``database_url`` (already migrated) with ``packs`` enabled and the fixture packs importable."""
+    return Cli(
+        environment(
+            database_url,
+            PACKFLOW_PACKS=",".join(packs),
+            PACKFLOW_AUTO_MIGRATE="false",
+            PYTHONPATH=os.pathsep.join([str(fixture_packs), str(REPO)]),
+        )
+    )
 
 
 def litestar_in(folder: Path, fixture_packs: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:

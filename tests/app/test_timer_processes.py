@@ -30,66 +30,37 @@ from litestar import Litestar
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import create_app
 from app.queue import SAQAdapter
-from app.settings import Settings, default_queue_url
+from app.settings import default_queue_url
 from app.workflows import WorkflowRuntime
-from packs.core import workflow as wf
 from packs.core.models import WorkflowTimer
 from tests.support.databases import migrate, postgres_database, sqlite_url
-from tests.support.processes import REPO, environment, free_port
+from tests.support.processes import free_port
 from tests.support.workers import (
-    QUEUE_SETTINGS,
-    HeldAdapter,
     Processes,
+    add_held,
+    aware,
     engine_of,
     make_user,
     runtime_of,
     statuses,
     wait_for_owner,
 )
+from tests.support.workers import http_app as app_for
+from tests.support.workers import http_environment as env_for
+from tests.support.workers import wait_for_statuses as wait_until
 
 pytestmark = pytest.mark.processes
 
-PACKS = ("contacts_service", "pftest_workflow_http")
 WORKFLOW = "http_wait"
 """``tests/fixture_packs/workflows/http/http_wait.yml``: start, wait ``$input.seconds``, end."""
-
-
-def app_for(url: str, **overrides: Any) -> Litestar:
-    return create_app(Settings(database_url=url, packs=PACKS, auto_migrate=False, **overrides))
-
-
-def env_for(url: str, fixture_packs: Path, **extra: str) -> dict[str, str]:
-    return environment(
-        url,
-        PACKFLOW_PACKS=",".join(PACKS),
-        PYTHONPATH=f"{fixture_packs}:{REPO}",
-        **{**QUEUE_SETTINGS, "PACKFLOW_TIMER_RESOLUTION_SECONDS": "0.5", **extra},
-    )
 
 
 async def add_waiting(
     app: Litestar, user: dict[str, str], seconds: float, count: int = 1, workflow: str = WORKFLOW, **inputs: float
 ) -> list[str]:
     """Save ``count`` pending executions of the wait workflow, delivered to nobody yet."""
-    runtime = runtime_of(app)
-    runner = wf.AsyncRunner(
-        runtime.workflows[workflow].definition, runtime.store, HeldAdapter(), catalog=runtime.catalog
-    )
-    return [
-        await runner.run(
-            {"seconds": seconds, **inputs}, workspace_id=user["workspace_id"], created_by_id=user["user_id"]
-        )
-        for _ in range(count)
-    ]
-
-
-async def wait_until(engine: AsyncEngine, wanted: dict[str, int], within: float, logs: Any) -> None:
-    deadline = time.monotonic() + within
-    while (found := await statuses(engine)) != wanted:
-        assert time.monotonic() < deadline, f"statuses {found}, wanted {wanted}\n{logs()}"
-        await asyncio.sleep(0.1)
+    return await add_held(app, user, workflow, {"seconds": seconds, **inputs}, count)
 
 
 async def audit(app: Litestar, execution_ids: list[str], step: str = "pause") -> list[tuple[str, int, Any, Any]]:
@@ -108,11 +79,6 @@ async def audit(app: Litestar, execution_ids: list[str], step: str = "pause") ->
             assert len(timers) == 1, f"execution {execution_id}: {len(timers)} timers"
             rows.append((str(execution.status), len(pauses), timers[0][0], timers[0][1]))
     return rows
-
-
-def aware(value: Any) -> datetime.datetime:
-    moment = value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 @dataclass

@@ -13,7 +13,8 @@ included, runs in this process; on PostgreSQL the server's CPU is not in it).
     python bench/console.py [--database URL] [--executions N] [--steps N] [--requests N]
 
 Ends with ``RATIO console_list_vs_api <api time / page time> goal 0.5`` and
-``RATIO console_detail_vs_api <api time / page time> goal 0.5``.
+``RATIO console_detail_vs_api <api time / page time> goal 0.5``. ``--million`` measures the list at a million
+executions on PostgreSQL instead (``--database`` is then the server's admin URL; bench/console_scale.py).
 """
 
 from __future__ import annotations
@@ -151,7 +152,15 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=5000)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument(
+        "--million", action="store_true", help="the list at 1M executions on PostgreSQL (bench/console_scale.py)"
+    )
     args = parser.parse_args()
+    if args.million:
+        from console_scale import run_scale
+
+        asyncio.run(run_scale(args.database, args.requests))
+        return
     asyncio.run(run(args.database, args.executions, args.steps, args.requests))
 
 

@@ -1,4 +1,10 @@
-"""Reserved: filled by the work in progress on console lists (kept so revisions stay linear while work runs in parallel).
+"""The console's executions list at a million executions: indexes for the list filtered by workflow.
+
+- ``ix_workflow_executions_workspace_workflow`` (workspace, workflow, creation time, id): the list filtered
+  by workflow, newest first, by keyset pages;
+- ``ix_workflow_executions_workspace_workflow_status`` (workspace, workflow, status, creation time, id): the
+  list filtered by workflow and status, and the counts by status of a workflow's executions (each status
+  counted up to a cap by an index range; README, "The operations console").
 
 Revision ID: 0012
 Revises: 0011
@@ -9,15 +15,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from alembic import op
+
 revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+INDEXES = {
+    "ix_workflow_executions_workspace_workflow": ["workspace_id", "workflow_id", "created_at", "id"],
+    "ix_workflow_executions_workspace_workflow_status": ["workspace_id", "workflow_id", "status", "created_at", "id"],
+}
+
 
 def upgrade() -> None:
-    """Nothing yet."""
+    """Create the two indexes."""
+    for name, columns in INDEXES.items():
+        op.create_index(name, "workflow_executions", columns)
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """Drop them."""
+    for name in INDEXES:
+        op.drop_index(name, table_name="workflow_executions")

@@ -10,6 +10,9 @@ from packs.core.console.sessions import ConsoleUser
 from packs.core.workflow_api.approvals import ApprovalDesk, Decider
 from packs.core.workflow_api.service import WorkflowService
 
+PENDING_CAP = 99
+"""The pending approvals' count shows up to this many, then ``99+`` (it reads at most that many candidates)."""
+
 
 def decider_for(user: ConsoleUser) -> Decider:
     """The signed-in user as a decider: their email and their role in the workspace they act in."""
@@ -24,9 +27,11 @@ async def inbox_items(service: WorkflowService, user: ConsoleUser) -> list[dict[
     return items
 
 
-async def pending_count(service: WorkflowService, user: ConsoleUser) -> int:
-    """How many approvals the user may decide now."""
-    return len(await ApprovalDesk(service).inbox(str(user.workspace_id), decider_for(user)))
+async def pending_count(service: WorkflowService, user: ConsoleUser) -> str:
+    """How many approvals the user may decide now, as every page shows it: up to :data:`PENDING_CAP`, then
+    ``99+``."""
+    found = await ApprovalDesk(service).pending_count(str(user.workspace_id), decider_for(user), cap=PENDING_CAP + 1)
+    return f"{PENDING_CAP}+" if found > PENDING_CAP else str(found)
 
 
 __all__ = ["decider_for", "inbox_items", "pending_count"]

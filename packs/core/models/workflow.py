@@ -148,6 +148,16 @@ class WorkflowExecution(WorkflowBase):
         Index("ix_workflow_executions_schedule_created", "schedule_id", "created_at", "id"),
         # The console's counts by status and the status-filtered list (migration 0010).
         Index("ix_workflow_executions_workspace_status", "workspace_id", "status", "created_at", "id"),
+        # The list filtered by workflow, and by workflow and status, and a workflow's counts (migration 0012).
+        Index("ix_workflow_executions_workspace_workflow", "workspace_id", "workflow_id", "created_at", "id"),
+        Index(
+            "ix_workflow_executions_workspace_workflow_status",
+            "workspace_id",
+            "workflow_id",
+            "status",
+            "created_at",
+            "id",
+        ),
     )
 
     entries: Mapped[list[WorkflowEntry]] = relationship(

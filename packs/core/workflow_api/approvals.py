@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,19 +183,47 @@ class ApprovalDesk:
         items.sort(key=lambda item: (str(item["requested_at"]), item["execution_id"]))
         return items
 
+    async def pending_count(self, workspace_id: str, decider: Decider, *, cap: int) -> int:
+        """How many approvals ``decider`` may decide now (what :meth:`inbox` lists), counted up to ``cap``: the
+        count every console page shows reads at most the candidates it needs, and no decisions where the store
+        left out those the decider made (the SQL store's ``decided_in_page``)."""
+        if decider.role is None:
+            return 0
+        asking = MayDecide(decider.user_id, decider.email, decider.role)
+        filtered = bool(getattr(self.service.store, "decided_in_page", False))
+        count = 0
+        async for execution in self._candidates(workspace_id, asking, min(INBOX_PAGE, cap + 1)):
+            approval = pending_approval(execution)
+            if approval is None or timed_out(approval) or why_not(approval, decider) is not None:
+                continue
+            if not (filtered and approval is execution.halt_data and isinstance(approval.get("halt_id"), str)):
+                decisions = await decisions_of(self.service.store, halt_of(execution, approval))
+                if any(decision.user_id == decider.user_id for decision in decisions):
+                    continue
+            count += 1
+            if count >= cap:
+                break
+        return count
+
     async def _halted(self, workspace_id: str, asking: MayDecide | None) -> list[Execution]:
+        """Every one of :meth:`_candidates`."""
+        return [execution async for execution in self._candidates(workspace_id, asking)]
+
+    async def _candidates(
+        self, workspace_id: str, asking: MayDecide | None, per_page: int = INBOX_PAGE
+    ) -> AsyncIterator[Execution]:
         """The workspace's executions halted at an approval or at a sub-workflow (which may wait for one), and
         with ``asking`` only those whose approval that user may decide as far as the database can tell: one
         query by ``halt_data.type`` (and the rules), without their contexts, a page at a time until one is short
         (what Python drops afterwards never shortens what the database was asked for)."""
-        found: list[Execution] = []
         where = ExecutionFilter(workspace_id=workspace_id, waiting_for=APPROVAL_HALTS, may_decide=asking)
         after = None
         while True:
-            page = await self.service.store.page(where, limit=INBOX_PAGE, after=after, count=False, ctx_keys=())
-            found.extend(page.executions)
-            if len(page.executions) < INBOX_PAGE:
-                return found
+            page = await self.service.store.page(where, limit=per_page, after=after, count=False, ctx_keys=())
+            for execution in page.executions:
+                yield execution
+            if len(page.executions) < per_page:
+                return
             last = page.executions[-1]
             after = (last.created_at, last.id)
 

@@ -255,14 +255,17 @@ class WorkflowService:
         waiting_for: str | None = None,
         created_after: datetime.datetime | None = None,
         created_before: datetime.datetime | None = None,
+        cap: int | None = None,
     ) -> dict[str, int]:
         """How many of the workspace's executions matching the list's filters have each status (every status
-        present, 0 when none), created at or after ``created_after`` and before ``created_before``: one
-        ``GROUP BY`` on the SQL store."""
+        present, 0 when none), created at or after ``created_after`` and before ``created_before``: one query on
+        the SQL store; with ``cap``, a count over ``cap`` is ``cap + 1`` (each status read up to that many)."""
         where = ExecutionFilter(
             workflow_id=workflow_id, workspace_id=workspace_id, schedule_id=schedule_id, waiting_for=waiting_for
         )
-        found = await self.store.count_by_status(where, created_after=created_after, created_before=created_before)
+        found = await self.store.count_by_status(
+            where, created_after=created_after, created_before=created_before, cap=cap
+        )
         return {str(status): found.get(str(status), 0) for status in Status}
 
     async def resume(

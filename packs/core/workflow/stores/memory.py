@@ -183,9 +183,11 @@ class MemoryStore(LeaseFence, MemorySignals):
         *,
         created_after: datetime.datetime | None = None,
         created_before: datetime.datetime | None = None,
+        cap: int | None = None,
     ) -> dict[str, int]:
         """How many executions matching ``where`` (created at or after ``created_after``, before
-        ``created_before``) have each status; a status none has is absent."""
+        ``created_before``) have each status; a status none has is absent; with ``cap``, a count over ``cap``
+        is ``cap + 1``."""
         page = await self.page(where, limit=len(self._executions), count=False, ctx_keys=())
         counts: dict[str, int] = {}
         for execution in page.executions:
@@ -194,7 +196,7 @@ class MemoryStore(LeaseFence, MemorySignals):
             if created_before is not None and execution.created_at >= created_before:
                 continue
             counts[str(execution.status)] = counts.get(str(execution.status), 0) + 1
-        return counts
+        return counts if cap is None else {status: min(number, cap + 1) for status, number in counts.items()}
 
     async def save_definition(self, definition: WorkflowDef) -> None:
         """Keep the document of ``definition`` under its content hash."""

@@ -143,9 +143,11 @@ class QueueStore(Store, Protocol):
         *,
         created_after: datetime.datetime | None = None,
         created_before: datetime.datetime | None = None,
+        cap: int | None = None,
     ) -> dict[str, int]:
         """How many executions matching ``where`` have each status (a status none has may be absent), counting
-        only those created at or after ``created_after`` and before ``created_before``: one query on SQL."""
+        only those created at or after ``created_after`` and before ``created_before``: one query on SQL; with
+        ``cap``, a count over ``cap`` is answered as ``cap + 1`` (what the console shows as "cap+")."""
         ...
 
     async def save_definition(self, definition: WorkflowDef) -> None: ...

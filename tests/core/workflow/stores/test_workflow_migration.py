@@ -146,6 +146,11 @@ async def test_indexes(database_url: str) -> None:
         "ix_workflow_executions_workspace_created": (("workspace_id", "created_at", "id"), False),  # 0004
         "ix_workflow_executions_schedule_created": (("schedule_id", "created_at", "id"), False),  # 0009
         "ix_workflow_executions_workspace_status": (("workspace_id", "status", "created_at", "id"), False),  # 0010
+        "ix_workflow_executions_workspace_workflow": (("workspace_id", "workflow_id", "created_at", "id"), False),
+        "ix_workflow_executions_workspace_workflow_status": (
+            ("workspace_id", "workflow_id", "status", "created_at", "id"),
+            False,
+        ),  # 0012
     }
     assert tables["workflow_entries"]["indexes"] == {
         "ix_workflow_entries_execution_id": (("execution_id",), False),

@@ -53,14 +53,29 @@ async def count_by_status(
     *,
     created_after: datetime.datetime | None = None,
     created_before: datetime.datetime | None = None,
+    cap: int | None = None,
 ) -> dict[str, int]:
     """How many executions matching ``where`` (created at or after ``created_after``, before ``created_before``)
-    have each status, in one query; a status none has is absent."""
+    have each status, in one query; a status none has is absent.
+
+    With ``cap``, each status is counted up to ``cap + 1`` (more than ``cap`` answers ``cap + 1``): one limited
+    subquery per status, each an index range of the workspace's executions of that status, so that the counts
+    cost the same at a million executions as at ten thousand (a ``GROUP BY`` reads every matching row)."""
     conditions: list[Any] = filter_conditions(table, where)
     if created_after is not None:
         conditions.append(table.c.created_at >= created_after)
     if created_before is not None:
         conditions.append(table.c.created_at < created_before)
-    statement = select(table.c.status, func.count()).where(*conditions).group_by(table.c.status)
-    rows = (await session.execute(statement)).all()
-    return {str(status): int(number) for status, number in rows}
+    if cap is None:
+        statement = select(table.c.status, func.count()).where(*conditions).group_by(table.c.status)
+        rows = (await session.execute(statement)).all()
+        return {str(status): int(number) for status, number in rows}
+    statuses = [str(status) for status in Status]
+    counted = [
+        select(func.count())
+        .select_from(select(table.c.id).where(*conditions, table.c.status == status).limit(cap + 1).subquery())
+        .scalar_subquery()
+        for status in statuses
+    ]
+    row = (await session.execute(select(*counted))).one()
+    return {status: int(number) for status, number in zip(statuses, row, strict=True) if number}

@@ -25,6 +25,10 @@ DECISIONS_TABLE = "workflow_decisions"
 class SQLDecisions:
     """The decision methods of the SQL store (it provides ``_session`` and its executions table)."""
 
+    decided_in_page = True
+    """``page`` with :class:`~packs.core.workflow.stores.protocol.MayDecide` leaves out every execution halted at
+    an approval (not under a sub-workflow) that the user decided already (:mod:`.inbox`)."""
+
     if TYPE_CHECKING:
         _executions: Table
 

@@ -451,7 +451,7 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             conditions = filter_conditions(table, where, _dialect(session), self.decisions_table)
             rows_statement = rows_statement.where(*conditions)
             count_statement = select(func.count()).select_from(table).where(*conditions)
-            if self._change_log is not None:
+            if self._change_log is not None and (keys is None or keys):  # no ctx key asked: no change rows read
                 changes = self._change_log.column(_dialect(session), None if keys is None else tuple(keys))
                 rows_statement = rows_statement.add_columns(changes)
             rows = (await session.execute(rows_statement)).all()
@@ -472,11 +472,13 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         *,
         created_after: datetime.datetime | None = None,
         created_before: datetime.datetime | None = None,
+        cap: int | None = None,
     ) -> dict[str, int]:
-        """How many executions matching ``where`` (and the time range) have each status, one ``GROUP BY``."""
+        """How many executions matching ``where`` (and the time range) have each status, in one query; with
+        ``cap``, a count over ``cap`` is ``cap + 1`` (see :func:`~.counts.count_by_status`)."""
         async with self._session() as session:
             return await count_by_status(
-                session, self._executions, where, created_after=created_after, created_before=created_before
+                session, self._executions, where, created_after=created_after, created_before=created_before, cap=cap
             )
 
     async def save_definition(self, definition: WorkflowDef) -> None:

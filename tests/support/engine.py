@@ -1,11 +1,45 @@
-"""Helpers for tests of the workflow engine on its own (no app): a service resolver."""
+"""Helpers for tests of the workflow engine on its own (no app): a service resolver, the SQL store on an engine."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from packs.core.db import bind_session
+from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
+from packs.core.workflow.stores.sql import SQLStore
+
+WORKFLOW_TABLES = (
+    "workflow_timers",
+    "workflow_ctx_changes",
+    "workflow_entries",
+    "workflow_executions",
+    "workflow_definitions",
+)
+"""The engine's tables, each before the ones it refers to."""
+
 
 def resolver(**services: Any) -> Callable[[str], Any]:
     """A service resolver knowing exactly ``services``."""
     return services.get
+
+
+def sql_store(engine: AsyncEngine) -> SQLStore:
+    """The SQL store on ``engine`` with the app's workflow models, as the app builds it."""
+    return SQLStore(
+        async_sessionmaker(engine, expire_on_commit=False),
+        WorkflowExecution,
+        WorkflowEntry,
+        bind_session=bind_session,
+        definition_class=WorkflowDefinition,
+    )
+
+
+async def empty_workflow_tables(engine: AsyncEngine) -> None:
+    """Delete every row of :data:`WORKFLOW_TABLES` (a test's store starts empty)."""
+    async with engine.begin() as connection:
+        for table in WORKFLOW_TABLES:
+            await connection.execute(text(f"DELETE FROM {table}"))

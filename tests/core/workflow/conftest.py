@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.database import configure_engine
 from packs.core import workflow as wf
-from packs.core.db import bind_session
-from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
-from packs.core.workflow.stores.sql import SQLStore
 from tests.support.databases import migrate, postgres_database, sqlite_url
+from tests.support.engine import empty_workflow_tables, sql_store
 
 STORES = ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -40,19 +37,8 @@ async def store(store_backend: str | None) -> AsyncIterator[wf.Store]:
         yield wf.MemoryStore()
         return
     engine = configure_engine(create_async_engine(store_backend))
-    async with engine.begin() as connection:
-        await connection.execute(text("DELETE FROM workflow_timers"))
-        await connection.execute(text("DELETE FROM workflow_ctx_changes"))
-        await connection.execute(text("DELETE FROM workflow_entries"))
-        await connection.execute(text("DELETE FROM workflow_executions"))
-        await connection.execute(text("DELETE FROM workflow_definitions"))
-    yield SQLStore(
-        async_sessionmaker(engine, expire_on_commit=False),
-        WorkflowExecution,
-        WorkflowEntry,
-        bind_session=bind_session,
-        definition_class=WorkflowDefinition,
-    )
+    await empty_workflow_tables(engine)
+    yield sql_store(engine)
     await engine.dispose()
 
 

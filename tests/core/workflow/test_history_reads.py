@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
 from app.database import configure_engine
 from packs.core import workflow as wf
-from packs.core.db import bind_session
-from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
 from packs.core.workflow.stores.sql import SQLStore
+from tests.support.engine import empty_workflow_tables, sql_store
 
 RECORDED = 10_000
 
@@ -103,21 +102,11 @@ async def backend(store_backend: str | None) -> AsyncIterator[Backend]:
         yield Backend(memory, memory=memory)
         return
     engine = configure_engine(create_async_engine(store_backend))
-    async with engine.begin() as connection:
-        await connection.execute(text("DELETE FROM workflow_entries"))
-        await connection.execute(text("DELETE FROM workflow_executions"))
-        await connection.execute(text("DELETE FROM workflow_definitions"))
+    await empty_workflow_tables(engine)
     await engine.dispose()
     statements = Statements()
     capture(engine, statements)
-    store = SQLStore(
-        async_sessionmaker(engine, expire_on_commit=False),
-        WorkflowExecution,
-        WorkflowEntry,
-        bind_session=bind_session,
-        definition_class=WorkflowDefinition,
-    )
-    yield Backend(store, statements=statements)
+    yield Backend(sql_store(engine), statements=statements)
     await engine.dispose()
 
 

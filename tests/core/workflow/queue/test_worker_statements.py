@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.database import configure_engine
 from packs.core import workflow as wf
-from packs.core.db import bind_session
-from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
-from packs.core.workflow.stores.sql import SQLStore
 from tests.core.workflow.test_history_reads import Statements, capture
+from tests.support.engine import sql_store
 
 DOCUMENT: dict[str, Any] = {
     "id": "queued_calls",
@@ -78,14 +76,7 @@ async def backend(store_backend: str | None) -> AsyncIterator[Backend]:
     engine = configure_engine(create_async_engine(store_backend))
     statements = Statements()
     capture(engine, statements)
-    store = SQLStore(
-        async_sessionmaker(engine, expire_on_commit=False),
-        WorkflowExecution,
-        WorkflowEntry,
-        bind_session=bind_session,
-        definition_class=WorkflowDefinition,
-    )
-    yield Backend(store, engine.dialect.name, statements)
+    yield Backend(sql_store(engine), engine.dialect.name, statements)
     await engine.dispose()
 
 

@@ -14,7 +14,7 @@ and the workflow recovery sweep queues the execution of a dead worker again. So 
 row is still the one it read (the job's serialized bytes compare equal): a job its worker touched
 or finished meanwhile is left alone. A live worker whose job was swept (it did not touch it for a
 heartbeat) sees ``aborted`` and cancels it, as with SAQ's sweep. Deleting expired jobs and stats and
-the sweep lock are SAQ's.
+the sweep lock are SAQ's. The queue's other operations are one statement each (:mod:`app.saq_statements`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from litestar_saq import QueueConfig
 from psycopg.sql import SQL
 from saq.job import Job, Status
 from saq.queue.base import Queue
-from saq.queue.postgres import PostgresQueue
 from saq.utils import now, now_seconds
+
+from app.saq_statements import LeanPostgresQueue
 
 logger = logging.getLogger("saq")
 
@@ -35,8 +36,9 @@ StuckRow = tuple[str, bytes, str]
 """A job row the sweep read: ``(key, job, status)``."""
 
 
-class PackflowPostgresQueue(PostgresQueue):
-    """SAQ's PostgreSQL queue whose sweep finishes a stuck job at once, and only a job still stuck."""
+class PackflowPostgresQueue(LeanPostgresQueue):
+    """SAQ's PostgreSQL queue whose sweep finishes a stuck job at once, and only a job still stuck; each job
+    operation is one statement (:class:`~app.saq_statements.LeanPostgresQueue`)."""
 
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
         """Delete jobs and stats past their expiry and finish the stuck jobs (the keys of those finished).

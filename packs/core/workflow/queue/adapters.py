@@ -16,6 +16,11 @@ from packs.core.workflow import settings
 from packs.core.workflow.queue.worker import Worker
 
 
+def start_key(execution_id: str) -> str:
+    """The queue key of an execution's start delivery (also the recovery sweep's key of a pending execution)."""
+    return f"start:{execution_id}"
+
+
 @runtime_checkable
 class QueueAdapter(Protocol):
     """Delivers execution ids to workers."""

@@ -11,7 +11,7 @@ from packs.core.workflow.engine import Engine
 from packs.core.workflow.errors import ConfigError, ExecutionError
 from packs.core.workflow.language.definition import WorkflowDef
 from packs.core.workflow.model import Execution, ExecutionResult, Status, utcnow
-from packs.core.workflow.queue.adapters import InlineAdapter, QueueAdapter
+from packs.core.workflow.queue.adapters import InlineAdapter, QueueAdapter, start_key
 from packs.core.workflow.queue.catalog import DefinitionCatalog
 from packs.core.workflow.queue.control import cancel, queue_redrive, queue_resume
 from packs.core.workflow.queue.worker import Worker
@@ -19,11 +19,6 @@ from packs.core.workflow.stores.protocol import QueueStore, claimable
 
 SETTLED = frozenset({Status.COMPLETED, Status.HALTED, Status.FAILED, Status.CANCELLED})
 """Statuses ``wait`` returns on: the execution needs nothing more from a worker."""
-
-
-def start_key(execution_id: str) -> str:
-    """The queue key of an execution's start delivery."""
-    return f"start:{execution_id}"
 
 
 class AsyncRunner:

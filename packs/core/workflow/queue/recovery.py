@@ -7,7 +7,10 @@ delivery per attempt. A crashed execution is queued again only after the backoff
 Pending executions are queued again once they have waited longer than ``stale_after`` (their
 delivery was lost, e.g. a worker died between taking the job and claiming the execution) and, when
 the queue is not durable (the in-process one), at once by the first sweep of a process: a restarted
-app resumes what it was running.
+app resumes what it was running. A pending execution is queued again under the key of its start
+delivery: a queue that still holds that job, queued behind a backlog or taken by a worker, drops the
+new one instead of delivering the execution twice (a job taken by a worker that died is finished by
+the queue's own sweep a heartbeat later, and the next recovery sweep queues the execution then).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import logging
 
 from packs.core.workflow import settings
 from packs.core.workflow.model import Execution, Status, utcnow
-from packs.core.workflow.queue.adapters import QueueAdapter
+from packs.core.workflow.queue.adapters import QueueAdapter, start_key
 from packs.core.workflow.queue.worker import RetryPolicy, stop_task
 from packs.core.workflow.stores.protocol import QueueStore
 
@@ -57,13 +60,25 @@ class RecoverySweeper:
             return True
         return execution.updated_at + datetime.timedelta(seconds=self.stale_after) <= now
 
+    @staticmethod
+    def key(execution: Execution) -> str:
+        """The queue key of the delivery that recovers ``execution``.
+
+        A pending execution's outstanding delivery is its start (:func:`start_key`): a queue that still
+        holds that job, queued or running, drops this one, so a backlog older than ``stale_after`` is not
+        delivered twice. A crashed execution is queued once per attempt.
+        """
+        if execution.status == Status.PENDING:
+            return start_key(execution.id)
+        return f"recover:{execution.id}:{execution.attempts}"
+
     async def sweep(self, first_sweep: bool = False, limit: int = 500) -> list[str]:
         """Queue every execution that is due; their ids."""
         now = utcnow()
         queued = []
         for execution in await self.store.recoverable(now, limit=limit):
             if self.due(execution, now, first_sweep):
-                await self.adapter.enqueue(execution.id, key=f"recover:{execution.id}:{execution.attempts}")
+                await self.adapter.enqueue(execution.id, key=self.key(execution))
                 queued.append(execution.id)
         if queued:
             self.logger.info("recovery sweep queued %d execution(s) again", len(queued))

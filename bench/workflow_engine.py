@@ -21,8 +21,11 @@ temporary SQLite file and over a fresh PostgreSQL database created here and drop
    DBOS is not a project dependency: ``.venv/bin/pip install dbos`` (measured with 3.4.0) first;
    without it the script says so and prints only the floor ratios.
 
-Every side is warmed up first; rounds alternate the sides (in reversed order every other round)
-and the figures are medians over the rounds. Steps/s = steps executed / wall time.
+Every side is warmed up first; rounds alternate the sides (in reversed order every other round).
+Steps/s = steps executed / wall time. The engine-vs-floor ratio is the best round of each side (what
+else runs on the shared machine only slows a round down; the medians are printed beside it), with the
+CPU time per step of the whole process (both sides' driver threads included) for each; the DBOS
+figures are medians over the rounds.
 
     python bench/workflow_engine.py [--executions N] [--rounds R] [--floor-rounds R] [--warmup N]
                                     [--concurrency C] [--per-task K]
@@ -347,14 +350,22 @@ class DbosSide:
 Measure = Callable[[], Awaitable[float]]
 
 
-async def rounds(measures: dict[str, Measure], count: int) -> dict[str, float]:
-    """Median steps/s of each measure over ``count`` rounds, the order reversed every other round."""
-    results: dict[str, list[float]] = {name: [] for name in measures}
+async def samples(measures: dict[str, Measure], count: int) -> dict[str, list[tuple[float, float]]]:
+    """Steps/s and process CPU seconds of each measure's ``count`` rounds, the order reversed every other round."""
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in measures}
     names = list(measures)
     for index in range(count):
         for name in names if index % 2 == 0 else reversed(names):
-            results[name].append(await measures[name]())
-    return {name: statistics.median(values) for name, values in results.items()}
+            cpu = time.process_time()
+            rate = await measures[name]()
+            results[name].append((rate, time.process_time() - cpu))
+    return results
+
+
+async def rounds(measures: dict[str, Measure], count: int) -> dict[str, float]:
+    """Median steps/s of each measure over ``count`` rounds, the order reversed every other round."""
+    found = await samples(measures, count)
+    return {name: statistics.median(rate for rate, _ in values) for name, values in found.items()}
 
 
 async def engine_vs_floor(
@@ -368,7 +379,7 @@ async def engine_vs_floor(
         try:
             await side.sequential(args.warmup)
             await floor.sequential(args.warmup)
-            medians = await rounds(
+            found = await samples(
                 {
                     "engine": lambda: side.sequential(args.executions),
                     "floor": lambda: floor.sequential(args.executions),
@@ -379,11 +390,17 @@ async def engine_vs_floor(
             await floor.close()
     finally:
         await engine.dispose()
-    ratio = medians["engine"] / medians["floor"]
+    steps = args.executions * STEPS
+    best = {name: max(rate for rate, _ in values) for name, values in found.items()}
+    medians = {name: statistics.median(rate for rate, _ in values) for name, values in found.items()}
+    cpu = {name: min(seconds for _, seconds in values) / steps * 1e6 for name, values in found.items()}
+    ratio = best["engine"] / best["floor"]
     print(
-        f"{label:10} sequential  engine {medians['engine']:8.0f} steps/s   "
-        f"floor ({'aiosqlite' if label == 'sqlite' else 'asyncpg'} checkpoints) {medians['floor']:8.0f} steps/s   "
-        f"engine/floor {ratio:.3f}",
+        f"{label:10} sequential  engine {best['engine']:8.0f} steps/s (median {medians['engine']:6.0f}, "
+        f"CPU {cpu['engine']:5.0f} us/step)   floor ({'aiosqlite' if label == 'sqlite' else 'asyncpg'} checkpoints) "
+        f"{best['floor']:8.0f} steps/s (median {medians['floor']:6.0f}, CPU {cpu['floor']:5.0f} us/step)   "
+        f"engine/floor {ratio:.3f} (medians {medians['engine'] / medians['floor']:.3f}, "
+        f"CPU {cpu['floor'] / cpu['engine']:.3f})",
         flush=True,
     )
     return f"engine_vs_floor_{label}", ratio

@@ -565,11 +565,12 @@ class Engine:
         entries = [*state.pending, entry]
         self._advance(state, next_step, entries)
         await self.store.checkpoint(execution, entries)
-        await self.emit(Event("step.completed", {"step_id": step.id, "output": output}))
-        if next_step != FINISHED:
-            await self.emit(
-                Event("step.started", {"step_id": next_step, "step_type": self.definition.step(next_step).type})
-            )
+        if self.listeners:  # the events of every step: built only for someone listening
+            await self.emit(Event("step.completed", {"step_id": step.id, "output": output}))
+            if next_step != FINISHED:
+                await self.emit(
+                    Event("step.started", {"step_id": next_step, "step_type": self.definition.step(next_step).type})
+                )
         return next_step
 
     def _advance(self, state: RunState, next_step: str, entries: list[Entry]) -> None:

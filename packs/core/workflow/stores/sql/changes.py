@@ -59,6 +59,10 @@ class Written:
     execution_id: str
     next_seq: int
     pending_bytes: int
+    row: tuple[Any, ...] | None = None
+    """The driver values of the executions row's other columns as the SQLite writer last wrote them
+    (:data:`~.rows.UPDATED_ON_SAVE` but ``ctx``), so that its next update writes only those that changed;
+    ``None``: unknown, write them all."""
 
 
 @dataclass(slots=True)
@@ -73,6 +77,10 @@ class CtxWrite:
     """Delete the execution's change rows whose ``seq`` is below this (``None``: none)."""
     after: Written
     """The store's record once the write is committed."""
+    row_before: tuple[Any, ...] | None = None
+    """What the store knows the executions row's other columns hold (:attr:`Written.row`), ``None`` when it
+    does not: the context is new, or was marked :attr:`~packs.core.workflow.context.Context.whole` because a
+    write may have been rolled back."""
 
     @property
     def drop(self) -> bool:
@@ -104,10 +112,12 @@ class ChangeLog:
         if stored.execution_id != execution.id:
             return self.whole(execution)
         if not ctx.unsaved and not ctx.whole:
-            return CtxWrite(False, None, None, stored)
+            return CtxWrite(False, None, None, stored, stored.row)
+        before = None if ctx.whole else stored.row
         size = ctx.measure()
         if size < WHOLE_BELOW_BYTES:
-            return CtxWrite(True, None, stored.next_seq if stored.next_seq else None, self._after(stored, 0, 0))
+            drop = stored.next_seq if stored.next_seq else None
+            return CtxWrite(True, None, drop, self._after(stored, 0, 0), before)
         if ctx.whole:
             return self._base(ctx, key, stored)
         values: dict[str, Any] = {}
@@ -128,7 +138,7 @@ class ChangeLog:
         weight = len(msgspec.json.encode(changes)) + (0 if ref is None else len(ref[0]) + 16)
         if 2 * weight > size or stored.pending_bytes + weight > COMPACT_RATIO * size:
             # Most of the context changed, or the changes since the last base outweigh it: a new base.
-            return self._base(ctx, key, stored)
+            return self._base(ctx, key, stored, before)
         row = {
             "execution_id": key,
             "seq": stored.next_seq,
@@ -136,9 +146,9 @@ class ChangeLog:
             "entry_id": None if ref is None else uuid.UUID(ref[1]),
             "entry_key": None if ref is None else ref[0],
         }
-        return CtxWrite(False, row, None, self._after(stored, 1, stored.pending_bytes + weight))
+        return CtxWrite(False, row, None, self._after(stored, 1, stored.pending_bytes + weight), before)
 
-    def _base(self, ctx: Context, key: uuid.UUID, stored: Written) -> CtxWrite:
+    def _base(self, ctx: Context, key: uuid.UUID, stored: Written, before: tuple[Any, ...] | None = None) -> CtxWrite:
         """A base row: the whole context, from which a read starts (the rows before it are deleted).
 
         A large context is never written into the ``ctx`` column after the row was inserted: SQLite rewrites a
@@ -151,7 +161,7 @@ class ChangeLog:
             "entry_id": None,
             "entry_key": None,
         }
-        return CtxWrite(False, row, stored.next_seq, self._after(stored, 1, 0))
+        return CtxWrite(False, row, stored.next_seq, self._after(stored, 1, 0), before)
 
     def _after(self, stored: Written, rows: int, pending: int) -> Written:
         return Written(self, stored.execution_id, stored.next_seq + rows, pending)

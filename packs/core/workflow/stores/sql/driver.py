@@ -11,7 +11,7 @@ unit began it and commits or rolls it back. Values go through the columns' own b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import msgspec
@@ -89,7 +89,7 @@ class DriverWriter:
         marks = ", ".join(self._mark(n) for n in range(1, len(columns) + 1))
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
-    def _row(self, table: str, columns: list[str], values: dict[str, Any]) -> tuple[Any, ...]:
+    def _row(self, table: str, columns: Sequence[str], values: dict[str, Any]) -> tuple[Any, ...]:
         processors = self.processors[table]
         row = []
         for name in columns:

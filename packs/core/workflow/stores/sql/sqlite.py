@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Table, event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
@@ -107,7 +108,18 @@ def _forget_pending_begin(connection: Any) -> None:
 
 class SQLiteWriter(DriverWriter):
     """Checkpoints on SQLite through aiosqlite: BEGIN (deferred or our own), the statements and our own
-    COMMIT in one trip to the driver's thread."""
+    COMMIT in one trip to the driver's thread.
+
+    The update writes only the columns whose values changed since this store last wrote the execution
+    (:attr:`~.changes.CtxWrite.row_before`; all of them when that is not known): SQLite rewrites the
+    entries of every index on a column it assigns, even to the value it had, and ``status`` is in four.
+    """
+
+    def __init__(self, executions: Table, entries: Table, dialect: Dialect, changes: Table | None = None) -> None:
+        super().__init__(executions, entries, dialect, changes)
+        self.row_columns = tuple(self.keeping_ctx_columns)
+        """The columns an update compares with what was last written (all it writes but ``ctx``)."""
+        self.statements: dict[tuple[tuple[str, ...], bool, bool], str] = {}
 
     async def checkpoint(
         self,
@@ -123,7 +135,27 @@ class SQLiteWriter(DriverWriter):
         _, driver = await self._connections(connection)
         joined = connection.in_transaction()
         with_ctx = ctx_write is None or ctx_write.whole
-        parameters, entry_rows = self._parameters(values, rows, owner, with_ctx)
+        row = self._row(self.executions, self.row_columns, values)
+        before = None if ctx_write is None else ctx_write.row_before
+        if before is None:
+            names, assigned = self.row_columns, row
+        else:
+            changed = [
+                (name, value)
+                for name, value, old in zip(self.row_columns, row, before, strict=True)
+                if value != old or name == "updated_at"
+            ]
+            names, assigned = tuple(name for name, _ in changed), tuple(value for _, value in changed)
+        key = self._row(self.executions, ("id",), values)
+        parameters = (
+            *(self._row(self.executions, ("ctx",), values) if with_ctx else ()),
+            *assigned,
+            *key,
+            *(() if owner is None else (owner,)),
+        )
+        entry_rows = [self._row(self.entries, self.entry_columns, entry) for entry in rows]
+        if ctx_write is not None:
+            ctx_write.after.row = row  # a failed write marks the context whole, and the next writes every column
         begin = DEFERRED if not joined else connection.info.pop(BEGIN_PENDING, None)
         change = self._change_row(ctx_write)
         drop = None if ctx_write is None else ctx_write.drop_below
@@ -132,14 +164,24 @@ class SQLiteWriter(DriverWriter):
             driver._conn,
             begin,
             not joined,
+            self._update(names, with_ctx, owner is not None),
             parameters,
+            key[0],
+            owner,
             values,
             entry_rows,
-            owner is not None,
-            with_ctx,
             change,
             drop,
         )
+
+    def _update(self, names: tuple[str, ...], with_ctx: bool, leased: bool) -> str:
+        """The update of ``ctx`` (when ``with_ctx``) and ``names`` by id, fenced on the lease when ``leased``."""
+        found = self.statements.get((names, with_ctx, leased))
+        if found is None:
+            columns = ["ctx", *names] if with_ctx else list(names)
+            update_sql, leased_sql = self._update_sql(self.executions, columns)
+            found = self.statements[(names, with_ctx, leased)] = leased_sql if leased else update_sql
+        return found
 
     def _mark(self, position: int) -> str:
         return "?"
@@ -149,39 +191,35 @@ class SQLiteWriter(DriverWriter):
         connection: Any,
         begin: str | None,
         own: bool,
+        update_sql: str,
         parameters: tuple[Any, ...],
+        key: Any,
+        owner: str | None,
         values: dict[str, Any],
         entry_rows: list[tuple[Any, ...]],
-        leased: bool,
-        with_ctx: bool,
         change: tuple[Any, ...] | None,
         drop: int | None,
     ) -> None:
         """The checkpoint, run in aiosqlite's thread on the sqlite3 connection.
 
         ``begin``: the transaction's BEGIN to send first (``None``: it was sent); ``own``: the transaction is
-        this checkpoint's alone, so commit it (or roll it back) here too; ``leased``: the update is fenced on the lease
-        (its owner is the last parameter), and updating nothing means the lease was lost; ``with_ctx``:
-        the update writes the ``ctx`` column; ``change``: the change row to insert; ``drop``: delete the
-        execution's change rows below that ``seq``.
+        this checkpoint's alone, so commit it (or roll it back) here too; ``update_sql`` with ``parameters``:
+        the update of the row ``key``, fenced on the lease of ``owner`` when given (updating nothing then means
+        the lease was lost); ``change``: the change row to insert; ``drop``: delete the execution's change rows
+        below that ``seq``.
         """
         if begin is not None:
             connection.execute(begin)
         try:
-            if with_ctx:
-                update_sql = self.leased_update_sql if leased else self.update_sql
-            else:
-                update_sql = self.leased_update_keeping_ctx_sql if leased else self.update_keeping_ctx_sql
             if connection.execute(update_sql, parameters).rowcount == 0:
-                if leased:
-                    raise LeaseLostError(f"execution {parameters[-2]}: the lease of {parameters[-1]} was lost")
+                if owner is not None:
+                    raise LeaseLostError(f"execution {values['id']}: the lease of {owner} was lost")
                 # A new execution: its row holds the whole context, so no change row is needed.
                 connection.execute(
                     self.insert_execution_sql, self._row(self.executions, self.execution_columns, values)
                 )
             else:
                 if drop is not None:
-                    key = parameters[len(parameters) - (2 if leased else 1)]
                     connection.execute(self.drop_changes_sql, (key, drop))
                 if change is not None:
                     connection.execute(self.insert_change_sql, change)

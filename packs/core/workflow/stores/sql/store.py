@@ -308,6 +308,8 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             # In a scope, inside its unit's transaction or (outside any unit) as a transaction of its own.
             await self._driver_writer.checkpoint(scope, values, rows, owner, ctx_write)
             return
+        if ctx_write is not None:
+            ctx_write.after.row = None  # every column written: the driver writer's next update compares nothing
         async with self._session(write=True) as session:
             await self._write_execution(session, values, owner, with_ctx=ctx_write is None or ctx_write.whole)
             if rows:

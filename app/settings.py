@@ -43,6 +43,7 @@ CORE_KEYS = frozenset(
         "sweep_seconds",
         "requeue_pending_seconds",
         "timer_resolution_seconds",
+        "timer_retention_seconds",
         "console",
         "console_session_hours",
     }
@@ -98,6 +99,9 @@ class Settings:
     """``PACKFLOW_TIMER_RESOLUTION_SECONDS``: how often each process that runs executions fires the durable timers
     that came due (docs/workflow-language.md, Waits and durable timers): a timer fires at most about this late
     with no load."""
+    timer_retention_seconds: float = 3600.0
+    """``PACKFLOW_TIMER_RETENTION_SECONDS``: how long the row of a fired durable timer is kept (to inspect when it
+    fired) before the timer sweeps delete it (docs/workflow-language.md, Waits and durable timers)."""
     console: bool = True
     """``PACKFLOW_CONSOLE``: serve the operations console at ``/console`` (README, "The operations console")."""
     console_session_hours: float = 12.0
@@ -166,6 +170,7 @@ class Settings:
             sweep_seconds=read.positive_float("sweep_seconds", 5.0),
             requeue_pending_seconds=read.positive_float("requeue_pending_seconds", 10.0),
             timer_resolution_seconds=read.positive_float("timer_resolution_seconds", 0.5),
+            timer_retention_seconds=read.positive_float("timer_retention_seconds", 3600.0),
             console=read.boolean("console", True),
             console_session_hours=read.positive_float("console_session_hours", 12.0),
             pack_settings=pack_settings,

@@ -226,6 +226,7 @@ def configure_workflows(
         store,
         lambda execution_id: adapter.enqueue(execution_id),
         resolution=settings.timer_resolution_seconds,
+        retention=settings.timer_retention_seconds,
         logger=logger,
     )
     # SAQ delivers a job at each due time; in-process, the sweep wakes itself then.

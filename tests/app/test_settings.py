@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from app import create_app
 from app.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
 
 
@@ -64,11 +66,23 @@ def test_the_queue_is_inline_by_default() -> None:
     assert (settings.queue, settings.queue_url, settings.queue_name) == ("inline", None, "packflow-workflows")
     assert (settings.worker_concurrency, settings.lease_seconds, settings.max_attempts) == (10, 30.0, 5)
     assert (settings.retry_backoff_seconds, settings.sweep_seconds) == (1.0, 5.0)
-    assert settings.timer_resolution_seconds == 0.5
+    assert (settings.timer_resolution_seconds, settings.timer_retention_seconds) == (0.5, 3600.0)
 
 
 def test_the_timer_resolution_is_a_setting() -> None:
     assert Settings.from_env({"PACKFLOW_TIMER_RESOLUTION_SECONDS": "0.1"}).timer_resolution_seconds == 0.1
+
+
+def test_the_retention_of_fired_timers_is_a_setting_and_the_apps_sweep_uses_it(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"PACKFLOW_TIMER_RETENTION_SECONDS": "60", "PACKFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
+    )
+    assert settings.timer_retention_seconds == 60.0
+    timers = create_app(settings).state.workflows.timers
+    assert timers is not None
+    assert timers.retention == 60.0
+    with pytest.raises(SettingsError, match="PACKFLOW_TIMER_RETENTION_SECONDS"):
+        Settings.from_env({"PACKFLOW_TIMER_RETENTION_SECONDS": "0"})
 
 
 def test_the_saq_queue_lives_in_the_postgresql_database_unless_told_otherwise() -> None:

@@ -1,8 +1,9 @@
 """Durable timers: the ``workflow_timers`` table (docs/workflow-language.md, Waits and durable timers; migration 0007).
 
 The columns are the engine's :class:`packs.core.workflow.timers.Timer` fields. Unfired timers are
-found by due time through a partial index (``fired_at IS NULL``); a timer of an execution goes
-with it (``ON DELETE CASCADE``).
+found by due time through a partial index (``fired_at IS NULL``), fired ones by firing time through
+another (``fired_at IS NOT NULL``, migration 0011: the purge of fired timers past their retention);
+a timer of an execution goes with it (``ON DELETE CASCADE``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from packs.core.models.workflow import EMPTY_JSON_OBJECT, JsonOrNull, WorkflowBa
 
 UNFIRED = text("fired_at IS NULL")
 """The rows the due-time index covers."""
+FIRED = text("fired_at IS NOT NULL")
+"""The rows the firing-time index covers (what the purge deletes, oldest first)."""
 
 
 class WorkflowTimer(WorkflowBase):
@@ -43,4 +46,5 @@ class WorkflowTimer(WorkflowBase):
 
     __table_args__ = (
         Index("ix_workflow_timers_unfired_due", "due_at", postgresql_where=UNFIRED, sqlite_where=UNFIRED),
+        Index("ix_workflow_timers_fired_at", "fired_at", postgresql_where=FIRED, sqlite_where=FIRED),
     )

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -46,6 +47,15 @@ from packs.core.workflow.model import new_id, utcnow
 
 DEFAULT_RESOLUTION_SECONDS = 0.5
 """How often a process looks for due timers by default: a timer fires at most about this late with no load."""
+
+DEFAULT_RETENTION_SECONDS = 3600.0
+"""How long a fired timer's row is kept by default (for inspection) before a sweep purges it."""
+
+PURGE_EVERY_SECONDS = 60.0
+"""How often, at most, a sweeper purges the fired timers past their retention."""
+
+PURGE_BATCH = 1000
+"""Fired timers deleted per statement of a purge."""
 
 
 @dataclass
@@ -301,11 +311,18 @@ class TimerSweeper:
         deliveries: int = 16,
         handlers: TimerHandlers | None = None,
         logger: logging.Logger | None = None,
+        retention: float | None = DEFAULT_RETENTION_SECONDS,
+        purge_every: float = PURGE_EVERY_SECONDS,
     ) -> None:
         self.store = store
         self.deliver = deliver
         self.resolution = resolution
         self.batch = batch
+        self.retention = retention
+        """Seconds a fired timer's row is kept before :meth:`purge` deletes it (``None``: kept for ever)."""
+        self.purge_every = purge_every
+        """The running sweeper purges at most this often (its first sweep purges too)."""
+        self._purged_at: float | None = None
         self.handlers = handlers
         self.logger = logger or settings.defaults.logger
         self._task: asyncio.Task[None] | None = None
@@ -388,6 +405,44 @@ class TimerSweeper:
                 # The execution is pending in the database: the recovery sweep queues it again.
                 self.logger.exception("execution %s: delivering it after its timer failed", execution_id)
 
+    async def purge(self) -> int:
+        """Delete the timers fired more than ``retention`` seconds ago (batch after batch); how many.
+
+        Nothing reads a fired timer but people inspecting the table (an execution's unfired timers are its due
+        times): without a purge the table would keep every wake-up ever fired.
+        """
+        purge = getattr(self.store, "purge_fired_timers", None)
+        if self.retention is None or purge is None:
+            return 0
+        before = utcnow() - datetime.timedelta(seconds=self.retention)
+        purged = 0
+        while (count := await purge(before, PURGE_BATCH)) > 0:
+            purged += count
+            if count < PURGE_BATCH:
+                break
+        return purged
+
+    async def tick(self) -> list[Timer]:
+        """One turn of the running sweeper: :meth:`sweep`, then :meth:`purge` if ``purge_every`` has passed since
+        the last (a failure of either is logged: the next tick tries again); the timers fired."""
+        fired: list[Timer] = []
+        try:
+            fired = await self.sweep()
+        except Exception:
+            self.logger.exception("timer sweep failed; trying again in %.1fs", self.resolution)
+        await self._purge_when_due()
+        return fired
+
+    async def _purge_when_due(self) -> None:
+        now = time.monotonic()
+        if self._purged_at is not None and now - self._purged_at < self.purge_every:
+            return
+        self._purged_at = now
+        try:
+            await self.purge()
+        except Exception:
+            self.logger.exception("purging the fired timers failed; trying again in %.0fs", self.purge_every)
+
     def wake(self) -> None:
         """Sweep now instead of at the next tick."""
         self._woken.set()
@@ -420,10 +475,7 @@ class TimerSweeper:
 
     async def _sweep_forever(self) -> None:
         while True:
-            try:
-                await self.sweep()
-            except Exception:
-                self.logger.exception("timer sweep failed; trying again in %.1fs", self.resolution)
+            await self.tick()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), self.resolution)
             self._woken.clear()

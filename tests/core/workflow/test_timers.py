@@ -260,3 +260,60 @@ async def test_the_running_sweeper_fires_a_timer_within_its_resolution(store: An
         await sweeper.stop()
     assert fired_at, "the timer did not fire within 5 s"
     assert datetime.timedelta(0) <= fired_at[0] - due < datetime.timedelta(seconds=1)
+
+
+async def test_fired_timers_past_their_retention_are_purged_oldest_first(store: Any) -> None:
+    execution_id = await saved_execution(store)
+    old = Timer(kind="wait", due_at=at(1), execution_id=execution_id)
+    recent = Timer(kind="wait", due_at=at(2))
+    unfired = Timer(kind="wait", due_at=at(0))  # due long ago and never fired: a purge leaves it
+    for timer in (old, recent, unfired):
+        await store.add_timer(timer)
+    assert await store.claim_timer(old.id, at(10))
+    assert await store.claim_timer(recent.id, at(50))
+
+    assert await store.purge_fired_timers(at(10)) == 0  # fired at 10: not before 10
+    assert await store.purge_fired_timers(at(60), limit=1) == 1
+    assert await store.purge_fired_timers(at(40)) == 0  # the oldest went first: what is left fired at 50
+    assert await store.purge_fired_timers(at(60)) == 1
+    assert await store.purge_fired_timers(at(10_000)) == 0
+    assert [t.id for t in await store.due_timers(at(100))] == [unfired.id]
+    await store.unclaim_timers([old.id, recent.id])  # gone: nothing comes back
+    assert [t.id for t in await store.due_timers(at(100))] == [unfired.id]
+
+
+async def test_the_sweeper_purges_the_timers_fired_longer_ago_than_its_retention(store: Any) -> None:
+    handlers = TimerHandlers()
+    fired: list[str] = []
+
+    async def note(timer: Timer, firing: Firing) -> None:
+        fired.append(timer.id)
+
+    async def deliver(execution_id: str) -> None:
+        pass
+
+    handlers.register("note", note)
+    timer = Timer(kind="note", due_at=at(1))
+    await store.add_timer(timer)
+    sweeper = TimerSweeper(store, deliver, handlers=handlers, retention=3600, purge_every=0)
+    with clock.frozen(at(10)) as moment:
+        assert [t.id for t in await sweeper.tick()] == [timer.id]
+        moment.advance(seconds=3600)
+        assert await sweeper.purge() == 0  # fired exactly 3600 s ago: kept
+        moment.advance(seconds=1)
+        await sweeper.tick()
+        assert await store.purge_fired_timers(at(100_000)) == 0  # the tick purged it
+    await store.unclaim_timers([timer.id])
+    assert await store.due_timers(at(100_000)) == []
+    assert fired == [timer.id]
+
+    # At most one purge per purge_every, and none without a retention.
+    later = Timer(kind="note", due_at=at(1))
+    await store.add_timer(later)
+    throttled = TimerSweeper(store, deliver, handlers=handlers, retention=1, purge_every=3600)
+    with clock.frozen(at(10)) as moment:
+        await throttled.tick()  # fires it; the first tick purges (nothing old enough yet)
+        moment.advance(seconds=10)
+        await throttled.tick()
+        assert await TimerSweeper(store, deliver, retention=None).purge() == 0
+        assert await store.purge_fired_timers(at(100_000)) == 1  # the second tick did not purge

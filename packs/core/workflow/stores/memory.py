@@ -291,6 +291,16 @@ class MemoryStore(LeaseFence, MemorySignals):
             woken.append(stored)
         return woken
 
+    async def purge_fired_timers(self, before: datetime.datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` timers fired before ``before``, oldest first; how many."""
+        fired = sorted(
+            (t for t in self._timers.values() if t.fired_at is not None and t.fired_at < before),
+            key=lambda t: t.fired_at or before,
+        )[:limit]
+        for timer in fired:
+            del self._timers[timer.id]
+        return len(fired)
+
     async def timers_of(self, execution_id: str) -> list[Timer]:
         """The execution's unfired timers, earliest first."""
         found = sorted(

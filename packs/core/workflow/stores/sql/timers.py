@@ -209,6 +209,24 @@ class SQLTimers:
             )
         )
 
+    async def purge_fired_timers(self, before: datetime.datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` timers fired before ``before``, oldest first, in one statement; how many.
+
+        On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED`` (purges of several workers take different
+        rows); the partial index of fired rows (migration 0011) finds them without reading the unfired ones.
+        """
+        table = self._timers()
+        picked = (
+            select(table.c.id)
+            .where(table.c.fired_at.is_not(None), table.c.fired_at < before)
+            .order_by(table.c.fired_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._session(write=True) as session:
+            result = await session.execute(delete(table).where(table.c.id.in_(picked)))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def timers_of(self, execution_id: str) -> list[Timer]:
         """The execution's unfired timers, earliest first."""
         key = uuid_or_none(execution_id)

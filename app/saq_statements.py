@@ -1,4 +1,4 @@
-"""SAQ's PostgreSQL job operations in one statement each: a job costs four round trips, not about twelve.
+"""SAQ's PostgreSQL job operations in one statement each: a job costs three round trips, not about twelve.
 
 SAQ's ``PostgresQueue`` (saq 0.26) sends, for each job: the INSERT and a NOTIFY to enqueue it; BEGIN,
 the claiming UPDATE, a SAVEPOINT, an UPDATE of the job's bytes, RELEASE, COMMIT and a NOTIFY to take
@@ -8,10 +8,11 @@ workflow those were about 12 of the 28 statements of an execution (``bench/workf
 
 - enqueue: the INSERT and its ``pg_notify`` in one statement (the notification only when a job was
   inserted, as before);
-- dequeue: one autocommit UPDATE that claims the jobs and stamps ``started`` and ``touched`` in their
-  bytes (``jsonb_set``), so a job is never seen ``active`` with no touch time, without a second UPDATE
-  per job; the "dequeued" notification, which only wakes this process's own waiting task, is
-  published in the process instead of through the server;
+- dequeue: one autocommit UPDATE that claims the jobs and writes into their bytes what SAQ's worker
+  writes next (``started``, ``touched``, one more attempt), so a job is never seen ``active`` with no
+  touch time, with no second UPDATE per job and none when the worker marks the job active; the
+  "dequeued" notification, which only wakes this process's own waiting task, is published in the
+  process instead of through the server;
 - a status change or a touch: one UPDATE in autocommit (a status given is written as given, as SAQ
   does; a touch keeps the status the row has, in the same statement instead of SELECT ... FOR UPDATE
   in a transaction);
@@ -51,7 +52,7 @@ SELECT pg_notify(%(channel)s, %(payload)s) FROM inserted
 
 DEQUEUE_SQL = """
 WITH locked_job AS (
-  SELECT key FROM {jobs_table}
+  SELECT key, convert_from(job, 'UTF8')::jsonb AS data FROM {jobs_table}
   WHERE status = 'queued' AND queue = %(queue)s AND %(now)s >= scheduled
     AND priority BETWEEN %(plow)s AND %(phigh)s
     AND group_key NOT IN (
@@ -65,17 +66,19 @@ WITH locked_job AS (
 UPDATE {jobs_table} SET
   status = 'active',
   job = convert_to(
-    jsonb_set(
-      jsonb_set(convert_from({jobs_table}.job, 'UTF8')::jsonb, '{{started}}', to_jsonb(%(now_ms)s::bigint)),
-      '{{touched}}', to_jsonb(%(now_ms)s::bigint)
-    )::text,
+    (locked_job.data || jsonb_build_object(
+      'started', %(now_ms)s::bigint,
+      'touched', %(now_ms)s::bigint,
+      'attempts', COALESCE((locked_job.data ->> 'attempts')::integer, 0) + 1
+    ))::text,
     'UTF8'
   )
 FROM locked_job
 WHERE {jobs_table}.key = locked_job.key
 RETURNING {jobs_table}.job
 """
-"""SAQ's dequeue (the same choice of jobs) that also writes the jobs' ``started`` and ``touched``."""
+"""SAQ's dequeue (the same choice of jobs) that also writes what SAQ's worker writes next: the jobs'
+``started`` and ``touched`` times and one more attempt."""
 
 
 class KeptListener(ListenMultiplexer):
@@ -109,6 +112,8 @@ class LeanPostgresQueue(PostgresQueue):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._listener = KeptListener(self.pool, self._channel)
+        self._taken: set[str] = set()
+        """Keys of the jobs taken by :meth:`_dequeue` and not updated since (see :meth:`update`)."""
 
     async def disconnect(self) -> None:
         await self._listener.close()
@@ -156,17 +161,28 @@ class LeanPostgresQueue(PostgresQueue):
             for (data,) in rows:
                 job = self.deserialize(data, Status.ACTIVE)
                 assert job is not None
+                job.attempts -= 1  # the row counts the attempt SAQ's worker is about to count on this copy
+                self._taken.add(job.key)
                 self._job_queue.put_nowait(job)
         if rows:
             # Wakes this process's task listening for jobs (SAQ sent this NOTIFY through the server).
             self._listener.publish(DEQUEUE, DEQUEUE)
 
     async def update(self, job: Job, **kwargs: Any) -> None:
-        """Touch ``job`` and set ``kwargs`` on it, then write it (SAQ writes a copy; nothing here needs one)."""
+        """Touch ``job`` and set ``kwargs`` on it, then write it (SAQ writes a copy; nothing here needs one).
+
+        The first update of a job this queue just took, SAQ's worker marking it active, writes nothing:
+        the dequeue wrote the same (the attempt, the start and touch times) into the row already. Only
+        the worker's id is not in the row until the job's next write (SAQ reads it nowhere).
+        """
+        first = job.key in self._taken
+        self._taken.discard(job.key)
         job.touched = now()
         for name, value in kwargs.items():
             if hasattr(job, name):
                 setattr(job, name, value)
+        if first and kwargs == {"status": Status.ACTIVE}:
+            return
         await self._update(job, **kwargs)
 
     async def _update(self, job: Job, status: Status | None = None, **kwargs: Any) -> None:

@@ -81,7 +81,7 @@ async def take(queue: PackflowPostgresQueue) -> Job:
     return job
 
 
-def test_a_job_costs_one_statement_to_enqueue_one_to_take_and_one_per_status_change(
+def test_a_job_costs_one_statement_to_enqueue_one_to_take_and_one_per_later_status_change(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     statements = Statements(monkeypatch)
@@ -97,7 +97,11 @@ def test_a_job_costs_one_statement_to_enqueue_one_to_take_and_one_per_status_cha
         assert await statements.of(dequeue()) == 1
         job = taken[0]
         assert job is not None
-        assert await statements.of(job.update(status=Status.ACTIVE)) == 1
+        job.attempts += 1  # as SAQ's worker does
+        assert await statements.of(job.update(status=Status.ACTIVE)) == 0  # the dequeue wrote it
+        stored = await queue.job("one")
+        assert stored is not None
+        assert (stored.status, stored.attempts, stored.touched) == (Status.ACTIVE, 1, job.started)
         assert await statements.of(job.update()) == 1  # a heartbeat
         assert await statements.of(job.finish(Status.COMPLETE)) == 1
         assert (await queue.job("one")).status == Status.COMPLETE  # type: ignore[union-attr]
@@ -116,6 +120,7 @@ def test_a_taken_job_is_stamped_started_and_touched_when_taken() -> None:
         assert stored.status == Status.ACTIVE
         assert before <= stored.started <= now()
         assert stored.touched == stored.started
+        assert stored.attempts == 1  # as SAQ's worker counts it, before the worker's own update
         assert not stored.stuck
         assert stored.kwargs == {"execution_id": "x"}
 

@@ -294,6 +294,10 @@ class Engine:
         elif history is not None:
             history = await self.store.entries(execution.id)
             fresh = not history
+        elif execution.status == Status.PENDING and not self.listeners:
+            # A pending execution runs the same whether it has entries or not (only the event differs, and
+            # nobody listens): no read, e.g. for every execution a timer woke.
+            fresh = False
         else:
             fresh = not await self._has_entries(execution.id)
         if execution.status == Status.PENDING or fresh:

@@ -13,10 +13,16 @@ import datetime
 import itertools
 from typing import Any
 
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.database import configure_engine
 from packs.core import workflow as wf
 from packs.core.workflow import clock
 from packs.core.workflow.model import utcnow
 from packs.core.workflow.timers import Firing, Timer, TimerHandlers, TimerSweeper
+from tests.core.workflow.test_history_reads import Statements, capture
+from tests.support.engine import empty_workflow_tables, sql_store
 
 START = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
 DELAY = 60
@@ -178,3 +184,31 @@ async def test_a_sweep_running_here_claims_no_more_timers_than_it_has_room_for(s
         await settle(sweeper)
     assert ran == ids
     assert most == 1
+
+
+@pytest.mark.parametrize(
+    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_what_a_timer_woke_runs_without_a_claim_an_entry_read_or_a_timer_delete(store_backend: str) -> None:
+    engine = configure_engine(create_async_engine(store_backend))
+    try:
+        await empty_workflow_tables(engine)
+        statements = Statements()
+        capture(engine, statements)
+        store = sql_store(engine)
+        with clock.frozen(START) as moment:
+            waiting, ids = await halted_waits(store, 3)
+            moment.advance(seconds=DELAY)
+            worker = worker_of(store, waiting)
+            sweeper = TimerSweeper(store, refuse)
+            sweeper.run_here(worker.process, 3, claim_for=(worker.owner, worker.lease_seconds))
+            statements.clear()
+            await sweeper.sweep()
+            await settle(sweeper)
+        assert {(await store.load(execution_id)).status for execution_id in ids} == {wf.Status.COMPLETED}
+        sent = [" ".join(statement.split()) for statement in statements.sql]
+        assert not [s for s in sent if "attempts + " in s], "a claim per execution"
+        assert statements.reading_entries() == []
+        assert not [s for s in sent if s.upper().startswith("DELETE FROM WORKFLOW_TIMERS")]
+    finally:
+        await engine.dispose()

@@ -19,9 +19,9 @@ from packs.core.http.me import MeController
 from packs.core.http.resources import ResourcesController
 from packs.core.workflow_api.approvals_controller import ApprovalsController
 from packs.core.workflow_api.audit import AuditController
-from packs.core.workflow_api.controller import WorkflowsController
 from packs.core.workflow_api.schedules import SchedulesController
 from packs.core.workflow_api.signals import SignalsController
+from packs.core.workflow_api.workflows_controller import WorkflowsController
 
 
 @hookimpl

@@ -11,16 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from packs.core.http import API_PREFIX
 from packs.core.identity import Identity
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow import Decided
 from packs.core.workflow_api.approvals import ApprovalDesk, Decider, decider_of, decision_request
-from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, audit, identify, json_object, service_of
+from packs.core.workflow_api.controller import WorkflowApiController, audit, errors, identify, json_object, service_of
 from packs.core.workflow_api.payloads import execution_id_of, execution_url
 
 
@@ -62,29 +61,15 @@ def decision_answer(decided: Decided) -> DecisionAnswer:
     )
 
 
-class ApprovalsController(Controller):
+class ApprovalsController(WorkflowApiController):
     """``/api/v1/workflows``: decisions on executions' approvals and the approvals inbox."""
-
-    path = f"{API_PREFIX}/workflows"
-    tags = ["workflows"]
-    security = [{"bearerAuth": []}]
-    exception_handlers = EXCEPTION_HANDLERS
-    parameters = {
-        "x_workspace_id": Parameter(
-            str,
-            header="X-Workspace-Id",
-            schema_extra={"format": "uuid"},
-            required=False,
-            description="The workspace to act in (needed when the user belongs to several).",
-        )
-    }
 
     @post(
         "/executions/{execution_id:str}/decisions",
         status_code=201,
         summary="Decide on an execution's approval",
         operation_id="workflows_executions_decide",
-        responses=_errors(404, 409, 413, 422),
+        responses=errors(404, 409, 413, 422),
     )
     async def decide(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
@@ -109,7 +94,7 @@ class ApprovalsController(Controller):
         "/approvals",
         summary="The approvals inbox",
         operation_id="workflows_approvals_inbox",
-        responses=_errors(422),
+        responses=errors(422),
     )
     async def inbox(
         self,

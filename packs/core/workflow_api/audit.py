@@ -6,15 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Request, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.audit import AuditCursor, audit_json, audit_page
-from packs.core.http import API_PREFIX
 from packs.core.items import MAX_PER_PAGE, decode_cursor, encode_cursor
 from packs.core.tools.errors import ValidationError
-from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, identify
+from packs.core.workflow_api.controller import WorkflowApiController, errors, identify
 
 
 class AuditMeta(msgspec.Struct):
@@ -43,15 +42,12 @@ def _per_page(raw: str | None) -> int:
     return min(value, MAX_PER_PAGE)
 
 
-class AuditController(Controller):
+class AuditController(WorkflowApiController):
     """``/api/v1/workflows/audit``."""
 
-    path = f"{API_PREFIX}/workflows/audit"
-    tags = ["workflows"]
-    security = [{"bearerAuth": []}]
-    exception_handlers = EXCEPTION_HANDLERS
+    parameters = {}  # the audit log documents no X-Workspace-Id header
 
-    @get("/", summary="The audit log", responses=_errors(422), operation_id="workflows_audit_list")
+    @get("/audit", summary="The audit log", responses=errors(422), operation_id="workflows_audit_list")
     async def list_audit(
         self,
         request: Request[Any, Any, Any],

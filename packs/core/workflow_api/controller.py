@@ -1,22 +1,21 @@
-"""The workflow endpoints: list workflows, start, list, show, resume, cancel, retry and watch executions.
+"""The workflow API's controllers share this base (docs/http-api.md): one path, tag, security scheme, error
+answers and ``X-Workspace-Id`` header for all of them.
 
-HTTP only: every call goes through :class:`WorkflowService` (``app.state.workflow_service``) with the
-caller's identity, and the service fills and checks the identity inputs and finds executions in the
-caller's workspace, so another workspace's execution is answered exactly as one that does not exist (404).
-Authentication and error bodies are the resources controller's: ``{"error": message}``, plus
-``details`` naming the fields of a 422.
+:class:`WorkflowApiController` is what each controller of ``/api/v1/workflows`` derives from (the executions,
+approvals, signals, schedules and audit endpoints); :func:`errors` gives an operation's documented error
+answers (``{"error": message}``, plus ``details`` naming the fields of a 422); :data:`EXCEPTION_HANDLERS` turn
+the engine's and the tools' errors into them. :func:`identify`, :func:`audit`, :func:`service_of` and
+:func:`json_object` are what every handler starts with.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any, cast
+from collections.abc import Mapping
+from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import ResponseHeader
+from litestar import Controller, Request, Response
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
-from litestar.response import Stream
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,48 +25,16 @@ from packs.core.http.errors import ErrorBody, InvalidBody, error_response, tool_
 from packs.core.http.params import BadRequestBodyError, decode_body
 from packs.core.identity import Identity, IdentityError, authenticate
 from packs.core.tools.errors import ValidationError
-from packs.core.workflow import (
-    SETTLED,
-    ExecutionError,
-    ExecutionNotFoundError,
-    ExecutionStateError,
-    ResumeInputError,
-    Status,
-)
-from packs.core.workflow.signals import received_signals
-from packs.core.workflow_api.approvals import ApprovalDesk, decider_of, show_decisions
-from packs.core.workflow_api.payloads import (
-    IDEMPOTENCY_HEADER,
-    LIST_OPERATION,
-    RESUME_OPERATION,
-    START_OPERATION,
-    ExecutionAnswer,
-    ExecutionList,
-    ExecutionShow,
-    FailedStart,
-    WorkflowList,
-    execution_answer,
-    execution_detail,
-    execution_id_of,
-    execution_list,
-    failed_start,
-    idempotency_key,
-    list_query,
-    resume_request,
-    start_request,
-    workflow_out,
-)
+from packs.core.workflow import ExecutionError, ExecutionNotFoundError, ExecutionStateError, ResumeInputError
 from packs.core.workflow_api.service import UnknownWorkflowError, WorkflowService
-from packs.core.workflow_api.timers import pending_timers
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _identity_error(_: Request[Any, Any, Any], error: IdentityError) -> Response[Any]:
     return error_response(error.status_code, {"error": error.message})
 
 
-def _not_found(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+def not_found(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """A 404 ``{"error": message}`` (an exception handler)."""
     return error_response(404, {"error": str(error)})
 
 
@@ -90,8 +57,8 @@ def _tool_error(request: Request[Any, Any, Any], error: Exception) -> Response[A
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     IdentityError: _identity_error,
-    UnknownWorkflowError: _not_found,
-    ExecutionNotFoundError: _not_found,
+    UnknownWorkflowError: not_found,
+    ExecutionNotFoundError: not_found,
     ExecutionStateError: _conflict,
     ResumeInputError: _bad_resume,
     ExecutionError: _conflict,
@@ -101,24 +68,51 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 }
 
 
-def _errors(*statuses: int) -> dict[int, ResponseSpec]:
-    described = {
-        400: "Invalid JSON body, or several workspaces and no X-Workspace-Id",
-        401: "Missing, malformed, unknown or revoked bearer token",
-        403: "Not a member of the workspace",
-        404: "No such workflow, or no such execution in this workspace",
-        409: "The execution is not in a state that allows this, or the Idempotency-Key was used for another start",
-        413: "Request body over the configured limit",
-        422: "Invalid parameters; details names each one",
-    }
+ERRORS: Mapping[int, str] = {
+    400: "Invalid JSON body, or several workspaces and no X-Workspace-Id",
+    401: "Missing, malformed, unknown or revoked bearer token",
+    403: "Not a member of the workspace",
+    404: "No such workflow, or no such execution in this workspace",
+    409: "The execution is not in a state that allows this, or the Idempotency-Key was used for another start",
+    413: "Request body over the configured limit",
+    422: "Invalid parameters; details names each one",
+}
+"""What each error answer of the workflow API means (an operation may say it its own way: :func:`errors`)."""
+
+
+def errors(*statuses: int, described: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """The OpenAPI error answers of an operation: 400, 401 and 403 (every operation authenticates) and
+    ``statuses``, each described by ``described`` or else :data:`ERRORS`; a 422's body names the fields."""
+    descriptions = {**ERRORS, **(described or {})}
     return {
         status: ResponseSpec(
             data_container=InvalidBody if status == 422 else ErrorBody,
-            description=described[status],
+            description=descriptions[status],
             generate_examples=False,
         )
         for status in (400, 401, 403, *statuses)
     }
+
+
+WORKSPACE_HEADER = Parameter(
+    str,
+    header="X-Workspace-Id",
+    schema_extra={"format": "uuid"},
+    required=False,
+    description="The workspace to act in (needed when the user belongs to several).",
+)
+"""The ``X-Workspace-Id`` header every workflow API operation documents."""
+
+
+class WorkflowApiController(Controller):
+    """The base of the workflow API's controllers: ``/api/v1/workflows``, tag ``workflows``, bearer tokens, the
+    error answers of :data:`EXCEPTION_HANDLERS` and the ``X-Workspace-Id`` header (a subclass may narrow them)."""
+
+    path = f"{API_PREFIX}/workflows"
+    tags = ["workflows"]
+    security = [{"bearerAuth": []}]
+    exception_handlers = EXCEPTION_HANDLERS
+    parameters = {"x_workspace_id": WORKSPACE_HEADER}
 
 
 async def identify(request: Request[Any, Any, Any], session: AsyncSession) -> Identity:
@@ -159,237 +153,13 @@ async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return decode_body(await request.body())
 
 
-def answer(body: ExecutionAnswer, status_code: int, *, location: bool = False) -> Response[ExecutionAnswer]:
-    """An execution answer, with a ``Location`` header when asked."""
-    headers = {"Location": body.meta.url} if location else None
-    return Response(content=body, status_code=status_code, headers=headers)
-
-
-class WorkflowsController(Controller):
-    """``/api/v1/workflows``: the loaded workflows and their executions in the caller's workspace."""
-
-    path = f"{API_PREFIX}/workflows"
-    tags = ["workflows"]
-    security = [{"bearerAuth": []}]
-    exception_handlers = EXCEPTION_HANDLERS
-    parameters = {
-        "x_workspace_id": Parameter(
-            str,
-            header="X-Workspace-Id",
-            schema_extra={"format": "uuid"},
-            required=False,
-            description="The workspace to act in (needed when the user belongs to several).",
-        )
-    }
-
-    @get("/", summary="List the workflows", responses=_errors(), operation_id="workflows_list")
-    async def list_workflows(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> WorkflowList:
-        """The loaded workflows: id, name, version, description and inputs."""
-        await identify(request, db_session)
-        definitions = service_of(request).definitions
-        return WorkflowList(data=[workflow_out(definitions[key]) for key in sorted(definitions)])
-
-    @post(
-        "/{workflow_id:str}/executions",
-        status_code=202,
-        summary="Start an execution",
-        operation_class=START_OPERATION,
-        operation_id="workflows_executions_start",
-        response_headers=[ResponseHeader(name="Location", description="The execution's URL", documentation_only=True)],
-        responses={
-            200: ResponseSpec(
-                data_container=ExecutionAnswer,
-                description="sync mode: the execution settled (completed, halted, failed or cancelled)",
-                generate_examples=False,
-            ),
-            **_errors(404, 409, 413, 422),
-            500: ResponseSpec(
-                data_container=FailedStart,
-                description="sync mode: the execution failed (422, with the same body, when a tool's validation "
-                "error failed it)",
-                generate_examples=False,
-            ),
-        },
-    )
-    async def start(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        workflow_id: str,
-        idempotency: Annotated[
-            str | None,
-            Parameter(
-                header=IDEMPOTENCY_HEADER,
-                schema_extra={"format": "uuid"},
-                required=False,
-                description=(
-                    "A UUID, this workspace's own: repeating it with the same workflow and input answers the "
-                    "same execution; with another workflow or input, 409."
-                ),
-            ),
-        ] = None,
-    ) -> Response[ExecutionAnswer]:
-        """Start an execution.
-
-        `{"input": {...}, "mode": "async"}` answers 202 at once with the execution and its URL (also in
-        `Location`); `"mode": "sync"` waits for it to settle and answers 200 (202 if it is still running
-        after the wait). A sync start that ends `failed` answers 422 when a tool's validation error failed it
-        (`details` names the fields) and 500 otherwise, with the execution in `data`. `user_id` /
-        `workspace_id` inputs come from the token. `Idempotency-Key` is the workspace's own: repeated with
-        the same workflow and input it answers the first execution; with another, 409.
-        """
-        identity = await identify(request, db_session)
-        service = service_of(request)
-        service.definition(workflow_id)  # an unknown workflow answers 404 before the body is read
-        body = await json_object(request)
-        repeat_key = idempotency_key(idempotency)
-        given, mode = start_request(body)
-        execution = await service.start_as(
-            workflow_id,
-            given,
-            workspace_id=str(identity.workspace_id),
-            user_id=str(identity.user_id),
-            mode=mode,
-            idempotency_key=repeat_key,
-        )
-        await audit(db_session, identity, "start", execution.id, {"workflow_id": workflow_id})
-        if mode == "sync" and execution.status == Status.FAILED:
-            status_code, failed = failed_start(execution)
-            return cast("Response[ExecutionAnswer]", Response(content=failed, status_code=status_code))
-        settled = mode == "sync" and execution.status in SETTLED
-        return answer(execution_answer(execution), 200 if settled else 202, location=not settled)
-
-    @get(
-        "/executions",
-        summary="List executions",
-        operation_class=LIST_OPERATION,
-        responses=_errors(422),
-        operation_id="workflows_executions_list",
-    )
-    async def list_executions(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> ExecutionList:
-        """The workspace's executions, newest first; filter by `workflow_id`, `status`, `schedule_id` (the runs
-        of a schedule) and `waiting_for` (what a halted one waits for), page with `page` and
-        `per_page`, or by keyset with `cursor`."""
-        identity = await identify(request, db_session)
-        query = list_query({key: values[-1] for key, values in request.query_params.dict().items() if values})
-        found = await service_of(request).list(
-            str(identity.workspace_id),
-            workflow_id=query.workflow_id,
-            schedule_id=query.schedule_id,
-            waiting_for=query.waiting_for,
-            status=query.status,
-            page=query.page,
-            per_page=query.per_page,
-            after=query.after,
-            keyset=query.keyset,
-        )
-        return execution_list(query, found)
-
-    @get(
-        "/executions/{execution_id:str}",
-        summary="Show an execution",
-        responses=_errors(404),
-        operation_id="workflows_executions_show",
-    )
-    async def show_execution(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
-    ) -> ExecutionShow:
-        """One execution with its entries (oldest first)."""
-        identity = await identify(request, db_session)
-        service = service_of(request)
-        key = execution_id_of(execution_id)
-        execution = await show_decisions(service, await service.get(key, str(identity.workspace_id)))
-        entries = await service.entries(key, str(identity.workspace_id))
-        signals = await received_signals(service.store, key)
-        timers = await pending_timers(service.store, key)
-        return ExecutionShow(data=execution_detail(execution, entries, signals, timers))
-
-    @post(
-        "/executions/{execution_id:str}/resume",
-        status_code=202,
-        summary="Resume a halted execution",
-        operation_class=RESUME_OPERATION,
-        operation_id="workflows_executions_resume",
-        responses=_errors(404, 409, 413, 422),
-    )
-    async def resume_execution(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
-    ) -> Response[ExecutionAnswer]:
-        """Queue a halted execution to continue: `{"approved": true|false}` for an approval (the caller's decision,
-        with the rules of `POST .../decisions`: 403 when the caller may not decide), `{"response": ...}` otherwise.
-        409 unless it is halted."""
-        identity = await identify(request, db_session)
-        service = service_of(request)
-        key = execution_id_of(execution_id)
-        workspace_id = str(identity.workspace_id)
-        await service.get(key, workspace_id)  # another workspace's execution answers 404 before the body is read
-        response, approved = resume_request(await json_object(request))
-        resumed = await ApprovalDesk(service).resume(
-            key,
-            workspace_id,
-            lambda: decider_of(db_session, str(identity.user_id), workspace_id),
-            response=response,
-            approved=approved,
-        )
-        await audit(db_session, identity, "resume" if approved is None else "approve" if approved else "reject", key)
-        return answer(execution_answer(resumed), 202, location=True)
-
-    @post(
-        "/executions/{execution_id:str}/cancel",
-        status_code=200,
-        summary="Cancel an execution",
-        operation_id="workflows_executions_cancel",
-        responses=_errors(404, 409),
-    )
-    async def cancel_execution(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
-    ) -> Response[ExecutionAnswer]:
-        """Cancel a pending, running or halted execution (a running one stops at its next step). 409 once it ended."""
-        identity = await identify(request, db_session)
-        cancelled = await service_of(request).cancel(execution_id_of(execution_id), str(identity.workspace_id))
-        await audit(db_session, identity, "cancel", cancelled.id)
-        return answer(execution_answer(cancelled), 200)
-
-    @post(
-        "/executions/{execution_id:str}/retry",
-        status_code=202,
-        summary="Retry a failed execution",
-        operation_id="workflows_executions_retry",
-        responses=_errors(404, 409),
-    )
-    async def retry_execution(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
-    ) -> Response[ExecutionAnswer]:
-        """Queue a failed execution again from its failed step, keeping what earlier steps recorded. 409 unless
-        it failed."""
-        identity = await identify(request, db_session)
-        retried = await service_of(request).retry(execution_id_of(execution_id), str(identity.workspace_id))
-        await audit(db_session, identity, "retry", retried.id)
-        return answer(execution_answer(retried), 202, location=True)
-
-    @get(
-        "/executions/{execution_id:str}/events",
-        media_type="text/event-stream",
-        summary="Watch an execution's events",
-        operation_id="workflows_executions_events",
-        responses=_errors(404),
-        response_description="Server-sent events (`event: <type>`, `data: <json>`), ending when the execution ends",
-    )
-    async def execution_events(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
-    ) -> Stream:
-        """The execution's events as server-sent events: what already happened first, then live ones; the
-        stream stays open while the execution is halted and ends once it is completed, failed or cancelled."""
-        identity = await identify(request, db_session)
-        service = service_of(request)
-        key = execution_id_of(execution_id)
-        events = await service.watch(key, str(identity.workspace_id))
-
-        async def stream() -> AsyncIterator[str]:
-            async for event in events:
-                yield event.to_sse()
-
-        return Stream(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
-
-
-__all__ = ["WorkflowsController", "identify"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "WorkflowApiController",
+    "audit",
+    "errors",
+    "identify",
+    "json_object",
+    "not_found",
+    "service_of",
+]

@@ -12,16 +12,20 @@ import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar import Request, Response, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.http import API_PREFIX
-from packs.core.http.errors import ErrorBody, InvalidBody, error_response
 from packs.core.schedules.service import Actor, ScheduleNotFoundError, ScheduleService, ScheduleView, calendar_of
 from packs.core.tools.errors import ValidationError
-from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, identify, json_object
+from packs.core.workflow_api.controller import (
+    EXCEPTION_HANDLERS,
+    WorkflowApiController,
+    errors,
+    identify,
+    json_object,
+    not_found,
+)
 from packs.core.workflow_api.payloads import EXECUTIONS_PATH, ExecutionAnswer, execution_answer
 
 SCHEDULES_PATH = f"{API_PREFIX}/workflows/schedules"
@@ -126,27 +130,11 @@ def _page_numbers(request: Request[Any, Any, Any]) -> tuple[int, int]:
     return page, per_page
 
 
-def _not_found(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    return error_response(404, {"error": str(error)})
-
-
-def _errors(*statuses: int) -> dict[int, ResponseSpec]:
-    described = {
-        400: "Invalid JSON body, or several workspaces and no X-Workspace-Id",
-        401: "Missing, malformed, unknown or revoked bearer token",
-        403: "Not a member of the workspace",
-        404: "No such workflow, or no such schedule in this workspace",
-        413: "Request body over the configured limit",
-        422: "Invalid fields (a bad cron, timezone, policy, number or input); details names each one",
-    }
-    return {
-        status: ResponseSpec(
-            data_container=InvalidBody if status == 422 else ErrorBody,
-            description=described[status],
-            generate_examples=False,
-        )
-        for status in (400, 401, 403, *statuses)
-    }
+SCHEDULE_ERRORS = {
+    404: "No such workflow, or no such schedule in this workspace",
+    422: "Invalid fields (a bad cron, timezone, policy, number or input); details names each one",
+}
+"""What the schedules' 404 and 422 mean (:func:`~packs.core.workflow_api.controller.errors`)."""
 
 
 def schedules_of(request: Request[Any, Any, Any]) -> ScheduleService:
@@ -155,29 +143,18 @@ def schedules_of(request: Request[Any, Any, Any]) -> ScheduleService:
     return service
 
 
-class SchedulesController(Controller):
+class SchedulesController(WorkflowApiController):
     """``/api/v1/workflows/.../schedules``: the caller's workspace's schedules."""
 
-    path = f"{API_PREFIX}/workflows"
     tags = ["schedules"]
-    security = [{"bearerAuth": []}]
-    exception_handlers = {ScheduleNotFoundError: _not_found, **EXCEPTION_HANDLERS}
-    parameters = {
-        "x_workspace_id": Parameter(
-            str,
-            header="X-Workspace-Id",
-            schema_extra={"format": "uuid"},
-            required=False,
-            description="The workspace to act in (needed when the user belongs to several).",
-        )
-    }
+    exception_handlers = {ScheduleNotFoundError: not_found, **EXCEPTION_HANDLERS}
 
     @post(
         "/{workflow_id:str}/schedules",
         status_code=201,
         summary="Create a schedule",
         operation_id="workflows_schedules_create",
-        responses=_errors(404, 413, 422),
+        responses=errors(404, 413, 422, described=SCHEDULE_ERRORS),
     )
     async def create_schedule(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, workflow_id: str
@@ -199,7 +176,12 @@ class SchedulesController(Controller):
         out = schedule_out(view)
         return Response(ScheduleAnswer(out), status_code=201, headers={"Location": out.url})
 
-    @get("/schedules", summary="List schedules", operation_id="workflows_schedules_list", responses=_errors(422))
+    @get(
+        "/schedules",
+        summary="List schedules",
+        operation_id="workflows_schedules_list",
+        responses=errors(422, described=SCHEDULE_ERRORS),
+    )
     async def list_schedules(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, workflow_id: str | None = None
     ) -> ScheduleList:
@@ -216,7 +198,7 @@ class SchedulesController(Controller):
         "/schedules/{schedule_id:str}",
         summary="Show a schedule",
         operation_id="workflows_schedules_show",
-        responses=_errors(404),
+        responses=errors(404, described=SCHEDULE_ERRORS),
     )
     async def show_schedule(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, schedule_id: str
@@ -229,7 +211,7 @@ class SchedulesController(Controller):
         "/schedules/{schedule_id:str}",
         summary="Change, pause or resume a schedule",
         operation_id="workflows_schedules_change",
-        responses=_errors(404, 413, 422),
+        responses=errors(404, 413, 422, described=SCHEDULE_ERRORS),
     )
     async def change_schedule(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, schedule_id: str
@@ -250,7 +232,7 @@ class SchedulesController(Controller):
         status_code=204,
         summary="Delete a schedule",
         operation_id="workflows_schedules_delete",
-        responses=_errors(404),
+        responses=errors(404, described=SCHEDULE_ERRORS),
     )
     async def delete_schedule(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, schedule_id: str
@@ -264,7 +246,7 @@ class SchedulesController(Controller):
         status_code=202,
         summary="Run a schedule now",
         operation_id="workflows_schedules_trigger",
-        responses=_errors(404, 422),
+        responses=errors(404, 422, described=SCHEDULE_ERRORS),
     )
     async def trigger_schedule(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, schedule_id: str

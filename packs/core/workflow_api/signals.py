@@ -13,15 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Request, Response, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from packs.core.http import API_PREFIX
 from packs.core.http.params import NUL, NUL_PROBLEM
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow.signals import send_signal
-from packs.core.workflow_api.controller import EXCEPTION_HANDLERS, _errors, audit, identify, json_object, service_of
+from packs.core.workflow_api.controller import WorkflowApiController, audit, errors, identify, json_object, service_of
 from packs.core.workflow_api.payloads import IDEMPOTENCY_HEADER, execution_id_of, execution_url, unknown_fields
 
 SIGNAL_FIELDS = ("payload",)
@@ -49,29 +48,15 @@ def signal_request(name: str, body: dict[str, Any], key: str | None) -> tuple[st
     return name, body.get("payload"), None if key is None else key.strip()
 
 
-class SignalsController(Controller):
+class SignalsController(WorkflowApiController):
     """``/api/v1/workflows/executions/{id}/signals/{name}``."""
-
-    path = f"{API_PREFIX}/workflows"
-    tags = ["workflows"]
-    security = [{"bearerAuth": []}]
-    exception_handlers = EXCEPTION_HANDLERS
-    parameters = {
-        "x_workspace_id": Parameter(
-            str,
-            header="X-Workspace-Id",
-            schema_extra={"format": "uuid"},
-            required=False,
-            description="The workspace to act in (needed when the user belongs to several).",
-        )
-    }
 
     @post(
         "/executions/{execution_id:str}/signals/{name:str}",
         status_code=202,
         summary="Send a signal to an execution",
         operation_id="workflows_executions_signal",
-        responses=_errors(404, 409, 413, 422),
+        responses=errors(404, 409, 413, 422),
     )
     async def send(
         self,

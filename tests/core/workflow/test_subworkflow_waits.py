@@ -306,3 +306,22 @@ async def test_a_nested_child_resumes_every_parent_up_the_chain(store: Any) -> N
         finished = await worker.process(top_id)
     assert finished is not None
     assert finished.output == {"child": {"inner": True}}
+
+
+async def test_a_parent_resumed_while_its_child_runs_on_its_own_halts_again_until_the_child_ends(store: Any) -> None:
+    child = chain("asked_twice", {"id": "ask", "type": "halt", "reason": "name?"}, result={"said": "$response"})
+    engine, worker = setup(store, child, parent_of("asked_twice"))
+    parent_id, child_id = await halted_parent(engine)
+    await wf.queue_resume(store, child_id, response="ada")  # the child goes on by itself (queued) ...
+    await wf.queue_resume(store, parent_id, response="bob")  # ... and the parent is resumed meanwhile
+    again = await worker.process(parent_id)
+    assert again is not None
+    assert again.status == wf.Status.HALTED  # it waits for the child it did not drive
+    assert again.halt is not None
+    assert again.halt.data["child_execution_id"] == child_id
+    assert await status(store, child_id) == "pending"
+    await worker.process(child_id)
+    assert delivered(worker) == [parent_id]
+    finished = await worker.process(parent_id)
+    assert finished is not None
+    assert finished.output == {"child": {"said": "ada"}}

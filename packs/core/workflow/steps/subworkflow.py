@@ -7,7 +7,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from packs.core.workflow.errors import StepError
-from packs.core.workflow.model import FINAL_STATUSES, ExecutionResult, Status
+from packs.core.workflow.model import FINAL_STATUSES, Execution, ExecutionResult, Status
 from packs.core.workflow.steps import workflow_parent
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import WorkflowConfig
@@ -34,7 +34,7 @@ class WorkflowStep(StepExecutor):
         engine = state.engine.child(settings.workflow_id)
         children: dict[str, str] = state.ctx.setdefault(CHILDREN, {})
         child_id = children.get(state.position)
-        child = None if child_id is None or not state.resumed else await state.engine.store.load(child_id)
+        child = None if child_id is None or not state.resumed else await self._child_now(state, child_id)
         if child_id is not None and child is not None:
             if child.status in FINAL_STATUSES:  # it ended on its own and woke this step
                 return self._outcome(state, ExecutionResult.of(child), settings)
@@ -52,6 +52,16 @@ class WorkflowStep(StepExecutor):
         with workflow_parent.driving(child_id):
             result = await (asyncio.wait_for(work, settings.timeout) if settings.timeout else work)
         return self._outcome(state, result, settings)
+
+    async def _child_now(self, state: RunState, child_id: str) -> Execution | None:
+        """The child as it is, read under the parent's row lock: a child ending meanwhile (it takes that lock to
+        wake the parent) either ended before this read or finds the parent halted again, and wakes it."""
+        store = state.engine.store
+        lock = getattr(store, "lock_execution", None)
+        if lock is not None:
+            await lock(state.execution.id)
+        child: Execution | None = await store.load(child_id)
+        return child
 
     def _outcome(self, state: RunState, result: ExecutionResult, settings: WorkflowConfig) -> Outcome:
         if result.status == Status.HALTED:

@@ -58,7 +58,8 @@ def _row(entry: Entry, attempt: int, with_step: bool) -> str:
     step = f'<th scope="row">{_short(entry.step_id)}</th><td>{_short(entry.step_type)}</td>' if with_step else ""
     return (
         f'<tr class="action-{action}">{step}<td>{action}</td>'
-        f"<td>{_duration(entry.duration_ms)}</td><td>{attempt}</td><td>{escaped(when(entry.timestamp))}</td>"
+        f'<td>{_duration(entry.duration_ms)}</td><td class="attempt">{attempt}</td>'
+        f"<td>{escaped(when(entry.timestamp))}</td>"
         f"<td>{_details(entry)}</td></tr>"
     )
 

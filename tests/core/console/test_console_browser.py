@@ -428,3 +428,40 @@ def test_another_workspaces_execution_answers_404(browser: Any, server: Server) 
         assert execution_id[:8] not in page.locator("table.executions").inner_text()
     finally:
         context.close()
+
+
+PHONE = {"width": 390, "height": 844}
+OVERFLOW = """() => [...document.querySelectorAll('body *')]
+    .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 1
+        && !element.closest('.table-wrap, .graph-wrap, pre, .visually-hidden'))
+    .map((element) => element.tagName + (element.id ? '#' + element.id : '') + '.' + element.className)
+    .slice(0, 5)"""
+
+
+def test_every_main_page_reads_on_a_phone(browser: Any, server: Server, tmp_path: Path) -> None:
+    """At 390 px wide nothing sticks out of the page (a wide table or graph scrolls in its own box)."""
+    execution_id = server.start("http_rules", {"approver": "ada@example.com"})  # a long prompt, a form, a graph
+    approver = member(server, "zoe@example.com", "Acme")
+    context = browser.new_context(base_url=server.base, viewport=PHONE, device_scale_factor=1, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto("/console/sign-in")
+        pages = {"sign-in": "/console/sign-in"}
+        sign_in(page, approver)
+        pages |= {
+            "executions": "/console/executions",
+            "execution": f"/console/executions/{execution_id}",
+            "workflows": "/console/workflows",
+            "workflow-start": "/console/workflows/http_rules",
+            "approvals": "/console/approvals",
+            "schedules": "/console/schedules",
+            "audit": "/console/audit",
+        }
+        for name, url in pages.items():
+            page.goto(url)
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], name
+            assert page.evaluate(OVERFLOW) == [], name
+            screenshot(page, f"phone-{name}", tmp_path)
+    finally:
+        context.close()

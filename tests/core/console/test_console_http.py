@@ -405,7 +405,7 @@ def shown(moment: str) -> str:
 
 def due_rows(text: str) -> list[tuple[str, str, str]]:
     """The rows of the page's Due times table: what, step, due."""
-    table = re.search(r'<table class="due".*?</table>', text, re.S)
+    table = re.search(r'<table class="due[^"]*".*?</table>', text, re.S)
     assert table is not None, text
     return re.findall(r'<tr><th scope="row">([^<]*)</th><td>([^<]*)</td><td><time[^>]*>([^<]*)</time>', table.group(0))
 

@@ -152,7 +152,7 @@ def run_workflow(
     loaded = _runtime(app).workflows.get(workflow_id)
     if loaded is None:
         raise click.BadParameter(
-            f"no workflow {workflow_id!r} (see 'litestar workflows list')", param_hint="WORKFLOW_ID"
+            f"no workflow {workflow_id!r} (see 'packflow workflows list')", param_hint="WORKFLOW_ID"
         )
     payload = _json_option(input_json, "--input")
     if not isinstance(payload, dict):

@@ -57,7 +57,7 @@ def test_operator_command_errors_exit_non_zero(tmp_path: Path) -> None:
     env = environment(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     unknown = litestar(env, "tokens", "create", "--email", "ghost@example.com", ok=False)
     assert unknown.returncode == 1
-    assert "no user with email 'ghost@example.com'" in unknown.stderr
+    assert "no user with email 'ghost@example.com': create one with 'packflow users create'" in plain(unknown.stderr)
     bad_email = litestar(env, "users", "create", "--email", "nope", "--workspace", "Acme", ok=False)
     assert bad_email.returncode == 1
     assert "is not an email address" in bad_email.stderr
@@ -184,6 +184,6 @@ def test_workflow_commands_list_validate_run_resume(tmp_path: Path) -> None:
     assert last_json_line(failed.stdout)["error"] == "StepError: invalid input: input 'contact_data' is required"
     unknown = litestar(env, "workflows", "run", "nope", ok=False)
     assert unknown.returncode == 2
-    assert "no workflow 'nope'" in unknown.stderr
+    assert "no workflow 'nope' (see 'packflow workflows list')" in plain(unknown.stderr)
     bad_json = litestar(env, "workflows", "run", "create_contact", "--input", "{not json", ok=False)
     assert bad_json.returncode == 2

@@ -102,7 +102,7 @@ async def create_token(session: AsyncSession, email: str) -> IssuedToken:
     await take_write_lock(session)
     user = (await session.execute(select(User).where(User.email == normalized))).scalar_one_or_none()
     if user is None:
-        raise AccountError(f"no user with email {normalized!r}: create one with 'litestar users create'")
+        raise AccountError(f"no user with email {normalized!r}: create one with 'packflow users create'")
     token = await issue_token(session, user)
     return IssuedToken(user_id=user.id, workspace_id=None, token=token)
 

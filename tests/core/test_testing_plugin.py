@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import pytest
 
 from packs.core import testing
 from packs.core.testing import PackflowUser, RunWorkflow
+from packs.core.workflow import clock
 
 
 def test_the_plugin_is_registered_through_its_pytest11_entry_point(request: pytest.FixtureRequest) -> None:
@@ -69,6 +73,33 @@ class TestWithTheContactsPack:
         assert [approval["execution_id"] for approval in inbox.json()["data"]] == [run.result.execution_id]
         not_ids = await packflow_run_workflow("bulk_import", {"user_id": 7, "workspace_id": "acme", "contacts": []})
         assert not_ids.result.status == "failed"  # the input check, not a store error
+
+
+class TestAWorkflowThatWaits:
+    """The guide's recipe (docs/writing-a-pack.md, 8. Tests): a frozen clock moved past a wait's due time;
+    the test app's timer sweep fires it and the execution completes, seen through the client."""
+
+    @pytest.fixture
+    def packflow_packs(self) -> tuple[str, ...]:
+        return ("contacts_service", "pftest_workflow_http")
+
+    async def test_a_wait_of_a_day_completes_once_the_frozen_clock_passes_it(
+        self, packflow_run_workflow: RunWorkflow, packflow_user: PackflowUser, packflow_client: httpx.AsyncClient
+    ) -> None:
+        identity = {"user_id": packflow_user.user_id, "workspace_id": packflow_user.workspace_id}
+        with clock.frozen() as frozen:
+            run = await packflow_run_workflow("http_wait", {**identity, "seconds": 86_400})
+            assert run.result.halt is not None
+            assert run.result.halt.data["type"] == "wait"
+            url = f"/api/v1/workflows/executions/{run.result.execution_id}"
+            await asyncio.sleep(1)  # a sweep or two: nothing is due yet
+            assert (await packflow_client.get(url)).json()["data"]["status"] == "halted"
+            frozen.advance(seconds=86_401)
+            deadline = time.monotonic() + 30
+            while (execution := (await packflow_client.get(url)).json()["data"])["status"] != "completed":
+                assert time.monotonic() < deadline, execution
+                await asyncio.sleep(0.1)
+        assert execution["output"] == {"waited": 86_400}
 
 
 TWO_TESTS = """

@@ -23,11 +23,16 @@ The interface other features build on:
   ``timer_handlers.register_batch(kind, handler)`` takes ``(timers, firing)``: every due timer of
   the kind in one sweep's batch at once (the ``wait`` kind wakes its executions in one statement).
 - Stores may also have ``claim_due_timers(now, limit)`` (claim a batch in one statement),
-  ``unclaim_timers(ids)`` and ``wake_waiting(pairs, now)``; the memory and SQL stores do.
+  ``unclaim_timers(ids)``, ``wake_waiting(pairs, now)``, ``wake_and_claim_waiting(pairs, now, owner,
+  lease_seconds)`` (wake and take the leases for a worker in one statement), ``extend_claim(claimed,
+  lease_seconds)`` and ``purge_fired_timers(before, limit)``; the memory and SQL stores do.
 - :func:`fire_due`: claims and fires the due timers (a batch, one unit) and answers what fired and
-  which executions to deliver; :class:`TimerSweeper` runs it every ``resolution`` seconds on each
-  process that runs executions, and is woken early for a timer known to come due sooner
-  (:func:`collecting` gathers the timers a block adds, for the queue's scheduled delivery).
+  which executions to deliver (some already claimed, with ``claim_for``); :class:`TimerSweeper` runs
+  it every ``resolution`` seconds on each process that runs executions, and is woken early for a
+  timer known to come due sooner (:func:`collecting` gathers the timers a block adds, for the
+  queue's scheduled delivery). A SAQ worker's sweeper runs what it woke itself
+  (:meth:`TimerSweeper.run_here`); every sweeper purges the timers fired longer ago than its
+  ``retention``.
 """
 
 from __future__ import annotations

@@ -325,3 +325,21 @@ async def test_a_parent_resumed_while_its_child_runs_on_its_own_halts_again_unti
     finished = await worker.process(parent_id)
     assert finished is not None
     assert finished.output == {"child": {"said": "ada"}}
+
+
+async def test_cancelling_a_parent_cancels_the_child_it_waits_for_and_the_childs_timers(store: Any) -> None:
+    inner = chain("inner_long_nap", {"id": "nap", "type": "wait", "seconds": 3600})
+    wf.register(inner)
+    middle = chain("middle_long", {"id": "sub", "type": "workflow", "workflow_id": "inner_long_nap"})
+    engine, worker = setup(store, middle, parent_of("middle_long"))
+    with clock.frozen(START) as moment:
+        top_id, middle_id = await halted_parent(engine)
+        inner_id = (await store.load(top_id)).halt_data["child"]["child_execution_id"]
+        assert len(await store.timers_of(inner_id)) == 1
+        await wf.cancel(store, top_id)
+        assert [await status(store, key) for key in (top_id, middle_id, inner_id)] == ["cancelled"] * 3
+        assert (await store.load(inner_id)).error == "Cancelled with its parent"
+        assert await store.timers_of(inner_id) == []
+        moment.advance(seconds=3601)
+        assert (await wf.fire_due(store)).timers == []  # nothing left to wake, nothing runs
+    assert delivered(worker) == []

@@ -13,6 +13,7 @@ from packs.core.workflow.engine import FAILURE, RESUME_REQUEST, prepare_resume
 from packs.core.workflow.errors import ExecutionNotFoundError, ExecutionStateError
 from packs.core.workflow.model import Execution, Status, utcnow
 from packs.core.workflow.state import to_json_value
+from packs.core.workflow.steps.workflow_parent import waited_child
 from packs.core.workflow.stores.protocol import QueueStore
 
 CANCELLABLE = (Status.PENDING, Status.RUNNING, Status.HALTED)
@@ -44,8 +45,29 @@ async def cancel(store: QueueStore, execution_id: str) -> Execution:
             cancel_timers = getattr(store, "cancel_timers", None)
             if cancelled and cancel_timers is not None:
                 await cancel_timers(execution_id)
+            if cancelled and (child_id := waited_child(execution)) is not None:
+                await _cancel_child(store, child_id)  # a sub-workflow's child goes with its parent
         if cancelled:
             return execution
+
+
+async def _cancel_child(store: QueueStore, child_id: str) -> None:
+    """Cancel the child a cancelled parent's ``workflow`` step waited for, and its timers and children, in the open
+    unit; a child that ended already is left as it is."""
+    child = await store.load(child_id)
+    if child is None or child.status not in CANCELLABLE:
+        return
+    observed = child.status
+    child.status = Status.CANCELLED
+    child.error = "Cancelled with its parent"
+    child.updated_at = utcnow()
+    if not await store.transition(child, [observed]):
+        return
+    cancel_timers = getattr(store, "cancel_timers", None)
+    if cancel_timers is not None:
+        await cancel_timers(child_id)
+    if (grandchild := waited_child(child)) is not None:
+        await _cancel_child(store, grandchild)
 
 
 async def queue_resume(

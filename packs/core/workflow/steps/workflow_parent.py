@@ -51,6 +51,13 @@ def parent_of(execution: Execution) -> str | None:
     return parent if isinstance(parent, str) else None
 
 
+def waited_child(execution: Execution) -> str | None:
+    """The id of the child a parent halted at a ``workflow`` step waits for (its halt data names it), or ``None``."""
+    halt = execution.halt_data or {}
+    child = halt.get("child_execution_id") if halt.get("type") == HALT_TYPE else None
+    return child if isinstance(child, str) else None
+
+
 def without_link(result: Any, ctx: dict[str, Any]) -> Any:
     """``result`` without the parent link when it is (a copy of) the child's whole ctx: a child's output is
     what the workflow made, not the engine's bookkeeping."""

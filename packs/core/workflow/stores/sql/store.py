@@ -168,6 +168,9 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         )
         self._add_statements: dict[str, Insert] = {}
         """The insert-unless-present statement per dialect, built once."""
+        self._lease_statements = _LeaseStatements(self._executions)
+        self._claim_statements: dict[str, Any] = {}
+        """The claim's UPDATE ... RETURNING per dialect, built once (see :class:`_LeaseStatements`)."""
         self._unit: ContextVar[Unit | None] = ContextVar(f"sql_store_unit_{id(self)}", default=None)
         self._scope: ContextVar[AsyncConnection | None] = ContextVar(f"sql_store_scope_{id(self)}", default=None)
         bind = getattr(session_maker, "kw", {}).get("bind")
@@ -346,46 +349,39 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
     async def claim(self, execution_id: str, owner: str, lease_seconds: float) -> Execution | None:
         """Take the lease of a claimable execution, counting an attempt; ``None`` when it is not claimable
         (unknown, finished, halted, cancelled, or leased by a live worker)."""
-        table = self._executions
         now = utcnow()
-        statement = (
-            update(table)
-            .where(table.c.id == _key(execution_id), _claimable(table, now))
-            .values(
-                lease_owner=owner,
-                lease_expires_at=now + datetime.timedelta(seconds=lease_seconds),
-                attempts=table.c.attempts + 1,
-                # A claim changes no part of the run (as in the memory store): updated_at stays, so a queued
-                # execution no step touched still looks untouched and its run reads no entry to find out.
-                updated_at=table.c.updated_at,
-            )
-        )
+        values = {
+            "key": _key(execution_id),
+            "now": now,
+            "owner": owner,
+            "expires": now + datetime.timedelta(seconds=lease_seconds),
+        }
         async with self._statement() as session:
-            row = (await session.execute(statement.returning(*self._read_columns(session)))).first()
+            dialect = _dialect(session)
+            statement = self._claim_statements.get(dialect)
+            if statement is None:
+                statement = self._claim_statements[dialect] = self._lease_statements.claim.returning(
+                    *self._read_columns(session)
+                )
+            row = (await session.execute(statement, values)).first()
         return None if row is None else self._from_row(row._mapping)
 
     async def renew(self, execution_id: str, owner: str, lease_seconds: float) -> bool:
         """Extend ``owner``'s lease; ``False`` when ``owner`` does not hold it any more."""
-        table = self._executions
-        statement = (
-            update(table)
-            .where(table.c.id == _key(execution_id), table.c.lease_owner == owner)
-            .values(lease_expires_at=utcnow() + datetime.timedelta(seconds=lease_seconds))
-        )
+        values = {
+            "key": _key(execution_id),
+            "owner": owner,
+            "expires": utcnow() + datetime.timedelta(seconds=lease_seconds),
+        }
         async with self._statement() as session:
-            result = await session.execute(statement)
+            result = await session.execute(self._lease_statements.renew, values)
         return bool(getattr(result, "rowcount", 0))
 
     async def release(self, execution_id: str, owner: str, *, available_at: datetime.datetime | None = None) -> None:
         """Give ``owner``'s lease up; the execution is claimable again at ``available_at`` (default: at once)."""
-        table = self._executions
-        statement = (
-            update(table)
-            .where(table.c.id == _key(execution_id), table.c.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=available_at)
-        )
+        values = {"key": _key(execution_id), "owner": owner, "expires": available_at}
         async with self._statement() as session:
-            await session.execute(statement)
+            await session.execute(self._lease_statements.release, values)
 
     async def transition(self, execution: Execution, expected: Collection[str]) -> bool:
         """Save ``execution`` only if its stored status is one of ``expected``; drops the lease and resets
@@ -745,8 +741,35 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         return rows
 
 
-def _claimable(table: Table, now: datetime.datetime) -> ColumnElement[bool]:
-    """The SQL form of :func:`packs.core.workflow.stores.protocol.claimable`."""
+class _LeaseStatements:
+    """The claim, renewal and release UPDATEs, built once with bound parameters (``key``, ``owner``,
+    ``expires`` and the claim's ``now``): a worker issues them for every execution, and a statement
+    built per call cost SQLAlchemy its cache key each time (about a tenth of a worker's CPU on the
+    queue bench, ``bench/workflow_queue.py``)."""
+
+    def __init__(self, table: Table) -> None:
+        key = table.c.id == bindparam("key", type_=table.c.id.type)
+        owned = table.c.lease_owner == bindparam("owner", type_=table.c.lease_owner.type)
+        expires = bindparam("expires", type_=table.c.lease_expires_at.type)
+        now = bindparam("now", type_=table.c.lease_expires_at.type)
+        self.claim = (
+            update(table)
+            .where(key, _claimable(table, now))
+            .values(
+                lease_owner=bindparam("owner", type_=table.c.lease_owner.type),
+                lease_expires_at=expires,
+                attempts=table.c.attempts + 1,
+                # A claim changes no part of the run (as in the memory store): updated_at stays, so a queued
+                # execution no step touched still looks untouched and its run reads no entry to find out.
+                updated_at=table.c.updated_at,
+            )
+        )
+        self.renew = update(table).where(key, owned).values(lease_expires_at=expires)
+        self.release = update(table).where(key, owned).values(lease_owner=None, lease_expires_at=expires)
+
+
+def _claimable(table: Table, now: datetime.datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """The SQL form of :func:`packs.core.workflow.stores.protocol.claimable` (``now`` a time or a parameter)."""
     expires = table.c.lease_expires_at
     return or_(
         and_(table.c.status == str(Status.PENDING), or_(expires.is_(None), expires <= now)),

@@ -1,5 +1,7 @@
-"""Counts of executions by status in one ``GROUP BY`` (the console's counts): the list's filters, and a time range
-on ``created_at``, so that the index by workspace, status and creation time answers it (migration 0010)."""
+"""Counts of executions by status in one query (the console's counts): the list's filters, and a time range on
+``created_at``, so that the index by workspace, status and creation time answers it (migration 0010). Capped,
+each status is an index range of at most ``cap + 1`` entries, in a statement built once per set of filters
+(with bound parameters); uncapped, one ``GROUP BY``. Also the conditions of the store's ``page``."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import datetime
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from packs.core.workflow.model import Status
@@ -70,12 +72,62 @@ async def count_by_status(
         statement = select(table.c.status, func.count()).where(*conditions).group_by(table.c.status)
         rows = (await session.execute(statement)).all()
         return {str(status): int(number) for status, number in rows}
-    statuses = [str(status) for status in Status]
-    counted = [
-        select(func.count())
-        .select_from(select(table.c.id).where(*conditions, table.c.status == status).limit(cap + 1).subquery())
-        .scalar_subquery()
-        for status in statuses
-    ]
-    row = (await session.execute(select(*counted))).one()
-    return {status: int(number) for status, number in zip(statuses, row, strict=True) if number}
+    statement, params = _capped(table, where, created_after, created_before, cap)
+    row = (await session.execute(statement, params)).one()
+    return {status: int(number) for status, number in zip(STATUSES, row, strict=True) if number}
+
+
+STATUSES = tuple(str(status) for status in Status)
+_CAPPED: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def _capped(
+    table: Table,
+    where: ExecutionFilter,
+    created_after: datetime.datetime | None,
+    created_before: datetime.datetime | None,
+    cap: int,
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The capped counts' statement for the filters given (built once per table, set of filters and cap, with
+    bound parameters: the console asks for it on every list page) and its parameters."""
+    kinds = where.waiting_kinds()
+    given = {
+        "workflow_id": where.workflow_id,
+        "workspace_id": None if where.workspace_id is None else _uuid(where.workspace_id),
+        "schedule_id": None if where.schedule_id is None else _uuid(where.schedule_id),
+        "created_after": created_after,
+        "created_before": created_before,
+        "kinds": kinds,
+    }
+    params: dict[str, Any] = {f"count_{name}": value for name, value in given.items() if value is not None}
+    key = (table.name, cap, where.status is not None, *sorted(params))
+    statement = _CAPPED.get(key)
+    if statement is None:
+        conditions: list[ColumnElement[bool]] = []
+        for name in ("workflow_id", "workspace_id", "schedule_id"):
+            if f"count_{name}" in params:
+                column = table.c[name]
+                conditions.append(column == bindparam(f"count_{name}", type_=column.type))
+        if "count_created_after" in params:
+            conditions.append(table.c.created_at >= bindparam("count_created_after", type_=table.c.created_at.type))
+        if "count_created_before" in params:
+            conditions.append(table.c.created_at < bindparam("count_created_before", type_=table.c.created_at.type))
+        if "count_kinds" in params:
+            conditions.append(table.c.status == str(Status.HALTED))
+            conditions.append(table.c.halt_data["type"].as_string().in_(bindparam("count_kinds", expanding=True)))
+        if where.status is not None:
+            conditions.append(table.c.status == bindparam("count_status"))
+        statement = select(
+            *(
+                select(func.count())
+                .select_from(select(table.c.id).where(*conditions, table.c.status == status).limit(cap + 1).subquery())
+                .scalar_subquery()
+                for status in STATUSES
+            )
+        )
+        _CAPPED[key] = statement
+    if where.status is not None:
+        params["count_status"] = str(where.status)
+    if kinds is not None:
+        params["count_kinds"] = list(kinds)
+    return statement, params

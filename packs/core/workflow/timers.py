@@ -395,12 +395,27 @@ class TimerSweeper:
         self._freed.set()
 
     async def _run_one(self, run: Run, execution_id: str, claimed: Any) -> None:
-        async with self._running:
-            try:
-                await run(execution_id, claimed)
-            except Exception:
-                # The execution is pending in the database: the recovery sweep queues it again.
-                self.logger.exception("execution %s: running it after its timer failed", execution_id)
+        try:
+            await self._running.acquire()
+        except asyncio.CancelledError:
+            # Stopped before its turn: give its lease back, so another worker need not wait for it to expire.
+            if claimed is not None and self._claim_for is not None:
+                await asyncio.shield(self._hand_back(execution_id, self._claim_for[0]))
+            raise
+        try:
+            await run(execution_id, claimed)
+        except Exception:
+            # The execution is pending in the database: the recovery sweep queues it again.
+            self.logger.exception("execution %s: running it after its timer failed", execution_id)
+        finally:
+            self._running.release()
+
+    async def _hand_back(self, execution_id: str, owner: str) -> None:
+        try:
+            await self.store.release(execution_id, owner)
+        except Exception:
+            # Its lease expires on its own; the recovery sweep queues it then.
+            self.logger.exception("execution %s: giving its lease back failed", execution_id)
 
     async def _deliver(self, execution_id: str) -> None:
         async with self._delivering:

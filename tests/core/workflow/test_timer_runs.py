@@ -212,3 +212,30 @@ async def test_what_a_timer_woke_runs_without_a_claim_an_entry_read_or_a_timer_d
         assert not [s for s in sent if s.upper().startswith("DELETE FROM WORKFLOW_TIMERS")]
     finally:
         await engine.dispose()
+
+
+async def test_a_stopped_sweeper_gives_back_the_leases_of_what_it_woke_and_had_not_started(store: Any) -> None:
+    _, ids = await halted_waits(store, 3)  # due in DELAY seconds
+    started = asyncio.Event()
+    gate = asyncio.Event()
+
+    async def run(execution_id: str, claimed: Any) -> None:
+        started.set()
+        await gate.wait()  # the first one holds the only slot until stopped
+
+    sweeper = TimerSweeper(store, refuse)
+    sweeper.run_here(run, 1, claim_for=("worker-a", 30.0))
+    with clock.frozen(utcnow() + datetime.timedelta(seconds=DELAY + 1)):
+        sweeper.start()
+        await asyncio.wait_for(started.wait(), 30)
+        for _ in range(600):
+            if sweeper.running == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert sweeper.running == 2  # one running, one claimed ahead of it; the third still due
+        await sweeper.stop()
+    leases = sorted([(await store.load(execution_id)).lease_owner or "" for execution_id in ids])
+    # The one that ran keeps its lease (its run, cancelled, is the worker's to hand over); the one that
+    # waited for a slot is given back; the third was never woken.
+    assert leases == ["", "", "worker-a"]
+    assert [e.status for e in [await store.load(execution_id) for execution_id in ids]].count(wf.Status.HALTED) == 1

@@ -80,12 +80,15 @@ def pool_options(settings: Settings) -> dict[str, Any]:
     A run holds one connection throughout (the SQL store's execution scope), so with SQLAlchemy's
     default of five, a worker running ``PACKFLOW_WORKER_CONCURRENCY`` (10) executions closed a
     connection on nearly every return and opened another soon after: on PostgreSQL a new server
-    process and asyncpg's type introspection each time (README.md, Configuration). SQLite keeps the
-    default: its connections are cheap and its writes take turns anyway.
+    process and asyncpg's type introspection each time (README.md, Configuration). With SAQ a worker
+    runs as many executions again beside its jobs (those its timer sweep woke, docs/workflow-language.md,
+    Waits and durable timers), so its pool keeps twice as many. SQLite keeps the default: its
+    connections are cheap and its writes take turns anyway.
     """
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         return {}
-    return {"pool_size": settings.worker_concurrency + POOL_HEADROOM}
+    runs = settings.worker_concurrency * (2 if settings.queue == "saq" else 1)
+    return {"pool_size": runs + POOL_HEADROOM}
 
 
 def configure_engine(engine: AsyncEngine) -> AsyncEngine:

@@ -102,3 +102,6 @@ def test_the_pool_follows_the_worker_concurrency_on_a_server_database_only(tmp_p
     assert pool_options(postgres) == {"pool_size": 12 + POOL_HEADROOM}
     assert database_config(postgres).get_engine().pool.size() == 12 + POOL_HEADROOM  # type: ignore[attr-defined]
     assert pool_options(make_settings(sqlite_url(tmp_path), worker_concurrency=12)) == {}
+    # A SAQ worker runs what its timers woke beside its jobs: as many again.
+    on_saq = make_settings(postgres.database_url, worker_concurrency=12, queue="saq", queue_url="redis://localhost")
+    assert pool_options(on_saq) == {"pool_size": 24 + POOL_HEADROOM}

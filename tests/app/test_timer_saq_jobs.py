@@ -20,7 +20,8 @@ from app import create_app
 from app.queue import TIMERS_KEY, SAQAdapter, fire_timers
 from app.settings import Settings, default_queue_url
 from packs.core.workflow.model import utcnow
-from packs.core.workflow.timers import Firing, Timer, TimerHandlers, TimerSweeper
+from packs.core.workflow.timers import Timer, TimerSweeper
+from tests.core.workflow.test_timers import noting, nowhere
 from tests.support.databases import migrate, postgres_database
 from tests.support.workers import engine_of, runtime_of
 
@@ -61,17 +62,8 @@ def test_a_worker_schedules_one_saq_job_per_due_second_of_its_timers() -> None:
 async def the_job_wakes_the_sweep(url: str) -> None:
     app = create_app(Settings(database_url=url, auto_migrate=False))
     runtime, engine = runtime_of(app), engine_of(app)
-    handlers = TimerHandlers()
-    fired: list[str] = []
-
-    async def note(timer: Timer, firing: Firing) -> None:
-        fired.append(timer.id)
-
-    async def deliver(execution_id: str) -> None:
-        pass
-
-    handlers.register("note", note)
-    sweeper = TimerSweeper(runtime.store, deliver, handlers=handlers, resolution=3600)
+    handlers, fired = noting()
+    sweeper = TimerSweeper(runtime.store, nowhere, handlers=handlers, resolution=3600)
     sweeper.start()  # its first sweep finds nothing; the next tick is an hour away
     try:
         await asyncio.sleep(0.5)

@@ -36,6 +36,22 @@ async def saved_execution(store: Any) -> str:
     return execution.id
 
 
+def noting() -> tuple[TimerHandlers, list[str]]:
+    """Handlers that fire the kind ``note`` by noting the timer's id, and the list of the ids noted."""
+    handlers = TimerHandlers()
+    noted: list[str] = []
+
+    async def note(timer: Timer, firing: Firing) -> None:
+        noted.append(timer.id)
+
+    handlers.register("note", note)
+    return handlers, noted
+
+
+async def nowhere(execution_id: str) -> None:
+    """A delivery that goes nowhere (the timers of these tests wake no execution)."""
+
+
 def test_the_frozen_clock_is_what_utcnow_answers() -> None:
     with clock.frozen(START) as moment:
         assert utcnow() == START
@@ -283,16 +299,8 @@ async def test_fired_timers_past_their_retention_are_purged_oldest_first(store: 
 
 
 async def test_the_sweeper_purges_the_timers_fired_longer_ago_than_its_retention(store: Any) -> None:
-    handlers = TimerHandlers()
-    fired: list[str] = []
-
-    async def note(timer: Timer, firing: Firing) -> None:
-        fired.append(timer.id)
-
-    async def deliver(execution_id: str) -> None:
-        pass
-
-    handlers.register("note", note)
+    handlers, fired = noting()
+    deliver = nowhere
     timer = Timer(kind="note", due_at=at(1))
     await store.add_timer(timer)
     sweeper = TimerSweeper(store, deliver, handlers=handlers, retention=3600, purge_every=0)

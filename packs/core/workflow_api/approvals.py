@@ -169,11 +169,14 @@ class ApprovalDesk:
             return []  # not a member of the workspace: decides nothing in it
         items: list[dict[str, Any]] = []
         asking = None if everyone or decider.role is None else MayDecide(decider.user_id, decider.email, decider.role)
+        pending = []
         for execution in await self._halted(workspace_id, asking):
             approval = pending_approval(execution)
-            if approval is None or timed_out(approval):
-                continue
-            decisions = await decisions_of(self.service.store, halt_of(execution, approval))
+            if approval is not None and not timed_out(approval):
+                pending.append((execution, approval, halt_of(execution, approval)))
+        decided = await self._decisions_of_halts([halt for _, _, halt in pending])
+        for execution, approval, halt in pending:
+            decisions = decided.get(halt, [])
             reason = why_not(approval, decider)
             if reason is None and any(decision.user_id == decider.user_id for decision in decisions):
                 reason = "you already decided on this approval"
@@ -204,6 +207,14 @@ class ApprovalDesk:
             if count >= cap:
                 break
         return count
+
+    async def _decisions_of_halts(self, halts: list[str]) -> dict[str, list[Decision]]:
+        """The decisions on each halt: in a few queries where the store reads many halts at once."""
+        read_many = getattr(self.service.store, "decisions_of_halts", None)
+        if read_many is not None:
+            found: dict[str, list[Decision]] = await read_many(halts)
+            return found
+        return {halt: await decisions_of(self.service.store, halt) for halt in halts}
 
     async def _halted(self, workspace_id: str, asking: MayDecide | None) -> list[Execution]:
         """Every one of :meth:`_candidates`."""

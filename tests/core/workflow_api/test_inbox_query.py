@@ -168,3 +168,33 @@ async def test_what_python_drops_never_shortens_the_inbox(harness: Harness) -> N
         await halts.add(f"late_{index}", approval(None, requester=str(other.user_id), timeout=60))
     items = await ApprovalDesk(harness.app.state.workflow_service).inbox(halts.workspace_id, decider(me))
     assert [item["execution_id"] for item in items] == [wanted]
+
+
+async def test_the_inbox_reads_the_decisions_of_all_its_approvals_at_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each item shows its approval's decisions so far, read for every halt in a few queries, not one per item."""
+    me = await member(harness, "ivy@example.com", "Acme", "admin")
+    other = await member(harness, "zed@example.com", "Acme")
+    store = harness.plugin.workflows.store
+    halts = Halts(store, str(me.workspace_id), {})
+    shapes = {name: approval(None, requester=str(other.user_id)) for name in ("one", "two", "three")}
+    for name, halt in shapes.items():
+        await halts.add(name, halt)
+    for name in ("one", "three"):
+        decision = Decision(
+            halts.ids[name], "approve", shapes[name]["halt_id"], approved=True, user_id=str(other.user_id)
+        )
+        await store.add_decision(decision)
+
+    async def one_halt_at_a_time(halt_id: str) -> list[Decision]:
+        raise AssertionError(f"decisions of {halt_id} read on their own")
+
+    monkeypatch.setattr(store, "decisions", one_halt_at_a_time)
+    items = await ApprovalDesk(harness.app.state.workflow_service).inbox(halts.workspace_id, decider(me))
+    decided = {item["execution_id"]: [d["user_id"] for d in item["decisions"]] for item in items}
+    assert decided == {
+        halts.ids["one"]: [str(other.user_id)],
+        halts.ids["two"]: [],
+        halts.ids["three"]: [str(other.user_id)],
+    }

@@ -330,6 +330,10 @@ class MemoryStore(LeaseFence, MemorySignals):
         """Every decision recorded on the execution ``execution_id``, oldest first."""
         return copy.deepcopy([d for d in self._decisions if d.execution_id == execution_id])
 
+    async def decisions_of_halts(self, halt_ids: Collection[str]) -> dict[str, list[Decision]]:
+        """The decisions on each of these halts, oldest first (a halt without any: an empty list)."""
+        return {halt: await self.decisions(halt) for halt in halt_ids}
+
     def unit(self) -> AbstractAsyncContextManager[None]:
         """Nothing to open: memory writes are immediate."""
         return _nothing()

@@ -9,6 +9,7 @@ named ``workflow_decisions`` on the metadata of the store's execution class (the
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from packs.core.workflow.stores.sql.rows import aware, to_uuid, uuid_or_none
 from packs.core.workflow.stores.sql.units import Executor
 
 DECISIONS_TABLE = "workflow_decisions"
+HALTS_PER_QUERY = 500
 
 
 class SQLDecisions:
@@ -72,6 +74,25 @@ class SQLDecisions:
         async with self._session() as session:
             rows = (await session.execute(statement)).all()
         return [decision_from_row(row._mapping) for row in rows]
+
+    async def decisions_of_halts(self, halt_ids: Collection[str]) -> dict[str, list[Decision]]:
+        """The decisions on each of these halts, oldest first (a halt without any: an empty list), a few
+        queries for any number of halts (the approvals inbox shows each pending approval's decisions)."""
+        found: dict[str, list[Decision]] = {halt: [] for halt in halt_ids}
+        keys = {key: halt for halt in found if (key := uuid_or_none(halt)) is not None}
+        table = self._decisions()
+        chosen = list(keys)
+        for start in range(0, len(chosen), HALTS_PER_QUERY):
+            statement = (
+                select(table)
+                .where(table.c.halt_id.in_(chosen[start : start + HALTS_PER_QUERY]))
+                .order_by(table.c.decided_at, table.c.id)
+            )
+            async with self._session() as session:
+                rows = (await session.execute(statement)).all()
+            for row in rows:
+                found[keys[row.halt_id]].append(decision_from_row(row._mapping))
+        return found
 
     async def execution_decisions(self, execution_id: str) -> list[Decision]:
         """Every decision recorded on the execution ``execution_id``, oldest first."""

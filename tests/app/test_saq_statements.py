@@ -7,7 +7,7 @@ them (every ``execute`` of a cursor, and BEGIN and COMMIT for every transaction 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import psycopg
@@ -16,30 +16,11 @@ from saq.job import Job, Status
 from saq.queue.postgres import ENQUEUE
 from saq.utils import now
 
-from app.queue import JOB_FUNCTION, SAQAdapter, saq_plugin
+from app.queue import JOB_FUNCTION
 from app.saq_postgres import PackflowPostgresQueue
-from app.settings import default_queue_url
-from tests.support.databases import postgres_database
+from tests.support.saq_queue import on_fresh_queue
 
 pytestmark = pytest.mark.postgres
-
-Scenario = Callable[[PackflowPostgresQueue, str], Awaitable[None]]
-
-
-def on_fresh_queue(scenario: Scenario) -> None:
-    """Run ``scenario`` with the app's SAQ queue (connected) and the psycopg URL of a new PostgreSQL database."""
-
-    async def run(url: str) -> None:
-        adapter = SAQAdapter(saq_plugin(default_queue_url(url), concurrency=1))
-        queue = await adapter.connect()
-        assert isinstance(queue, PackflowPostgresQueue)
-        try:
-            await scenario(queue, default_queue_url(url))
-        finally:
-            await adapter.disconnect()
-
-    with postgres_database() as url:
-        asyncio.run(run(url))
 
 
 class Statements:

@@ -7,39 +7,18 @@ touched (their worker "died"), or touched by their worker between the sweep's re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import pytest
 from saq.job import Job, Status
 
-from app.queue import JOB_FUNCTION, SAQAdapter, saq_plugin
+from app.queue import JOB_FUNCTION
 from app.saq_postgres import PackflowPostgresQueue
-from app.settings import default_queue_url
-from tests.support.databases import postgres_database
+from tests.support.saq_queue import on_fresh_queue
 
 pytestmark = pytest.mark.postgres
 
 HEARTBEAT = 1
 """SAQ's smallest heartbeat (whole seconds): a job untouched for longer is stuck."""
-
-
-Scenario = Callable[[PackflowPostgresQueue], Awaitable[None]]
-
-
-def on_fresh_queue(scenario: Scenario) -> None:
-    """Run ``scenario`` on the app's SAQ queue in a new PostgreSQL database, connected (SAQ creates its tables)."""
-
-    async def run(url: str) -> None:
-        adapter = SAQAdapter(saq_plugin(default_queue_url(url), concurrency=1))
-        queue = await adapter.connect()
-        assert isinstance(queue, PackflowPostgresQueue)
-        try:
-            await scenario(queue)
-        finally:
-            await adapter.disconnect()
-
-    with postgres_database() as url:
-        asyncio.run(run(url))
 
 
 async def taken_jobs(queue: PackflowPostgresQueue, count: int, retries: int = 1) -> list[Job]:
@@ -69,7 +48,7 @@ async def untouched_past_heartbeat() -> None:
 
 
 def test_one_sweep_finishes_every_stuck_job_without_waiting_for_its_dead_worker() -> None:
-    async def scenario(queue: PackflowPostgresQueue) -> None:
+    async def scenario(queue: PackflowPostgresQueue, _: str) -> None:
         jobs = await taken_jobs(queue, 3)
         assert await statuses(queue, jobs) == [Status.ACTIVE] * 3
         await untouched_past_heartbeat()
@@ -87,7 +66,7 @@ def test_one_sweep_finishes_every_stuck_job_without_waiting_for_its_dead_worker(
 
 
 def test_a_job_its_worker_touched_after_the_sweep_read_it_is_not_swept() -> None:
-    async def scenario(queue: PackflowPostgresQueue) -> None:
+    async def scenario(queue: PackflowPostgresQueue, _: str) -> None:
         [job] = await taken_jobs(queue, 1)
         await untouched_past_heartbeat()
         [row] = await queue.active_rows()
@@ -103,7 +82,7 @@ def test_a_job_its_worker_touched_after_the_sweep_read_it_is_not_swept() -> None
 
 
 def test_a_job_its_worker_finished_after_the_sweep_read_it_stays_complete() -> None:
-    async def scenario(queue: PackflowPostgresQueue) -> None:
+    async def scenario(queue: PackflowPostgresQueue, _: str) -> None:
         [job] = await taken_jobs(queue, 1)
         await untouched_past_heartbeat()
         [row] = await queue.active_rows()
@@ -115,7 +94,7 @@ def test_a_job_its_worker_finished_after_the_sweep_read_it_stays_complete() -> N
 
 
 def test_a_stuck_job_with_retries_left_is_queued_again() -> None:
-    async def scenario(queue: PackflowPostgresQueue) -> None:
+    async def scenario(queue: PackflowPostgresQueue, _: str) -> None:
         [job] = await taken_jobs(queue, 1, retries=3)
         await untouched_past_heartbeat()
         assert await queue.sweep() == [job.key]

@@ -29,9 +29,9 @@ ORDER BY created_at DESC, id DESC LIMIT 51
 """
 
 
-def nodes(plan: dict[str, Any]) -> list[str]:
-    """The node types of a plan, outermost first."""
-    return [plan["Node Type"], *(name for child in plan.get("Plans", []) for name in nodes(child))]
+def nodes(node: dict[str, Any]) -> list[str]:
+    """The node types of a query plan's node and its children, outermost first."""
+    return [node["Node Type"], *(name for child in node.get("Plans", []) for name in nodes(child))]
 
 
 async def plan_of(url: str, *, statistics: bool) -> list[str]:

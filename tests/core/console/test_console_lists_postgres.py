@@ -30,7 +30,7 @@ ORDER BY created_at DESC, id DESC LIMIT 51
 
 
 def nodes(node: dict[str, Any]) -> list[str]:
-    """The node types of a query plan's node and its children, outermost first."""
+    """The node types of an EXPLAIN node and its children, outermost first."""
     return [node["Node Type"], *(name for child in node.get("Plans", []) for name in nodes(child))]
 
 

@@ -159,8 +159,9 @@ class MemoryStore(LeaseFence, MemorySignals):
         after: Keyset | None = None,
         count: bool = True,
         ctx_keys: Collection[str] | None = None,
+        oldest_first: bool = False,
     ) -> Page:
-        """Executions matching ``where``, newest first (whole contexts, whatever ``ctx_keys``)."""
+        """Executions matching ``where``, newest first or ``oldest_first`` (whole contexts, whatever ``ctx_keys``)."""
         kinds = where.waiting_kinds()
         found = [
             execution
@@ -171,10 +172,12 @@ class MemoryStore(LeaseFence, MemorySignals):
             and (where.schedule_id is None or execution.schedule_id == where.schedule_id)
             and (kinds is None or _waits_for(execution, kinds))
         ]
-        found.sort(key=lambda execution: (execution.created_at, execution.id), reverse=True)
+        found.sort(key=lambda execution: (execution.created_at, execution.id), reverse=not oldest_first)
         total = len(found) if count else None
         if after is not None:
-            found = [execution for execution in found if (execution.created_at, execution.id) < after]
+            found = [
+                e for e in found if ((e.created_at, e.id) > after if oldest_first else (e.created_at, e.id) < after)
+            ]
         return Page(copy.deepcopy(found[offset : offset + limit]), total)
 
     async def count_by_status(

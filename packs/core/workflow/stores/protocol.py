@@ -131,10 +131,12 @@ class QueueStore(Store, Protocol):
         after: Keyset | None = None,
         count: bool = True,
         ctx_keys: Collection[str] | None = None,
+        oldest_first: bool = False,
     ) -> Page:
-        """Executions matching ``where`` newest first (by ``created_at``, then ``id``), ``offset`` of them
-        skipped: only those after ``after`` when given; ``total`` counted unless ``count`` is false; with
-        ``ctx_keys`` each execution's ``ctx`` may hold only those keys (what a list shows)."""
+        """Executions matching ``where`` newest first (by ``created_at``, then ``id``; with ``oldest_first`` the
+        other way, ``after`` then meaning later), ``offset`` of them skipped: only those after ``after`` when given;
+        ``total`` counted unless ``count`` is false; with ``ctx_keys`` each execution's ``ctx`` may hold only those
+        keys (what a list shows)."""
         ...
 
     async def count_by_status(

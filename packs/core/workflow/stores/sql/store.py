@@ -427,8 +427,10 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         after: Keyset | None = None,
         count: bool = True,
         ctx_keys: Collection[str] | None = None,
+        oldest_first: bool = False,
     ) -> Page:
-        """Executions matching ``where``, newest first, and how many match in all (see the protocol's ``page``).
+        """Executions matching ``where``, newest first (or ``oldest_first``), and how many match in all (see the
+        protocol's ``page``).
 
         With ``ctx_keys`` the rows are read without their ``ctx`` column: only those keys of it are
         selected (a JSON path each), so a list does not fetch whole contexts.
@@ -441,10 +443,10 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         if after is not None:
             created_at, execution_id = after
             bound = tuple_(literal(created_at, table.c.created_at.type), literal(_key(execution_id), table.c.id.type))
-            rows_statement = rows_statement.where(tuple_(table.c.created_at, table.c.id) < bound)
-        rows_statement = (
-            rows_statement.order_by(table.c.created_at.desc(), table.c.id.desc()).offset(offset).limit(limit)
-        )
+            keyset = tuple_(table.c.created_at, table.c.id)
+            rows_statement = rows_statement.where(keyset > bound if oldest_first else keyset < bound)
+        order = (table.c.created_at, table.c.id) if oldest_first else (table.c.created_at.desc(), table.c.id.desc())
+        rows_statement = rows_statement.order_by(*order).offset(offset).limit(limit)
         async with self._session() as session:
             conditions = filter_conditions(table, where, _dialect(session), self.decisions_table)
             rows_statement = rows_statement.where(*conditions)

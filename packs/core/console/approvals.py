@@ -6,6 +6,7 @@ decide, quorum, the form)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
@@ -63,9 +64,20 @@ class ApprovalsController(Controller):
 
     @get("/")
     async def index(self, request: Request[Any, Any, Any], user: ConsoleUser) -> Template:
-        """The approvals the user may decide now, across workflows."""
-        items = await inbox_items(service_of(request), user)
-        return await page(request, "approvals.html", user, title="Approvals", items=items)
+        """The approvals the user may decide now, across workflows, a page at a time (``?cursor=``: the page's
+        "Next" link)."""
+        cursor = request.query_params.get("cursor") or None
+        shown = await inbox_items(service_of(request), user, cursor)
+        following = None if shown.next_cursor is None else urlencode({"cursor": shown.next_cursor})
+        return await page(
+            request,
+            "approvals.html",
+            user,
+            title="Approvals",
+            items=shown.items,
+            next_query=following,
+            first_page=cursor is not None,
+        )
 
     @post("/{execution_id:str}", status_code=303)
     async def decide(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from packs.core.workflow import Decided, Decision, Execution, ExecutionFilter, d
 from packs.core.workflow.decisions import approval_rule, resolved_approver_problem
 from packs.core.workflow.queue.decisions import check_decidable, decisions_of, halt_of, pending_approval
 from packs.core.workflow.resume_input import timed_out
-from packs.core.workflow.stores.protocol import MayDecide
+from packs.core.workflow.stores.protocol import Keyset, MayDecide
 from packs.core.workflow_api.service import WorkflowService
 
 INBOX_PAGE = 200
@@ -33,6 +34,16 @@ INBOX_PAGE = 200
 DECISION_KEYS = frozenset({"approved", "comment", "response"})
 APPROVAL_HALTS = ("approval", "workflow")
 """The halt types (``halt_data.type``) an approval may be pending under: its own, or a sub-workflow's holding it."""
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """A page of the approvals inbox: its items, where the next page starts (``None``: the last page) when asked by
+    keyset, and how many approvals the inbox holds in all when asked by page number."""
+
+    items: list[dict[str, Any]]
+    following: Keyset | None
+    total: int | None
 
 
 @dataclass(frozen=True)
@@ -160,31 +171,68 @@ class ApprovalDesk:
         return await self.service.resume(execution_id, workspace_id, response=response, approved=approved)
 
     async def inbox(self, workspace_id: str, decider: Decider, *, everyone: bool = False) -> list[dict[str, Any]]:
-        """The approvals ``decider`` may decide now in ``workspace_id``, oldest first; with ``everyone``, every
-        pending approval of the workspace, each with ``can_decide`` (and ``cannot_decide_because``).
+        """Every approval of :meth:`inbox_page`'s inbox, unpaged, oldest first."""
+        return [item async for _, item in self._inbox_items(workspace_id, decider, everyone, None, INBOX_PAGE)]
+
+    async def inbox_page(
+        self,
+        workspace_id: str,
+        decider: Decider,
+        *,
+        per_page: int,
+        after: Keyset | None = None,
+        page: int | None = None,
+        everyone: bool = False,
+    ) -> InboxPage:
+        """One page of the approvals ``decider`` may decide now in ``workspace_id``, oldest first (by the
+        execution's ``created_at``, then ``id``); with ``everyone``, every pending approval of the workspace,
+        each with ``can_decide`` (and ``cannot_decide_because``). docs/http-api.md, Approvals and Lists.
+
+        By keyset (``page`` ``None``): the ``per_page`` approvals after the execution ``after``, and where the next
+        page starts when more exist; candidates are read until the page is full or they end, so what Python drops
+        (a timed-out approval, one under a sub-workflow it may not decide) never shortens a page. By ``page``:
+        that page of the whole inbox, with ``total`` (every candidate is read).
 
         Without ``everyone`` the database leaves out what the approvals' rules refuse the decider (the store's
         :class:`~packs.core.workflow.stores.protocol.MayDecide`); :func:`why_not` checks again what it keeps."""
+        if page is not None:
+            every = [item async for _, item in self._inbox_items(workspace_id, decider, everyone, None, INBOX_PAGE)]
+            return InboxPage(every[(page - 1) * per_page : page * per_page], None, len(every))
+        found: list[tuple[Execution, dict[str, Any]]] = []
+        chunk = min(INBOX_PAGE, per_page + 1)
+        async with aclosing(self._inbox_items(workspace_id, decider, everyone, after, chunk)) as pairs:
+            async for pair in pairs:
+                found.append(pair)
+                if len(found) > per_page:
+                    break
+        following = None
+        if len(found) > per_page:
+            last = found[per_page - 1][0]
+            following = (last.created_at, last.id)
+        return InboxPage([item for _, item in found[:per_page]], following, None)
+
+    async def _inbox_items(
+        self, workspace_id: str, decider: Decider, everyone: bool, after: Keyset | None, chunk: int
+    ) -> AsyncGenerator[tuple[Execution, dict[str, Any]]]:
+        """The inbox's approvals oldest first, each with its execution, read ``chunk`` candidates at a time (and
+        the decisions of a chunk's halts in a few queries)."""
         if decider.role is None and not everyone:
-            return []  # not a member of the workspace: decides nothing in it
-        items: list[dict[str, Any]] = []
-        asking = None if everyone or decider.role is None else MayDecide(decider.user_id, decider.email, decider.role)
-        pending = []
-        for execution in await self._halted(workspace_id, asking):
-            approval = pending_approval(execution)
-            if approval is not None and not timed_out(approval):
-                pending.append((execution, approval, halt_of(execution, approval)))
-        decided = await self._decisions_of_halts([halt for _, _, halt in pending])
-        for execution, approval, halt in pending:
-            decisions = decided.get(halt, [])
-            reason = why_not(approval, decider)
-            if reason is None and any(decision.user_id == decider.user_id for decision in decisions):
-                reason = "you already decided on this approval"
-            if reason is not None and not everyone:
-                continue
-            items.append(self._item(execution, approval, decisions, reason))
-        items.sort(key=lambda item: (str(item["requested_at"]), item["execution_id"]))
-        return items
+            return  # not a member of the workspace: decides nothing in it
+        asking = None if everyone else MayDecide(decider.user_id, decider.email, decider.role or "")
+        async for executions in self._candidate_pages(workspace_id, asking, chunk, after):
+            pending = []
+            for execution in executions:
+                approval = pending_approval(execution)
+                if approval is not None and not timed_out(approval):
+                    pending.append((execution, approval, halt_of(execution, approval)))
+            decided = await self._decisions_of_halts([halt for _, _, halt in pending])
+            for execution, approval, halt in pending:
+                decisions = decided.get(halt, [])
+                reason = why_not(approval, decider)
+                if reason is None and any(decision.user_id == decider.user_id for decision in decisions):
+                    reason = "you already decided on this approval"
+                if reason is None or everyone:
+                    yield execution, self._item(execution, approval, decisions, reason)
 
     async def pending_count(self, workspace_id: str, decider: Decider, *, cap: int) -> int:
         """How many approvals ``decider`` may decide now (what :meth:`inbox` lists), counted up to ``cap``: the
@@ -216,23 +264,27 @@ class ApprovalDesk:
             return found
         return {halt: await decisions_of(self.service.store, halt) for halt in halts}
 
-    async def _halted(self, workspace_id: str, asking: MayDecide | None) -> list[Execution]:
-        """Every one of :meth:`_candidates`."""
-        return [execution async for execution in self._candidates(workspace_id, asking)]
-
     async def _candidates(
         self, workspace_id: str, asking: MayDecide | None, per_page: int = INBOX_PAGE
     ) -> AsyncIterator[Execution]:
-        """The workspace's executions halted at an approval or at a sub-workflow (which may wait for one), and
-        with ``asking`` only those whose approval that user may decide as far as the database can tell: one
-        query by ``halt_data.type`` (and the rules), without their contexts, a page at a time until one is short
-        (what Python drops afterwards never shortens what the database was asked for)."""
-        where = ExecutionFilter(workspace_id=workspace_id, waiting_for=APPROVAL_HALTS, may_decide=asking)
-        after = None
-        while True:
-            page = await self.service.store.page(where, limit=per_page, after=after, count=False, ctx_keys=())
-            for execution in page.executions:
+        """Every execution of :meth:`_candidate_pages`."""
+        async for executions in self._candidate_pages(workspace_id, asking, per_page, None):
+            for execution in executions:
                 yield execution
+
+    async def _candidate_pages(
+        self, workspace_id: str, asking: MayDecide | None, per_page: int, after: Keyset | None
+    ) -> AsyncIterator[list[Execution]]:
+        """The workspace's executions halted at an approval or at a sub-workflow (which may wait for one), oldest
+        first from after ``after``, and with ``asking`` only those whose approval that user may decide as far as
+        the database can tell: one query by ``halt_data.type`` (and the rules), without their contexts, a page at
+        a time until one is short (what Python drops afterwards never shortens what the database was asked for)."""
+        where = ExecutionFilter(workspace_id=workspace_id, waiting_for=APPROVAL_HALTS, may_decide=asking)
+        while True:
+            page = await self.service.store.page(
+                where, limit=per_page, after=after, count=False, ctx_keys=(), oldest_first=True
+            )
+            yield page.executions
             if len(page.executions) < per_page:
                 return
             last = page.executions[-1]

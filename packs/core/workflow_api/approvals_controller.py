@@ -16,11 +16,20 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.identity import Identity
+from packs.core.items import encode_cursor
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow import Decided
 from packs.core.workflow_api.approvals import ApprovalDesk, Decider, decider_of, decision_request
 from packs.core.workflow_api.controller import WorkflowApiController, audit, errors, identify, json_object, service_of
-from packs.core.workflow_api.payloads import execution_id_of, execution_url
+from packs.core.workflow_api.payloads import (
+    PageMeta,
+    documented,
+    execution_id_of,
+    execution_url,
+    list_query,
+    page_meta,
+    page_parameters,
+)
 
 
 class DecisionAnswer(msgspec.Struct):
@@ -30,10 +39,16 @@ class DecisionAnswer(msgspec.Struct):
 
 
 class Inbox(msgspec.Struct):
-    """``GET /api/v1/workflows/approvals``: pending approvals, oldest first."""
+    """``GET /api/v1/workflows/approvals``: pending approvals, oldest first, a page of them (``meta`` as every
+    list's: docs/http-api.md, Lists)."""
 
     data: list[dict[str, Any]]
-    meta: dict[str, Any]
+    meta: PageMeta
+
+
+PAGING = ("page", "per_page", "cursor")
+"""The query parameters of the inbox's page (read as the executions list reads them)."""
+INBOX_OPERATION = documented(query=page_parameters("Approvals"))
 
 
 def desk_of(request: Request[Any, Any, Any]) -> ApprovalDesk:
@@ -94,6 +109,7 @@ class ApprovalsController(WorkflowApiController):
         "/approvals",
         summary="The approvals inbox",
         operation_id="workflows_approvals_inbox",
+        operation_class=INBOX_OPERATION,
         responses=errors(422),
     )
     async def inbox(
@@ -105,15 +121,26 @@ class ApprovalsController(WorkflowApiController):
         ),
     ) -> Inbox:
         """The approvals the caller may decide now in their workspace, oldest first; `?scope=workspace` lists every
-        pending approval of the workspace with `can_decide` per item."""
+        pending approval of the workspace with `can_decide` per item. Pages as every list does: `page` and
+        `per_page`, or by keyset with `cursor`."""
         identity, decider = await caller(request, db_session)
+        paging = list_query({key: values[-1] for key, values in request.query_params.dict().items() if key in PAGING})
         if inbox_scope not in (None, "me", "workspace"):
             raise ValidationError(
                 f"scope must be 'me' or 'workspace', got {inbox_scope!r}", {"scope": "must be 'me' or 'workspace'"}
             )
-        everyone = inbox_scope == "workspace"
-        items = await desk_of(request).inbox(str(identity.workspace_id), decider, everyone=everyone)
-        return Inbox(data=items, meta={"scope": "workspace" if everyone else "me", "count": len(items)})
+        found = await desk_of(request).inbox_page(
+            str(identity.workspace_id),
+            decider,
+            per_page=paging.per_page,
+            after=paging.after,
+            page=None if paging.keyset else paging.page,
+            everyone=inbox_scope == "workspace",
+        )
+        if found.total is not None:
+            return Inbox(data=found.items, meta=page_meta(paging.page, paging.per_page, found.total))
+        following = None if found.following is None else encode_cursor(*found.following)
+        return Inbox(data=found.items, meta=PageMeta(per_page=paging.per_page, cursor=following))
 
 
 __all__ = ["ApprovalsController", "desk_of"]

@@ -497,6 +497,30 @@ RESUME_OPERATION = documented(
         },
     )
 )
+
+
+def page_parameters(rows: str) -> list[OpenAPIParameter]:
+    """The ``page``, ``per_page`` and ``cursor`` query parameters of a list of ``rows`` (docs/http-api.md, Lists)."""
+    return [
+        _query(
+            "page",
+            Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE, default=1),
+            f"The page, from 1 to {MAX_PAGE:,}.",
+        ),
+        _query(
+            "per_page",
+            Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PER_PAGE_ASKED, default=DEFAULT_PER_PAGE),
+            f"{rows} per page (default {DEFAULT_PER_PAGE}; above {MAX_PER_PAGE} is clamped to {MAX_PER_PAGE}).",
+        ),
+        _query(
+            "cursor",
+            Schema(type=OpenAPIType.STRING, max_length=MAX_CURSOR_LENGTH),
+            "Page by keyset instead of page: empty for the first page, then the meta.cursor of the page "
+            "before; the answer's meta is {per_page, cursor} (cursor null on the last page), without total.",
+        ),
+    ]
+
+
 LIST_OPERATION = documented(
     query=[
         _query("workflow_id", Schema(type=OpenAPIType.STRING), "Only executions of this workflow."),
@@ -507,22 +531,7 @@ LIST_OPERATION = documented(
             Schema(type=OpenAPIType.STRING, enum=list(WAITING_FOR)),
             "Only halted executions waiting for this: an approval, a wait's timer, a signal or a halt's input.",
         ),
-        _query(
-            "page",
-            Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE, default=1),
-            f"The page, from 1 to {MAX_PAGE:,}.",
-        ),
-        _query(
-            "per_page",
-            Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PER_PAGE_ASKED, default=DEFAULT_PER_PAGE),
-            f"Executions per page (default {DEFAULT_PER_PAGE}; above {MAX_PER_PAGE} is clamped to {MAX_PER_PAGE}).",
-        ),
-        _query(
-            "cursor",
-            Schema(type=OpenAPIType.STRING, max_length=MAX_CURSOR_LENGTH),
-            "Page by keyset instead of page: empty for the first page, then the meta.cursor of the page "
-            "before; the answer's meta is {per_page, cursor} (cursor null on the last page), without total.",
-        ),
+        *page_parameters("Executions"),
     ]
 )
 
@@ -540,4 +549,5 @@ __all__ = [
     "FailedStart",
     "WorkflowList",
     "WorkflowOut",
+    "page_parameters",
 ]

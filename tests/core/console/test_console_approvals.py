@@ -4,13 +4,16 @@ every page, the audit log of the decisions (README, "The operations console").""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from packs.core.console.inbox import PER_PAGE
 from packs.core.identity.accounts import IssuedToken, create_user
+from tests.support.approval_halts import Halts, approval
 from tests.support.console import CONSOLE, signed_in
 from tests.support.harness import Harness, harness_for, make_settings
 from tests.support.workflow_http import PACKS, started, wait_for
@@ -148,3 +151,31 @@ async def test_a_rejection_from_the_execution_page_needs_no_form(harness: Harnes
         assert bad.status_code == 422
     done = await wait_for(client, requester, execution_id, {"completed"})
     assert "rejected" in done["output"]
+
+
+async def test_the_inbox_shows_a_page_at_a_time_with_a_next_link(harness: Harness, client: httpx.AsyncClient) -> None:
+    """More approvals than a page: the first page shows :data:`PER_PAGE` oldest first and a "Next" link (keyset),
+    which shows the rest and no "Next"; each approval once; the pending count is the whole inbox's on both."""
+    requester = await member(harness, "ada@example.com")
+    bob = await member(harness, "bob@example.com")
+    halts = Halts(harness.plugin.workflows.store, str(bob.workspace_id), {})
+    wanted = []
+    for index in range(PER_PAGE + 5):
+        wanted.append(await halts.add(f"yes_{index}", approval(None, requester=str(requester.user_id))))
+        await halts.add(f"late_{index}", approval(None, requester=str(requester.user_id), timeout=60))
+    async with web_of(harness) as web:
+        await signed_in(web, bob.token)
+        first = await web.get(APPROVALS)
+        assert first.status_code == 200, first.text
+        shown = re.findall(r'<h2 id="approval-([0-9a-f-]+)">', first.text)
+        assert shown == wanted[:PER_PAGE]
+        assert f'aria-label="{PER_PAGE + 5} pending approvals"' in first.text
+        link = re.search(r'<a href="\?(cursor=[^"]+)" rel="next">Next</a>', first.text)
+        assert link is not None, first.text
+        second = await web.get(f"{APPROVALS}?{html.unescape(link.group(1))}")
+        assert second.status_code == 200, second.text
+        assert re.findall(r'<h2 id="approval-([0-9a-f-]+)">', second.text) == wanted[PER_PAGE:]
+        assert 'rel="next"' not in second.text
+        assert f'<a href="{APPROVALS}">First</a>' in second.text
+        assert f'aria-label="{PER_PAGE + 5} pending approvals"' in second.text
+        assert (await web.get(f"{APPROVALS}?cursor=zzz")).status_code == 422

@@ -7,23 +7,23 @@ may keep more: the inbox checks every candidate again)."""
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from packs.core.identity.accounts import IssuedToken, create_user
-from packs.core.workflow import Execution, ExecutionFilter
-from packs.core.workflow.decisions import Decision, approval_rule
+from packs.core.workflow import ExecutionFilter
+from packs.core.workflow.decisions import Decision
 from packs.core.workflow.stores.protocol import MayDecide
 from packs.core.workflow_api.approvals import APPROVAL_HALTS, INBOX_PAGE, ApprovalDesk, Decider
-from tests.support.harness import Harness, harness_for, make_settings
-from tests.support.workflow_http import PACKS
+from tests.support.approval_halts import START, Halts, approval
+from tests.support.harness import Harness, auth, harness_for, make_settings
+from tests.support.workflow_http import API, PACKS
 
-START = datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC)
+APPROVALS = f"{API}/approvals"
 
 
 @pytest.fixture
@@ -37,56 +37,6 @@ async def member(harness: Harness, email: str, workspace: str, role: str | None 
         issued = await create_user(session, email, workspace, role)
         await session.commit()
         return issued
-
-
-@dataclass
-class Halts:
-    """Executions halted at approvals of every shape, by name, in one workspace (and one in another)."""
-
-    store: Any
-    workspace_id: str
-    ids: dict[str, str]
-    moment: int = 0
-
-    async def add(self, name: str, halt: dict[str, Any], *, workspace_id: str | None = None) -> str:
-        self.moment += 1
-        created = START + datetime.timedelta(seconds=self.moment)
-        execution = Execution(
-            id=str(uuid.uuid4()),
-            workflow_id="http_anyone",
-            status="halted",
-            workspace_id=workspace_id or self.workspace_id,
-            current_step="approve",
-            halt_data=halt,
-            created_at=created,
-            updated_at=created,
-        )
-        await self.store.add(execution)
-        self.ids[name] = execution.id
-        return execution.id
-
-
-def approval(
-    approvers: list[str] | None,
-    *,
-    requester: str | None = None,
-    allow_requester: bool = False,
-    timeout: int | None = None,
-) -> dict[str, Any]:
-    """The halt data of an approval step, with the rule it resolves."""
-    return {
-        "type": "approval",
-        "step_id": "approve",
-        "prompt": "Ok?",
-        "approvers": approvers,
-        "rule": approval_rule(approvers, allow_requester=allow_requester, requester_id=requester),
-        "quorum": 2,
-        "timeout": timeout,
-        "requested_at": (
-            START - datetime.timedelta(days=1) if timeout else datetime.datetime.now(datetime.UTC)
-        ).isoformat(),
-        "halt_id": str(uuid.uuid4()),
-    }
 
 
 async def every_shape(store: Any, me: IssuedToken, other: IssuedToken, elsewhere: str) -> Halts:
@@ -198,3 +148,105 @@ async def test_the_inbox_reads_the_decisions_of_all_its_approvals_at_once(
         halts.ids["two"]: [],
         halts.ids["three"]: [str(other.user_id)],
     }
+
+
+async def interleaved_inbox(harness: Harness, me: IssuedToken, other: IssuedToken) -> list[str]:
+    """25 approvals ``me`` may decide, oldest first (their ids returned), with what ``me`` may not decide between
+    them: approvals the database leaves out (another role's), and runs of what it keeps and Python drops (timed-out
+    approvals, another role's approval under a sub-workflow), one run longer than any page asked below."""
+    halts = Halts(harness.plugin.workflows.store, str(me.workspace_id), {})
+    requester = str(other.user_id)
+    wanted = []
+    for index in range(25):
+        wanted.append(await halts.add(f"yes_{index}", approval(None, requester=requester)))
+        for late in range(30 if index == 5 else index % 3):
+            await halts.add(f"late_{index}_{late}", approval(None, requester=requester, timeout=60))
+        if index % 2:
+            nested = {"type": "workflow", "child": approval(["role:finance"], requester=requester)}
+            await halts.add(f"no_nested_{index}", nested)
+        if index % 4 == 0:
+            await halts.add(f"no_role_{index}", approval(["role:finance"], requester=requester))
+            await halts.add(f"no_wait_{index}", {"type": "wait", "due_at": START.isoformat()})
+    return wanted
+
+
+async def inbox_answer(client: httpx.AsyncClient, who: IssuedToken, **params: str) -> dict[str, Any]:
+    response = await client.get(APPROVALS, params=params, headers=auth(who))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def ids(answer: dict[str, Any]) -> list[str]:
+    return [item["execution_id"] for item in answer["data"]]
+
+
+async def test_the_inbox_pages_by_cursor_and_by_page_with_no_page_short(
+    harness: Harness, client: httpx.AsyncClient
+) -> None:
+    """Two pages of 25 approvals by cursor, then by number: full pages although Python drops runs of candidates
+    longer than a page between them, oldest first, nothing twice and nothing missing (docs/http-api.md, Lists)."""
+    me = await member(harness, "ivy@example.com", "Acme", "admin")
+    other = await member(harness, "zed@example.com", "Acme")
+    wanted = await interleaved_inbox(harness, me, other)
+
+    first = await inbox_answer(client, me, cursor="", per_page="13")
+    assert len(first["data"]) == 13
+    assert set(first["meta"]) == {"per_page", "cursor"}
+    assert first["meta"]["per_page"] == 13
+    assert first["meta"]["cursor"]
+    second = await inbox_answer(client, me, cursor=first["meta"]["cursor"], per_page="13")
+    assert second["meta"] == {"per_page": 13, "cursor": None}
+    assert ids(first) + ids(second) == wanted
+
+    whole = await inbox_answer(client, me, cursor="", per_page="25")  # a full last page has no next page
+    assert (ids(whole), whole["meta"]) == (wanted, {"per_page": 25, "cursor": None})
+
+    by_number = [await inbox_answer(client, me, page=str(page), per_page="13") for page in (1, 2, 3)]
+    assert [answer["meta"] for answer in by_number] == [
+        {"page": page, "per_page": 13, "total": 25} for page in (1, 2, 3)
+    ]
+    assert (ids(by_number[0]), ids(by_number[1]), ids(by_number[2])) == (ids(first), ids(second), [])
+    default = await inbox_answer(client, me)
+    assert (ids(default), default["meta"]) == (wanted, {"page": 1, "per_page": 25, "total": 25})
+    assert (await inbox_answer(client, me, per_page="1000"))["meta"]["per_page"] == 100  # clamped as every list
+
+
+async def test_the_workspace_scope_pages_too(harness: Harness, client: httpx.AsyncClient) -> None:
+    """``scope=workspace`` by cursor: every pending approval of the workspace (not the timed-out ones), a page at
+    a time, in the order of the unpaged inbox."""
+    me = await member(harness, "ivy@example.com", "Acme", "admin")
+    other = await member(harness, "zed@example.com", "Acme")
+    await interleaved_inbox(harness, me, other)
+    everyone = await ApprovalDesk(harness.app.state.workflow_service).inbox(
+        str(me.workspace_id), decider(me), everyone=True
+    )
+    assert len(everyone) == 25 + 12 + 7  # mine, the nested ones, the other role's
+    seen: list[str] = []
+    cursor: str | None = ""
+    while cursor is not None:
+        answer = await inbox_answer(client, me, scope="workspace", cursor=cursor, per_page="10")
+        assert len(answer["data"]) == 10 or answer["meta"]["cursor"] is None
+        seen += ids(answer)
+        cursor = answer["meta"]["cursor"]
+    assert seen == [item["execution_id"] for item in everyone]
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"per_page": "0"}, "per_page"),
+        ({"per_page": "many"}, "per_page"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": "W10"}, "cursor"),  # base64url of [], no row
+        ({"cursor": "", "page": "2"}, "page"),
+        ({"page": "0"}, "page"),
+    ],
+)
+async def test_a_bad_page_is_422_naming_it(
+    harness: Harness, client: httpx.AsyncClient, params: dict[str, str], named: str
+) -> None:
+    me = await member(harness, "ivy@example.com", "Acme", "admin")
+    response = await client.get(APPROVALS, params=params, headers=auth(me))
+    assert response.status_code == 422, response.text
+    assert named in response.json()["details"]

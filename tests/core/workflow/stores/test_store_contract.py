@@ -204,3 +204,22 @@ async def test_count_by_status_groups_what_the_list_filters(store: wf.QueueStore
         "halted": 1,
     }
     assert await count(wf.ExecutionFilter(workspace_id=str(uuid.uuid4()))) == {}
+
+
+async def test_a_page_oldest_first_by_keyset(store: wf.QueueStore) -> None:
+    """``oldest_first`` turns the list's order round: by ``created_at`` then ``id`` ascending, ``after`` meaning
+    later (what the approvals inbox pages by); newest first stays the default."""
+    workspace = str(uuid.uuid4())
+    rows = [execution(minutes=minutes) for minutes in (3, 1, 2, 1)]
+    for row in rows:
+        row.workspace_id = workspace
+        await store.save(row)
+    mine = wf.ExecutionFilter(workspace_id=workspace)
+    ordered = sorted(rows, key=lambda row: (row.created_at, row.id))
+    first = await store.page(mine, limit=2, count=False, oldest_first=True)
+    assert [e.id for e in first.executions] == [row.id for row in ordered[:2]]
+    last = first.executions[-1]
+    rest = await store.page(mine, limit=5, after=(last.created_at, last.id), count=False, oldest_first=True)
+    assert [e.id for e in rest.executions] == [row.id for row in ordered[2:]]
+    newest = await store.page(mine, limit=5, count=False)
+    assert [e.id for e in newest.executions] == [row.id for row in reversed(ordered)]

@@ -8,13 +8,16 @@ the unit has read (or after a few seconds when the unit cannot read before it do
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.database import database_config
@@ -23,6 +26,7 @@ from packs.core.db import bind_session_factory, current_session
 from packs.core.models import WorkflowEntry, WorkflowExecution
 from packs.core.workflow.model import Action, Entry, Execution, Status
 from packs.core.workflow.stores.sql import SQLStore
+from packs.core.workflow.stores.sql import sqlite as sqlite_writer
 from tests.support.sqlite_writer import OtherWriter, other_writer
 
 THEIRS = "UPDATE workflow_executions SET current_step = 'elsewhere' WHERE id = ?"
@@ -127,3 +131,46 @@ async def test_a_read_outside_a_unit_does_not_wait_for_the_writer(db: Database) 
     assert loaded is not None
     assert loaded.current_step == "a"
     assert loaded_too is not None
+
+
+async def test_a_checkpoint_of_its_own_waits_for_another_writer_off_the_event_loop(db: Database) -> None:
+    """A checkpoint outside a unit commits on the event loop's thread only when the write lock is free; while
+    another connection holds it, it waits in the driver's thread and the event loop runs on meanwhile."""
+    mine = await saved(db.store, "mine")
+    theirs = await saved(db.store, "theirs")
+    with writing(db, theirs) as writer:
+        ticks = 0
+
+        async def ticking() -> None:
+            nonlocal ticks
+            while not writer.committed.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(ticking())
+        async with db.store.execution_scope():
+            mine.current_step = "b"
+            entry = Entry(execution_id=mine.id, step_id="a", step_type="call", action=Action.COMPLETED)
+            await db.store.checkpoint(mine, [entry])
+        assert writer.committed.is_set()
+        await ticker
+    assert ticks > 5
+    after = await db.store.load(mine.id)
+    assert after is not None
+    assert after.current_step == "b"
+
+
+async def test_checkpoints_committed_on_the_event_loop_checkpoint_the_wal_every_so_often(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their commits leave the WAL checkpoint to the driver's thread, every CHECKPOINT_EVERY commits: the rows
+    reach the database file itself."""
+    monkeypatch.setattr(sqlite_writer, "CHECKPOINT_EVERY", 4)
+    path = make_url(db.url).database
+    assert path is not None
+    marker = f"wal-marker-{uuid.uuid4().hex}"
+    async with db.store.execution_scope():
+        for _ in range(4):
+            execution = Execution(id=str(uuid.uuid4()), workflow_id=marker, status=Status.RUNNING)
+            await db.store.checkpoint(execution, [])
+    assert marker.encode() in await asyncio.to_thread(Path(path).read_bytes)

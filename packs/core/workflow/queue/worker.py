@@ -11,6 +11,9 @@ A queue delivers execution ids; any number of workers in any number of processes
   it was running is rolled back with everything it wrote to this database;
 - a worker that dies leaves a lease that expires; a recovery sweep (:mod:`.recovery`) queues the
   execution again and another worker continues it from its last checkpoint;
+- the checkpoint that ends the run (``completed``, ``failed``, ``halted``) gives the lease up in the same
+  UPDATE, guarded as ``release`` is (only while this worker holds it); a run that stops short of that
+  releases it with a statement of its own;
 - an attempt that ends in an error outside any step (the database went away, a definition is
   missing) releases the lease and is retried after a backoff; an execution claimed more than
   ``max_attempts`` times without finishing is ``failed``.
@@ -193,7 +196,7 @@ class Worker:
             async with LeaseKeeper(self.store, execution_id, self.owner, self.lease_seconds, self.logger) as keeper:
                 engine.should_stop = keeper.is_lost
                 with (
-                    self.store.leased(execution_id, self.owner),
+                    self.store.leased(execution_id, self.owner, release=True) as lease,
                     collecting() as added_timers,
                     workflow_parent.collecting(fresh=True) as woken,
                 ):
@@ -215,7 +218,8 @@ class Worker:
             )
             await self._release(execution_id, delay)
             return None
-        await self.store.release(execution_id, self.owner)
+        if not lease.released:  # no checkpoint of this run ended it (e.g. it found the execution ended already)
+            await self.store.release(execution_id, self.owner)
         await self._deliver_parents(woken or [])
         if added_timers and self.timers_added is not None:
             try:
@@ -258,9 +262,13 @@ class Worker:
             "(a worker died or hit an error outside any step; see the workers' logs)"
         )
         execution.updated_at = utcnow()
-        with self.store.leased(execution.id, self.owner), workflow_parent.collecting(fresh=True) as woken:
+        with (
+            self.store.leased(execution.id, self.owner, release=True) as lease,
+            workflow_parent.collecting(fresh=True) as woken,
+        ):
             await workflow_parent.checkpoint_end(self.store, execution, [])
-        await self.store.release(execution.id, self.owner)
+        if not lease.released:
+            await self.store.release(execution.id, self.owner)
         await self._deliver_parents(woken or [])
         self.logger.error("execution %s: %s", execution.id, execution.error)
         return ExecutionResult.of(execution)

@@ -77,7 +77,8 @@ class MemoryStore(LeaseFence, MemorySignals):
         return [execution.id for execution in await self.find(workflow_id=workflow_id, limit=limit)]
 
     async def checkpoint(self, execution: Execution, entries: list[Entry]) -> None:
-        """Save the execution and append the entries (:class:`LeaseLostError` when the lease was lost)."""
+        """Save the execution and append the entries (:class:`LeaseLostError` when the lease was lost); the
+        checkpoint that ends a run leased with ``release`` gives the lease up too."""
         owner = self.fenced_owner(execution.id)
         if owner is not None:
             stored = self._executions.get(execution.id)
@@ -86,6 +87,11 @@ class MemoryStore(LeaseFence, MemorySignals):
         for entry in entries:
             await self.record(entry)
         await self.save(execution)
+        lease = self.releasing(execution)
+        if lease is not None:  # the run ended: the lease goes with this write (see ``LeaseFence.leased``)
+            stored = self._executions[execution.id]
+            stored.lease_owner = stored.lease_expires_at = None
+            lease.released = True
 
     async def save(self, execution: Execution) -> None:
         """Insert or replace ``execution``; ownership, attempts and the lease are the store's to keep."""

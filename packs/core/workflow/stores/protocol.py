@@ -119,7 +119,7 @@ class QueueStore(Store, Protocol):
     async def release(
         self, execution_id: str, owner: str, *, available_at: datetime.datetime | None = None
     ) -> None: ...
-    def leased(self, execution_id: str, owner: str) -> AbstractContextManager[None]: ...
+    def leased(self, execution_id: str, owner: str, *, release: bool = False) -> AbstractContextManager[Lease]: ...
     async def transition(self, execution: Execution, expected: Collection[str]) -> bool: ...
     async def recoverable(self, now: datetime.datetime, limit: int = 100) -> list[Execution]: ...
     async def page(
@@ -196,23 +196,47 @@ async def keep_definition(store: Any, definition: WorkflowDef) -> None:
         kept.add(definition.content_hash)
 
 
+@dataclass
+class Lease:
+    """A block's lease (what :meth:`LeaseFence.leased` yields): whose it is and, with ``release``, whether the
+    block's last checkpoint gave it up already."""
+
+    execution_id: str
+    owner: str
+    release: bool = False
+    """The checkpoint that ends the run (the execution leaves ``pending``/``running``) also gives the lease up,
+    in the same statement and on the same guard as ``release`` (only while ``owner`` holds it)."""
+    released: bool = False
+    """A checkpoint in the block gave the lease up: the worker needs no ``release`` of its own."""
+
+
 class LeaseFence:
     """The lease fence of a store's checkpoints: :meth:`leased` marks a block as run under a lease, and
     :meth:`fenced_owner` tells a checkpoint in it which owner must still hold that lease."""
 
     def __init__(self) -> None:
-        self._lease: ContextVar[tuple[str, str] | None] = ContextVar(f"lease_fence_{id(self)}", default=None)
+        self._lease: ContextVar[Lease | None] = ContextVar(f"lease_fence_{id(self)}", default=None)
 
     @contextmanager
-    def leased(self, execution_id: str, owner: str) -> Iterator[None]:
-        """Fence the block's checkpoints of ``execution_id`` on ``owner``'s lease."""
-        token = self._lease.set((execution_id, owner))
+    def leased(self, execution_id: str, owner: str, *, release: bool = False) -> Iterator[Lease]:
+        """Fence the block's checkpoints of ``execution_id`` on ``owner``'s lease; with ``release``, the one that
+        ends the run gives the lease up too (:attr:`Lease.released` tells afterwards)."""
+        lease = Lease(execution_id, owner, release)
+        token = self._lease.set(lease)
         try:
-            yield
+            yield lease
         finally:
             self._lease.reset(token)
 
     def fenced_owner(self, execution_id: str) -> str | None:
         """The owner whose lease a checkpoint of ``execution_id`` here must respect, or ``None``."""
         lease = self._lease.get()
-        return lease[1] if lease is not None and lease[0] == execution_id else None
+        return lease.owner if lease is not None and lease.execution_id == execution_id else None
+
+    def releasing(self, execution: Execution) -> Lease | None:
+        """The lease a checkpoint of ``execution`` here gives up with its write (it ends the run in a block
+        leased with ``release``), or ``None``; the store marks it :attr:`~Lease.released` once written."""
+        lease = self._lease.get()
+        if lease is None or not lease.release or lease.execution_id != execution.id:
+            return None
+        return None if execution.status in (Status.PENDING, Status.RUNNING) else lease

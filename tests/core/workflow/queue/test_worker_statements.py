@@ -4,7 +4,7 @@ On MemoryStore and the SQL store over SQLite and PostgreSQL (the ``store_backend
 every statement captured (SQLAlchemy's and the driver writers'): a claim leaves ``updated_at`` as it
 was, so the run of an execution no step touched reads no entry (no probe of ``workflow_entries``);
 on PostgreSQL the insert and the lease statements are one round trip each (autocommit, no
-``BEGIN``/``COMMIT``).
+``BEGIN``/``COMMIT``); the checkpoint that ends the run gives the lease up in its UPDATE (no release after it).
 """
 
 from __future__ import annotations
@@ -131,3 +131,25 @@ async def test_on_postgresql_the_insert_and_the_lease_statements_are_one_round_t
         # SQLite keeps a transaction around each (the engine's "real transactions", app/database.py).
         assert sent.count("INSERT") == 1, backend.statements.sql
         assert sent.count("UPDATE") == 3, backend.statements.sql
+
+
+@pytest.mark.parametrize(
+    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_the_final_checkpoint_gives_the_lease_up_so_no_release_statement_follows(backend: Backend) -> None:
+    definition = wf.load(DOCUMENT)
+    assert backend.statements is not None
+    execution = await queued(backend.store, definition)
+    backend.statements.clear()
+    result = await worker(backend.store, definition).process(execution.id)
+    assert result is not None
+    assert result.status == "completed"
+    updates = backend.statements.updates_of_executions()
+    # The claim and the five checkpoints (start, then after start, first, second and end): the release that
+    # followed the last one is part of it now (six statements instead of seven).
+    assert len(updates) == 6, updates
+    assert "lease_owner = NULL, lease_expires_at = NULL" in updates[-1], updates[-1]
+    assert updates[-1].index("status") < updates[-1].index("lease_owner = NULL")
+    stored = await backend.store.load(execution.id)
+    assert stored is not None
+    assert (stored.status, stored.lease_owner, stored.lease_expires_at) == ("completed", None, None)

@@ -13,8 +13,9 @@ from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.stores.sql.changes import CtxWrite
 from packs.core.workflow.stores.sql.driver import DriverWriter
 
-Variant = tuple[bool, bool, bool, bool, bool]
-"""What one checkpoint statement does: (writes ctx, leased, inserts entries, inserts a change row, drops changes)."""
+Variant = tuple[bool, bool, bool, bool, bool, bool]
+"""What one checkpoint statement does: (writes ctx, leased, inserts entries, inserts a change row, drops changes,
+gives the lease up)."""
 
 
 class AsyncpgWriter(DriverWriter):
@@ -34,16 +35,19 @@ class AsyncpgWriter(DriverWriter):
         rows: list[dict[str, Any]],
         owner: str | None,
         ctx_write: CtxWrite | None = None,
+        release: bool = False,
     ) -> None:
         """Update (or insert) the execution row, insert the entries and write what ``ctx_write`` says of the
         context: in the unit's transaction when it has begun one, else as a transaction of their own. With
-        ``owner``, fenced on that lease."""
+        ``owner``, fenced on that lease (given up by the update too with ``release``)."""
         adapted, driver = await self._connections(connection)
         with_ctx = ctx_write is None or ctx_write.whole
         parameters, entry_rows = self._parameters(values, rows, owner, with_ctx)
         change = self._change_row(ctx_write)
         drop = None if ctx_write is None else ctx_write.drop_below
-        variant: Variant = (with_ctx, owner is not None, bool(entry_rows), change is not None, drop is not None)
+        leased = owner is not None
+        releasing = leased and release
+        variant: Variant = (with_ctx, leased, bool(entry_rows), change is not None, drop is not None, releasing)
         if drop is not None:
             change = (*(change or ()), drop)
         if not connection.in_transaction():
@@ -65,12 +69,9 @@ class AsyncpgWriter(DriverWriter):
         found = self.statements.get(variant)
         if found is not None:
             return found
-        with_ctx, leased, entries, change, drop = variant
+        with_ctx, leased, entries, change, drop, _ = variant
         columns = self.update_columns if with_ctx else self.keeping_ctx_columns
-        if with_ctx:
-            update_sql = self.leased_update_sql if leased else self.update_sql
-        else:
-            update_sql = self.leased_update_keeping_ctx_sql if leased else self.update_keeping_ctx_sql
+        update_sql = self._update(variant)
         key = f"${len(columns) + 1}"
         position = len(columns) + (3 if leased else 2)
         parts = [f"updated AS ({update_sql} RETURNING 1)"]
@@ -96,6 +97,16 @@ class AsyncpgWriter(DriverWriter):
         statement = self.statements[variant] = f"WITH {', '.join(parts)} SELECT count(*) FROM updated"
         return statement
 
+    def _update(self, variant: Variant) -> str:
+        """The execution row's UPDATE of a checkpoint ``variant`` (fenced when leased, giving the lease up when
+        releasing)."""
+        with_ctx, leased, _, _, _, release = variant
+        if release:
+            return self.releasing_update_sql if with_ctx else self.releasing_update_keeping_ctx_sql
+        if with_ctx:
+            return self.leased_update_sql if leased else self.update_sql
+        return self.leased_update_keeping_ctx_sql if leased else self.update_keeping_ctx_sql
+
     def _casts(self, table: str, columns: list[str], first: int, suffix: str) -> str:
         """``$first::type, ...`` for ``columns`` of ``table`` (``suffix`` ``[]``: arrays of them)."""
         found = self.tables[table]
@@ -115,16 +126,12 @@ class AsyncpgWriter(DriverWriter):
         autocommit: bool = False,
     ) -> None:
         """One round trip: the UPDATE with the entries' INSERT and the context's writes in one statement."""
-        with_ctx, leased, _, _, _ = variant
+        leased = variant[1]
         if entry_rows or change is not None:
             columns = [list(column) for column in zip(*entry_rows, strict=True)] if entry_rows else []
             updated = await driver.fetchval(self._statement(variant), *parameters, *columns, *(change or ()))
         else:
-            if with_ctx:
-                sql = self.leased_update_sql if leased else self.update_sql
-            else:
-                sql = self.leased_update_keeping_ctx_sql if leased else self.update_keeping_ctx_sql
-            updated = 0 if (await driver.execute(sql, *parameters)).endswith(" 0") else 1
+            updated = 0 if (await driver.execute(self._update(variant), *parameters)).endswith(" 0") else 1
         if not updated and leased:
             raise LeaseLostError(f"execution {values['id']}: the lease of {parameters[-1]} was lost")
         if not updated:

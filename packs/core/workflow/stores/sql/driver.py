@@ -23,6 +23,10 @@ from sqlalchemy.sql import sqltypes
 from packs.core.workflow.stores.sql.changes import CHANGE_COLUMNS, CtxWrite
 from packs.core.workflow.stores.sql.rows import LEASE_COLUMNS, UPDATED_ON_SAVE
 
+RELEASE_SQL = ", lease_owner = NULL, lease_expires_at = NULL"
+"""What a fenced update that ends a run assigns besides its columns: the lease given up, claimable at once (as
+``release`` without ``available_at``; its guard is the fence's own, ``lease_owner`` = the owner)."""
+
 _DRIVER_KEY = "packflow_driver_connection"
 """Where a connection's info keeps its (adapted, driver) connections, looked up once per connection."""
 
@@ -40,6 +44,11 @@ class DriverWriter:
         self.update_keeping_ctx_sql, self.leased_update_keeping_ctx_sql = self._update_sql(
             executions.name, self.keeping_ctx_columns
         )
+        self.releasing_update_sql = self._update_sql(executions.name, self.update_columns, release=True)[1]
+        self.releasing_update_keeping_ctx_sql = self._update_sql(
+            executions.name, self.keeping_ctx_columns, release=True
+        )[1]
+        """The fenced updates that also give the lease up (the checkpoint that ends a run; same parameters)."""
         self.insert_execution_sql = self._insert_sql(executions.name, self.execution_columns)
         self.insert_entry_sql = self._insert_sql(entries.name, self.entry_columns)
         tables = [executions, entries] if changes is None else [executions, entries, changes]
@@ -58,10 +67,12 @@ class DriverWriter:
             else f"DELETE FROM {changes.name} WHERE execution_id = {self._mark(1)} AND seq < {self._mark(2)}"
         )
 
-    def _update_sql(self, table: str, columns: list[str]) -> tuple[str, str]:
+    def _update_sql(self, table: str, columns: list[str], *, release: bool = False) -> tuple[str, str]:
         """The update of ``columns`` by id, and the same fenced on the lease owner (parameters: the columns, the
-        id, the owner)."""
+        id, the owner); with ``release`` both also give the lease up (:data:`RELEASE_SQL`)."""
         assignments = ", ".join(f"{name} = {self._mark(n)}" for n, name in enumerate(columns, start=1))
+        if release:
+            assignments += RELEASE_SQL
         key = self._mark(len(columns) + 1)
         owner = self._mark(len(columns) + 2)
         update_sql = f"UPDATE {table} SET {assignments} WHERE id = {key}"
@@ -74,11 +85,12 @@ class DriverWriter:
         rows: list[dict[str, Any]],
         owner: str | None,
         ctx_write: CtxWrite | None = None,
+        release: bool = False,
     ) -> None:
         """Update (or insert) the execution row, insert the entries and write what ``ctx_write`` says of the
         context (see :mod:`.changes`; without it the ``ctx`` column is written whole): in the unit's
         transaction when it has begun one, else as a transaction of their own. With ``owner``, fenced on that
-        lease."""
+        lease; with ``release`` too, the update gives that lease up."""
         raise NotImplementedError
 
     def _mark(self, position: int) -> str:

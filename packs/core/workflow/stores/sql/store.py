@@ -152,6 +152,9 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             self._executions.c.lease_owner == bindparam("fence_owner")
         )
         self._update_columns = columns
+        released = {"lease_owner": None, "lease_expires_at": None}
+        self._update_releasing_execution = self._update_leased_execution.values(released)
+        """The fenced update of the checkpoint that ends a run: it gives the lease up too (same guard)."""
         self._update_execution_keeping_ctx = (
             update(self._executions)
             .where(self._executions.c.id == bindparam("key", type_=self._executions.c.id.type))
@@ -166,6 +169,7 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         self._update_leased_execution_keeping_ctx = self._update_execution_keeping_ctx.where(
             self._executions.c.lease_owner == bindparam("fence_owner")
         )
+        self._update_releasing_execution_keeping_ctx = self._update_leased_execution_keeping_ctx.values(released)
         self._add_statements: dict[str, Insert] = {}
         """The insert-unless-present statement per dialect, built once."""
         self._lease_statements = _LeaseStatements(self._executions)
@@ -287,34 +291,44 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         """Save ``execution`` and append ``entries`` atomically.
 
         Everything is validated before the first statement. Outside a unit this is one transaction
-        committed here; inside a unit it is part of the unit's transaction.
+        committed here; inside a unit it is part of the unit's transaction. The checkpoint that ends a run
+        leased with ``release`` gives the lease up in its UPDATE (see ``LeaseFence.leased``).
         """
         values = self._execution_values(execution)
         rows = self._entry_rows(entries)
         owner = self.fenced_owner(execution.id)
+        lease = self.releasing(execution)
         log = self._change_log
         ctx_write = None if log is None else log.plan(execution, values["id"])
         if ctx_write is not None:
             ChangeLog.reserve(execution, ctx_write)
         try:
-            await self._checkpoint(values, rows, owner, ctx_write)
+            await self._checkpoint(values, rows, owner, ctx_write, lease is not None)
         except BaseException:
             if ctx_write is not None:
                 ChangeLog.failed(execution)
             raise
+        if lease is not None:
+            lease.released = True
 
     async def _checkpoint(
-        self, values: dict[str, Any], rows: list[dict[str, Any]], owner: str | None, ctx_write: CtxWrite | None
+        self,
+        values: dict[str, Any],
+        rows: list[dict[str, Any]],
+        owner: str | None,
+        ctx_write: CtxWrite | None,
+        release: bool = False,
     ) -> None:
         unit, scope = self._unit.get(), self._scope.get()
         if self._driver_writer is not None and scope is not None and (unit is None or unit.executor is scope):
             # In a scope, inside its unit's transaction or (outside any unit) as a transaction of its own.
-            await self._driver_writer.checkpoint(scope, values, rows, owner, ctx_write)
+            await self._driver_writer.checkpoint(scope, values, rows, owner, ctx_write, release)
             return
         if ctx_write is not None:
             ctx_write.after.row = None  # every column written: the driver writer's next update compares nothing
         async with self._session(write=True) as session:
-            await self._write_execution(session, values, owner, with_ctx=ctx_write is None or ctx_write.whole)
+            with_ctx = ctx_write is None or ctx_write.whole
+            await self._write_execution(session, values, owner, with_ctx=with_ctx, release=release)
             if rows:
                 await session.execute(self._insert_entries, rows)
             if ctx_write is not None:
@@ -672,18 +686,28 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             ChangeLog.reserve(execution, self._change_log.whole(execution, base))
 
     async def _write_execution(
-        self, session: Executor, values: dict[str, Any], owner: str | None = None, *, with_ctx: bool = True
+        self,
+        session: Executor,
+        values: dict[str, Any],
+        owner: str | None = None,
+        *,
+        with_ctx: bool = True,
+        release: bool = False,
     ) -> None:
         """Update the execution row (one cached statement); insert it when it does not exist yet.
 
         With ``owner`` (a leased checkpoint) the row is updated only while ``owner`` holds the lease,
-        else :class:`LeaseLostError`. Without ``with_ctx`` the update leaves the ``ctx`` column as it is.
+        else :class:`LeaseLostError`; with ``release`` too, the update gives that lease up. Without
+        ``with_ctx`` the update leaves the ``ctx`` column as it is.
         """
         params = {f"new_{name}": values[name] for name in self._update_columns if with_ctx or name != "ctx"}
         params["key"] = values["id"]
         if owner is not None:
             params["fence_owner"] = owner
-            leased = self._update_leased_execution if with_ctx else self._update_leased_execution_keeping_ctx
+            if release:
+                leased = self._update_releasing_execution if with_ctx else self._update_releasing_execution_keeping_ctx
+            else:
+                leased = self._update_leased_execution if with_ctx else self._update_leased_execution_keeping_ctx
             result = await session.execute(leased, params)
             if not getattr(result, "rowcount", 0):
                 raise LeaseLostError(f"execution {values['id']}: the lease of {owner} was lost")

@@ -38,7 +38,7 @@ from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Execution, ExecutionResult, Status, utcnow
 from packs.core.workflow.queue.catalog import DefinitionCatalog
 from packs.core.workflow.steps import workflow_parent
-from packs.core.workflow.stores.protocol import QueueStore
+from packs.core.workflow.stores.protocol import Lease, QueueStore
 from packs.core.workflow.timers import Timer, collecting
 
 Requeue = Callable[[str, float], Awaitable[None]]
@@ -85,7 +85,8 @@ def worker_name() -> str:
 
 
 class LeaseKeeper:
-    """Renews a lease in the background; :attr:`lost` once it cannot be renewed."""
+    """Renews a lease in the background; :attr:`lost` once it cannot be renewed (:attr:`lease` given up by the
+    run's last checkpoint is not lost: the keeper just stops)."""
 
     def __init__(
         self, store: QueueStore, execution_id: str, owner: str, lease_seconds: float, logger: logging.Logger
@@ -96,6 +97,8 @@ class LeaseKeeper:
         self.lease_seconds = lease_seconds
         self.logger = logger
         self.lost = False
+        self.lease: Lease | None = None
+        """The run's lease as its checkpoints see it, when set: once :attr:`Lease.released`, nothing to renew."""
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -114,13 +117,20 @@ class LeaseKeeper:
         """Whether the lease is gone (the engine's ``should_stop``)."""
         return self.lost
 
+    def _released(self) -> bool:
+        return self.lease is not None and self.lease.released
+
     async def _renew_until_cancelled(self) -> None:
         interval = self.lease_seconds / 3
         renewed = time.monotonic()
         while not self.lost:
             await asyncio.sleep(interval)
             try:
+                if self._released():
+                    return
                 if not await self.store.renew(self.execution_id, self.owner, self.lease_seconds):
+                    if self._released():  # the run's last checkpoint gave it up meanwhile
+                        return
                     self.lost = True
                 else:
                     renewed = time.monotonic()
@@ -200,6 +210,7 @@ class Worker:
                     collecting() as added_timers,
                     workflow_parent.collecting(fresh=True) as woken,
                 ):
+                    keeper.lease = lease
                     result = await engine.recover(execution_id, loaded=claimed)
         except LeaseLostError as lost:
             self.logger.info("execution %s: %s", execution_id, lost)

@@ -6,7 +6,9 @@ through the driver writers (inside an execution scope, as a worker's run) and th
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import logging
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -16,6 +18,7 @@ import pytest
 
 from packs.core import workflow as wf
 from packs.core.workflow.model import utcnow
+from packs.core.workflow.queue.worker import LeaseKeeper
 from tests.core.workflow.queue.test_queue import Services, call, doc, queued, worker
 
 CALLS = doc(call("first", "quick", input={"label": "one"}), {"id": "end", "type": "end"}, id="final_release")
@@ -132,3 +135,19 @@ async def test_a_worker_giving_an_execution_up_releases_its_lease_with_the_faile
     assert result.status == "failed"
     assert releases.calls == 0
     assert await lease_of(store, execution.id) == ("failed", None, None)
+
+
+async def test_the_lease_keeper_stops_quietly_once_the_last_checkpoint_gave_the_lease_up(
+    store: wf.QueueStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    execution = await claimed_running(store)
+    logger = logging.getLogger("tests.final_checkpoint_lease")
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        async with LeaseKeeper(store, execution.id, "w", 0.06, logger) as keeper:
+            with store.leased(execution.id, "w", release=True) as lease:
+                keeper.lease = lease
+                execution.status = wf.Status.COMPLETED
+                await store.checkpoint(execution, [])
+            await asyncio.sleep(0.2)  # several renewal intervals: a renewal would find no lease
+            assert not keeper.is_lost()
+    assert not [record for record in caplog.records if "lease lost" in record.getMessage()]

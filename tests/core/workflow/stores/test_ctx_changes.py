@@ -16,16 +16,15 @@ from typing import Any
 import msgspec
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.database import configure_engine
 from packs.core import workflow as wf
-from packs.core.db import bind_session
-from packs.core.models import WorkflowCtxChange, WorkflowDefinition, WorkflowEntry, WorkflowExecution
+from packs.core.models import WorkflowCtxChange, WorkflowEntry, WorkflowExecution
 from packs.core.workflow.context import LARGE_VALUE_BYTES, Context
-from packs.core.workflow.stores.sql import SQLStore
 from packs.core.workflow.stores.sql.changes import COMPACT_RATIO, WHOLE_BELOW_BYTES
 from tests.support.databases import migrate, postgres_database, sqlite_url
+from tests.support.engine import sql_store
 
 BIG = "b" * (WHOLE_BELOW_BYTES * 2)
 """A value that puts the context over the size below which it is always written whole."""
@@ -235,17 +234,6 @@ async def sql_engine(sql_url: str) -> AsyncIterator[AsyncEngine]:
     engine = configure_engine(create_async_engine(sql_url))
     yield engine
     await engine.dispose()
-
-
-def sql_store(engine: AsyncEngine) -> SQLStore:
-    return SQLStore(
-        async_sessionmaker(engine, expire_on_commit=False),
-        WorkflowExecution,
-        WorkflowEntry,
-        bind_session=bind_session,
-        definition_class=WorkflowDefinition,
-        change_class=WorkflowCtxChange,
-    )
 
 
 async def change_rows(engine: AsyncEngine, execution_id: str) -> list[Any]:

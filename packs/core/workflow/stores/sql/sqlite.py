@@ -206,18 +206,7 @@ class SQLiteWriter(DriverWriter):
                 return False  # busy: the driver's thread waits for the lock
             finally:
                 _pragma(connection, f"busy_timeout = {settings.busy_timeout}")
-        try:
-            self._statements(connection, *statements)
-        except BaseException:
-            if own:
-                connection.execute("ROLLBACK")
-            raise
-        if own:
-            _pragma(connection, "wal_autocheckpoint = 0")
-            try:
-                connection.execute("COMMIT")
-            finally:
-                _pragma(connection, f"wal_autocheckpoint = {settings.autocheckpoint}")
+        self._run(connection, own, statements, settings)
         return True
 
     def _update(self, names: tuple[str, ...], with_ctx: bool, leased: bool, release: bool = False) -> str:
@@ -244,14 +233,27 @@ class SQLiteWriter(DriverWriter):
         """
         if begin is not None:
             connection.execute(begin)
+        self._run(connection, own, statements)
+
+    def _run(self, connection: Any, own: bool, statements: tuple[Any, ...], deferring: _Settings | None = None) -> None:
+        """:meth:`_statements`, then, when the transaction is ``own``, its COMMIT (or its ROLLBACK on failure);
+        with ``deferring`` (the connection's settings) the COMMIT leaves the WAL checkpoint for later."""
         try:
             self._statements(connection, *statements)
         except BaseException:
             if own:
                 connection.execute("ROLLBACK")
             raise
-        if own:
+        if not own:
+            return
+        if deferring is None:
             connection.execute("COMMIT")
+            return
+        _pragma(connection, "wal_autocheckpoint = 0")
+        try:
+            connection.execute("COMMIT")
+        finally:
+            _pragma(connection, f"wal_autocheckpoint = {deferring.autocheckpoint}")
 
     def _statements(
         self,

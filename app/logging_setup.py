@@ -29,10 +29,11 @@ class CurrentStderrHandler(logging.StreamHandler[TextIO]):
 
 
 def _handlers() -> dict[str, dict[str, Any]]:
-    console = {"class": f"{__name__}.CurrentStderrHandler", "level": "DEBUG", "formatter": "standard"}
+    console: dict[str, Any] = {"class": f"{__name__}.CurrentStderrHandler", "level": "DEBUG"}
     if sys.version_info >= (3, 12):
-        # Litestar's default here is the standard QueueHandler whose listener feeds "console".
-        return {"console": console}
+        # Litestar's default here is the standard QueueHandler whose listener feeds "console", which formats.
+        return {"console": {**console, "formatter": "standard"}}
+    # Before 3.12 Litestar's queue handler formats each record itself: "console" writes it as it comes.
     queue_listener = {
         "class": "litestar.logging.standard.QueueListenerHandler",
         "level": "DEBUG",

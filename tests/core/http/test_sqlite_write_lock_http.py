@@ -10,17 +10,28 @@ is refused at once.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from packs.core.identity.accounts import create_token, create_user, revoke_token
+from tests.support.databases import migrate, sqlite_url
 from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
 from tests.support.sqlite_writer import other_writer
 
 CONTACTS = "/api/v1/workspaces/contacts"
 SOMEONE_ELSE = "UPDATE workspaces SET name = name WHERE name = 'Elsewhere'"
 """The other writer's change (to no row the test reads: what matters is the lock and the commit)."""
+
+
+@pytest.fixture
+def sqlite_database_url(tmp_path: Path) -> str:
+    """A migrated SQLite file of this test's own: the session's shared one may hold other tests' executions, which
+    the app would recover and run, holding the write lock this test measures."""
+    url = sqlite_url(tmp_path)
+    migrate(url)
+    return url
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from packs.core.models import WorkflowEntry, WorkflowExecution
 from packs.core.workflow.model import Action, Entry, Execution, Status
 from packs.core.workflow.stores.sql import SQLStore
 from packs.core.workflow.stores.sql import sqlite as sqlite_writer
+from tests.support.databases import migrate, sqlite_url
 from tests.support.sqlite_writer import OtherWriter, other_writer
 
 THEIRS = "UPDATE workflow_executions SET current_step = 'elsewhere' WHERE id = ?"
@@ -38,6 +39,14 @@ class Database:
     url: str
     engine: AsyncEngine
     store: SQLStore
+
+
+@pytest.fixture
+def sqlite_database_url(tmp_path: Path) -> str:
+    """A migrated SQLite file of this test's own (the session's shared one may hold other tests' work)."""
+    url = sqlite_url(tmp_path)
+    migrate(url)
+    return url
 
 
 @pytest.fixture

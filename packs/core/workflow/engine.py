@@ -300,15 +300,19 @@ class Engine:
             fresh = False
         else:
             fresh = not await self._has_entries(execution.id)
+        state = RunState(self, execution, history)
         if execution.status == Status.PENDING or fresh:
             execution.status = Status.RUNNING
             execution.error = None
             if step_id == FINISHED:
-                state = RunState(self, execution, history)
                 await self._finish(state, copy.deepcopy(dict(state.ctx)), [])
                 return ExecutionResult.of(execution)
-            started = self._entry(execution, self.definition.step(step_id), Action.STARTED)
-            await self.store.checkpoint(execution, [started])
+            step = self.definition.step(step_id)
+            started = self._entry(execution, step, Action.STARTED)
+            if self.executor(step).is_instant(state):
+                state.carried = [started]  # committed with the step's end (docs/workflow-language.md, section 5)
+            else:
+                await self.store.checkpoint(execution, [started])
             if history is not None:
                 history.append(started)
         if fresh:
@@ -320,7 +324,7 @@ class Engine:
             )
         else:
             await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
-        return await self._drive(RunState(self, execution, history), step_id)
+        return await self._drive(state, step_id)
 
     def _scope(self) -> AbstractAsyncContextManager[None]:
         """The store's execution scope (one connection for the whole run), when it has one."""
@@ -469,20 +473,23 @@ class Engine:
         while True:
             if self.should_stop is not None and self.should_stop():
                 raise LeaseLostError(f"execution {execution.id}: stopping before step {step_id!r}, the lease was lost")
+            carried, state.carried = state.carried, []
             if step_id == FINISHED:
-                await self._finish(state, copy.deepcopy(dict(state.ctx)), [])
+                await self._finish(state, copy.deepcopy(dict(state.ctx)), carried)
                 return
             step = self.definition.step(step_id)
             state.ctx.begin_undo()  # top-level values are replaced, never changed in place
-            state.pending = []
+            state.pending = carried
             state.position = step.id
             started = time.monotonic()
+            executor = self.executor(step)
+            instant = executor.is_instant(state)
             try:
                 async with unit:
                     attempt = retry.begin_attempt(state.ctx, step)
-                    outcome = await self.executor(step).call(state)
+                    outcome = await executor.call(state)
                     state.resumed = False
-                    next_step = await self._conclude(state, step, outcome, started, attempt)
+                    next_step = await self._conclude(state, step, outcome, started, attempt, instant)
             except (asyncio.CancelledError, LeaseLostError):
                 raise
             except Exception as error:
@@ -531,10 +538,14 @@ class Engine:
             step_id = next_step
 
     async def _conclude(
-        self, state: RunState, step: StepDef, outcome: Any, started: float, attempt: int | None
+        self, state: RunState, step: StepDef, outcome: Any, started: float, attempt: int | None, instant: bool = False
     ) -> str | None:
         """Checkpoint a step that ended without raising (its ``attempt``, for a step with retriers); the next
-        step's id, or ``None`` when the run stops."""
+        step's id, or ``None`` when the run stops.
+
+        Between two instant steps (``instant``: this one was) nothing is committed: the entries are carried
+        to the next checkpoint, which is at the latest the run's end or halt (docs/workflow-language.md,
+        section 5)."""
         execution = state.execution
         if isinstance(outcome, Halt):
             data = to_json_value(outcome.data, f"step {step.id!r} halt data")
@@ -568,7 +579,10 @@ class Engine:
         next_step = outcome.next_step or step.next or FINISHED
         entries = [*state.pending, entry]
         self._advance(state, next_step, entries)
-        await self.store.checkpoint(execution, entries)
+        if instant and (next_step == FINISHED or self.executor(self.definition.step(next_step)).is_instant(state)):
+            state.carried = entries
+        else:
+            await self.store.checkpoint(execution, entries)
         if self.listeners:  # the events of every step: built only for someone listening
             await self.emit(Event("step.completed", {"step_id": step.id, "output": output}))
             if next_step != FINISHED:

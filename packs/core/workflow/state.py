@@ -93,6 +93,8 @@ class RunState:
         """The context steps read and change (a :class:`~packs.core.workflow.context.Context`: it records the
         top-level keys set or removed, for the size check and the store)."""
         self.pending: list[Entry] = [] if pending is None else pending
+        self.carried: list[Entry] = []
+        """Entries of instant steps not committed yet: the next step's checkpoint writes them first."""
         self.position = position
         self.resume_response: Any = None
         self.resume_approved: bool | None = None

@@ -59,6 +59,12 @@ DEFAULT_RETENTION_SECONDS = 3600.0
 PURGE_EVERY_SECONDS = 60.0
 """How often, at most, a sweeper purges the fired timers past their retention."""
 
+WOKEN_AHEAD = 300
+"""The most woken executions a worker's sweeper holds beyond those it runs (:meth:`TimerSweeper.run_here`)."""
+
+AHEAD_SECONDS = 1.0
+"""A worker's sweeper holds about this many seconds of runs ahead (by their mean duration so far)."""
+
 PURGE_BATCH = 1000
 """Fired timers deleted per statement of a purge."""
 
@@ -170,6 +176,8 @@ class Fired:
     deliveries: list[str]
     claimed: dict[str, Any] = field(default_factory=dict)
     """The delivered executions a handler claimed for the firing's ``claim_for``, by id."""
+    next_due: datetime.datetime | None = None
+    """When nothing was due: the earliest due time of an unfired timer, as the probe read it (else ``None``)."""
 
 
 async def fire_due(
@@ -180,8 +188,12 @@ async def fire_due(
     handlers: TimerHandlers | None = None,
     logger: logging.Logger | None = None,
     claim_for: ClaimFor | None = None,
+    probe: bool = True,
 ) -> Fired:
     """Claim and fire up to ``limit`` timers due at ``now`` (default: the clock's now), in one unit.
+
+    With ``probe`` (the default) a store with ``next_timer_due`` is asked first, so that nothing is written
+    when nothing is due; a caller that knows more are due (its last call fired ``limit``) skips that read.
 
     The batch is claimed at once (``claim_due_timers``, a compare-and-set per row) when the store can,
     else timer by timer. A kind's batch handler gets its timers together; other handlers one timer each.
@@ -195,8 +207,8 @@ async def fire_due(
     fired: list[Timer] = []
     firing = Firing(store, moment, claim_for=claim_for)
     next_due = getattr(store, "next_timer_due", None)
-    if next_due is not None and ((upcoming := await next_due()) is None or upcoming > moment):
-        return Fired(fired, [])  # nothing due: no unit, no write (outside any unit: a read only)
+    if probe and next_due is not None and ((upcoming := await next_due()) is None or upcoming > moment):
+        return Fired(fired, [], next_due=upcoming)  # nothing due: no unit, no write (outside any unit: a read only)
     async with store.unit():
         claim_due = getattr(store, "claim_due_timers", None)
         if claim_due is not None:
@@ -338,22 +350,41 @@ class TimerSweeper:
         self._claim_for: ClaimFor | None = None
         self._running = asyncio.Semaphore(1)
         self._runs: set[asyncio.Task[None]] = set()
-        self._room = 0
-        """Executions this sweeper may still wake before some of those it runs finish (with :meth:`run_here`)."""
+        self._concurrency = 0
+        self._ahead: int | None = None
+        self._mean_run: float | None = None
+        """The mean duration of the runs started here so far, in seconds (a moving average)."""
         self._freed = asyncio.Event()
         self._sweeping = asyncio.Lock()
+        self._next_due: datetime.datetime | None = None
+        """The earliest due time the last sweep saw ahead (it found nothing due), or ``None``."""
 
-    def run_here(self, run: Run, concurrency: int, claim_for: ClaimFor | None = None) -> None:
+    def run_here(self, run: Run, concurrency: int, claim_for: ClaimFor | None = None, ahead: int | None = None) -> None:
         """Run what the timers wake with ``run`` (e.g. the worker's ``process``), ``concurrency`` at once.
 
-        The sweeper wakes at most twice that many executions ahead (the second half waits for a free
-        slot, so the next claim is not a round trip away when one run ends). With ``claim_for`` (the
+        Beyond those running, the sweeper wakes ``ahead`` executions that wait for a free slot (so the next
+        run is not a claim away when one ends, and a claim wakes many at once), and claims again once half
+        of that room is free. By default ``ahead`` is about :data:`AHEAD_SECONDS` of runs at their mean
+        duration so far, at least ``concurrency`` and at most :data:`WOKEN_AHEAD`: fast runs are claimed in
+        large batches, slow ones leave the rest of a burst to other workers. With ``claim_for`` (the
         worker's owner and lease) handlers that can take the leases of what they wake as they wake it.
         """
         self._run = run
         self._claim_for = claim_for
         self._running = asyncio.Semaphore(concurrency)
-        self._room = 2 * concurrency
+        self._concurrency = concurrency
+        self._ahead = ahead
+
+    @property
+    def room(self) -> int:
+        """How many woken executions this sweeper may hold at once, running or waiting (with :meth:`run_here`)."""
+        if self._ahead is not None:
+            return self._concurrency + max(self._concurrency, self._ahead)
+        ahead = self._concurrency
+        if self._mean_run is not None:
+            per_second = self._concurrency / max(self._mean_run, 1e-3)
+            ahead = max(ahead, min(WOKEN_AHEAD, int(per_second * AHEAD_SECONDS)))
+        return self._concurrency + ahead
 
     @property
     def running(self) -> int:
@@ -364,11 +395,19 @@ class TimerSweeper:
         """Fire every timer due now (batch after batch) and deliver, or start, what they woke; the timers fired."""
         async with self._sweeping:
             fired: list[Timer] = []
+            probe = True
             while True:
                 limit = self.batch if self._run is None else await self._wait_for_room()
                 result = await fire_due(
-                    self.store, limit=limit, handlers=self.handlers, logger=self.logger, claim_for=self._claim_for
+                    self.store,
+                    limit=limit,
+                    handlers=self.handlers,
+                    logger=self.logger,
+                    claim_for=self._claim_for,
+                    probe=probe,
                 )
+                probe = False  # the loop goes on only after a full batch: more are likely due
+                self._next_due = result.next_due
                 fired.extend(result.timers)
                 woken = list(dict.fromkeys(result.deliveries))
                 if self._run is None:
@@ -380,10 +419,11 @@ class TimerSweeper:
                     return fired
 
     async def _wait_for_room(self) -> int:
-        while self._room - len(self._runs) <= 0:
+        # Half the room free (or nothing running): claims of many timers, not one per finished run.
+        while self._runs and self.room - len(self._runs) < self.room // 2:
             self._freed.clear()
             await self._freed.wait()
-        return min(self.batch, self._room - len(self._runs))
+        return min(self.batch, self.room - len(self._runs))
 
     def _start(self, run: Run, execution_id: str, claimed: Any) -> None:
         task = asyncio.create_task(self._run_one(run, execution_id, claimed), name=f"timer-woken-{execution_id}")
@@ -402,8 +442,11 @@ class TimerSweeper:
             if claimed is not None and self._claim_for is not None:
                 await asyncio.shield(self._hand_back(execution_id, self._claim_for[0]))
             raise
+        began = time.monotonic()
         try:
             await run(execution_id, claimed)
+            took = time.monotonic() - began
+            self._mean_run = took if self._mean_run is None else 0.9 * self._mean_run + 0.1 * took
         except Exception:
             # The execution is pending in the database: the recovery sweep queues it again.
             self.logger.exception("execution %s: running it after its timer failed", execution_id)
@@ -493,9 +536,17 @@ class TimerSweeper:
             if current is not None and current.cancelling():
                 raise
 
+    def pause(self) -> float:
+        """Seconds until the next sweep: ``resolution``, or less when the last sweep saw a timer come due sooner
+        (it fires on time instead of up to ``resolution`` late; timers added meanwhile by other processes are
+        seen at the latest ``resolution`` later)."""
+        if self._next_due is None:
+            return self.resolution
+        return max(0.0, min(self.resolution, (self._next_due - utcnow()).total_seconds()))
+
     async def _sweep_forever(self) -> None:
         while True:
             await self.tick()
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), self.resolution)
+                await asyncio.wait_for(self._woken.wait(), self.pause())
             self._woken.clear()

@@ -20,7 +20,7 @@ from app.database import configure_engine
 from packs.core import workflow as wf
 from packs.core.workflow import clock
 from packs.core.workflow.model import utcnow
-from packs.core.workflow.timers import Firing, Timer, TimerHandlers, TimerSweeper
+from packs.core.workflow.timers import AHEAD_SECONDS, WOKEN_AHEAD, Firing, Timer, TimerHandlers, TimerSweeper
 from tests.core.workflow.test_history_reads import Statements, capture
 from tests.support.engine import empty_workflow_tables, sql_store
 
@@ -56,6 +56,19 @@ async def halted_waits(store: Any, count: int) -> tuple[wf.Engine, list[str]]:
         assert result.status == wf.Status.HALTED
         ids.append(result.execution_id)
     return engine, ids
+
+
+def count_checkpoints(store: Any) -> list[int]:
+    """From now on, the number of entries of each checkpoint ``store`` makes (in order)."""
+    made: list[int] = []
+    checkpoint = store.checkpoint
+
+    async def counted(execution: wf.Execution, entries: list[wf.Entry]) -> None:
+        made.append(len(entries))
+        await checkpoint(execution, entries)
+
+    store.checkpoint = counted
+    return made
 
 
 async def refuse(execution_id: str) -> None:
@@ -202,6 +215,7 @@ async def test_what_a_timer_woke_runs_without_a_claim_an_entry_read_or_a_timer_d
             worker = worker_of(store, waiting)
             sweeper = TimerSweeper(store, refuse)
             sweeper.run_here(worker.process, 3, claim_for=(worker.owner, worker.lease_seconds))
+            checkpoints = count_checkpoints(store)
             statements.clear()
             await sweeper.sweep()
             await settle(sweeper)
@@ -210,6 +224,8 @@ async def test_what_a_timer_woke_runs_without_a_claim_an_entry_read_or_a_timer_d
         assert not [s for s in sent if "attempts + " in s], "a claim per execution"
         assert statements.reading_entries() == []
         assert not [s for s in sent if s.upper().startswith("DELETE FROM WORKFLOW_TIMERS")]
+        # The wait's end and the end step are instant: each woken run is one checkpoint of four entries.
+        assert checkpoints == [4, 4, 4]
     finally:
         await engine.dispose()
 
@@ -239,3 +255,49 @@ async def test_a_stopped_sweeper_gives_back_the_leases_of_what_it_woke_and_had_n
     # waited for a slot is given back; the third was never woken.
     assert leases == ["", "", "worker-a"]
     assert [e.status for e in [await store.load(execution_id) for execution_id in ids]].count(wf.Status.HALTED) == 1
+
+
+async def test_a_sweep_that_sees_a_timer_come_due_within_its_resolution_sweeps_again_at_its_due_time(
+    store: Any,
+) -> None:
+    sweeper = TimerSweeper(store, refuse, resolution=DELAY + 30)
+    with clock.frozen(START):
+        assert sweeper.pause() == DELAY + 30  # nothing seen yet: the resolution
+        await halted_waits(store, 2)  # due in DELAY seconds
+        assert await sweeper.sweep() == []
+        assert sweeper.pause() == DELAY
+    with clock.frozen(at(DELAY - 1)):
+        assert sweeper.pause() == 1
+    sweeper = TimerSweeper(store, refuse, resolution=DELAY / 2)
+    with clock.frozen(START):
+        await sweeper.sweep()
+        assert sweeper.pause() == DELAY / 2  # due later than the resolution: the resolution
+
+
+async def test_a_worker_sweeper_holds_about_a_second_of_runs_ahead(store: Any) -> None:
+    async def quick(execution_id: str, claimed: Any) -> None:
+        return None
+
+    sweeper = TimerSweeper(store, refuse)
+    sweeper.run_here(quick, 2)
+    assert sweeper.room == 4  # nothing run yet: twice the concurrency
+    with clock.frozen(START) as moment:
+        await halted_waits(store, 3)
+        moment.advance(seconds=DELAY)
+        await sweeper.sweep()
+        await settle(sweeper)
+    assert sweeper.room == 2 + WOKEN_AHEAD  # quick runs: as many ahead as it may hold
+
+    async def slow(execution_id: str, claimed: Any) -> None:
+        await asyncio.sleep(AHEAD_SECONDS)
+
+    sweeper = TimerSweeper(store, refuse)
+    sweeper.run_here(slow, 1)
+    with clock.frozen(START) as moment:
+        await halted_waits(store, 1)
+        moment.advance(seconds=DELAY)
+        await sweeper.sweep()
+        await settle(sweeper)
+    assert sweeper.room == 2  # a run of a second or more: no more ahead than its concurrency
+    sweeper.run_here(quick, 3, ahead=10)
+    assert sweeper.room == 13

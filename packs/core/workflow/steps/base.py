@@ -23,6 +23,10 @@ class StepExecutor:
     reads_history: ClassVar[bool] = False
     """Set true when the type's code reads ``$history`` whatever its config says: a run keeps the entries
     recorded so far only when some step may read them (``$history`` in its config, or this flag)."""
+    instant: ClassVar[bool] = False
+    """Set true when the type only reads and changes the run's context: no I/O, no store or tool call, no
+    waiting. Between two such steps the engine commits nothing: their entries go with the next checkpoint
+    (docs/workflow-language.md, section 5). :meth:`is_instant` answers it for one run."""
 
     def __init__(self, step: StepDef) -> None:
         self.step = step
@@ -32,6 +36,10 @@ class StepExecutor:
     async def call(self, state: RunState) -> Outcome:
         """Run the step and say what happens next."""
         raise NotImplementedError(f"{type(self).__name__}.call must be implemented")
+
+    def is_instant(self, state: RunState) -> bool:
+        """Whether this step, run now in ``state``, does no I/O (default: :attr:`instant`)."""
+        return self.instant
 
     def resolve(self, state: RunState, value: Any) -> Any:
         """``value`` with its ``$references`` resolved against the run's state."""

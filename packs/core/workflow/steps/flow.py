@@ -22,6 +22,7 @@ class StartStep(StepExecutor):
     """Checks the input against the workflow's ``inputs``, applies defaults, stores it as ``input``."""
 
     type_name = "start"
+    instant = True
 
     async def call(self, state: RunState) -> Outcome:
         checked = check_input(state.engine.definition.inputs, state.execution.input)
@@ -34,6 +35,7 @@ class EndStep(StepExecutor):
     """Finishes the execution with ``result`` (default: the whole context)."""
 
     type_name = "end"
+    instant = True
 
     async def call(self, state: RunState) -> Outcome:
         settings: EndConfig = self.settings
@@ -46,6 +48,7 @@ class AssignStep(StepExecutor):
     """Sets context variables in order; later values see earlier ones."""
 
     type_name = "assign"
+    instant = True
 
     async def call(self, state: RunState) -> Outcome:
         settings: AssignConfig = self.settings
@@ -60,6 +63,7 @@ class RouterStep(StepExecutor):
     """Goes to the first route whose condition holds, else to ``default``, else fails."""
 
     type_name = "router"
+    instant = True
 
     async def call(self, state: RunState) -> Outcome:
         settings: RouterConfig = self.settings
@@ -76,6 +80,7 @@ class HaltStep(StepExecutor):
     """Stops as ``halted`` with ``{reason, halted_at, **data}``; resuming continues at ``resume_step`` or ``next``."""
 
     type_name = "halt"
+    instant = True
 
     async def call(self, state: RunState) -> Outcome:
         settings: HaltConfig = self.settings

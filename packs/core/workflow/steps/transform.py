@@ -16,6 +16,7 @@ class TransformStep(StepExecutor):
     """``output`` = ``expression`` applied to ctx variable ``input`` (default: the whole context)."""
 
     type_name = "transform"
+    instant = True
 
     async def call(self, state: RunState) -> Outcome:
         settings: TransformConfig = self.settings

@@ -76,6 +76,11 @@ class WaitStep(StepExecutor):
 
     type_name = "wait"
 
+    def is_instant(self, state: RunState) -> bool:
+        """Instant unless resumed by hand (it then cancels its timer): its time has come, it halts, or it
+        adds its timer in the halt's own commit."""
+        return not state.resumed
+
     async def call(self, state: RunState) -> Outcome:
         waits: dict[str, str] = state.ctx.get(WAITS, {})
         due = waits.get(self.step.id)

@@ -42,10 +42,36 @@ def ticks(count: int, prefix: str = "t") -> list[dict[str, Any]]:
     return [{"id": f"{prefix}{n}", "type": "assign", "set": {"tick": f"{prefix}{n}"}} for n in range(count)]
 
 
+def called_ticks(count: int, prefix: str = "t") -> list[dict[str, Any]]:
+    """``count`` calls of the ``tick`` service (:data:`TICK`), each changing the one key ``tick``: unlike an
+    ``assign``, which is instant and committed with the next checkpoint, each is a checkpoint of its own."""
+    return [
+        {"id": f"{prefix}{n}", "type": "call", "service": "tick", "input": {"value": f"{prefix}{n}"}, "output": "tick"}
+        for n in range(count)
+    ]
+
+
+async def tick(value: str) -> str:
+    return value
+
+
+TICK = {"tick": tick}
+"""The service of :func:`called_ticks`."""
+
+
 EARLY_THEN_100 = doc(
     "early_then_100",
     {"id": "early", "type": "assign", "set": {"early": {"kept": BIG, "list": [1, 2, 3]}}},
     *ticks(100),
+    {"id": "wait", "type": "halt", "reason": "look"},
+    {"id": "done", "type": "end", "result": {"early": "$early", "tick": "$tick"}},
+)
+
+
+EARLY_THEN_100_CALLS = doc(
+    "early_then_100_calls",
+    {"id": "early", "type": "assign", "set": {"early": {"kept": BIG, "list": [1, 2, 3]}}},
+    *called_ticks(100),
     {"id": "wait", "type": "halt", "reason": "look"},
     {"id": "done", "type": "end", "result": {"early": "$early", "tick": "$tick"}},
 )
@@ -253,7 +279,7 @@ async def ctx_column(engine: AsyncEngine, execution_id: str) -> dict[str, Any]:
 
 async def test_each_step_writes_only_the_key_it_changed(sql_engine: AsyncEngine) -> None:
     store = sql_store(sql_engine)
-    halted = await wf.Engine(wf.load(EARLY_THEN_100), store=store).run({})
+    halted = await wf.Engine(wf.load(EARLY_THEN_100_CALLS), store=store, service_resolver=TICK.get).run({})
     rows = await change_rows(sql_engine, halted.execution_id)
     # The big early value made the context large: it was written once, as the base row a read starts from...
     base, *ticked = rows
@@ -301,7 +327,10 @@ async def test_a_large_output_is_written_once_in_its_entry(sql_engine: AsyncEngi
 
 async def test_a_new_base_is_written_once_the_changes_outweigh_the_context(sql_engine: AsyncEngine) -> None:
     store = sql_store(sql_engine)
-    steps = [{"id": f"s{n}", "type": "assign", "set": {"tick": "z" * 200}} for n in range(200)]
+    steps = [
+        {"id": f"s{n}", "type": "call", "service": "tick", "input": {"value": "z" * 200}, "output": "tick"}
+        for n in range(200)
+    ]
     definition = wf.load(
         doc(
             "compacting",
@@ -311,7 +340,7 @@ async def test_a_new_base_is_written_once_the_changes_outweigh_the_context(sql_e
             {"id": "done", "type": "end"},
         )
     )
-    halted = await wf.Engine(definition, store=store).run({})
+    halted = await wf.Engine(definition, store=store, service_resolver=TICK.get).run({})
     rows = await change_rows(sql_engine, halted.execution_id)
     base, *after = rows
     assert base.changes.get("base") is True, [(row.seq, sorted(row.changes)) for row in rows]
@@ -342,12 +371,12 @@ async def test_a_crash_mid_run_recovers_with_the_whole_context(sql_engine: Async
         doc(
             "crashing",
             {"id": "pad", "type": "assign", "set": {"pad": BIG}},
-            *ticks(20),
+            *called_ticks(20),
             {"id": "boom", "type": "call", "service": "crash", "output": "boomed"},
             {"id": "done", "type": "end", "result": {"pad": "$pad", "tick": "$tick", "boomed": "$boomed"}},
         )
     )
-    resolver = {"crash": crash_once}.get
+    resolver = {"crash": crash_once, **TICK}.get
     execution_id = str(uuid.uuid4())
     with pytest.raises(Crash):
         await wf.Engine(definition, store=sql_store(sql_engine), service_resolver=resolver).run(

@@ -3,10 +3,14 @@
 1. **Ctx size**: ``start``, an ``assign`` putting a string of 1 KB or 900 KB in ctx (``blob``, a literal
    of pseudo-random hex in the definition, so that the execution's input, which ``start`` keeps in ctx,
    stays empty, and compression cannot shrink it), then N
-   ``assign`` steps each setting one small key (``tick``, the step's id), then ``end``. Time per step
-   and (PostgreSQL) WAL bytes per step, read with ``pg_current_wal_lsn()`` around each run.
-2. **Growing ctx**: ``start``, then N ``assign`` steps each adding a new variable (``v<i>``), then ``end``;
+   ``call`` steps each setting one small key (``tick``, the step's id, which the no-op service ``tick``
+   returns), then ``end``. Time per step and (PostgreSQL) WAL bytes per step, read with
+   ``pg_current_wal_lsn()`` around each run.
+2. **Growing ctx**: ``start``, then N ``call`` steps each adding a new variable (``v<i>``), then ``end``;
    time per step at N = 10 vs N = 1000.
+
+The steps are calls, not assigns: a run of assigns is instant and committed once (docs/workflow-language.md,
+section 5), while each call is a checkpoint of its own, which is what this measures.
 
 Per-step cost is the **marginal** cost: runs of N and of 2N steps (same workflow shape), the difference of
 their least times (and WAL) divided by N, so the one-time costs (the execution's insert, the write of the
@@ -69,10 +73,26 @@ def incompressible(size: int) -> str:
     return random.Random(size).randbytes(size // 2 + 1).hex()[:size]
 
 
+def call(step_id: str, output: str) -> dict[str, Any]:
+    """A step setting ``output`` to the step's id, through the no-op service ``tick``."""
+    return {
+        "id": step_id,
+        "type": "call",
+        "service": "tick",
+        "input": {"value": "$execution.step_id"},
+        "output": output,
+    }
+
+
+async def tick(value: str) -> str:
+    """The bench's service: answers its input."""
+    return value
+
+
 def ticking(steps: int, blob: int) -> dict[str, Any]:
-    """``start``, ``load`` (a string of ``blob`` bytes, in the definition), ``steps`` assigns of one small key,
+    """``start``, ``load`` (a string of ``blob`` bytes, in the definition), ``steps`` calls setting one small key,
     ``end``."""
-    body = [{"id": f"t{index}", "type": "assign", "set": {"tick": "$execution.step_id"}} for index in range(steps)]
+    body = [call(f"t{index}", "tick") for index in range(steps)]
     return {
         "id": f"scale_ctx_ticks_{steps}_{blob}",
         "name": "Scale ctx",
@@ -88,8 +108,8 @@ def ticking(steps: int, blob: int) -> dict[str, Any]:
 
 
 def growing(steps: int, _: int = 0) -> dict[str, Any]:
-    """``start``, ``steps`` assigns each of a new variable, ``end``."""
-    body = [{"id": f"g{index}", "type": "assign", "set": {f"v{index}": "$execution.step_id"}} for index in range(steps)]
+    """``start``, ``steps`` calls each setting a new variable, ``end``."""
+    body = [call(f"g{index}", f"v{index}") for index in range(steps)]
     return {
         "id": f"scale_ctx_growing_{steps}",
         "name": "Scale ctx growing",
@@ -135,7 +155,9 @@ class Runner:
         """Seconds and WAL bytes (0 on SQLite) of one execution of ``document``."""
         runner = self.engines.get(document["id"])
         if runner is None:
-            runner = self.engines[document["id"]] = wf.Engine(wf.load(document), store=self.store)
+            runner = self.engines[document["id"]] = wf.Engine(
+                wf.load(document), store=self.store, service_resolver={"tick": tick}.get
+            )
         before = await self.wal() if self.postgres else 0
         start = time.perf_counter()
         result = await runner.run({})

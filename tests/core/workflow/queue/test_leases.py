@@ -259,6 +259,22 @@ async def test_the_lease_keeper_renews_until_the_lease_is_taken(store: wf.QueueS
         assert keeper.is_lost() is True
 
 
+async def test_the_lease_keeper_of_a_run_shorter_than_a_third_of_its_lease_starts_no_task(
+    store: wf.QueueStore,
+) -> None:
+    execution = await added(store)
+    assert await store.claim(execution.id, "a", 30) is not None
+    before = asyncio.all_tasks()
+    async with LeaseKeeper(store, execution.id, "a", 30, LOGGER) as keeper:
+        await asyncio.sleep(0.05)
+        assert asyncio.all_tasks() == before  # a timer handle, not a task, until the first renewal is due
+        assert keeper.is_lost() is False
+    async with LeaseKeeper(store, execution.id, "a", 0.3, LOGGER):
+        await asyncio.sleep(0.15)  # past a third of the lease: the renewing task runs
+        assert len(asyncio.all_tasks() - before) == 1
+    assert asyncio.all_tasks() == before  # and is stopped with the block
+
+
 # -- the recovery sweep -------------------------------------------------------------------------
 
 

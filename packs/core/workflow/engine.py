@@ -621,7 +621,10 @@ class Engine:
         if entry is None and execution.current_step and self.definition.has_step(execution.current_step):
             step = self.definition.step(execution.current_step)
             entry = self._entry(execution, step, Action.FAILED, error=message)
-        await workflow_parent.checkpoint_end(self.store, execution, [*state.pending, *([entry] if entry else [])])
+        # Entries carried from instant steps hold the pending ones too (a timeout may fall between the two).
+        pending = state.carried or state.pending
+        state.carried = []
+        await workflow_parent.checkpoint_end(self.store, execution, [*pending, *([entry] if entry else [])])
         await self.emit(Event("workflow.failed", {"execution_id": execution.id, "error": message}))
 
     def _record(self, state: RunState, step: StepDef, action: Action, **fields: Any) -> Entry:

@@ -7,6 +7,7 @@ On the memory store and the SQL store over SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -159,3 +160,38 @@ async def test_a_step_that_fails_after_instant_steps_keeps_their_entries(store: 
     stored = await store.load(result.execution_id)
     assert stored is not None
     assert stored.ctx["x"] == 1
+
+
+async def test_a_timeout_between_instant_steps_keeps_the_entries_not_committed_yet(store: wf.Store) -> None:
+    definition = wf.load(
+        {
+            "id": "timed_out_between",
+            "name": "timed out between",
+            "timeout": 0.2,
+            "steps": [
+                {"id": "start", "type": "start", "next": "a1"},
+                {"id": "a1", "type": "assign", "set": {"x": 1}, "next": "a2"},
+                {"id": "a2", "type": "assign", "set": {"y": 2}, "next": "done"},
+                {"id": "done", "type": "end"},
+            ],
+        }
+    )
+    engine = wf.Engine(definition, store=store)
+
+    async def slow_after_a1(event: wf.Event) -> None:
+        if event.type == "step.completed" and event.data.get("step_id") == "a1":
+            await asyncio.sleep(5)  # the workflow's timeout falls here, after a1's end was carried
+
+    engine.listeners.append(slow_after_a1)
+    result = await engine.run({})
+    assert result.status == wf.Status.FAILED
+    assert result.error == "Workflow timeout after 0.2s"
+    entries = [(e.step_id, str(e.action)) for e in await store.entries(result.execution_id)]
+    assert entries == [
+        ("start", "started"),
+        ("start", "completed"),
+        ("a1", "started"),
+        ("a1", "completed"),
+        ("a2", "started"),
+        ("a2", "failed"),
+    ]

@@ -99,6 +99,19 @@ class StepUnit:
         await self.__aenter__()
 
 
+def keeps_history(definition: WorkflowDef) -> bool:
+    """Whether runs of ``definition`` keep ``$history`` (worked out once per definition: a worker builds an
+    engine for every run)."""
+    cached: bool | None = definition.__dict__.get("_keeps_history")
+    if cached is None:
+        cached = definition.uses_history or any(
+            getattr(step_types.get(step.type), "executor_class", StepExecutor).reads_history
+            for step in definition.walk()
+        )
+        object.__setattr__(definition, "_keeps_history", cached)
+    return cached
+
+
 class Engine:
     """Runs one workflow definition against a store, resolving ``call`` services through a resolver."""
 
@@ -123,10 +136,7 @@ class Engine:
         self.should_stop: Callable[[], bool] | None = None
         """Checked before every step; when it answers true the run stops (:class:`LeaseLostError`)."""
         self._executors: dict[int, StepExecutor] = {}
-        self.keeps_history = definition.uses_history or any(
-            getattr(step_types.get(step.type), "executor_class", StepExecutor).reads_history
-            for step in definition.walk()
-        )
+        self.keeps_history = keeps_history(definition)
         """Whether runs keep ``$history``: only a definition that reads it (a step referencing ``$history``, or
         of a type whose code does) has its recorded entries loaded on resume and recover."""
 

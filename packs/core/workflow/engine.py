@@ -210,8 +210,8 @@ class Engine:
         await keep_definition(self.store, self.definition)
         started = self._entry(execution, first, Action.STARTED)
         await self.store.checkpoint(execution, [started])
-        await self.emit(Event("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id}))
-        await self.emit(Event("step.started", {"step_id": first.id, "step_type": first.type}))
+        await self.notify("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id})
+        await self.notify("step.started", {"step_id": first.id, "step_type": first.type})
         return await self._drive(RunState(self, execution, [started] if self.keeps_history else None), first.id)
 
     async def resume(self, execution_id: str, response: Any = None, approved: bool | None = None) -> ExecutionResult:
@@ -237,9 +237,9 @@ class Engine:
         step_id = execution.current_step or FINISHED
         entries = [] if step_id == FINISHED else [self._entry(execution, self.definition.step(step_id), Action.STARTED)]
         await self.store.checkpoint(execution, entries)
-        await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
+        await self.notify("workflow.resumed", {"execution_id": execution.id, "step_id": step_id})
         if entries:
-            await self.emit(Event("step.started", {"step_id": step_id, "step_type": entries[0].step_type}))
+            await self.notify("step.started", {"step_id": step_id, "step_type": entries[0].step_type})
         history = await self.store.entries(execution.id) if self.keeps_history else None
         state = RunState(self, execution, history)
         state.resumed = True
@@ -326,14 +326,10 @@ class Engine:
             if history is not None:
                 history.append(started)
         if fresh:
-            await self.emit(
-                Event("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id})
-            )
-            await self.emit(
-                Event("step.started", {"step_id": step_id, "step_type": self.definition.step(step_id).type})
-            )
+            await self.notify("workflow.started", {"execution_id": execution.id, "workflow_id": execution.workflow_id})
+            await self.notify("step.started", {"step_id": step_id, "step_type": self.definition.step(step_id).type})
         else:
-            await self.emit(Event("workflow.resumed", {"execution_id": execution.id, "step_id": step_id}))
+            await self.notify("workflow.resumed", {"execution_id": execution.id, "step_id": step_id})
         return await self._drive(state, step_id)
 
     def _scope(self) -> AbstractAsyncContextManager[None]:
@@ -450,6 +446,11 @@ class Engine:
         execution.updated_at = utcnow()
         await self.store.checkpoint(execution, entries)
 
+    async def notify(self, event_type: str, data: dict[str, Any]) -> None:
+        """:meth:`emit` an event of ``event_type`` with ``data``, built only when someone listens."""
+        if self.listeners:
+            await self.emit(Event(event_type, data))
+
     async def emit(self, event: Event) -> None:
         """Hand ``event`` to every listener; a listener that raises is logged, never breaks the run."""
         if not self.listeners:
@@ -519,7 +520,7 @@ class Engine:
                     exc_info=error,
                 )
                 failed = self._record(state, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message)
-                await self.emit(Event("step.failed", {"step_id": step.id, "error": message}))
+                await self.notify("step.failed", {"step_id": step.id, "error": message})
                 followup = retry.after_failure(step, error, state.ctx, failed)
                 if isinstance(followup, retry.Retry):
                     if await retry.schedule(state, step, followup, [*state.pending, failed]):
@@ -568,8 +569,8 @@ class Engine:
             execution.ctx = state.ctx
             execution.updated_at = utcnow()
             await workflow_parent.checkpoint_end(self.store, execution, [*state.pending, entry])
-            await self.emit(Event("step.halted", {"step_id": step.id, "data": data}))
-            await self.emit(Event("workflow.halted", {"execution_id": execution.id, "halt": data}))
+            await self.notify("step.halted", {"step_id": step.id, "data": data})
+            await self.notify("workflow.halted", {"execution_id": execution.id, "halt": data})
             return None
         if isinstance(outcome, Finish):
             result = workflow_parent.without_link(outcome.result, state.ctx)
@@ -619,8 +620,8 @@ class Engine:
         execution.updated_at = utcnow()
         await workflow_parent.checkpoint_end(self.store, execution, entries)
         if step is not None:
-            await self.emit(Event("step.completed", {"step_id": step.id, "output": execution.result}))
-        await self.emit(Event("workflow.completed", {"execution_id": execution.id, "output": execution.result}))
+            await self.notify("step.completed", {"step_id": step.id, "output": execution.result})
+        await self.notify("workflow.completed", {"execution_id": execution.id, "output": execution.result})
 
     async def _fail(self, state: RunState, message: str, entry: Entry | None) -> None:
         execution = state.execution
@@ -635,7 +636,7 @@ class Engine:
         pending = state.carried or state.pending
         state.carried = []
         await workflow_parent.checkpoint_end(self.store, execution, [*pending, *([entry] if entry else [])])
-        await self.emit(Event("workflow.failed", {"execution_id": execution.id, "error": message}))
+        await self.notify("workflow.failed", {"execution_id": execution.id, "error": message})
 
     def _record(self, state: RunState, step: StepDef, action: Action, **fields: Any) -> Entry:
         entry = self._entry(state.execution, step, action, **fields)

@@ -17,7 +17,6 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from packs.core.workflow.events import Event
 from packs.core.workflow.language.retry import Catcher, Retrier, matches
 from packs.core.workflow.model import Action, Entry, Status, utcnow
 from packs.core.workflow.state import error_details, error_message
@@ -177,7 +176,7 @@ async def schedule(state: RunState, step: StepDef, followup: Retry, entries: lis
         await add_timer(timer)
         await state.store.checkpoint(execution, entries)
     state.engine.logger.info("step %s attempt %d failed; retrying at %s", step.id, followup.attempt, halt["due_at"])
-    await state.engine.emit(Event("workflow.halted", {"execution_id": execution.id, "halt": halt}))
+    await state.engine.notify("workflow.halted", {"execution_id": execution.id, "halt": halt})
     return False
 
 

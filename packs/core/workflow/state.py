@@ -12,7 +12,6 @@ import msgspec
 
 from packs.core.workflow.context import Context, as_context
 from packs.core.workflow.errors import StepError
-from packs.core.workflow.events import Event
 from packs.core.workflow.language.references import ALWAYS_AVAILABLE
 from packs.core.workflow.model import Action, Entry, Execution, new_id, utcnow
 from packs.core.workflow.outcomes import Continue
@@ -156,7 +155,7 @@ class RunState:
         path = f"{parent_path}:{step.id}"
         executor = self.engine.executor(step)
         self.add(self.entry(path, step, Action.STARTED))
-        await self.engine.emit(Event("step.started", {"step_id": path, "step_type": step.type}))
+        await self.engine.notify("step.started", {"step_id": path, "step_type": step.type})
         started = time.monotonic()
         previous, self.position = self.position, path
         try:
@@ -167,12 +166,12 @@ class RunState:
         except Exception as error:
             message = describe(error)
             self.add(self.entry(path, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message))
-            await self.engine.emit(Event("step.failed", {"step_id": path, "error": message}))
+            await self.engine.notify("step.failed", {"step_id": path, "error": message})
             raise
         finally:
             self.position = previous
         self.add(self.entry(path, step, Action.COMPLETED, id=entry_id, duration_ms=elapsed_ms(started), output=output))
-        await self.engine.emit(Event("step.completed", {"step_id": path, "output": output}))
+        await self.engine.notify("step.completed", {"step_id": path, "output": output})
         return Continue(output=output, next_step=outcome.next_step if isinstance(outcome, Continue) else None)
 
 

@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from app.database import configure_engine, database_config, upgrade_database
 from app.settings import Settings
 from packs.core import workflow as wf
-from packs.core.db import bind_session
+from packs.core.db import bind_session, bind_session_factory
 from packs.core.models import WorkflowEntry, WorkflowExecution
 from packs.core.workflow.stores.sql import SQLStore
 
@@ -133,6 +133,7 @@ def make_store(engine: AsyncEngine) -> SQLStore:
         WorkflowExecution,
         WorkflowEntry,
         bind_session=bind_session,
+        bind_session_factory=bind_session_factory,
         **extra,
     )
 

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from app.database import configure_engine, database_config, upgrade_database
 from app.settings import Settings
 from packs.core import workflow as wf
-from packs.core.db import bind_session
+from packs.core.db import bind_session, bind_session_factory
 from packs.core.models import WorkflowEntry, WorkflowExecution
 from packs.core.workflow.steps.configs import LoopConfig
 from packs.core.workflow.stores.sql import SQLStore
@@ -89,6 +89,7 @@ async def per_iteration(url: str, checkpoint_every: int | None, rounds: int) -> 
             WorkflowExecution,
             WorkflowEntry,
             bind_session=bind_session,
+            bind_session_factory=bind_session_factory,
         )
         runner = wf.Engine(wf.load(document(checkpoint_every)), store=store, service_resolver={"svc": nothing}.get)
 

@@ -56,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from app.database import configure_engine, database_config, upgrade_database
 from app.settings import Settings
 from packs.core import workflow as wf
-from packs.core.db import bind_session
+from packs.core.db import bind_session, bind_session_factory
 from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
 from packs.core.workflow.stores.sql import SQLStore
 
@@ -107,6 +107,7 @@ async def run(url: str, executions: int, every: int) -> float:
             WorkflowExecution,
             WorkflowEntry,
             bind_session=bind_session,
+            bind_session_factory=bind_session_factory,
             definition_class=WorkflowDefinition,
         )
         definition = wf.load(DOCUMENT)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from packs.core.db import bind_session
+from packs.core.db import bind_session, bind_session_factory
 from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
 from packs.core.workflow.stores.sql import SQLStore
 
@@ -34,6 +34,7 @@ def sql_store(engine: AsyncEngine) -> SQLStore:
         WorkflowExecution,
         WorkflowEntry,
         bind_session=bind_session,
+        bind_session_factory=bind_session_factory,
         definition_class=WorkflowDefinition,
     )
 

@@ -41,13 +41,13 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from packs.core.workflow import settings
+from packs.core.workflow.gathering import Block, Gathering
 from packs.core.workflow.model import new_id, utcnow
 
 DEFAULT_RESOLUTION_SECONDS = 0.5
@@ -274,26 +274,18 @@ async def _fire(
     return True
 
 
-_collected: ContextVar[list[Timer] | None] = ContextVar("workflow_timers_collected", default=None)
+_added: Gathering[Timer] = Gathering("workflow_timers_added")
 
 
-@contextmanager
-def collecting() -> Iterator[list[Timer]]:
+def collecting() -> Block[Timer]:
     """Gather the timers added (through :func:`note_added`) by the block, e.g. a worker's run, to schedule their
     delivery once it has committed."""
-    added: list[Timer] = []
-    token = _collected.set(added)
-    try:
-        yield added
-    finally:
-        _collected.reset(token)
+    return _added.block()
 
 
 def note_added(timer: Timer) -> None:
     """Tell the enclosing :func:`collecting` block (if any) that ``timer`` was added; stores call it."""
-    added = _collected.get()
-    if added is not None:
-        added.append(timer)
+    _added.note(timer)
 
 
 Deliver = Callable[[str], Awaitable[None]]

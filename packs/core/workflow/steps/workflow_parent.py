@@ -21,10 +21,11 @@ is queued again by the recovery sweep.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from packs.core.workflow.gathering import Gathering
 from packs.core.workflow.halts import SUB_WORKFLOW
 from packs.core.workflow.model import FINAL_STATUSES, Entry, Execution, Status, utcnow
 from packs.core.workflow.signals import queue_woken
@@ -35,7 +36,7 @@ PARENT = "_parent"
 HALT_TYPE = SUB_WORKFLOW
 """``halt_data.type`` of a parent halted at a ``workflow`` step, its child's halt under ``child``."""
 
-_woken: ContextVar[list[str] | None] = ContextVar("workflow_parents_woken", default=None)
+_woken: Gathering[str] = Gathering("workflow_parents_woken")
 _driven: ContextVar[frozenset[str]] = ContextVar("workflow_children_driven", default=frozenset())
 
 
@@ -81,21 +82,12 @@ def child_halt(result_halt: dict[str, Any] | None, workflow_id: str, child_id: s
     return data
 
 
-@contextmanager
-def collecting(*, fresh: bool = False) -> Iterator[list[str] | None]:
+def collecting(*, fresh: bool = False) -> AbstractContextManager[list[str] | None]:
     """Gather the ids of the parents woken in the block, for their delivery once it has committed.
 
     ``None`` when an enclosing block gathers them already (unless ``fresh``: a worker always keeps its own).
     """
-    if not fresh and _woken.get() is not None:
-        yield None
-        return
-    woken: list[str] = []
-    token = _woken.set(woken)
-    try:
-        yield woken
-    finally:
-        _woken.reset(token)
+    return _woken.block() if fresh else _woken.joining()
 
 
 @contextmanager
@@ -143,6 +135,4 @@ async def tell_parent(store: Any, child: Execution) -> None:
     if child.status not in FINAL_STATUSES:
         return
     if await queue_woken(store, parent):
-        woken = _woken.get()
-        if woken is not None:
-            woken.append(parent.id)
+        _woken.note(parent.id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime
 import enum
-import uuid
+import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,9 +57,47 @@ def entry_time() -> datetime.datetime:
     return now
 
 
+class _RandomIds:
+    """Version-4 UUID texts from the operating system's random source, read 256 ids at a time.
+
+    ``str(uuid.uuid4())`` reads the source for every id and builds a ``UUID`` on the way (about 2 us; a run
+    makes several ids per step); this is the same randomness in under half the time. A forked process
+    starts with an empty pool, so that parent and child never hand out the same ids.
+    """
+
+    BATCH = 16 * 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._at = 0
+
+    def forget(self) -> None:
+        """Drop what is left of the pool, with a new lock (in a forked child: another thread may have held it)."""
+        self._lock = threading.Lock()
+        self._pool, self._at = b"", 0
+
+    def next(self) -> str:
+        """A new id."""
+        with self._lock:
+            at = self._at
+            if at >= len(self._pool):
+                self._pool, at = os.urandom(self.BATCH), 0
+            self._at = at + 16
+            raw = bytearray(self._pool[at : at + 16])
+        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+        raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+        text = raw.hex()
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_ids = _RandomIds()
+os.register_at_fork(after_in_child=_ids.forget)
+
+
 def new_id() -> str:
-    """A new random id (UUID text)."""
-    return str(uuid.uuid4())
+    """A new random id (version-4 UUID text)."""
+    return _ids.next()
 
 
 @dataclass

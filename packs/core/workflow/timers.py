@@ -350,6 +350,8 @@ class TimerSweeper:
         self._sweeping = asyncio.Lock()
         self._next_due: datetime.datetime | None = None
         """The earliest due time the last sweep saw ahead (it found nothing due), or ``None``."""
+        self._reserved = 0
+        """Room taken by the claims under way (with :meth:`run_here`)."""
 
     def run_here(self, run: Run, concurrency: int, claim_for: ClaimFor | None = None, ahead: int | None = None) -> None:
         """Run what the timers wake with ``run`` (e.g. the worker's ``process``), ``concurrency`` at once.
@@ -386,36 +388,64 @@ class TimerSweeper:
     async def sweep(self) -> list[Timer]:
         """Fire every timer due now (batch after batch) and deliver, or start, what they woke; the timers fired."""
         async with self._sweeping:
+            if self._run is not None:
+                return await self._sweep_running(self._run)
             fired: list[Timer] = []
             probe = True
             while True:
-                limit = self.batch if self._run is None else await self._wait_for_room()
-                result = await fire_due(
-                    self.store,
-                    limit=limit,
-                    handlers=self.handlers,
-                    logger=self.logger,
-                    claim_for=self._claim_for,
-                    probe=probe,
-                )
+                result = await self._fire(self.batch, probe)
                 probe = False  # the loop goes on only after a full batch: more are likely due
-                self._next_due = result.next_due
                 fired.extend(result.timers)
                 woken = list(dict.fromkeys(result.deliveries))
-                if self._run is None:
-                    await asyncio.gather(*(self._deliver(execution_id) for execution_id in woken))
-                else:
-                    for execution_id in woken:
-                        self._start(self._run, execution_id, result.claimed.get(execution_id))
-                if len(result.timers) < limit:
+                await asyncio.gather(*(self._deliver(execution_id) for execution_id in woken))
+                if len(result.timers) < self.batch:
                     return fired
 
+    async def _sweep_running(self, run: Run) -> list[Timer]:
+        """:meth:`sweep` with :meth:`run_here`: claim as room frees and start what was woken. After a full first
+        batch, on a store whose claims may run at once (``claims_in_parallel``), two claims overlap: one is
+        under way while the runs of the other start (a claim's round trips, not the runs, bound a burst)."""
+        fired: list[Timer] = []
+        if not await self._claim_batch(run, fired, probe=True):
+            return fired
+        loops = 2 if getattr(self.store, "claims_in_parallel", False) else 1
+        await asyncio.gather(*(self._claim_until_short(run, fired) for _ in range(loops)))
+        return fired
+
+    async def _claim_until_short(self, run: Run, fired: list[Timer]) -> None:
+        while await self._claim_batch(run, fired, probe=False):
+            pass
+
+    async def _claim_batch(self, run: Run, fired: list[Timer], *, probe: bool) -> bool:
+        """Claim as many due timers as there is room for and start what they woke; whether the batch was full."""
+        limit = await self._wait_for_room()
+        self._reserved += limit  # room taken until the claim answers: another claim sees the rest
+        try:
+            result = await self._fire(limit, probe)
+        finally:
+            self._reserved -= limit
+            self._freed.set()
+        fired.extend(result.timers)
+        for execution_id in dict.fromkeys(result.deliveries):
+            self._start(run, execution_id, result.claimed.get(execution_id))
+        return len(result.timers) >= limit
+
+    async def _fire(self, limit: int, probe: bool) -> Fired:
+        result = await fire_due(
+            self.store, limit=limit, handlers=self.handlers, logger=self.logger, claim_for=self._claim_for, probe=probe
+        )
+        self._next_due = result.next_due
+        return result
+
     async def _wait_for_room(self) -> int:
-        # Half the room free (or nothing running): claims of many timers, not one per finished run.
-        while self._runs and self.room - len(self._runs) < self.room // 2:
+        # Half the room free (or nothing running or being claimed): claims of many timers, not one per finished run.
+        while (self._runs or self._reserved) and self._free() < self.room // 2:
             self._freed.clear()
             await self._freed.wait()
-        return min(self.batch, self.room - len(self._runs))
+        return min(self.batch, self._free(), self.room // 2)  # half: another claim may take the other half
+
+    def _free(self) -> int:
+        return self.room - len(self._runs) - self._reserved
 
     def _start(self, run: Run, execution_id: str, claimed: Any) -> None:
         task = asyncio.create_task(self._run_one(run, execution_id, claimed), name=f"timer-woken-{execution_id}")

@@ -301,3 +301,36 @@ async def test_a_worker_sweeper_holds_about_a_second_of_runs_ahead(store: Any) -
     assert sweeper.room == 2  # a run of a second or more: no more ahead than its concurrency
     sweeper.run_here(quick, 3, ahead=10)
     assert sweeper.room == 13
+
+
+async def test_a_worker_sweeper_overlaps_two_claims_of_a_burst_where_the_store_allows_it(store: Any) -> None:
+    in_flight = 0
+    most = 0
+    claim_due_timers = store.claim_due_timers
+
+    async def slow_claim(now: datetime.datetime, limit: int) -> list[Timer]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(0.05)  # a claim slower than the runs it wakes
+            claimed: list[Timer] = await claim_due_timers(now, limit)
+            return claimed
+        finally:
+            in_flight -= 1
+
+    store.claim_due_timers = slow_claim
+    ran: list[str] = []
+
+    async def quick(execution_id: str, claimed: Any) -> None:
+        ran.append(execution_id)
+
+    sweeper = TimerSweeper(store, refuse)
+    sweeper.run_here(quick, 2, ahead=4)  # room for 6: batches of at most 6
+    with clock.frozen(START) as moment:
+        _, ids = await halted_waits(store, 30)
+        moment.advance(seconds=DELAY)
+        await sweeper.sweep()
+        await settle(sweeper)
+    assert sorted(ran) == sorted(ids)  # each woken once
+    assert most == (2 if getattr(store, "claims_in_parallel", False) else 1)

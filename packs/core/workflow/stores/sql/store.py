@@ -188,6 +188,9 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         dialect = self._engine.dialect if self._engine is not None else None
         self._sqlite = dialect is not None and dialect.name == "sqlite"
         """On SQLite, a unit's transaction takes the write lock at its ``BEGIN`` (see :mod:`.sqlite`)."""
+        self.claims_in_parallel = dialect is not None and dialect.name == "postgresql"
+        """Whether two claims of due timers may run at once (``FOR UPDATE SKIP LOCKED`` keeps them apart; on SQLite
+        one would only wait for the other's write lock)."""
         writer = _WRITERS.get((dialect.name, dialect.driver)) if dialect is not None else None
         self._driver_writer = (
             writer(self._executions, self._entries, dialect, changes_table)

@@ -58,7 +58,7 @@ async def test_a_tool_that_reads_then_writes_waits_for_another_writer(
     )
     assert created.status_code == 201, created.text
     contact_id = created.json()["data"]["id"]
-    with other_writer(sqlite_database_url, SOMEONE_ELSE) as writer:
+    async with other_writer(sqlite_database_url, SOMEONE_ELSE) as writer:
         updated = await client.put(
             f"{CONTACTS}/{contact_id}",
             json={"contact": {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"}},
@@ -74,7 +74,7 @@ async def test_a_read_request_does_not_wait_for_another_writer(
     client: httpx.AsyncClient, harness: Harness, sqlite_database_url: str
 ) -> None:
     issued = await harness.user()
-    with other_writer(sqlite_database_url, SOMEONE_ELSE) as writer:
+    async with other_writer(sqlite_database_url, SOMEONE_ELSE) as writer:
         listed = await client.get(CONTACTS, headers=auth(issued))
         assert not writer.committed.is_set()
     assert listed.status_code == 200, listed.text
@@ -84,16 +84,14 @@ async def test_the_account_commands_wait_for_another_writer(harness: Harness, sq
     """Creating a user, a token and revoking one each read, then write (the operator's commands, while the
     app runs)."""
     session_maker = harness.plugin.db.create_session_maker()
-    with other_writer(sqlite_database_url, SOMEONE_ELSE) as writer:
+    async with other_writer(sqlite_database_url, SOMEONE_ELSE) as writer:
         async with session_maker() as session:
             issued = await create_user(session, "ada@example.com", "Acme")
             await session.commit()
         assert writer.committed.is_set()
-    with other_writer(sqlite_database_url, SOMEONE_ELSE):
-        async with session_maker() as session:
-            second = await create_token(session, "ada@example.com")
-            await session.commit()
-    with other_writer(sqlite_database_url, SOMEONE_ELSE):
-        async with session_maker() as session:
-            assert await revoke_token(session, second.token) == issued.user_id
-            await session.commit()
+    async with other_writer(sqlite_database_url, SOMEONE_ELSE), session_maker() as session:
+        second = await create_token(session, "ada@example.com")
+        await session.commit()
+    async with other_writer(sqlite_database_url, SOMEONE_ELSE), session_maker() as session:
+        assert await revoke_token(session, second.token) == issued.user_id
+        await session.commit()

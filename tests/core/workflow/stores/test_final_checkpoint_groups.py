@@ -39,8 +39,29 @@ async def traced(store_backend: str) -> AsyncIterator[tuple[SQLStore, Statements
     await engine.dispose()
 
 
-async def finish(store: SQLStore, execution: wf.Execution, owner: str = "w") -> None:
-    """The run's last checkpoint (completed, two entries), in an execution scope as a worker's run."""
+class Start:
+    """Holds runs at their last checkpoint until all are there, then lets them go in one turn of the loop."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+        self.waiting = 0
+
+    async def at_checkpoint(self) -> None:
+        self.waiting += 1
+        await self.go.wait()
+
+    async def release(self, count: int) -> None:
+        for _ in range(1000):
+            if self.waiting >= count:
+                self.go.set()
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{count} runs not waiting at their checkpoint after 10 s")
+
+
+async def finish(store: SQLStore, execution: wf.Execution, start: Start | None = None) -> None:
+    """The run's last checkpoint (completed, two entries), in an execution scope as a worker's run; with ``start``,
+    made once it lets the runs go (their scopes are open by then: they reach it in one turn of the loop)."""
     execution.status = wf.Status.COMPLETED
     execution.current_step = "end"
     execution.result = {"done": execution.id}
@@ -50,7 +71,9 @@ async def finish(store: SQLStore, execution: wf.Execution, owner: str = "w") -> 
         wf.Entry(execution_id=execution.id, step_id="end", step_type="end", action=wf.Action.COMPLETED),
     ]
     async with store.execution_scope():
-        with store.leased(execution.id, owner, release=True):
+        with store.leased(execution.id, "w", release=True):
+            if start is not None:
+                await start.at_checkpoint()
             await store.checkpoint(execution, entries)
 
 
@@ -64,14 +87,14 @@ async def stored(store: SQLStore, execution_id: str) -> tuple[Any, ...]:
 async def test_final_checkpoints_of_one_turn_are_one_statement(traced: tuple[SQLStore, Statements]) -> None:
     store, statements = traced
     executions = [await claimed_running(store) for _ in range(6)]
+    start = Start()
+    runs = [asyncio.create_task(finish(store, execution, start)) for execution in executions]
     statements.clear()
-    await asyncio.gather(*(finish(store, execution) for execution in executions))
+    await start.release(len(runs))  # all six reach their last checkpoint in the same turn of the event loop
+    await asyncio.gather(*runs)
     grouped = [sql for sql in statements.sql if GROUPED in sql]
-    alone = [sql for sql in statements.sql if "SELECT count(*) FROM updated" in sql]
-    # The runs that reached their checkpoint in the same turn share a statement (the pool may have had to open
-    # a connection for some, which then come a turn later): fewer statements than checkpoints.
-    assert grouped, statements.sql
-    assert len(grouped) + len(alone) < len(executions)
+    assert len(grouped) == 1, statements.sql
+    assert not [sql for sql in statements.sql if "SELECT count(*) FROM updated" in sql]
     for execution in executions:
         assert await stored(store, execution.id) == (
             "completed",
@@ -105,8 +128,12 @@ async def test_when_the_group_statement_fails_each_checkpoint_is_written_alone(
     for variant in FINALS:  # the group's statement fails on the server
         writer._group_sql[variant] = "SELECT this is not a statement"
     executions = [await claimed_running(store) for _ in range(3)]
+    start = Start()
+    runs = [asyncio.create_task(finish(store, execution, start)) for execution in executions]
     statements.clear()
-    await asyncio.gather(*(finish(store, execution) for execution in executions))
+    await start.release(len(runs))
+    await asyncio.gather(*runs)
+    assert [sql for sql in statements.sql if "this is not a statement" in sql]  # the group's, tried once
     assert len([sql for sql in statements.sql if "SELECT count(*) FROM updated" in sql]) == 3
     for execution in executions:
         status, _, actions = await stored(store, execution.id)

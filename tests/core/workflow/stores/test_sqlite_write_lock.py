@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +68,7 @@ async def db(sqlite_database_url: str) -> AsyncIterator[Database]:
         await engine.dispose()
 
 
-def writing(db: Database, theirs: Execution) -> AbstractContextManager[OtherWriter]:
+def writing(db: Database, theirs: Execution) -> AbstractAsyncContextManager[OtherWriter]:
     """Another connection holding the write lock with a change to ``theirs``."""
     return other_writer(db.url, THEIRS, (uuid.UUID(theirs.id).bytes,))
 
@@ -92,7 +92,7 @@ async def test_a_unit_that_reads_then_writes_waits_for_another_writer_instead_of
     checkpoint fails at once with 'database is locked'."""
     mine = await saved(db.store, "mine")
     theirs = await saved(db.store, "theirs")
-    with writing(db, theirs) as writer:
+    async with writing(db, theirs) as writer:
         async with scope_of(db.store, in_scope), db.store.unit():
             loaded = await db.store.load(mine.id)
             writer.read.set()
@@ -114,13 +114,12 @@ async def test_a_step_whose_code_reads_through_the_session_then_checkpoints_wait
     checkpoint writes."""
     mine = await saved(db.store, "mine")
     theirs = await saved(db.store, "theirs")
-    with writing(db, theirs) as writer:
-        async with db.store.execution_scope(), db.store.unit():
-            count = (await current_session().execute(text("SELECT count(*) FROM workflow_executions"))).scalar()
-            writer.read.set()
-            assert count == 2
-            mine.current_step = "b"
-            await db.store.checkpoint(mine, [])
+    async with writing(db, theirs) as writer, db.store.execution_scope(), db.store.unit():
+        count = (await current_session().execute(text("SELECT count(*) FROM workflow_executions"))).scalar()
+        writer.read.set()
+        assert count == 2
+        mine.current_step = "b"
+        await db.store.checkpoint(mine, [])
     after = await db.store.load(mine.id)
     assert after is not None
     assert after.current_step == "b"
@@ -131,7 +130,7 @@ async def test_a_read_outside_a_unit_does_not_wait_for_the_writer(db: Database) 
     committed state beside the writer, without taking its lock."""
     mine = await saved(db.store, "mine")
     theirs = await saved(db.store, "theirs")
-    with writing(db, theirs) as writer:
+    async with writing(db, theirs) as writer:
         async with db.store.execution_scope():
             loaded = await db.store.load(theirs.id)
         assert not writer.committed.is_set()
@@ -147,7 +146,7 @@ async def test_a_checkpoint_of_its_own_waits_for_another_writer_off_the_event_lo
     another connection holds it, it waits in the driver's thread and the event loop runs on meanwhile."""
     mine = await saved(db.store, "mine")
     theirs = await saved(db.store, "theirs")
-    with writing(db, theirs) as writer:
+    async with writing(db, theirs) as writer:
         ticks = 0
 
         async def ticking() -> None:

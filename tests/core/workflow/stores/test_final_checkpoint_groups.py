@@ -18,6 +18,7 @@ from packs.core.workflow.model import utcnow
 from packs.core.workflow.stores.sql.asyncpg import FINALS
 from packs.core.workflow.stores.sql.store import SQLStore
 from tests.core.workflow.queue.test_final_checkpoint_lease import claimed_running, lease_of
+from tests.core.workflow.test_engine import actions
 from tests.core.workflow.test_history_reads import Statements, capture
 from tests.support.engine import empty_workflow_tables, sql_store
 
@@ -80,8 +81,7 @@ async def finish(store: SQLStore, execution: wf.Execution, start: Start | None =
 async def stored(store: SQLStore, execution_id: str) -> tuple[Any, ...]:
     loaded = await store.load(execution_id)
     assert loaded is not None
-    actions = [(entry.step_id, str(entry.action)) for entry in await store.entries(execution_id)]
-    return str(loaded.status), loaded.result, actions
+    return str(loaded.status), loaded.result, await actions(store, execution_id)
 
 
 async def test_final_checkpoints_of_one_turn_are_one_statement(traced: tuple[SQLStore, Statements]) -> None:

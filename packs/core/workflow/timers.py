@@ -393,7 +393,7 @@ class TimerSweeper:
             fired: list[Timer] = []
             probe = True
             while True:
-                result = await self._fire(self.batch, probe)
+                result = await self._fire_batch(self.batch, probe)
                 probe = False  # the loop goes on only after a full batch: more are likely due
                 fired.extend(result.timers)
                 woken = list(dict.fromkeys(result.deliveries))
@@ -421,7 +421,7 @@ class TimerSweeper:
         limit = await self._wait_for_room()
         self._reserved += limit  # room taken until the claim answers: another claim sees the rest
         try:
-            result = await self._fire(limit, probe)
+            result = await self._fire_batch(limit, probe)
         finally:
             self._reserved -= limit
             self._freed.set()
@@ -430,7 +430,7 @@ class TimerSweeper:
             self._start(run, execution_id, result.claimed.get(execution_id))
         return len(result.timers) >= limit
 
-    async def _fire(self, limit: int, probe: bool) -> Fired:
+    async def _fire_batch(self, limit: int, probe: bool) -> Fired:
         result = await fire_due(
             self.store, limit=limit, handlers=self.handlers, logger=self.logger, claim_for=self._claim_for, probe=probe
         )

@@ -127,9 +127,9 @@ class AsyncpgWriter(DriverWriter):
                 raise
             del self._groups[variant]
             written = await self._write_group(driver, variant, group)
-        if written is None:
-            written = await self._write_alone(driver, variant, parameters, entry_rows)
-        if not written:
+        if written is None:  # alone, or the group's statement failed: the plain statement (it raises when lost)
+            await self._write(driver, values, parameters, entry_rows, None, variant, autocommit=True)
+        elif not written:
             raise LeaseLostError(f"execution {values['id']}: the lease of {parameters[-1]} was lost")
 
     async def _write_group(self, driver: Any, variant: Variant, group: list[_Final]) -> bool | None:
@@ -151,13 +151,6 @@ class AsyncpgWriter(DriverWriter):
         for member in group[1:]:
             member.done.set_result(str(member.key) in written)
         return str(group[0].key) in written
-
-    async def _write_alone(
-        self, driver: Any, variant: Variant, parameters: tuple[Any, ...], entry_rows: list[tuple[Any, ...]]
-    ) -> bool:
-        """One final checkpoint in a statement of its own; whether it was written (its lease held)."""
-        columns = [list(column) for column in zip(*entry_rows, strict=True)]
-        return bool(await driver.fetchval(self._statement(variant), *parameters, *columns))
 
     def _group_statement(self, variant: Variant) -> str:
         """The statement of a group of final checkpoints of ``variant`` (built once): every row's update fenced on

@@ -9,6 +9,7 @@ the unit has read (or after a few seconds when the unit cannot read before it do
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -27,6 +28,7 @@ from packs.core.models import WorkflowEntry, WorkflowExecution
 from packs.core.workflow.model import Action, Entry, Execution, Status
 from packs.core.workflow.stores.sql import SQLStore
 from packs.core.workflow.stores.sql import sqlite as sqlite_writer
+from packs.core.workflow.stores.sql import sqlite_wal
 from tests.support.databases import migrate, sqlite_url
 from tests.support.sqlite_writer import OtherWriter, other_writer
 
@@ -168,17 +170,68 @@ async def test_a_checkpoint_of_its_own_waits_for_another_writer_off_the_event_lo
     assert after.current_step == "b"
 
 
+async def _commit_executions(db: Database, workflow_id: str, count: int) -> None:
+    async with db.store.execution_scope():
+        for _ in range(count):
+            execution = Execution(id=str(uuid.uuid4()), workflow_id=workflow_id, status=Status.RUNNING)
+            await db.store.checkpoint(execution, [])
+
+
 async def test_checkpoints_committed_on_the_event_loop_checkpoint_the_wal_every_so_often(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Their commits leave the WAL checkpoint to the driver's thread, every CHECKPOINT_EVERY commits: the rows
-    reach the database file itself."""
+    """Every CHECKPOINT_EVERY commits they ask for a WAL checkpoint: the rows reach the database file itself."""
     monkeypatch.setattr(sqlite_writer, "CHECKPOINT_EVERY", 4)
     path = make_url(db.url).database
     assert path is not None
     marker = f"wal-marker-{uuid.uuid4().hex}"
-    async with db.store.execution_scope():
-        for _ in range(4):
-            execution = Execution(id=str(uuid.uuid4()), workflow_id=marker, status=Status.RUNNING)
-            await db.store.checkpoint(execution, [])
+    await _commit_executions(db, marker, 4)
+    running = sqlite_wal.under_way(str(Path(path).resolve()))
+    if running is not None:
+        await running
     assert marker.encode() in await asyncio.to_thread(Path(path).read_bytes)
+
+
+async def test_the_wal_checkpoint_runs_beside_the_writer_one_at_a_time(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit that asks for the checkpoint does not wait for it (it runs in a thread, on a connection of its
+    own), and commits made while it runs ask for no second one."""
+    monkeypatch.setattr(sqlite_writer, "CHECKPOINT_EVERY", 4)
+    release = threading.Event()
+    started: list[str] = []
+    checkpoint = sqlite_wal._checkpoint
+
+    def slow_checkpoint(path: str) -> None:
+        started.append(path)
+        release.wait(10)
+        checkpoint(path)
+
+    monkeypatch.setattr(sqlite_wal, "_checkpoint", slow_checkpoint)
+    path = make_url(db.url).database
+    assert path is not None
+    marker = f"wal-marker-{uuid.uuid4().hex}"
+    try:
+        await _commit_executions(db, marker, 4)  # returns while the checkpoint waits for ``release``
+        running = sqlite_wal.under_way(str(Path(path).resolve()))
+        assert running is not None and not running.done()
+        await _commit_executions(db, marker, 8)  # two more requests, covered by the one under way
+        assert len(started) == 1
+    finally:
+        release.set()
+    await running
+    assert sqlite_wal.under_way(str(Path(path).resolve())) is None
+    assert marker.encode() in await asyncio.to_thread(Path(path).read_bytes)
+    await _commit_executions(db, marker, 4)  # the next request starts the next checkpoint
+    assert len(started) == 2
+
+
+async def test_a_wal_checkpoint_that_fails_is_logged_and_creates_no_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database removed before its checkpoint ran: a warning, no exception, and no new empty file."""
+    missing = tmp_path / "dropped.db"
+    await sqlite_wal.checkpoint_soon(str(missing))
+    assert not missing.exists()
+    assert "WAL checkpoint" in caplog.text
+    assert sqlite_wal.under_way(str(missing)) is None

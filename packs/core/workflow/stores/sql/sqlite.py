@@ -33,6 +33,7 @@ from sqlalchemy.util import await_only
 from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.stores.sql.changes import CtxWrite
 from packs.core.workflow.stores.sql.driver import DriverWriter
+from packs.core.workflow.stores.sql.sqlite_wal import checkpoint_soon, database_file
 
 BEGIN_PENDING = "packflow_sqlite_begin_pending"
 """Key in a connection's ``info``: SQLAlchemy began a transaction whose ``BEGIN`` is not sent yet (its value is
@@ -182,9 +183,18 @@ class SQLiteWriter(DriverWriter):
             if not joined:
                 settings.commits += 1
                 if settings.commits % CHECKPOINT_EVERY == 0:
-                    await driver._execute(_pragma, sqlite, "wal_checkpoint(PASSIVE)")
+                    await self._checkpoint_wal(driver, sqlite, settings)
             return
         await driver._execute(self._write, sqlite, begin, not joined, statements)
+
+    @staticmethod
+    async def _checkpoint_wal(driver: Any, sqlite: sqlite3.Connection, settings: _Settings) -> None:
+        """The WAL checkpoint, beside the writer on a connection of its own when the database is a file (the
+        commit returns at once, see :mod:`.sqlite_wal`), else on aiosqlite's thread."""
+        if settings.path is not None:
+            checkpoint_soon(settings.path)
+        else:
+            await driver._execute(_pragma, sqlite, "wal_checkpoint(PASSIVE)")
 
     def _write_here(
         self, connection: Any, settings: _Settings, begin: str | None, own: bool, statements: tuple[Any, ...]
@@ -194,7 +204,7 @@ class SQLiteWriter(DriverWriter):
 
         Nothing here waits: a BEGIN takes the write lock only if it is free (``busy_timeout`` 0 for it), a
         transaction begun already holds it (a step's unit begins immediate), and the commit of a transaction of
-        its own leaves the WAL checkpoint (its fsyncs) to aiosqlite's thread (:data:`CHECKPOINT_EVERY`).
+        its own leaves the WAL checkpoint (its fsyncs) to another thread (:data:`CHECKPOINT_EVERY`).
         """
         if begin is not None:
             _pragma(connection, "busy_timeout = 0")
@@ -286,9 +296,10 @@ class SQLiteWriter(DriverWriter):
 
 
 CHECKPOINT_EVERY = 128
-"""A connection's checkpoints that commit on the event loop's thread run the WAL checkpoint (copying the WAL
-into the database, with its fsyncs) in aiosqlite's thread once every this many commits (about SQLite's
-default of 1000 pages, at about eight pages a step), instead of SQLite running it inside a commit."""
+"""A connection's checkpoints that commit on the event loop's thread ask for the WAL checkpoint (copying the
+WAL into the database, with its fsyncs) once every this many commits (about SQLite's default of 1000 pages,
+at about eight pages a step), instead of SQLite running it inside a commit: beside the writer on a connection
+of its own (:mod:`.sqlite_wal`), or in aiosqlite's thread for a database that is not a file."""
 
 _SETTINGS = "packflow_sqlite_writer_settings"
 """Key in a connection's ``info``: its :class:`_Settings`."""
@@ -297,15 +308,19 @@ _SETTINGS = "packflow_sqlite_writer_settings"
 @dataclass(slots=True)
 class _Settings:
     """A connection's own ``busy_timeout`` and ``wal_autocheckpoint`` (set again after the writer's changes),
-    and the writer's commits on it so far."""
+    its database file, and the writer's commits on it so far."""
 
     busy_timeout: int
     autocheckpoint: int
+    path: str | None
+    """The database file (``None``: in memory)."""
     commits: int = 0
 
 
 def _settings_of(connection: sqlite3.Connection) -> _Settings:
-    return _Settings(int(_pragma(connection, "busy_timeout")), int(_pragma(connection, "wal_autocheckpoint")))
+    return _Settings(
+        int(_pragma(connection, "busy_timeout")), int(_pragma(connection, "wal_autocheckpoint")), database_file(connection)
+    )
 
 
 def _pragma(connection: sqlite3.Connection, pragma: str) -> Any:

@@ -97,6 +97,19 @@ class WorkflowBase(CommonTableAttributes, AdvancedDeclarativeBase, AsyncAttrs):
         """Raise :class:`WorkflowModelValidationError` when the row breaks a validation."""
 
 
+LEASED = text("status IN ('pending', 'running')")
+"""The executions the recovery sweep reads by lease expiry (the rows of ``ix_workflow_executions_status_lease``)."""
+STARTED_BY_SOMEONE = text("created_by_id IS NOT NULL")
+"""The executions a user started (the rows of ``ix_workflow_executions_created_by_id``)."""
+SCHEDULED = text("schedule_id IS NOT NULL")
+"""The executions a schedule started (the rows of ``ix_workflow_executions_schedule_created``)."""
+
+
+def rows_where(condition: Any) -> dict[str, Any]:
+    """An index's keyword arguments making it partial, on PostgreSQL and SQLite alike."""
+    return {"postgresql_where": condition, "sqlite_where": condition}
+
+
 class WorkflowExecution(WorkflowBase):
     """One run of a workflow (``workflow_executions``)."""
 
@@ -130,8 +143,8 @@ class WorkflowExecution(WorkflowBase):
         onupdate=lambda: datetime.datetime.now(datetime.UTC),
     )
     # Added by migration 0003 (queued execution, ownership, definition versions).
-    workspace_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True, index=True)
-    created_by_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True, index=True)
+    workspace_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True)
+    created_by_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True)
     definition_version: Mapped[str | None] = mapped_column(String(), nullable=True)
     definition_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer(), nullable=False, default=0, server_default="0")
@@ -141,11 +154,14 @@ class WorkflowExecution(WorkflowBase):
     schedule_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True)
 
     __table_args__ = (
-        Index("ix_workflow_executions_status_lease", "status", "lease_expires_at"),
-        # The order and keyset of the executions list (migration 0004).
+        # Partial indexes hold only the rows their lookups read: each index is written by every update of a row
+        # it holds (migration 0013).
+        Index("ix_workflow_executions_status_lease", "status", "lease_expires_at", **rows_where(LEASED)),
+        Index("ix_workflow_executions_created_by_id", "created_by_id", **rows_where(STARTED_BY_SOMEONE)),
+        # The order and keyset of the executions list (migration 0004); also the lookups by workspace.
         Index("ix_workflow_executions_workspace_created", "workspace_id", "created_at", "id"),
         # The executions list filtered by schedule (migration 0009).
-        Index("ix_workflow_executions_schedule_created", "schedule_id", "created_at", "id"),
+        Index("ix_workflow_executions_schedule_created", "schedule_id", "created_at", "id", **rows_where(SCHEDULED)),
         # The console's counts by status and the status-filtered list (migration 0010).
         Index("ix_workflow_executions_workspace_status", "workspace_id", "status", "created_at", "id"),
         # The list filtered by workflow, and by workflow and status, and a workflow's counts (migration 0012).

@@ -16,7 +16,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from packs.core.models.workflow import EMPTY_JSON_OBJECT, JsonOrNull, WorkflowBase
+from packs.core.models.workflow import EMPTY_JSON_OBJECT, JsonOrNull, WorkflowBase, rows_where
 
 UNFIRED = text("fired_at IS NULL")
 """The rows the due-time index covers."""
@@ -33,9 +33,9 @@ class WorkflowTimer(WorkflowBase):
     kind: Mapped[str] = mapped_column(String(), nullable=False)
     due_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), nullable=False)
     execution_id: Mapped[UUID | None] = mapped_column(
-        GUID(length=16), ForeignKey("workflow_executions.id", ondelete="CASCADE"), nullable=True, index=True
+        GUID(length=16), ForeignKey("workflow_executions.id", ondelete="CASCADE"), nullable=True
     )
-    schedule_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True, index=True)
+    schedule_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True)
     payload: Mapped[dict[str, Any] | None] = mapped_column(
         JsonOrNull, nullable=False, default=dict, server_default=EMPTY_JSON_OBJECT
     )
@@ -47,4 +47,7 @@ class WorkflowTimer(WorkflowBase):
     __table_args__ = (
         Index("ix_workflow_timers_unfired_due", "due_at", postgresql_where=UNFIRED, sqlite_where=UNFIRED),
         Index("ix_workflow_timers_fired_at", "fired_at", postgresql_where=FIRED, sqlite_where=FIRED),
+        # A timer has an execution or a schedule: each index holds the timers that have its column (migration 0013).
+        Index("ix_workflow_timers_execution_id", "execution_id", **rows_where(text("execution_id IS NOT NULL"))),
+        Index("ix_workflow_timers_schedule_id", "schedule_id", **rows_where(text("schedule_id IS NOT NULL"))),
     )

@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import datetime
 import itertools
+import re
+import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.database import configure_engine
 from packs.core import workflow as wf
+from packs.core.models import WorkflowExecution
 from packs.core.workflow import clock
 from packs.core.workflow.model import utcnow
 from packs.core.workflow.timers import AHEAD_SECONDS, WOKEN_AHEAD, Firing, Timer, TimerHandlers, TimerSweeper
@@ -334,3 +338,44 @@ async def test_a_worker_sweeper_overlaps_two_claims_of_a_burst_where_the_store_a
         await settle(sweeper)
     assert sorted(ran) == sorted(ids)  # each woken once
     assert most == (2 if getattr(store, "claims_in_parallel", False) else 1)
+
+
+SQL_STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.parametrize("store_backend", SQL_STORES, indirect=True)
+async def test_the_wake_finds_its_executions_by_primary_key_even_with_statistics_of_an_empty_table(
+    store_backend: str,
+) -> None:
+    """Statistics taken before a burst of waits call ``halted`` rare: the wake's statement still does not read
+    every halted execution through the status index to find its batch (SQLite reads it by primary key)."""
+    engine = configure_engine(create_async_engine(store_backend))
+    try:
+        await empty_workflow_tables(engine)
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("ANALYZE")
+            others = [{"id": uuid.uuid4(), "workflow_id": "others", "status": "halted"} for _ in range(3000)]
+            await connection.execute(insert(WorkflowExecution.__table__), others)  # too many to scan
+        store = sql_store(engine)
+        with clock.frozen(START) as moment:
+            _, ids = await halted_waits(store, 40)
+            moment.advance(seconds=DELAY)
+            waits = [(execution_id, (await store.timers_of(execution_id))[0].id) for execution_id in ids[:5]]
+        sent: list[tuple[str, Any]] = []
+
+        def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("UPDATE WORKFLOW_EXECUTIONS"):
+                sent.append((statement, parameters))
+
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
+        assert len(await store.wake_waiting(waits, at(DELAY))) == 5
+        event.remove(engine.sync_engine, "before_cursor_execute", before)
+        [(statement, parameters)] = sent
+        explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+        async with engine.connect() as connection:
+            plan = " ".join(str(row) for row in await connection.exec_driver_sql(explain + statement, parameters))
+        assert not re.search(r"ix_workflow_executions_status\b", plan), plan
+        if engine.dialect.name == "sqlite":  # PostgreSQL may also read a small table whole, or another index by id
+            assert "sqlite_autoindex_workflow_executions" in plan, plan
+    finally:
+        await engine.dispose()

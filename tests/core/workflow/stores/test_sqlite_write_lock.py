@@ -26,9 +26,8 @@ from app.settings import Settings
 from packs.core.db import bind_session_factory, current_session
 from packs.core.models import WorkflowEntry, WorkflowExecution
 from packs.core.workflow.model import Action, Entry, Execution, Status
-from packs.core.workflow.stores.sql import SQLStore
+from packs.core.workflow.stores.sql import SQLStore, sqlite_wal
 from packs.core.workflow.stores.sql import sqlite as sqlite_writer
-from packs.core.workflow.stores.sql import sqlite_wal
 from tests.support.databases import migrate, sqlite_url
 from tests.support.sqlite_writer import OtherWriter, other_writer
 
@@ -170,6 +169,11 @@ async def test_a_checkpoint_of_its_own_waits_for_another_writer_off_the_event_lo
     assert after.current_step == "b"
 
 
+async def _file_of(path: str) -> str:
+    """The database file as SQLite names it (the path resolved)."""
+    return await asyncio.to_thread(lambda: str(Path(path).resolve()))
+
+
 async def _commit_executions(db: Database, workflow_id: str, count: int) -> None:
     async with db.store.execution_scope():
         for _ in range(count):
@@ -184,9 +188,10 @@ async def test_checkpoints_committed_on_the_event_loop_checkpoint_the_wal_every_
     monkeypatch.setattr(sqlite_writer, "CHECKPOINT_EVERY", 4)
     path = make_url(db.url).database
     assert path is not None
+    file = await _file_of(path)
     marker = f"wal-marker-{uuid.uuid4().hex}"
     await _commit_executions(db, marker, 4)
-    running = sqlite_wal.under_way(str(Path(path).resolve()))
+    running = sqlite_wal.under_way(file)
     if running is not None:
         await running
     assert marker.encode() in await asyncio.to_thread(Path(path).read_bytes)
@@ -210,17 +215,19 @@ async def test_the_wal_checkpoint_runs_beside_the_writer_one_at_a_time(
     monkeypatch.setattr(sqlite_wal, "_checkpoint", slow_checkpoint)
     path = make_url(db.url).database
     assert path is not None
+    file = await _file_of(path)
     marker = f"wal-marker-{uuid.uuid4().hex}"
     try:
         await _commit_executions(db, marker, 4)  # returns while the checkpoint waits for ``release``
-        running = sqlite_wal.under_way(str(Path(path).resolve()))
-        assert running is not None and not running.done()
+        running = sqlite_wal.under_way(file)
+        assert running is not None
+        assert not running.done()
         await _commit_executions(db, marker, 8)  # two more requests, covered by the one under way
         assert len(started) == 1
     finally:
         release.set()
     await running
-    assert sqlite_wal.under_way(str(Path(path).resolve())) is None
+    assert sqlite_wal.under_way(file) is None
     assert marker.encode() in await asyncio.to_thread(Path(path).read_bytes)
     await _commit_executions(db, marker, 4)  # the next request starts the next checkpoint
     assert len(started) == 2

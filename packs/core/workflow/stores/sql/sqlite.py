@@ -318,9 +318,8 @@ class _Settings:
 
 
 def _settings_of(connection: sqlite3.Connection) -> _Settings:
-    return _Settings(
-        int(_pragma(connection, "busy_timeout")), int(_pragma(connection, "wal_autocheckpoint")), database_file(connection)
-    )
+    busy_timeout = int(_pragma(connection, "busy_timeout"))
+    return _Settings(busy_timeout, int(_pragma(connection, "wal_autocheckpoint")), database_file(connection))
 
 
 def _pragma(connection: sqlite3.Connection, pragma: str) -> Any:

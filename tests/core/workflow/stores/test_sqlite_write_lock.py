@@ -9,6 +9,7 @@ the unit has read (or after a few seconds when the unit cannot read before it do
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -242,3 +243,33 @@ async def test_a_wal_checkpoint_that_fails_is_logged_and_creates_no_file(
     assert not missing.exists()
     assert "WAL checkpoint" in caplog.text
     assert sqlite_wal.under_way(str(missing)) is None
+
+
+def test_a_checkpoint_left_by_a_closed_event_loop_does_not_stop_the_next(tmp_path: Path) -> None:
+    """A loop closed before its checkpoint's thread reported back leaves a future behind: a new loop's request
+    starts a checkpoint of its own instead of waiting on it for ever."""
+    database = tmp_path / "checkpointed.db"
+    sqlite3.connect(database).close()
+    release = threading.Event()
+    path = str(database)
+
+    async def ask() -> asyncio.Future[None]:
+        return sqlite_wal.checkpoint_soon(path)
+
+    first_loop = asyncio.new_event_loop()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(sqlite_wal, "_checkpoint", lambda _: release.wait(10))
+            left = first_loop.run_until_complete(ask())
+    finally:
+        release.set()
+        first_loop.close()
+    assert sqlite_wal.under_way(path) is left
+
+    async def ask_and_wait() -> bool:
+        future = sqlite_wal.checkpoint_soon(path)
+        await asyncio.wait_for(future, 10)
+        return future is not left
+
+    assert asyncio.run(ask_and_wait())
+    assert sqlite_wal.under_way(path) is None

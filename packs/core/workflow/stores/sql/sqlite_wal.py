@@ -41,12 +41,13 @@ def under_way(path: str) -> asyncio.Future[None] | None:
 def checkpoint_soon(path: str) -> asyncio.Future[None]:
     """Start a passive WAL checkpoint of the database file ``path`` in a thread, unless one is under way; the
     checkpoint running. Never raises: a failure is logged and the next request tries again."""
+    loop = asyncio.get_running_loop()
     running = _under_way.get(path)
-    if running is not None:
-        return running
-    future = asyncio.get_running_loop().run_in_executor(None, _checkpoint, path)
+    if running is not None and running.get_loop() is loop:
+        return running  # (one of a loop that has gone, e.g. closed before its thread ended, is left behind)
+    future = loop.run_in_executor(None, _checkpoint, path)
     _under_way[path] = future
-    future.add_done_callback(lambda _: _under_way.pop(path, None))
+    future.add_done_callback(lambda done: _under_way.pop(path, None) if _under_way.get(path) is done else None)
     return future
 
 

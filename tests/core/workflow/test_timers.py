@@ -13,11 +13,13 @@ import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from packs.core import workflow as wf
 from packs.core.workflow import clock
 from packs.core.workflow.model import new_id, utcnow
 from packs.core.workflow.timers import Firing, Timer, TimerHandlers, TimerSweeper, collecting, fire_due
+from tests.support.engine import empty_workflow_tables, sql_store
 
 SQL_STORES = pytest.mark.parametrize(
     "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -325,3 +327,29 @@ async def test_the_sweeper_purges_the_timers_fired_longer_ago_than_its_retention
         await throttled.tick()
         assert await TimerSweeper(store, deliver, retention=None).purge() == 0
         assert await store.purge_fired_timers(at(100_000)) == 1  # the second tick did not purge
+
+
+RESCANNING = dict.fromkeys(
+    ("enable_hashjoin", "enable_mergejoin", "enable_hashagg", "enable_material", "enable_sort"), "off"
+)
+"""Planner settings under which PostgreSQL runs an ``id IN (subquery)`` as a nested loop that scans the subquery
+again for every row (a plan it may also choose on its own, from its statistics)."""
+
+
+@pytest.mark.parametrize("store_backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_a_claim_and_a_purge_take_no_more_timers_than_their_limit_whatever_the_plan(store_backend: str) -> None:
+    """Their ``LIMIT ... FOR UPDATE SKIP LOCKED`` choice of rows runs once: scanned again after the statement had
+    changed the first rows, it would skip them and pick the next ones too (a claim of 3 took all 5)."""
+    engine = create_async_engine(store_backend, connect_args={"server_settings": RESCANNING})
+    try:
+        await empty_workflow_tables(engine)
+        store = sql_store(engine)
+        timers = [Timer(kind="bulk", due_at=at(n)) for n in range(5)]
+        for timer in timers:  # in due order, as a nested loop then reads them
+            await store.add_timer(timer)
+        claimed = await store.claim_due_timers(at(10), limit=3)
+        assert [timer.id for timer in claimed] == [timer.id for timer in timers[:3]]
+        assert await store.purge_fired_timers(at(20), limit=1) == 1
+        assert len(await store.claim_due_timers(at(10), limit=3)) == 2
+    finally:
+        await engine.dispose()

@@ -17,7 +17,7 @@ import datetime
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, Update, delete, insert, select, update
+from sqlalchemy import Select, Table, Update, delete, insert, select, update
 
 from packs.core.workflow.errors import ConfigError
 from packs.core.workflow.model import Execution, utcnow
@@ -115,7 +115,7 @@ class SQLTimers:
         writer went first); callers probe ``next_timer_due`` first, so a sweep with nothing due writes nothing.
         """
         table = self._timers()
-        picked = (
+        picked = _chosen_once(
             select(table.c.id)
             .where(table.c.fired_at.is_(None), table.c.due_at <= now)
             .order_by(table.c.due_at, table.c.id)
@@ -219,7 +219,7 @@ class SQLTimers:
         rows); the partial index of fired rows (migration 0011) finds them without reading the unfired ones.
         """
         table = self._timers()
-        picked = (
+        picked = _chosen_once(
             select(table.c.id)
             .where(table.c.fired_at.is_not(None), table.c.fired_at < before)
             .order_by(table.c.fired_at)
@@ -227,8 +227,9 @@ class SQLTimers:
             .with_for_update(skip_locked=True)
         )
         async with self._session(write=True) as session:
-            result = await session.execute(delete(table).where(table.c.id.in_(picked)))
-        return int(getattr(result, "rowcount", 0) or 0)
+            # RETURNING, not the rowcount: sqlite3 reports none for a statement that begins with WITH.
+            deleted = (await session.execute(delete(table).where(table.c.id.in_(picked)).returning(table.c.id))).all()
+        return len(deleted)
 
     async def timers_of(self, execution_id: str) -> list[Timer]:
         """The execution's unfired timers, earliest first."""
@@ -252,6 +253,18 @@ class SQLTimers:
         async with self._session() as session:
             found = (await session.execute(statement)).scalar()
         return None if found is None else aware(found)
+
+
+def _chosen_once(picked: Select[Any]) -> Select[Any]:
+    """``picked`` (a ``LIMIT ... FOR UPDATE SKIP LOCKED`` choice of ids) as a subquery that runs once.
+
+    In ``id IN (picked)`` PostgreSQL may run the subquery again for every row of a nested loop; each run after
+    the statement changed the rows chosen first skips them (its own change locks them) and chooses the next
+    ones, so the statement took more than ``limit`` rows (a claim of 3 took 5). A ``MATERIALIZED`` CTE runs
+    once. SQLite runs an ``IN`` subquery once anyway.
+    """
+    chosen = picked.cte("chosen").prefix_with("MATERIALIZED", dialect="postgresql")
+    return select(chosen.c.id)
 
 
 def timer_from_row(row: Any) -> Timer:

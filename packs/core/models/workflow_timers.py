@@ -45,8 +45,8 @@ class WorkflowTimer(WorkflowBase):
     fired_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
     __table_args__ = (
-        Index("ix_workflow_timers_unfired_due", "due_at", postgresql_where=UNFIRED, sqlite_where=UNFIRED),
-        Index("ix_workflow_timers_fired_at", "fired_at", postgresql_where=FIRED, sqlite_where=FIRED),
+        Index("ix_workflow_timers_unfired_due", "due_at", **rows_where(UNFIRED)),
+        Index("ix_workflow_timers_fired_at", "fired_at", **rows_where(FIRED)),
         # A timer has an execution or a schedule: each index holds the timers that have its column (migration 0013).
         Index("ix_workflow_timers_execution_id", "execution_id", **rows_where(text("execution_id IS NOT NULL"))),
         Index("ix_workflow_timers_schedule_id", "schedule_id", **rows_where(text("schedule_id IS NOT NULL"))),

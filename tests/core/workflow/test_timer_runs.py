@@ -15,7 +15,6 @@ import re
 import uuid
 from typing import Any
 
-import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -26,6 +25,7 @@ from packs.core.workflow import clock
 from packs.core.workflow.model import utcnow
 from packs.core.workflow.timers import AHEAD_SECONDS, WOKEN_AHEAD, Firing, Timer, TimerHandlers, TimerSweeper
 from tests.core.workflow.test_history_reads import Statements, capture
+from tests.core.workflow.test_timers import SQL_STORES
 from tests.support.engine import empty_workflow_tables, sql_store
 
 START = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
@@ -203,9 +203,7 @@ async def test_a_sweep_running_here_claims_no_more_timers_than_it_has_room_for(s
     assert most == 1
 
 
-@pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+@SQL_STORES
 async def test_what_a_timer_woke_runs_without_a_claim_an_entry_read_or_a_timer_delete(store_backend: str) -> None:
     engine = configure_engine(create_async_engine(store_backend))
     try:
@@ -340,10 +338,7 @@ async def test_a_worker_sweeper_overlaps_two_claims_of_a_burst_where_the_store_a
     assert most == (2 if getattr(store, "claims_in_parallel", False) else 1)
 
 
-SQL_STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.mark.parametrize("store_backend", SQL_STORES, indirect=True)
+@SQL_STORES
 async def test_the_wake_finds_its_executions_by_primary_key_even_with_statistics_of_an_empty_table(
     store_backend: str,
 ) -> None:

@@ -8,6 +8,7 @@ from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
 from litestar.plugins import InitPluginProtocol
 
+from app import collector
 from app.database import upgrade_database
 from app.packs import LoadedPacks
 from app.settings import Settings
@@ -54,7 +55,18 @@ class PackflowPlugin(InitPluginProtocol):
             app_config.on_shutdown.append(self.stop_inline_queue)
         else:
             app_config.on_shutdown.append(self.disconnect_queue)
+        if self.settings.gc_tuning:
+            app_config.on_startup.append(self.settle_collector)
+            app_config.on_shutdown.append(self.unsettle_collector)
         return app_config
+
+    async def settle_collector(self, _: Litestar | None = None) -> None:
+        """Startup is done: freeze what it built (``PACKFLOW_GC_TUNING``, :mod:`app.collector`)."""
+        collector.settle()
+
+    async def unsettle_collector(self, _: Litestar | None = None) -> None:
+        """Undo :meth:`settle_collector`."""
+        collector.unsettle()
 
     async def start_inline_queue(self, _: Litestar | None = None) -> None:
         """Run the recovery sweep in this process: executions left pending or running by an earlier run of

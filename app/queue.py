@@ -27,6 +27,7 @@ from litestar_saq import SAQConfig, SAQPlugin
 from litestar_saq.base import Worker as SAQWorker
 from saq.types import Context, PartialTimersDict
 
+from app import collector
 from app.saq_postgres import PackflowQueueConfig
 
 if TYPE_CHECKING:
@@ -203,8 +204,11 @@ def saq_plugin(queue_url: str, concurrency: int, name: str = DEFAULT_QUEUE_NAME)
     )
 
 
-def worker_hooks(worker: Worker, sweeper: RecoverySweeper, timers: TimerSweeper | None = None) -> tuple[Any, Any]:
-    """SAQ startup/shutdown hooks that give jobs the workflow worker and run the recovery and timer sweeps."""
+def worker_hooks(
+    worker: Worker, sweeper: RecoverySweeper, timers: TimerSweeper | None = None, *, gc_tuning: bool = True
+) -> tuple[Any, Any]:
+    """SAQ startup/shutdown hooks that give jobs the workflow worker and run the recovery and timer sweeps; with
+    ``gc_tuning`` (``PACKFLOW_GC_TUNING``) the ready worker freezes what its startup built (:mod:`app.collector`)."""
 
     async def startup(ctx: Context) -> None:
         shared = cast("dict[str, Any]", ctx)
@@ -213,12 +217,16 @@ def worker_hooks(worker: Worker, sweeper: RecoverySweeper, timers: TimerSweeper 
         sweeper.start()
         if timers is not None:
             timers.start()
+        if gc_tuning:
+            collector.settle()
         logger.info("workflow worker %s ready", worker.owner)
 
     async def shutdown(ctx: Context) -> None:
         await sweeper.stop()
         if timers is not None:
             await timers.stop()
+        if gc_tuning:
+            collector.unsettle()
 
     return startup, shutdown
 
@@ -230,10 +238,13 @@ def build_worker(
     concurrency: int,
     sweep_seconds: float = 5.0,
     timer_sweep: TimerSweeper | None = None,
+    *,
+    gc_tuning: bool = True,
 ) -> SAQWorker:
     """A litestar-saq worker on the workflow queue, running ``concurrency`` executions at once; SAQ's sweep
-    (stuck jobs of dead workers, expired jobs) runs every ``sweep_seconds``; ``timer_sweep`` fires durable timers."""
-    startup, shutdown = worker_hooks(worker, sweeper, timer_sweep)
+    (stuck jobs of dead workers, expired jobs) runs every ``sweep_seconds``; ``timer_sweep`` fires durable timers;
+    ``gc_tuning``: see :func:`worker_hooks`."""
+    startup, shutdown = worker_hooks(worker, sweeper, timer_sweep, gc_tuning=gc_tuning)
     if timer_sweep is not None:
         # What its timers wake, the worker runs itself (claim and lease as for a job), not one SAQ job each.
         timer_sweep.run_here(worker.process, concurrency, claim_for=(worker.owner, worker.lease_seconds))

@@ -46,6 +46,7 @@ CORE_KEYS = frozenset(
         "timer_retention_seconds",
         "console",
         "console_session_hours",
+        "gc_tuning",
     }
 )
 """Core settings: ``PACKFLOW_<KEY>`` variables, or keys of the settings file's ``[packflow]`` table."""
@@ -106,6 +107,9 @@ class Settings:
     """``PACKFLOW_CONSOLE``: serve the operations console at ``/console`` (README, "The operations console")."""
     console_session_hours: float = 12.0
     """``PACKFLOW_CONSOLE_SESSION_HOURS``: how long a console sign-in lasts."""
+    gc_tuning: bool = True
+    """``PACKFLOW_GC_TUNING``: once the app or a worker has started, freeze what startup built and collect young
+    objects less often (:mod:`app.collector`)."""
     pack_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Each pack's raw settings by pack name (``[packs.<name>]`` in the settings file, ``PACKFLOW_<PACK>__<KEY>``);
     validated against the pack's ``register_settings`` Struct when the packs load."""
@@ -173,6 +177,7 @@ class Settings:
             timer_retention_seconds=read.positive_float("timer_retention_seconds", 3600.0),
             console=read.boolean("console", True),
             console_session_hours=read.positive_float("console_session_hours", 12.0),
+            gc_tuning=read.boolean("gc_tuning", True),
             pack_settings=pack_settings,
             pack_sources=pack_sources,
             settings_file=str(path) if path is not None else None,

@@ -317,7 +317,13 @@ def run_worker_command(app: Litestar, concurrency: int | None) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         saq_worker = build_worker(
-            adapter, runtime.worker, runtime.sweeper, size, settings.sweep_seconds, timer_sweep=runtime.timers
+            adapter,
+            runtime.worker,
+            runtime.sweeper,
+            size,
+            settings.sweep_seconds,
+            timer_sweep=runtime.timers,
+            gc_tuning=settings.gc_tuning,
         )
         click.echo(f"workflow worker {runtime.worker.owner}: concurrency {size}, lease {settings.lease_seconds:g}s")
         await run_worker(saq_worker, stop)

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from packs.core.db import bind_session, bind_session_factory
 from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
 from packs.core.workflow.stores.sql import SQLStore
+
+SQL_STORES = pytest.mark.parametrize(
+    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+"""Run a test on the SQL store over SQLite and over PostgreSQL (the ``store_backend`` fixture of
+``tests/core/workflow/conftest.py``; a test takes its ``store``)."""
 
 WORKFLOW_TABLES = (
     "workflow_timers",

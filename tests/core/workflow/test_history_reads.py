@@ -19,7 +19,7 @@ from sqlalchemy.util import await_only
 from app.database import configure_engine
 from packs.core import workflow as wf
 from packs.core.workflow.stores.sql import SQLStore
-from tests.support.engine import empty_workflow_tables, sql_store
+from tests.support.engine import SQL_STORES, empty_workflow_tables, sql_store
 
 RECORDED = 10_000
 
@@ -225,9 +225,7 @@ async def test_a_fresh_recover_still_starts_the_run(backend: Backend) -> None:
     assert [(e.step_id, str(e.action)) for e in await backend.store.entries(execution.id)][:1] == [("start", "started")]
 
 
-@pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+@SQL_STORES
 @pytest.mark.parametrize("scope", [True, False], ids=["driver writer", "sqlalchemy"])
 async def test_a_checkpoint_update_sets_neither_input_nor_workflow_id(backend: Backend, scope: bool) -> None:
     assert backend.statements is not None, "statements are SQL"

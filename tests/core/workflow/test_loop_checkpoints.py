@@ -13,7 +13,7 @@ import pytest
 from packs.core import workflow as wf
 from packs.core.workflow.steps import loop as loop_step
 from tests.support.checkpoint_rows import Crash, RowWriter, empty_rows_table, sql
-from tests.support.engine import resolver
+from tests.support.engine import SQL_STORES, resolver
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -144,9 +144,7 @@ async def test_a_while_loop_resumes_with_its_iteration_count(store: wf.Store, ro
         assert await sql(store, "SELECT count(*) FROM loop_rows") == 50
 
 
-@pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+@SQL_STORES
 async def test_iterations_are_committed_while_the_loop_runs(store: wf.Store, rows: bool) -> None:
     assert rows, "commits are what a SQL store shows"
     seen: list[int] = []

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from packs.core import workflow as wf
 from packs.core.workflow.stores.sql import SQLStore
 from tests.core.workflow.test_approvals import approval, halted
+from tests.support.engine import SQL_STORES
 
 REFUSE_RESUME = {
     "sqlite": [
@@ -57,9 +58,7 @@ async def test_an_operator_decision_and_its_resume_are_one_unit(store: wf.QueueS
     assert await wf.decide_as_operator(store, execution_id, True) is None
 
 
-@pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+@SQL_STORES
 async def test_a_failure_between_the_decision_and_the_resume_leaves_neither(store: Any) -> None:
     assert isinstance(store, SQLStore)  # a database trigger fails the resume's write
     engine, execution_id, _ = await halted(store, approval())

@@ -14,13 +14,9 @@ import pytest
 
 from packs.core import workflow as wf
 from tests.support.checkpoint_rows import Crash, RowWriter, empty_rows_table, sql
-from tests.support.engine import resolver
+from tests.support.engine import SQL_STORES, resolver
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-SQL_STORES = pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
 
 
 class Writer(RowWriter):

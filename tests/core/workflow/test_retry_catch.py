@@ -23,11 +23,7 @@ from packs.core.workflow.language.retry import matches
 from packs.core.workflow.retry import RETRY_STATE
 from packs.core.workflow.timers import fire_due
 from tests.support.checkpoint_rows import sql
-from tests.support.engine import resolver
-
-SQL_STORES = pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+from tests.support.engine import SQL_STORES, resolver
 
 
 class DeclinedError(Exception):

@@ -21,10 +21,7 @@ from packs.core import workflow as wf
 from packs.core.workflow import clock
 from packs.core.workflow.signals import send_signal
 from packs.core.workflow.timers import fire_due
-
-SQL_STORES = pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+from tests.support.engine import SQL_STORES
 
 
 def doc(*steps: dict[str, Any]) -> dict[str, Any]:

@@ -25,8 +25,7 @@ from packs.core.workflow import clock
 from packs.core.workflow.model import utcnow
 from packs.core.workflow.timers import AHEAD_SECONDS, WOKEN_AHEAD, Firing, Timer, TimerHandlers, TimerSweeper
 from tests.core.workflow.test_history_reads import Statements, capture
-from tests.core.workflow.test_timers import SQL_STORES
-from tests.support.engine import empty_workflow_tables, sql_store
+from tests.support.engine import SQL_STORES, empty_workflow_tables, sql_store
 
 START = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
 DELAY = 60

@@ -19,12 +19,8 @@ from packs.core import workflow as wf
 from packs.core.workflow import clock
 from packs.core.workflow.model import new_id, utcnow
 from packs.core.workflow.timers import Firing, Timer, TimerHandlers, TimerSweeper, collecting, fire_due
-from tests.support.engine import empty_workflow_tables, sql_store
+from tests.support.engine import SQL_STORES, empty_workflow_tables, sql_store
 
-SQL_STORES = pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
-"""Tests of what only a transaction can do (a rollback), on the SQL stores."""
 START = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.database import configure_engine
 from packs.core import workflow as wf
 from tests.core.workflow.test_history_reads import Statements, capture
-from tests.support.engine import sql_store
+from tests.support.engine import SQL_STORES, sql_store
 
 DOCUMENT: dict[str, Any] = {
     "id": "queued_calls",
@@ -112,9 +112,7 @@ async def test_a_worker_running_a_queued_execution_reads_no_entry(backend: Backe
     assert [entry.step_id for entry in await backend.store.entries(execution.id)][:2] == ["start", "start"]
 
 
-@pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+@SQL_STORES
 async def test_on_postgresql_the_insert_and_the_lease_statements_are_one_round_trip_each(backend: Backend) -> None:
     definition = wf.load(DOCUMENT)
     assert backend.statements is not None
@@ -133,9 +131,7 @@ async def test_on_postgresql_the_insert_and_the_lease_statements_are_one_round_t
         assert sent.count("UPDATE") == 3, backend.statements.sql
 
 
-@pytest.mark.parametrize(
-    "store_backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+@SQL_STORES
 async def test_the_final_checkpoint_gives_the_lease_up_so_no_release_statement_follows(backend: Backend) -> None:
     definition = wf.load(DOCUMENT)
     assert backend.statements is not None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 YOUNG_THRESHOLD = 10_000
@@ -56,3 +58,13 @@ def unsettle() -> None:
     if _state.threshold is not None:
         gc.set_threshold(*_state.threshold)
         _state.threshold = None
+
+
+@contextmanager
+def settled() -> Iterator[int]:
+    """:func:`settle` for the block (it gets how many objects were frozen), :func:`unsettle` after it: code that
+    runs the engine outside the app, a benchmark say, collects as the app's processes do."""
+    try:
+        yield settle()
+    finally:
+        unsettle()

@@ -24,6 +24,7 @@ import scale_ctx
 import scale_lists
 import scale_loops
 import scale_resume
+from bench_postgres import PostgresServer
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 CANONICAL = {"loop_iteration_100_over_5000_postgresql": "loop_iteration_100_over_5000"}
@@ -35,15 +36,18 @@ async def main() -> None:
     args = parser.parse_args()
     began = time.perf_counter()
     ratios: list[tuple[str, float, float]] = []
+    server = PostgresServer(args.postgres)
     for name, measure in (
-        ("lists", scale_lists.measure(args.postgres)),
-        ("resume", scale_resume.measure(args.postgres)),
-        ("loops", scale_loops.measure(args.postgres)),
-        ("ctx", scale_ctx.measure(args.postgres)),
+        ("lists", scale_lists.measure),
+        ("resume", scale_resume.measure),
+        ("loops", scale_loops.measure),
+        ("ctx", scale_ctx.measure),
     ):
+        await server.settle()  # the lists' 200k rows are still being written out when the next curve starts
         started = time.perf_counter()
-        ratios.extend(await measure)
+        ratios.extend(await measure(args.postgres))
         print(f"-- {name}: {time.perf_counter() - started:.0f} s", flush=True)
+    await server.drop_all()
     print(f"-- all curves: {time.perf_counter() - began:.0f} s")
     for name, value, goal in ratios:
         print(f"RATIO {CANONICAL.get(name, name)} {value:.3f} goal {goal}")

@@ -1,5 +1,7 @@
 """What a step costs as the context grows: a 1 KB vs a 900 KB ctx, and a ctx gaining one variable per step.
 
+The process collects garbage as the app's and the workers' do (``app/collector.py``).
+
 1. **Ctx size**: ``start``, an ``assign`` putting a string of 1 KB or 900 KB in ctx (``blob``, a literal
    of pseudo-random hex in the definition, so that the execution's input, which ``start`` keeps in ctx,
    stays empty, and compression cannot shrink it), then N
@@ -7,7 +9,7 @@
    returns), then ``end``. Time per step and (PostgreSQL) WAL bytes per step, read with
    ``pg_current_wal_lsn()`` around each run.
 2. **Growing ctx**: ``start``, then N ``call`` steps each adding a new variable (``v<i>``), then ``end``;
-   time per step at N = 10 vs N = 1000.
+   time per step at N = 10 vs N = 1000 (a sample of the short one is the mean of ``FEW_REPEAT`` runs).
 
 The steps are calls, not assigns: a run of assigns is instant and committed once (docs/workflow-language.md,
 section 5), while each call is a checkpoint of its own, which is what this measures.
@@ -43,6 +45,7 @@ from bench_postgres import PostgresServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from app import collector
 from app.database import configure_engine, database_config, upgrade_database
 from app.settings import Settings
 from packs.core import workflow as wf
@@ -59,6 +62,12 @@ CTX_GOAL, WAL_GOAL, GROWING_GOAL = 0.5, 0.5, 0.8
 TICKS = 50
 SMALL_BLOB, LARGE_BLOB = 1_000, 900_000
 FEW, MANY = 10, 1000
+FEW_REPEAT = 26
+"""Runs of the short growing workflow per sample (its time is their mean): 26 runs of 10 and of 20 steps hold
+about three of the SQLite writer's WAL checkpoints (one every ``CHECKPOINT_EVERY`` = 128 commits,
+packs/core/workflow/stores/sql/sqlite.py), as the runs of 1000 and 2000 steps hold eight and sixteen; a
+single short run mostly holds none, and the least of such samples left that per-commit cost out of the
+small case only."""
 
 
 def chained(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -175,11 +184,12 @@ class Samples:
         self.count = count
         self.runs: dict[int, list[tuple[float, int]]] = {count: [], 2 * count: []}
 
-    async def take(self, runner: Runner, shape: Any, blob: int, samples: int) -> None:
-        """``samples`` runs at N and at 2N steps, alternating."""
+    async def take(self, runner: Runner, shape: Any, blob: int, samples: int, repeat: int = 1) -> None:
+        """``samples`` samples at N and at 2N steps, alternating; each the mean of ``repeat`` runs."""
         for _ in range(samples):
             for steps in (self.count, 2 * self.count):
-                self.runs[steps].append(await runner.run(shape(steps, blob)))
+                runs = [await runner.run(shape(steps, blob)) for _ in range(repeat)]
+                self.runs[steps].append((sum(t for t, _ in runs) / repeat, sum(w for _, w in runs) // repeat))
 
     def per_step(self) -> tuple[float, float]:
         """Marginal seconds and WAL bytes per step: (least at 2N - least at N) / N."""
@@ -203,8 +213,8 @@ async def curves(url: str, rounds: int) -> dict[str, float]:
             order = (SMALL_BLOB, LARGE_BLOB) if round_ % 2 == 0 else (LARGE_BLOB, SMALL_BLOB)
             for size in order:
                 await sized[size].take(runner, ticking, size, 4)
-            await few.take(runner, growing, 0, 10)  # short: more samples
-            await many.take(runner, growing, 0, 2)
+            await few.take(runner, growing, 0, 3, repeat=FEW_REPEAT)
+            await many.take(runner, growing, 0, 3)
         found: dict[str, float] = {}
         for size, samples in sized.items():
             found[f"time_{size}"], found[f"wal_{size}"] = samples.per_step()
@@ -234,7 +244,7 @@ async def measure(postgres_url: str | None = None, rounds: int = 3) -> list[tupl
     """``(name, ratio, goal)`` per database; prints the figures."""
     ratios: list[tuple[str, float, float]] = []
     server = PostgresServer(postgres_url) if postgres_url else None
-    with tempfile.TemporaryDirectory() as folder:
+    with collector.settled(), tempfile.TemporaryDirectory() as folder:  # collected as the app's processes do
         targets = [("sqlite", f"sqlite+aiosqlite:///{Path(folder) / 'scale_ctx.db'}")]
         try:
             if server is not None:

@@ -95,3 +95,11 @@ def test_frozen_cycles_are_collectable_again_after_unsettle() -> None:
     collector.unsettle()
     gc.collect()
     assert gone() is None
+
+
+def test_settled_settles_for_the_block_only(collector_as_found: tuple[int, int, int]) -> None:
+    with collector.settled() as frozen:
+        assert frozen > 0
+        assert gc.get_threshold()[0] == collector.YOUNG_THRESHOLD
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == collector_as_found

@@ -21,7 +21,8 @@ process, so enqueuing overlaps the draining), and wait until all are completed. 
 executions / (last completion time, read from the database, - first enqueue). Each measurement also
 prints the CPU time per execution of the workers, of the PostgreSQL server processes and of the
 enqueuing process (from ``/proc``), and how busy the machine was: on a small or shared machine the
-2-worker figures are bounded by CPU, not by either queue. Rounds alternate the sides (in reversed
+2-worker figures are bounded by CPU, not by either queue (the summary prints the most 2 workers can reach
+over 1 here: 1 / the share of the machine that 1 worker kept busy). Rounds alternate the sides (in reversed
 order every other round); the figures are medians; no round starts past ``--budget`` seconds.
 
 Settings (chosen by trying 4-32 per worker and DBOS polling 0.01-1 s; on the 2-CPU machine measured,
@@ -511,8 +512,9 @@ async def database_counts(connection: asyncpg.Connection) -> tuple[int, int]:
     return int(row["transactions"]), int(row["sessions"])
 
 
-async def measure(side: Side, workers: int, args: argparse.Namespace) -> float:
-    """Executions/s of one measurement: start ``workers`` processes, enqueue, wait until all are completed.
+async def measure(side: Side, workers: int, args: argparse.Namespace) -> tuple[float, float]:
+    """Executions/s of one measurement and how busy the machine was (a fraction of all its CPUs): start
+    ``workers`` processes, enqueue, wait until all are completed.
 
     Also prints the CPU per execution (:class:`CpuMeter`) and, from ``pg_stat_database``, the transactions
     per execution (each statement outside a transaction counts as one) and the connections opened per
@@ -567,7 +569,7 @@ async def measure(side: Side, workers: int, args: argparse.Namespace) -> float:
             f"machine {cpu['busy']:.0%} busy",
             flush=True,
         )
-    return rate
+    return rate, cpu["busy"]
 
 
 def dbos_version() -> str | None:
@@ -594,7 +596,7 @@ async def profile(args: argparse.Namespace) -> None:
         try:
             ours = OurSide(await server.create("packflow_bench_queue_profile"), folder, args)
             await ours.open()
-            rate = await measure(ours, 1, args)
+            rate, _ = await measure(ours, 1, args)
         finally:
             if ours is not None:
                 await ours.close()
@@ -619,6 +621,7 @@ async def main(args: argparse.Namespace) -> None:
         flush=True,
     )
     results: dict[tuple[str, int], list[float]] = {}
+    busies: dict[tuple[str, int], list[float]] = {}
     last_round = began
     rounds_done = 0
     server = PostgresServer(args.postgres)
@@ -653,7 +656,9 @@ async def main(args: argparse.Namespace) -> None:
                     for label, side in sides if index % 2 == 0 else reversed(sides):
                         if isinstance(side, DbosSide):
                             side.style = label.removeprefix("dbos_")
-                        results.setdefault((label, workers), []).append(await measure(side, workers, args))
+                        rate, busy = await measure(side, workers, args)
+                        results.setdefault((label, workers), []).append(rate)
+                        busies.setdefault((label, workers), []).append(busy)
         finally:
             if ours is not None:
                 await ours.close()
@@ -680,6 +685,14 @@ async def main(args: argparse.Namespace) -> None:
             ratios.append((f"queue_{workers}_worker{'s' if workers > 1 else ''}", ratio))
     if ("ours", 1) in medians and ("ours", 2) in medians:  # does a second worker add throughput?
         ratios.append(("queue_2_over_1_workers", medians[("ours", 2)] / medians[("ours", 1)]))
+        busy = statistics.median(busies[("ours", 1)])
+        if busy > 0:
+            # One worker that keeps the machine this busy (itself, PostgreSQL, the enqueuer) leaves this much
+            # room: however well a second one scales, 2 over 1 cannot go above it here.
+            print(
+                f"ours on 1 worker kept the machine {busy:.0%} busy: the most 2 workers can reach here is "
+                f"{1 / busy:.2f} x 1 worker"
+            )
     elapsed = time.perf_counter() - began
     print(f"total wall time {elapsed:.1f}s (budget 300s){'  OVER BUDGET' if elapsed > 300 else ''}")
     if not ratios:

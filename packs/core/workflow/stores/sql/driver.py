@@ -4,13 +4,16 @@ A checkpoint is the hot path of every step. Through SQLAlchemy's adapters each s
 several hops (aiosqlite: three trips to the driver's thread; asyncpg: the adapter's cursor and
 result layers); the driver's own ``execute`` costs one. The transaction stays SQLAlchemy's: the
 unit began it and commits or rolls it back. Values go through the columns' own bind processors
-(JSON through msgspec), so rows are stored exactly as SQLAlchemy stores them. The writers are
+(JSON through msgspec; UUIDs straight to asyncpg, which encodes them itself, where the column type's
+would make text for the driver to parse back), so rows are stored exactly as SQLAlchemy stores them.
+The writers are
 :class:`~packs.core.workflow.stores.sql.sqlite.SQLiteWriter` and
 :class:`~packs.core.workflow.stores.sql.asyncpg.AsyncpgWriter`.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -140,8 +143,17 @@ def _driver_processor(column: Any, dialect: Dialect) -> Callable[[Any], Any] | N
     implementation = column.type.dialect_impl(dialect)
     if isinstance(implementation, sqltypes.JSON):
         return _json_text
+    if dialect.driver == "asyncpg" and _python_type(column) is uuid.UUID:
+        return None  # asyncpg encodes a UUID (or its text) itself: the column type's str() would only be parsed back
     processor: Callable[[Any], Any] | None = implementation.bind_processor(dialect)
     return processor
+
+
+def _python_type(column: Any) -> type | None:
+    try:
+        return cast("type", column.type.python_type)
+    except NotImplementedError:
+        return None
 
 
 def _json_text(value: Any) -> str:

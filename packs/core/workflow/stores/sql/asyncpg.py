@@ -9,6 +9,7 @@ e.g. a burst of timers, then sends one statement and one commit for all of them.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,8 @@ def _answer(members: list[_Final], result: bool | None) -> None:
 class AsyncpgWriter(DriverWriter):
     """Checkpoints on PostgreSQL through asyncpg: the UPDATE, the entries' INSERT and the context's change row
     (or the deletion of the change rows) in one statement."""
+
+    native_types = frozenset({uuid.UUID})  # asyncpg encodes a UUID (or its text); advanced-alchemy's GUID: str()
 
     def __init__(self, executions: Table, entries: Table, dialect: Dialect, changes: Table | None = None) -> None:
         super().__init__(executions, entries, dialect, changes)

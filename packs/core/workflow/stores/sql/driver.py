@@ -4,16 +4,14 @@ A checkpoint is the hot path of every step. Through SQLAlchemy's adapters each s
 several hops (aiosqlite: three trips to the driver's thread; asyncpg: the adapter's cursor and
 result layers); the driver's own ``execute`` costs one. The transaction stays SQLAlchemy's: the
 unit began it and commits or rolls it back. Values go through the columns' own bind processors
-(JSON through msgspec; UUIDs straight to asyncpg, which encodes them itself, where the column type's
-would make text for the driver to parse back), so rows are stored exactly as SQLAlchemy stores them.
-The writers are
+(JSON through msgspec; the types a driver encodes itself, :attr:`DriverWriter.native_types`, as they
+are), so rows are stored exactly as SQLAlchemy stores them. The writers are
 :class:`~packs.core.workflow.stores.sql.sqlite.SQLiteWriter` and
 :class:`~packs.core.workflow.stores.sql.asyncpg.AsyncpgWriter`.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -37,6 +35,10 @@ _DRIVER_KEY = "packflow_driver_connection"
 class DriverWriter:
     """Checkpoints written straight through the driver, inside the unit's transaction (one driver a subclass)."""
 
+    native_types: frozenset[type] = frozenset()
+    """Python types of columns whose values go to the driver as they are: it encodes them itself, where the
+    column type's bind processor would only make text for it to parse back."""
+
     def __init__(self, executions: Table, entries: Table, dialect: Dialect, changes: Table | None = None) -> None:
         self.update_columns = [name for name in UPDATED_ON_SAVE if name in executions.c]
         self.keeping_ctx_columns = [name for name in self.update_columns if name != "ctx"]
@@ -56,8 +58,7 @@ class DriverWriter:
         self.insert_entry_sql = self._insert_sql(entries.name, self.entry_columns)
         tables = [executions, entries] if changes is None else [executions, entries, changes]
         self.processors = {
-            table.name: {column.name: _driver_processor(column, dialect) for column in table.columns}
-            for table in tables
+            table.name: {column.name: self._processor(column, dialect) for column in table.columns} for table in tables
         }
         self.executions = executions.name
         self.entries = entries.name
@@ -129,6 +130,17 @@ class DriverWriter:
             return None
         return self._row(self.changes, self.change_columns, ctx_write.change)
 
+    def _processor(self, column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """How a value of ``column`` is handed to the driver: JSON with msgspec, :attr:`native_types` as they are,
+        others as SQLAlchemy does."""
+        implementation = column.type.dialect_impl(dialect)
+        if isinstance(implementation, sqltypes.JSON):
+            return _json_text
+        if self.native_types and _python_type(column) in self.native_types:
+            return None
+        processor: Callable[[Any], Any] | None = implementation.bind_processor(dialect)
+        return processor
+
     async def _connections(self, connection: AsyncConnection) -> tuple[Any, Any]:
         """SQLAlchemy's adapted connection and the driver's own (looked up once per connection)."""
         cached: Any = connection.info.get(_DRIVER_KEY)
@@ -136,17 +148,6 @@ class DriverWriter:
             raw = await connection.get_raw_connection()
             cached = connection.info[_DRIVER_KEY] = (raw.dbapi_connection, raw.driver_connection)
         return cast("tuple[Any, Any]", cached)
-
-
-def _driver_processor(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
-    """How a value of ``column`` is handed to the driver: JSON with msgspec, others as SQLAlchemy does."""
-    implementation = column.type.dialect_impl(dialect)
-    if isinstance(implementation, sqltypes.JSON):
-        return _json_text
-    if dialect.driver == "asyncpg" and _python_type(column) is uuid.UUID:
-        return None  # asyncpg encodes a UUID (or its text) itself: the column type's str() would only be parsed back
-    processor: Callable[[Any], Any] | None = implementation.bind_processor(dialect)
-    return processor
 
 
 def _python_type(column: Any) -> type | None:

@@ -85,10 +85,17 @@ def pool_options(settings: Settings) -> dict[str, Any]:
     Waits and durable timers), so its pool keeps twice as many. SQLite keeps the default: its
     connections are cheap and its writes take turns anyway.
     """
+    runs = concurrent_runs(settings)
+    return {"pool_size": runs + POOL_HEADROOM} if runs else {}
+
+
+def concurrent_runs(settings: Settings) -> int:
+    """How many executions a process may run at once on a server database (0 on SQLite, whose pool is left as it
+    is): the pool's size beyond its headroom, and how many run connections the SQL store keeps started between
+    runs (``idle_scopes``)."""
     if make_url(settings.database_url).get_backend_name() == "sqlite":
-        return {}
-    runs = settings.worker_concurrency * (2 if settings.queue == "saq" else 1)
-    return {"pool_size": runs + POOL_HEADROOM}
+        return 0
+    return settings.worker_concurrency * (2 if settings.queue == "saq" else 1)
 
 
 def configure_engine(engine: AsyncEngine) -> AsyncEngine:

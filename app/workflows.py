@@ -18,6 +18,7 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 
+from app.database import concurrent_runs
 from app.packs import LoadedPacks, PackError
 from app.settings import Settings
 from packs.core import workflow as wf
@@ -200,6 +201,7 @@ def configure_workflows(
         bind_session=bind_session,
         bind_session_factory=bind_session_factory,
         definition_class=WorkflowDefinition,
+        idle_scopes=concurrent_runs(settings),
     )
     wf.configure(store=store, service_resolver=services, logger=logger)
     wf.clear_registry()

@@ -24,7 +24,7 @@ CPU per timer: our worker processes' CPU time from the insert to the last comple
 from its last start to its exit (the server's CPU counts on neither side). The machine is shared:
 ``--samples`` rounds of ours and ``--dbos-samples`` of DBOS (default 1: starting 10k DBOS workflows takes
 70-90 s of a round, two would not fit in five minutes) run in turn, and each side's best round makes the
-ratios.
+ratios. Each round begins with a ``CHECKPOINT`` (what earlier rounds wrote is on disk before it starts).
 DBOS is not a project dependency: ``.venv/bin/pip install dbos`` first (measured with 3.4.0); without
 it the script says so and measures only ours.
 
@@ -214,6 +214,7 @@ async def measure_ours(server: PostgresServer, folder: Path, workers: int, args:
         [(command, env) for _ in range(workers)],
         lambda line: "workflow worker" in line and line.rstrip().endswith(" ready"),
     )
+    await server.settle()
     connection = await asyncpg.connect(plain_url(url))
     try:
         pool.start()
@@ -244,6 +245,7 @@ async def measure_dbos(server: PostgresServer, args: argparse.Namespace, lead: f
     """One DBOS round, its sleepers due ``lead`` seconds after the process starts; ``valid``: every workflow
     had started before that due time (else the round measured DBOS's starts, not its timers)."""
     dsn = plain_url(await server.create("packflow_bench_dbos_sleep"))
+    await server.settle()
     due = time.time() + lead
     command = [
         sys.executable,

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app.database import POOL_HEADROOM, database_config, pool_options
+from app import create_app
+from app.database import POOL_HEADROOM, concurrent_runs, database_config, pool_options
 from packs.core import workflow as wf
 from packs.core.db import bind_session
 from packs.core.models import WorkflowDefinition, WorkflowEntry, WorkflowExecution
@@ -105,3 +106,12 @@ def test_the_pool_follows_the_worker_concurrency_on_a_server_database_only(tmp_p
     # A SAQ worker runs what its timers woke beside its jobs: as many again.
     on_saq = make_settings(postgres.database_url, worker_concurrency=12, queue="saq", queue_url="redis://localhost")
     assert pool_options(on_saq) == {"pool_size": 24 + POOL_HEADROOM}
+
+
+def test_the_app_keeps_a_started_connection_for_each_run_that_may_be_under_way(tmp_path: Any) -> None:
+    postgres = make_settings("postgresql+asyncpg://postgres@127.0.0.1:5432/postgres", worker_concurrency=12)
+    on_saq = make_settings(postgres.database_url, worker_concurrency=12, queue="saq", queue_url="redis://localhost")
+    sqlite = make_settings(sqlite_url(tmp_path), worker_concurrency=12)
+    assert [concurrent_runs(settings) for settings in (postgres, on_saq, sqlite)] == [12, 24, 0]
+    store = create_app(on_saq).state.workflows.store
+    assert store._scope_connections.limit == 24

@@ -34,6 +34,11 @@ def resolver(**services: Any) -> Callable[[str], Any]:
     return services.get
 
 
+IDLE_SCOPES = 10
+"""The run connections a test's store keeps started between runs on a server database (the app keeps one per run
+that may be under way at once, ``concurrent_runs`` in ``app/database.py``; SQLite none)."""
+
+
 def sql_store(engine: AsyncEngine) -> SQLStore:
     """The SQL store on ``engine`` with the app's workflow models, as the app builds it."""
     return SQLStore(
@@ -43,6 +48,7 @@ def sql_store(engine: AsyncEngine) -> SQLStore:
         bind_session=bind_session,
         bind_session_factory=bind_session_factory,
         definition_class=WorkflowDefinition,
+        idle_scopes=0 if engine.dialect.name == "sqlite" else IDLE_SCOPES,
     )
 
 

@@ -4,6 +4,7 @@ SQLite and PostgreSQL, with every statement captured (SQLAlchemy's and the drive
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import AsyncIterator
@@ -47,6 +48,12 @@ class Statements:
 
     def clear(self) -> None:
         self.sql.clear()
+
+    async def settled(self) -> Statements:
+        """These statements once asyncpg has logged the last one: it calls its query loggers soon after each
+        query (``loop.call_soon``), so a statement sent just before is seen after one turn of the loop."""
+        await asyncio.sleep(0)
+        return self
 
     def reading_entries(self) -> list[str]:
         return [s for s in self.sql if re.search(r"\bFROM\s+workflow_entries\b", s, re.I)]
@@ -240,7 +247,7 @@ async def test_a_checkpoint_update_sets_neither_input_nor_workflow_id(backend: B
     async with store.execution_scope() if scope else nullcontext():
         await store.checkpoint(execution, [started])
 
-    updates = backend.statements.updates_of_executions()
+    updates = (await backend.statements.settled()).updates_of_executions()
     assert updates, backend.statements.sql
     for statement in updates:
         assignments = statement.split(" SET ", 1)[1].split(" WHERE ", 1)[0]

@@ -140,7 +140,7 @@ async def test_the_final_checkpoint_gives_the_lease_up_so_no_release_statement_f
     result = await worker(backend.store, definition).process(execution.id)
     assert result is not None
     assert result.status == "completed"
-    updates = backend.statements.updates_of_executions()
+    updates = (await backend.statements.settled()).updates_of_executions()
     # The claim and four checkpoints (after start, first, second and end): the release that followed the last one
     # is part of it now, and the instant start step's own `started` goes with its end (five instead of seven).
     assert len(updates) == 5, updates

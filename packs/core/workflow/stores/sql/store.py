@@ -19,7 +19,9 @@ Transactions:
   unit it does nothing.
 - ``execution_scope()`` holds one connection for a whole run: the units inside it are
   transactions on that connection (no pool checkout per step), begun only when the unit's code
-  uses the database; a checkpoint in a unit that began nothing is a transaction of its own.
+  uses the database; a checkpoint in a unit that began nothing is a transaction of its own. With
+  ``idle_scopes`` (a server database) the connection stays started when the run ends, for the next
+  run (see :mod:`.scopes`).
 
 A unit is one connection: the code inside a unit must not use it from concurrent tasks.
 
@@ -80,6 +82,7 @@ from packs.core.workflow.stores.sql.rows import (
     uuid_or_none,
     validate_values,
 )
+from packs.core.workflow.stores.sql.scopes import IdleConnections
 from packs.core.workflow.stores.sql.signals import SQLSignals
 from packs.core.workflow.stores.sql.sqlite import SQLiteWriter, take_write_lock
 from packs.core.workflow.stores.sql.timers import SQLTimers, timers_table_of
@@ -121,7 +124,10 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         definition_class: type[Any] | None = None,
         timer_class: type[Any] | None = None,
         change_class: type[Any] | None = None,
+        idle_scopes: int = 0,
     ) -> None:
+        """``idle_scopes``: how many execution scopes' connections are kept started between runs (see
+        :mod:`.scopes`; at most the runs under way at once)."""
         super().__init__()
         changes_table = changes_table_of(execution_class, change_class)
         self._change_log = (
@@ -179,6 +185,8 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
         self._scope: ContextVar[AsyncConnection | None] = ContextVar(f"sql_store_scope_{id(self)}", default=None)
         bind = getattr(session_maker, "kw", {}).get("bind")
         self._engine: AsyncEngine | None = bind if isinstance(bind, AsyncEngine) else None
+        self._scope_connections = IdleConnections(self._engine, idle_scopes) if self._engine is not None else None
+        """Where an execution scope takes its connection and gives it back (kept for the next one up to the limit)."""
         self._autocommit: AsyncEngine | None = (
             self._engine.execution_options(isolation_level="AUTOCOMMIT")
             if self._engine is not None and self._engine.dialect.name == "postgresql"
@@ -545,15 +553,19 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
 
     @asynccontextmanager
     async def _open_scope(self) -> AsyncIterator[None]:
-        if self._engine is None or self._scope.get() is not None or self._unit.get() is not None:
+        connections = self._scope_connections
+        if connections is None or self._scope.get() is not None or self._unit.get() is not None:
             yield
             return
-        async with self._engine.connect() as connection:
-            token = self._scope.set(connection)
-            try:
-                yield
-            finally:
-                self._scope.reset(token)
+        connection = await connections.take()
+        token = self._scope.set(connection)
+        ended = False
+        try:
+            yield
+            ended = True
+        finally:
+            self._scope.reset(token)
+            await connections.give_back(connection, reusable=ended)
 
     @asynccontextmanager
     async def _open_unit(self) -> AsyncIterator[None]:

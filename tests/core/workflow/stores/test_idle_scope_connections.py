@@ -67,21 +67,18 @@ async def run_in_scope(store: SQLStore) -> None:
 
 
 @SQL_STORES
-async def test_runs_one_after_another_take_the_connection_the_last_one_ended_with(
-    engine: AsyncEngine, pool: PoolEvents
+@pytest.mark.parametrize(
+    ("idle_scopes", "checkouts_and_checkins"),
+    [(2, (1, 0)), (0, (5, 5))],
+    ids=["kept: the connection the last run ended with", "none kept: a checkout per run"],
+)
+async def test_runs_one_after_another(
+    engine: AsyncEngine, pool: PoolEvents, idle_scopes: int, checkouts_and_checkins: tuple[int, int]
 ) -> None:
-    store = store_on(engine, idle_scopes=2)
+    store = store_on(engine, idle_scopes=idle_scopes)
     for _ in range(5):
         await run_in_scope(store)
-    assert (pool.checkouts, pool.checkins) == (1, 0)
-
-
-@SQL_STORES
-async def test_without_idle_scopes_every_run_checks_a_connection_out(engine: AsyncEngine, pool: PoolEvents) -> None:
-    store = store_on(engine, idle_scopes=0)
-    for _ in range(3):
-        await run_in_scope(store)
-    assert (pool.checkouts, pool.checkins) == (3, 3)
+    assert (pool.checkouts, pool.checkins) == checkouts_and_checkins
 
 
 @SQL_STORES

@@ -61,15 +61,14 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.sql.dml import Insert
 
 from packs.core.workflow.errors import LeaseLostError
 from packs.core.workflow.model import Entry, Execution, Status, utcnow
 from packs.core.workflow.stores.protocol import ExecutionFilter, Keyset, LeaseFence, Page
 from packs.core.workflow.stores.sql.asyncpg import AsyncpgWriter
 from packs.core.workflow.stores.sql.changes import LABEL, ChangeLog, CtxWrite, changes_table_of
+from packs.core.workflow.stores.sql.conflicts import InsertIgnoringConflicts
 from packs.core.workflow.stores.sql.counts import count_by_status, filter_conditions
 from packs.core.workflow.stores.sql.decisions import SQLDecisions
 from packs.core.workflow.stores.sql.driver import DriverWriter
@@ -176,7 +175,7 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             self._executions.c.lease_owner == bindparam("fence_owner")
         )
         self._update_releasing_execution_keeping_ctx = self._update_leased_execution_keeping_ctx.values(released)
-        self._add_statements: dict[str, Insert] = {}
+        self._add_statements: dict[str, InsertIgnoringConflicts] = {}
         """The insert-unless-present statement per dialect, built once."""
         self._lease_statements = _LeaseStatements(self._executions)
         self._claim_statements: dict[str, Any] = {}
@@ -365,9 +364,7 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             dialect = _dialect(session)
             statement = self._add_statements.get(dialect)
             if statement is None:
-                statement = self._add_statements[dialect] = _insert_ignoring_conflicts(
-                    dialect, self._executions, ["id"]
-                )
+                statement = self._add_statements[dialect] = InsertIgnoringConflicts(dialect, self._executions, ["id"])
             result = await session.execute(statement, values)
         return bool(getattr(result, "rowcount", 0))
 
@@ -514,7 +511,7 @@ class SQLStore(LeaseFence, SQLTimers, SQLDecisions, SQLSignals):
             return
         table: Table = self.definition_class.__table__
         async with self._session(write=True) as session:
-            statement = _insert_ignoring_conflicts(_dialect(session), table, ["workflow_id", "content_hash"]).values(
+            statement = InsertIgnoringConflicts(_dialect(session), table, ["workflow_id", "content_hash"]).values(
                 id=uuid.uuid4(),
                 workflow_id=definition.id,
                 version=definition.version,
@@ -818,15 +815,6 @@ def _claimable(table: Table, now: datetime.datetime | ColumnElement[Any]) -> Col
         and_(table.c.status == str(Status.PENDING), or_(expires.is_(None), expires <= now)),
         and_(table.c.status == str(Status.RUNNING), expires.is_not(None), expires <= now),
     )
-
-
-def _insert_ignoring_conflicts(dialect: str, table: Table, keys: list[str]) -> Insert:
-    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` on PostgreSQL and SQLite."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
-    raise NotImplementedError(f"the SQL store's queue methods support PostgreSQL and SQLite, not {dialect}")
 
 
 def _dialect(executor: Any) -> str:

@@ -108,7 +108,8 @@ def decode_cursor(cursor: str, name: str = "cursor") -> tuple[datetime.datetime,
     try:
         if len(cursor) > MAX_CURSOR_LENGTH:
             raise ValueError(cursor)
-        created, row_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, row_id = msgspec.json.decode(raw, type=tuple[str, str])  # a wrong shape is a ValidationError
         moment = datetime.datetime.fromisoformat(created)
         if moment.tzinfo is None:
             raise ValueError(created)

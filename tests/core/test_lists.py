@@ -158,10 +158,13 @@ async def test_the_executions_list_does_not_select_ctx(client: httpx.AsyncClient
     assert sum("count(" in s.lower() for s in statements if "workflow_executions" in s) == 1  # cursor: none
 
 
+def cursor_of(value: Any) -> str:
+    """A cursor made by hand: base64url (unpadded) of ``value`` as JSON."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
 # A cursor at the first moment of year 1, 14 hours east of UTC: before any UTC timestamp there is.
-EARLIEST = (
-    base64.urlsafe_b64encode(json.dumps(["0001-01-01T00:00:00+14:00", str(uuid.uuid4())]).encode()).decode().rstrip("=")
-)
+EARLIEST = cursor_of(["0001-01-01T00:00:00+14:00", str(uuid.uuid4())])
 
 
 @pytest.mark.parametrize(
@@ -175,6 +178,10 @@ EARLIEST = (
         (EXECUTIONS, {"cursor": "", "page": "3"}, "page"),
         (CONTACTS, {"cursor": EARLIEST}, "cursor"),
         (EXECUTIONS, {"cursor": EARLIEST}, "cursor"),
+        # A moment then something else than a string where the id goes: [moment, 123], [moment, ["a"]].
+        (CONTACTS, {"cursor": cursor_of(["2020-01-01T00:00:00+00:00", 123])}, "cursor"),
+        (EXECUTIONS, {"cursor": cursor_of(["2020-01-01T00:00:00+00:00", ["a"]])}, "cursor"),
+        (EXECUTIONS, {"cursor": cursor_of([True, str(uuid.uuid4())])}, "cursor"),
     ],
 )
 async def test_a_bad_cursor_is_a_422_naming_it(

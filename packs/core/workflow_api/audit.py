@@ -14,6 +14,7 @@ from packs.core.audit import AuditCursor, audit_json, audit_page
 from packs.core.items import MAX_PER_PAGE, decode_cursor, encode_cursor
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow_api.controller import WorkflowApiController, errors, identify
+from packs.core.workflow_api.payloads import query_number
 
 
 class AuditMeta(msgspec.Struct):
@@ -33,11 +34,8 @@ class AuditList(msgspec.Struct):
 def _per_page(raw: str | None) -> int:
     if raw is None:
         return 50
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
+    value = query_number(raw)
+    if value is None or value < 1:
         raise ValidationError("per_page must be a positive integer", {"per_page": f"not a positive integer: {raw!r}"})
     return min(value, MAX_PER_PAGE)
 

@@ -342,6 +342,14 @@ def resume_request(body: dict[str, Any]) -> tuple[Any, bool | None]:
     return body.get("response"), approved
 
 
+def query_number(raw: str) -> int | None:
+    """A query parameter's whole number: ASCII digits only (not ``+1``, `` 1``, ``1_0`` or other scripts' digits),
+    at most nine of them; ``None`` for anything else."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        return None
+    return int(raw)
+
+
 def page_meta(page: int, per_page: int, total: int) -> PageMeta:
     """The ``meta`` of a list answer."""
     return PageMeta(page=page, per_page=per_page, total=total)

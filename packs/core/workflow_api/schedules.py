@@ -26,7 +26,7 @@ from packs.core.workflow_api.controller import (
     json_object,
     not_found,
 )
-from packs.core.workflow_api.payloads import EXECUTIONS_PATH, ExecutionAnswer, execution_answer
+from packs.core.workflow_api.payloads import EXECUTIONS_PATH, ExecutionAnswer, execution_answer, query_number
 
 SCHEDULES_PATH = f"{API_PREFIX}/workflows/schedules"
 MAX_PER_PAGE = 1000
@@ -118,10 +118,11 @@ def _page_numbers(request: Request[Any, Any, Any]) -> tuple[int, int]:
         raw = request.query_params.get(name)
         if raw is None:
             return default
-        if not raw.isdigit() or not 1 <= int(raw) <= high:
+        value = query_number(raw)
+        if value is None or not 1 <= value <= high:
             problems[name] = f"must be a whole number from 1 to {high:,}, got {raw!r}"
             return default
-        return int(raw)
+        return value
 
     page = number("page", 1, 1_000_000)
     per_page = number("per_page", 100, MAX_PER_PAGE)

@@ -47,6 +47,30 @@ async def waiting_for_a_signal(client: httpx.AsyncClient, ada: IssuedToken) -> s
 
 # --- schedules ----------------------------------------------------------------------------------------------
 
+NOT_PAGE_NUMBERS = ["\u00b2", "\u2460", "\u0661", "\U0001d7d9", "9" * 5000, "+1", " 1", "1_0"]
+"""Page numbers Python's ``str.isdigit`` or ``int`` would take (superscript two, circled one, Arabic-Indic and
+mathematical digits, beyond ``int``'s 4300-digit limit, a sign, a space, an underscore): none is a page."""
+
+
+@pytest.mark.parametrize("raw", NOT_PAGE_NUMBERS)
+@pytest.mark.parametrize("name", ["page", "per_page"])
+async def test_a_schedules_page_number_that_is_not_ascii_digits_is_a_422(
+    client: httpx.AsyncClient, ada: IssuedToken, name: str, raw: str
+) -> None:
+    response = await client.get(f"{API}/schedules", params={name: raw}, headers=auth(ada))
+    assert response.status_code == 422, response.text
+    assert set(response.json()["details"]) == {name}
+
+
+@pytest.mark.parametrize("raw", NOT_PAGE_NUMBERS)
+async def test_an_audit_per_page_that_is_not_ascii_digits_is_a_422(
+    client: httpx.AsyncClient, ada: IssuedToken, raw: str
+) -> None:
+    response = await client.get(f"{API}/audit", params={"per_page": raw}, headers=auth(ada))
+    assert response.status_code == 422, response.text
+    assert set(response.json()["details"]) == {"per_page"}
+
+
 
 @pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *"])
 async def test_a_cron_that_never_matches_a_date_is_a_422_on_create_and_change(

@@ -17,7 +17,6 @@ from litestar import Router, get
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.response import Redirect
-from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from packs.core.console.approvals import ApprovalsController
@@ -28,6 +27,7 @@ from packs.core.console.signin import SignInController
 from packs.core.console.timeline_rows import pretty_json
 from packs.core.console.web import EXCEPTION_HANDLERS, PREFIX, signed_in
 from packs.core.console.workflows import WorkflowsController
+from packs.core.http.static_files import static_files_router
 
 HERE = Path(str(files("packs.core.console")))
 
@@ -40,7 +40,7 @@ async def home() -> Redirect:
 
 def console_router() -> Router:
     """Every console route under ``/console``, its static files included."""
-    static = create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False)
+    static = static_files_router("/static", HERE / "static")
     return Router(
         path=PREFIX,
         route_handlers=[

@@ -12,7 +12,8 @@ from typing import Any
 
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.router import Router
-from litestar.static_files import create_static_files_router
+
+from packs.core.http.static_files import static_files_router
 
 ASSETS_PATH = "/schema/assets"
 """Where the Swagger UI files are served."""
@@ -29,9 +30,7 @@ def swagger_ui_directory() -> Path:
 
 def assets_router() -> Router:
     """The static files route serving Swagger UI's JavaScript, CSS and icon."""
-    return create_static_files_router(
-        path=ASSETS_PATH, directories=[swagger_ui_directory()], include_in_schema=False, name="openapi_assets"
-    )
+    return static_files_router(ASSETS_PATH, swagger_ui_directory(), name="openapi_assets")
 
 
 class OfflineSwaggerUI(SwaggerRenderPlugin):

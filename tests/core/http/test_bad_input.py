@@ -388,6 +388,17 @@ async def test_nul_in_a_path_segment_is_404(client: httpx.AsyncClient, harness: 
         assert "error" in response.json()
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/console/static/%00", "/console/static/console.css%00", "/schema/assets/%00", "/schema/assets/swagger-ui.css%00"],
+)
+async def test_nul_in_a_static_file_path_is_404(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404, response.text
+    served = await client.get(path.removesuffix("%00"))  # the file itself is still served
+    assert served.status_code == (404 if path.endswith("/%00") else 200)
+
+
 async def test_the_openapi_document_states_the_paging_bounds(client: httpx.AsyncClient) -> None:
     document = (await client.get("/schema/openapi.json")).json()
     for path in (CONTACTS, EXECUTIONS):

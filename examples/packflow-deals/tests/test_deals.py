@@ -38,7 +38,7 @@ async def test_a_bad_deal_is_refused_field_by_field(packflow_client: httpx.Async
     assert response.status_code == 422
     details = response.json()["details"]
     assert set(details) == {"name", "amount", "stage", "colour"}
-    assert details["amount"] == "must be a whole amount of 0 or more"
+    assert details["amount"] == "must be a whole amount from 0 to 1,000,000,000,000"
     assert (await packflow_client.get(DEALS)).json()["meta"]["total"] == 0
 
 
@@ -86,6 +86,16 @@ async def test_pipeline_totals_each_stage(packflow_client: httpx.AsyncClient) ->
     }
     listed = await packflow_client.get(DEALS, params={"stage": "won"})
     assert [deal["id"] for deal in listed.json()["data"]] == [won["data"]["id"]]
+
+
+async def test_amounts_go_up_to_a_trillion_and_sum_exactly(packflow_client: httpx.AsyncClient) -> None:
+    for _ in range(3):
+        await create_deal(packflow_client, amount=10**12)  # past 32 bits: summed as bigint
+    pipeline = (await packflow_client.get(f"{DEALS}/pipeline")).json()["data"]
+    assert pipeline["open"] == {"count": 3, "amount": 3 * 10**12, "label": "USD 3,000,000,000,000"}
+    too_much = await packflow_client.post(DEALS, json={"deal": {"name": "More", "amount": 10**12 + 1}})
+    assert too_much.status_code == 422
+    assert too_much.json()["details"] == {"amount": "must be a whole amount from 0 to 1,000,000,000,000"}
 
 
 def open_deal_input(user: PackflowUser, amount: int) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
 
 from packflow_deals.models import StageChange
 from packflow_deals.money import format_amount
@@ -106,8 +106,9 @@ class Pipeline(DealTool, method="get", scope="collection", action="pipeline"):
     async def execute(self, *, user_id: UUID, workspace_id: UUID, **_: Any) -> dict[str, Any]:
         deals = live_items(workspace_id, "deal").subquery()
         stage = deals.c.data["stage"].as_string()
+        amounts = cast(deals.c.data["amount"].as_string(), BigInteger)  # integer is 32-bit on PostgreSQL
         rows = await current_session().execute(
-            select(stage, func.count(), func.coalesce(func.sum(deals.c.data["amount"].as_integer()), 0)).group_by(stage)
+            select(stage, func.count(), func.coalesce(func.sum(amounts), 0)).group_by(stage)
         )
         found = {name: (count, int(amount)) for name, count, amount in rows}
         totals = {}

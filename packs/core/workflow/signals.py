@@ -67,6 +67,7 @@ class SignalStore(Protocol):
 
     async def lock_execution(self, execution_id: str) -> None: ...
     async def add_signal(self, signal: Signal) -> Signal: ...
+    async def signal_with_key(self, execution_id: str, idempotency_key: str) -> Signal | None: ...
     async def take_signal(self, execution_id: str, name: str, consumed_by: str) -> Signal | None: ...
     async def signals_of(self, execution_id: str) -> list[Signal]: ...
 
@@ -104,9 +105,11 @@ async def send_signal(
 ) -> Sent:
     """Keep a signal for ``execution_id`` and wake the execution when it waits for ``name`` (one unit).
 
-    :class:`ExecutionNotFoundError` for an unknown execution, :class:`ExecutionStateError` for one that
-    has ended (nothing is kept). A repeated ``idempotency_key`` keeps nothing new and wakes nothing.
-    When the answer says ``woke``, the execution is ``pending``: deliver it to the queue.
+        :class:`ExecutionNotFoundError` for an unknown execution, :class:`ExecutionStateError` for one that
+        has ended (nothing is kept). A repeated ``idempotency_key`` keeps nothing new and wakes nothing, and answers the
+    first signal even once the execution has ended; with another name or payload it is :class:`SignalKeyConflictError`
+    (an :class:`ExecutionStateError`).
+        When the answer says ``woke``, the execution is ``pending``: deliver it to the queue.
     """
     try:
         value = msgspec.to_builtins(payload)
@@ -119,6 +122,11 @@ async def send_signal(
         execution: Execution | None = await store.load(execution_id)
         if execution is None:
             raise ExecutionNotFoundError(f"no execution {execution_id}")
+        if idempotency_key is not None:
+            # A repeat is answered as the first send was, even once that send has ended the execution.
+            earlier = await store.signal_with_key(execution.id, idempotency_key)
+            if earlier is not None:
+                return _repeat(earlier, name, value)
         if execution.status in FINAL_STATUSES:
             raise ExecutionStateError(
                 f"execution {execution_id} is {execution.status}; signals go to executions that have not ended"
@@ -126,11 +134,27 @@ async def send_signal(
         signal = Signal(execution_id=execution.id, name=name, payload=value, idempotency_key=idempotency_key)
         kept = await store.add_signal(signal)
         if kept.id != signal.id:
-            return Sent(kept, repeated=True, woke=False)
+            return _repeat(kept, name, value)
         woke = False
         if execution.status == Status.HALTED and waiting_for_signal(execution.halt_data) == name:
             woke = await queue_woken(store, execution)
     return Sent(kept, repeated=False, woke=woke)
+
+
+class SignalKeyConflictError(ExecutionStateError):
+    """The ``Idempotency-Key`` of a signal was used for this execution with another name or payload."""
+
+
+def _repeat(earlier: Signal, name: str, payload: Any) -> Sent:
+    """The answer to a send repeating ``earlier`` (same key): the first signal, or
+    :class:`SignalKeyConflictError` when this send has another name or payload."""
+    if earlier.name != name or earlier.payload != payload:
+        raise SignalKeyConflictError(
+            f"the Idempotency-Key {earlier.idempotency_key} was already used for this execution's signal "
+            f"{earlier.name!r} with {'another payload' if earlier.name == name else 'another name'}; "
+            "repeat the first request exactly, or use a new key"
+        )
+    return Sent(earlier, repeated=True, woke=False)
 
 
 async def _waiting_child(store: Any, execution_id: str, name: str, idempotency_key: str | None) -> str | None:

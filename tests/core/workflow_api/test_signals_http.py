@@ -73,15 +73,45 @@ async def test_a_repeated_idempotency_key_is_a_no_op(client: httpx.AsyncClient, 
     await wait_for(client, ada, execution_id, {"halted"})
     headers = {**auth(ada), "Idempotency-Key": "refund-7"}
     first = await client.post(signal_url(execution_id, "refund"), json={"payload": 1}, headers=headers)
-    again = await client.post(signal_url(execution_id, "refund"), json={"payload": 2}, headers=headers)
+    again = await client.post(signal_url(execution_id, "refund"), json={"payload": 1}, headers=headers)
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.json()["data"]["repeated"] is True
     assert again.json()["data"]["signal"]["id"] == first.json()["data"]["signal"]["id"]
+    # The same key for another payload or another name is a 409, as for a start: nothing is kept.
+    other_payload = await client.post(signal_url(execution_id, "refund"), json={"payload": 2}, headers=headers)
+    assert other_payload.status_code == 409, other_payload.text
+    assert "Idempotency-Key refund-7 was already used" in other_payload.json()["error"]
+    assert "another payload" in other_payload.json()["error"]
+    other_name = await client.post(signal_url(execution_id), json={"payload": 1}, headers=headers)
+    assert other_name.status_code == 409, other_name.text
+    assert "another name" in other_name.json()["error"]
     assert [s["payload"] for s in (await show(client, ada, execution_id))["signals"]] == [1]
     logged = await client.get(f"{API}/audit", params={"action": "signal"}, headers=auth(ada))
     assert logged.status_code == 200, logged.text
     entries = [e for e in logged.json()["data"] if e["target_id"] == execution_id]
     assert [(e["action"], e["details"]) for e in entries] == [("signal", {"signal": "refund", "woke": False})]
+
+
+async def test_a_repeat_of_the_signal_that_ended_the_execution_is_still_a_no_op(
+    client: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    """The retry of a send whose answer was lost, after that send completed the execution: the first answer."""
+    execution_id = await started(client, ada, "http_receive")
+    await wait_for(client, ada, execution_id, {"halted"})
+    headers = {**auth(ada), "Idempotency-Key": "pay-1"}
+    first = await client.post(signal_url(execution_id), json={"payload": {"amount": 5}}, headers=headers)
+    assert first.status_code == 202, first.text
+    await wait_for(client, ada, execution_id, {"completed"})
+    again = await client.post(signal_url(execution_id), json={"payload": {"amount": 5}}, headers=headers)
+    assert again.status_code == 202, again.text
+    body = again.json()["data"]
+    assert (body["repeated"], body["woke"], body["execution"]["status"]) == (True, False, "completed")
+    assert body["signal"]["id"] == first.json()["data"]["signal"]["id"]
+    new_key = await client.post(
+        signal_url(execution_id), json={"payload": {"amount": 5}}, headers={**auth(ada), "Idempotency-Key": "pay-2"}
+    )
+    assert new_key.status_code == 409, new_key.text  # a new send to the ended execution
+    assert len((await show(client, ada, execution_id))["signals"]) == 1
 
 
 async def test_signals_to_an_ended_execution_answer_409_and_another_workspace_404(

@@ -29,11 +29,18 @@ class MemorySignals:
     async def add_signal(self, signal: Signal) -> Signal:
         """Keep ``signal``, unless the execution has one with its idempotency key: then answer that one."""
         if signal.idempotency_key is not None:
-            for kept in self._signals:
-                if kept.execution_id == signal.execution_id and kept.idempotency_key == signal.idempotency_key:
-                    return copy.deepcopy(kept)
+            found = await self.signal_with_key(signal.execution_id, signal.idempotency_key)
+            if found is not None:
+                return found
         self._signals.append(copy.deepcopy(signal))
         return copy.deepcopy(signal)
+
+    async def signal_with_key(self, execution_id: str, idempotency_key: str) -> Signal | None:
+        """The execution's signal sent with ``idempotency_key``, or ``None``."""
+        for kept in self._signals:
+            if kept.execution_id == execution_id and kept.idempotency_key == idempotency_key:
+                return copy.deepcopy(kept)
+        return None
 
     async def take_signal(self, execution_id: str, name: str, consumed_by: str) -> Signal | None:
         """Mark the oldest unread signal ``name`` of the execution read by ``consumed_by``; it, or ``None``."""

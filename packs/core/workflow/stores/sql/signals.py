@@ -61,15 +61,9 @@ class SQLSignals:
         key = to_uuid(signal.execution_id, "execution id")
         async with self._session(write=True) as session:
             if signal.idempotency_key is not None:
-                found = (
-                    await session.execute(
-                        select(table).where(
-                            table.c.execution_id == key, table.c.idempotency_key == signal.idempotency_key
-                        )
-                    )
-                ).first()
+                found = await self._with_key(session, key, signal.idempotency_key)
                 if found is not None:
-                    return signal_from_row(found._mapping)
+                    return found
             await session.execute(
                 insert(table),
                 {
@@ -84,6 +78,20 @@ class SQLSignals:
                 },
             )
         return signal
+
+    async def signal_with_key(self, execution_id: str, idempotency_key: str) -> Signal | None:
+        """The execution's signal sent with ``idempotency_key``, or ``None``."""
+        key = to_uuid(execution_id, "execution id")
+        async with self._session() as session:
+            return await self._with_key(session, key, idempotency_key)
+
+    async def _with_key(self, session: Executor, execution_key: Any, idempotency_key: str) -> Signal | None:
+        table = self._signals()
+        statement = select(table).where(
+            table.c.execution_id == execution_key, table.c.idempotency_key == idempotency_key
+        )
+        found = (await session.execute(statement)).first()
+        return None if found is None else signal_from_row(found._mapping)
 
     async def take_signal(self, execution_id: str, name: str, consumed_by: str) -> Signal | None:
         """Mark the oldest unread signal ``name`` of the execution read by ``consumed_by``; it, or ``None``."""

@@ -87,6 +87,7 @@ class SignInController(Controller):
         finally:
             await db_session.close()
         redirect = Redirect(target, status_code=303)
+        lifetime = int((expires_at - datetime.datetime.now(datetime.UTC)).total_seconds())
         redirect.cookies.append(
             Cookie(
                 key=COOKIE,
@@ -95,8 +96,8 @@ class SignInController(Controller):
                 httponly=True,
                 samesite="lax",
                 secure=_secure(request),
-                expires=int(expires_at.timestamp()),
-                max_age=int((expires_at - datetime.datetime.now(datetime.UTC)).total_seconds()),
+                expires=lifetime,  # Litestar's ``expires`` is seconds from now, like ``max_age``
+                max_age=lifetime,
             )
         )
         redirect.cookies.append(Cookie(key=SIGNIN_CSRF_COOKIE, value="", path=PREFIX, max_age=0))

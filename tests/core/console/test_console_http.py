@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import email.utils
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -69,6 +70,11 @@ async def test_a_valid_token_starts_a_session_with_a_safe_cookie(harness: Harnes
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
     assert {"httponly", "samesite", "max-age", "expires", "path"} <= attributes
     assert "samesite=lax" in cookie.lower()
+    # Both lifetimes end when the session does (PACKFLOW_CONSOLE_SESSION_HOURS, 12 by default), within a minute.
+    fields = {part.strip().split("=", 1)[0].lower(): part.strip().partition("=")[2] for part in cookie.split(";")}
+    expires = email.utils.parsedate_to_datetime(fields["expires"])
+    assert abs((expires - datetime.datetime.now(datetime.UTC)).total_seconds() - 12 * 3600) < 60
+    assert abs(int(fields["max-age"]) - 12 * 3600) < 60
     assert issued.token not in cookie  # the cookie holds a session key, never the API token
     assert await harness.count("console_sessions") == 1
     page = await web.get(EXECUTIONS)

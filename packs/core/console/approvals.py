@@ -21,7 +21,13 @@ from packs.core.console.web import PREFIX, page, service_of
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow import ResumeInputError
 from packs.core.workflow.queue.decisions import pending_approval
-from packs.core.workflow_api.approvals import ApprovalDesk, show_decisions, why_not
+from packs.core.workflow_api.approvals import (
+    COMMENT_TOO_LONG,
+    MAX_COMMENT_LENGTH,
+    ApprovalDesk,
+    show_decisions,
+    why_not,
+)
 from packs.core.workflow_api.payloads import execution_id_of
 
 COMMENT = "comment"
@@ -108,6 +114,8 @@ class ApprovalsController(Controller):
             error = "Some values need fixing: see the fields marked below."
             if "" in field_errors:
                 error = f"{error} {field_errors['']}"
+        elif comment is not None and len(comment) > MAX_COMMENT_LENGTH:
+            error = f"The comment {COMMENT_TOO_LONG} (it has {len(comment):,})."
         else:
             try:
                 await desk(request).decide(

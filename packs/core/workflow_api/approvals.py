@@ -95,6 +95,11 @@ def why_not(approval: dict[str, Any], decider: Decider) -> str | None:
     return f"you are not an approver of this step (approvers: {', '.join(map(str, approval.get('approvers') or []))})"
 
 
+MAX_COMMENT_LENGTH = 10_000
+"""The longest comment a decision keeps (API and console alike)."""
+COMMENT_TOO_LONG = f"must be at most {MAX_COMMENT_LENGTH} characters"
+
+
 def decision_request(body: dict[str, Any]) -> tuple[bool, str | None, Any]:
     """``approved``, ``comment`` and ``response`` of a decision body; :class:`ValidationError` naming each problem."""
     details: dict[str, str] = {}
@@ -106,8 +111,8 @@ def decision_request(body: dict[str, Any]) -> tuple[bool, str | None, Any]:
     comment = body.get("comment")
     if comment is not None and not isinstance(comment, str):
         details["comment"] = f"must be a string, got {type(comment).__name__}"
-    elif isinstance(comment, str) and len(comment) > 10_000:
-        details["comment"] = "must be at most 10000 characters"
+    elif isinstance(comment, str) and len(comment) > MAX_COMMENT_LENGTH:
+        details["comment"] = COMMENT_TOO_LONG
     if details:
         raise ValidationError("invalid decision: " + "; ".join(f"{k} {v}" for k, v in details.items()), details)
     return bool(approved), comment, body.get("response")

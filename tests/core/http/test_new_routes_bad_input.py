@@ -183,6 +183,26 @@ async def test_a_console_decision_with_a_nul_in_its_response_or_comment_records_
     assert await harness.count("audit_log", "action = 'approve'") == 0
 
 
+async def test_a_console_decision_with_a_comment_the_api_refuses_records_nothing(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    bob = await harness.user("bob@example.com", "Acme")
+    execution_id = await started(client, ada, "http_rules", {"approver": "bob@example.com"})
+    await wait_for(client, ada, execution_id, {"halted"})
+    csrf = await signed_in(web, bob.token)
+    body = urlencode({"csrf_token": csrf, "decision": "approve", "reason": "abc", "comment": "x" * 10_001})
+    answer = await web.post(f"{CONSOLE}/approvals/{execution_id}", content=body, headers=FORM)
+    assert answer.status_code == 422, answer.text[:500]
+    assert "The comment must be at most 10000 characters (it has 10,001)." in answer.text
+    assert await harness.count("workflow_decisions") == 0
+    assert await harness.count("audit_log", "action = 'approve'") == 0
+    api = await client.post(
+        f"{EXECUTIONS}/{execution_id}/decisions", json={"approved": True, "comment": "x" * 10_001}, headers=auth(bob)
+    )
+    assert api.status_code == 422, api.text  # the API's answer to the same decision
+    assert api.json()["details"]["comment"] == "must be at most 10000 characters"
+
+
 @pytest.mark.parametrize("seconds", ["nan", "inf", "-inf", "1e999"])
 async def test_a_console_number_field_takes_only_finite_numbers(
     harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken, seconds: str

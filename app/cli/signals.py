@@ -40,7 +40,7 @@ def signal_command(
         sent = await send_signal(runtime.store, execution_id, name, payload, idempotency_key)
         answer: dict[str, Any] = {"signal": sent.signal.as_dict(), "repeated": sent.repeated, "woke": sent.woke}
         if not sent.repeated:
-            await _audit_cli(app, execution_id, "signal")
+            await _audit_cli(app, execution_id, "signal", {"signal": name, "woke": sent.woke})
         if sent.woke and queued:
             await runtime.adapter.enqueue(sent.execution_id)
         elif sent.woke:

@@ -190,8 +190,9 @@ def run_workflow(
     _finish(run_command(app, run))
 
 
-async def _audit_cli(app: Litestar, execution_id: str, action: str) -> None:
-    """Record an operator's action on an execution of a workspace in the audit log (by no user, from ``cli``)."""
+async def _audit_cli(app: Litestar, execution_id: str, action: str, details: dict[str, Any] | None = None) -> None:
+    """Record an operator's action on an execution of a workspace in the audit log (by no user, from ``cli``), with
+    the ``details`` the API records for the same action."""
     execution = await _runtime(app).store.load(execution_id)
     if execution is None or execution.workspace_id is None:
         return
@@ -202,6 +203,7 @@ async def _audit_cli(app: Litestar, execution_id: str, action: str) -> None:
         action=action,
         target_id=execution_id,
         source="cli",
+        details=details,
     )
 
 
@@ -241,7 +243,12 @@ def resume_workflow(
             flags = {"approved": "--approve or --reject", "response": "--response"}
             named = ", ".join(flags.get(name, name) for name in error.details)
             raise click.UsageError(f"{error} (give {named})") from None
-        await _audit_cli(app, execution_id, "resume" if approved is None else "approve" if approved else "reject")
+        action = "resume" if approved is None else "approve" if approved else "reject"
+        details = None
+        if decided is not None:  # as the API records a decision
+            settled = decided.verdict is not None
+            details = {"comment": comment, "settled": settled, "step_id": decided.decision.step_id}
+        await _audit_cli(app, execution_id, action, details)
         return result
 
     _finish(run_command(app, resume))

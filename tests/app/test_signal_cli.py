@@ -46,3 +46,6 @@ async def test_the_signal_command_wakes_a_receive_and_refuses_an_ended_execution
     assert "--payload" in bad.stderr
     response = await client.get(f"{EXECUTIONS}/{execution_id}", headers=auth(ada))
     assert [s["payload"] for s in response.json()["data"]["signals"]] == [{"n": 5}]
+    logged = await client.get("/api/v1/workflows/audit", params={"action": "signal"}, headers=auth(ada))
+    entries = [(e["source"], e["details"]) for e in logged.json()["data"] if e["target_id"] == execution_id]
+    assert entries == [("cli", {"signal": "payment_received", "woke": True})]  # the details the API records

@@ -136,6 +136,20 @@ async def test_bulk_import_counts_failures_without_failing(harness: Harness) -> 
     assert await harness.count("items") == 3
 
 
+async def test_bulk_import_refuses_more_contacts_than_its_loop_takes_before_asking_anyone(
+    harness: Harness, client: httpx.AsyncClient
+) -> None:
+    issued = await harness.user()
+    started = await client.post(
+        "/api/v1/workflows/bulk_import/executions",
+        json={"input": {"contacts": contacts(1001)}},
+        headers=auth(issued),
+    )
+    assert started.status_code == 422, started.text  # not an approval for an import that could never run
+    assert "input 'contacts': " in started.text and "is too long" in started.text
+    assert await harness.count("workflow_executions") == 0
+
+
 async def test_bulk_import_of_ten_or_fewer_needs_no_approval(harness: Harness) -> None:
     issued = await harness.user()
     result = await wf.Engine(wf.registry["bulk_import"]).run(input={**ids(issued), "contacts": contacts(10)})

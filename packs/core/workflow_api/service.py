@@ -153,6 +153,10 @@ class WorkflowService:
             execution = await self.get(started, workspace_id)
         return execution
 
+    async def started_with_key(self, workspace_id: str, idempotency_key: str) -> bool:
+        """Whether the workspace started an execution with ``idempotency_key`` already (a start with it repeats)."""
+        return await self.store.load(idempotent_execution_id(workspace_id, idempotency_key)) is not None
+
     def caller_input(
         self, workflow_id: str, given: Mapping[str, Any], *, workspace_id: str, user_id: str
     ) -> dict[str, Any]:

@@ -37,11 +37,15 @@ def test_cli_starts_and_decisions_are_audited(tmp_path: Path) -> None:
     execution_id = last_json_line(ran.stdout)["execution_id"]
     litestar(env, "workflows", "resume", execution_id, "--approve", "--comment", "ok")
     with sqlite3.connect(tmp_path / "cli.db") as db:
-        rows = db.execute("SELECT action, source, target_id, actor_id FROM audit_log ORDER BY created_at").fetchall()
-    assert [(action, source, target) for action, source, target, _ in rows] == [
+        rows = db.execute(
+            "SELECT action, source, target_id, actor_id, details FROM audit_log ORDER BY created_at"
+        ).fetchall()
+    assert [(action, source, target) for action, source, target, *_ in rows] == [
         ("start", "cli", execution_id),
         ("approve", "cli", execution_id),
     ]
     assert rows[0][3] is not None  # the user named by --user started it
     assert rows[1][3] is None  # an operator's decision: no user
+    # The decision's details, as an API decision records them: its comment, that it settled the approval, the step.
+    assert json.loads(rows[1][4]) == {"comment": "ok", "settled": True, "step_id": "approve"}
     assert created["workspace_id"]

@@ -53,6 +53,8 @@ async def test_a_repeat_answers_the_first_execution_and_another_input_is_a_409(
     assert other_workflow.status_code == 409
     assert "to start workflow 'http_echo'" in other_workflow.json()["error"]
     assert await harness.count("workflow_executions") == 1
+    # Three answered requests, one start: the repeats are not audited as starts of their own.
+    assert await harness.count("audit_log", f"action = 'start' AND target_id = '{execution_id}'") == 1
 
 
 async def test_a_key_used_in_another_workspace_is_a_free_key_here(client: httpx.AsyncClient, harness: Harness) -> None:

@@ -368,17 +368,20 @@ class SignalController(Controller):
         service = service_of(request)
         await service.get(key, str(user.workspace_id))
         form = await request.form()
-        name = str(form.get("name") or "")
-        raw = str(form.get("payload") or "").strip()
+        fields = {field: form.get(field) or "" for field in ("name", "payload")}
+        files = {field: "must be text, not a file" for field, value in fields.items() if not isinstance(value, str)}
+        if files:
+            raise ValidationError(f"The form sent a file for {', '.join(files)}: it takes text.", files)
+        name, raw = str(fields["name"]), str(fields["payload"]).strip()
         try:
             payload = json_value(raw) if raw else None
         except ValueError as error:
             raise ValidationError(f"payload: {error}", {"payload": str(error)}) from None
         signal_name, payload, _ = signal_request(name, {"payload": payload}, None)
         sent = await send_signal(service.store, key, signal_name, payload)
-        if sent.woke:
-            await service.adapter.enqueue(key)
-        await _audit(db_session, user, "signal", key, {"name": signal_name})
+        if sent.woke:  # the execution it woke: a sub-workflow's child when the signal was passed on to it
+            await service.adapter.enqueue(sent.execution_id)
+        await _audit(db_session, user, "signal", key, {"signal": signal_name, "woke": sent.woke})
         return Redirect(f"{PREFIX}/executions/{key}", status_code=303)
 
 

@@ -10,6 +10,7 @@ execution has ended, ``422`` for a bad body, name or key; nothing is kept then. 
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import msgspec
@@ -37,10 +38,14 @@ class SignalAnswer(msgspec.Struct):
 def signal_request(name: str, body: dict[str, Any], key: str | None) -> tuple[str, Any, str | None]:
     """The signal's name, payload and idempotency key; 422 naming each bad one."""
     details = unknown_fields(body, SIGNAL_FIELDS)
-    if not name.strip() or len(name) > MAX_NAME_LENGTH:
+    if not name.strip():
+        details["name"] = "must not be empty or only whitespace"
+    elif len(name) > MAX_NAME_LENGTH:
         details["name"] = f"must be 1 to {MAX_NAME_LENGTH} characters, got {len(name)}"
     elif NUL in name:
         details["name"] = NUL_PROBLEM
+    elif any(unicodedata.category(character) == "Cc" for character in name):
+        details["name"] = "must not contain control characters (line breaks, tabs, ...)"
     if key is not None and (not key.strip() or len(key) > MAX_KEY_LENGTH):
         details[IDEMPOTENCY_HEADER] = f"must be 1 to {MAX_KEY_LENGTH} characters, got {len(key)}"
     if details:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.console import CONSOLE, signed_in
-from tests.support.harness import Harness, auth, harness_for, make_settings
+from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
 from tests.support.workflow_http import PACKS, started, wait_for
 
 SCHEDULES = f"{CONSOLE}/schedules"
@@ -125,3 +125,22 @@ async def test_a_signal_sent_from_the_execution_page_wakes_its_receive(
     assert "Send signal" not in page.text  # it ended
     audit = await client.get("/api/v1/workflows/audit", headers=auth(issued))
     assert ("signal", "console") in [(e["action"], e["source"]) for e in audit.json()["data"]]
+
+
+async def test_a_signal_passed_on_to_a_sub_workflow_wakes_the_child_at_once(database_url: str) -> None:
+    """The child the signal was kept for is queued, not the parent (the recovery sweep would find the child only
+    after ``requeue_pending_seconds``, set far beyond this test's wait)."""
+    settings = make_settings(database_url, packs=PACKS, requeue_pending_seconds=600)
+    async with harness_for(settings) as harness, http_client(harness.app) as client:
+        issued = await harness.user()
+        execution_id = await started(client, issued, "http_sub_receive")
+        halted = await wait_for(client, issued, execution_id, {"halted"})
+        assert halted["halt"]["data"]["child"]["type"] == "signal"
+        csrf = await signed_in(client, issued.token)
+        sent = await client.post(
+            f"{CONSOLE}/executions/{execution_id}/signal",
+            data={"csrf_token": csrf, "name": "payment_received", "payload": '{"amount": 3}'},
+        )
+        assert sent.status_code == 303, sent.text[:500]
+        done = await wait_for(client, issued, execution_id, {"completed"}, within=30)
+        assert done["output"] == {"child": {"payment": {"amount": 3}}}

@@ -115,6 +115,40 @@ async def test_a_signal_name_with_a_nul_is_a_422_and_nothing_is_kept(
 
 
 @pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("%0A", "must not be empty or only whitespace"),
+        ("%20%09", "must not be empty or only whitespace"),
+        ("pay%0Dment", "must not contain control characters (line breaks, tabs, ...)"),
+        ("pay%7Fment", "must not contain control characters (line breaks, tabs, ...)"),
+    ],
+)
+async def test_a_signal_name_blank_or_with_control_characters_is_a_422_saying_which(
+    client: httpx.AsyncClient, harness: Harness, ada: IssuedToken, name: str, problem: str
+) -> None:
+    execution_id = await waiting_for_a_signal(client, ada)
+    answer = await client.post(f"{EXECUTIONS}/{execution_id}/signals/{name}", json={"payload": 1}, headers=auth(ada))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["details"] == {"name": problem}
+    assert await harness.count("workflow_signals") == 0
+
+
+async def test_a_console_signal_form_with_a_file_for_its_name_is_a_422(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    execution_id = await waiting_for_a_signal(client, ada)
+    csrf = await signed_in(web, ada.token)
+    answer = await web.post(
+        f"{CONSOLE}/executions/{execution_id}/signal",
+        data={"csrf_token": csrf, "payload": "1"},
+        files={"name": ("f", b"payment_received", "application/octet-stream")},
+    )
+    assert answer.status_code == 422, answer.text[:500]
+    assert "The form sent a file for name: it takes text." in answer.text
+    assert await harness.count("workflow_signals") == 0
+
+
+@pytest.mark.parametrize(
     ("payload", "problem"),
     [
         ('"\\u0000"', "without NUL characters"),

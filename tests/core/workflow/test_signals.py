@@ -19,7 +19,7 @@ import pytest
 
 from packs.core import workflow as wf
 from packs.core.workflow import clock
-from packs.core.workflow.signals import send_signal
+from packs.core.workflow.signals import SignalKeyConflictError, send_signal
 from packs.core.workflow.timers import fire_due
 from tests.support.engine import SQL_STORES
 
@@ -106,10 +106,14 @@ async def test_an_idempotency_key_makes_a_repeated_send_a_no_op(store: wf.Store)
     engine = engine_for(store)
     result = await engine.run()
     first = await send_signal(store, result.execution_id, "payment_received", {"n": 1}, idempotency_key="pay-1")
-    again = await send_signal(store, result.execution_id, "payment_received", {"n": 2}, idempotency_key="pay-1")
+    again = await send_signal(store, result.execution_id, "payment_received", {"n": 1}, idempotency_key="pay-1")
     assert (first.woke, again.repeated, again.woke) == (True, True, False)
     assert again.signal.id == first.signal.id
-    assert again.signal.payload == {"n": 1}
+    with pytest.raises(SignalKeyConflictError, match="another payload"):
+        await send_signal(store, result.execution_id, "payment_received", {"n": 2}, idempotency_key="pay-1")
+    await engine.recover(result.execution_id)  # the signal ends the execution; a repeat still answers it
+    late = await send_signal(store, result.execution_id, "payment_received", {"n": 1}, idempotency_key="pay-1")
+    assert (late.repeated, late.woke, late.signal.id) == (True, False, first.signal.id)
     assert len(await store.signals_of(result.execution_id)) == 1  # type: ignore[attr-defined]
 
 
@@ -160,6 +164,20 @@ async def test_a_receive_times_out_on_its_durable_timer_and_goes_to_on_timeout(s
     entries = await store.entries(result.execution_id)
     receive = [e for e in entries if e.step_id == "await_payment" and e.action == "completed"]
     assert receive[0].output == {"timed_out": True, "signal": "payment_received", "due_at": due.isoformat()}
+
+
+async def test_a_signal_before_the_timeout_cancels_the_receive_timer(store: wf.Store) -> None:
+    engine = engine_for(store, TIMED)
+    with clock.frozen() as moment:
+        result = await engine.run()
+        assert [timer.kind for timer in await store.timers_of(result.execution_id)] == ["signal_timeout"]  # type: ignore[attr-defined]
+        sent = await send_signal(store, result.execution_id, "payment_received", {"amount": 7})
+        assert sent.woke
+        result = await engine.recover(result.execution_id)
+        assert (result.status, result.output) == ("completed", {"payment": {"amount": 7}})
+        assert await store.timers_of(result.execution_id) == []  # type: ignore[attr-defined]
+        moment.advance(seconds=3600)
+        assert (await fire_due(store)).timers == []  # nothing fires at the old due time
 
 
 async def test_a_receive_timeout_without_on_timeout_fails_the_execution(store: wf.Store) -> None:

@@ -64,6 +64,8 @@ class ReceiveStep(StepExecutor):
         await store.lock_execution(execution_id)
         signal = await store.take_signal(execution_id, settings.signal, self.step.id)
         if signal is not None:
+            if waited and isinstance(due, str):  # it halted with a timeout: that timer has nothing left to do
+                await store.cancel_timers(execution_id, kind=KIND)
             self._forget(state)
             self.set_variable(state, settings.output, signal.payload)
             return self.continue_(output=signal.payload)

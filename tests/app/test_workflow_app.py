@@ -146,7 +146,8 @@ async def test_bulk_import_refuses_more_contacts_than_its_loop_takes_before_aski
         headers=auth(issued),
     )
     assert started.status_code == 422, started.text  # not an approval for an import that could never run
-    assert "input 'contacts': " in started.text and "is too long" in started.text
+    assert "input 'contacts': " in started.text
+    assert "is too long" in started.text
     assert await harness.count("workflow_executions") == 0
 
 

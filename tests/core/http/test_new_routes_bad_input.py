@@ -71,7 +71,6 @@ async def test_an_audit_per_page_that_is_not_ascii_digits_is_a_422(
     assert set(response.json()["details"]) == {"per_page"}
 
 
-
 @pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *"])
 async def test_a_cron_that_never_matches_a_date_is_a_422_on_create_and_change(
     client: httpx.AsyncClient, harness: Harness, ada: IssuedToken, cron: str

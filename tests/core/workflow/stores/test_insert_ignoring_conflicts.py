@@ -83,7 +83,8 @@ async def test_definition_snapshots_compile_their_insert_once(engine: AsyncEngin
 def test_the_conflict_columns_are_part_of_the_cache_key(dialect: Any) -> None:
     by_id = InsertIgnoringConflicts(dialect.name, EXECUTIONS, ["id"])
     by_workflow = InsertIgnoringConflicts(dialect.name, EXECUTIONS, ["workflow_id"])
-    assert by_id._generate_cache_key() == InsertIgnoringConflicts(dialect.name, EXECUTIONS, ["id"])._generate_cache_key()
+    same = InsertIgnoringConflicts(dialect.name, EXECUTIONS, ["id"])
+    assert by_id._generate_cache_key() == same._generate_cache_key()
     assert by_id._generate_cache_key() != by_workflow._generate_cache_key()
     assert str(by_id.compile(dialect=dialect)).endswith("ON CONFLICT (id) DO NOTHING")
     assert str(by_workflow.compile(dialect=dialect)).endswith("ON CONFLICT (workflow_id) DO NOTHING")

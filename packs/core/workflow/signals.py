@@ -105,11 +105,11 @@ async def send_signal(
 ) -> Sent:
     """Keep a signal for ``execution_id`` and wake the execution when it waits for ``name`` (one unit).
 
-        :class:`ExecutionNotFoundError` for an unknown execution, :class:`ExecutionStateError` for one that
-        has ended (nothing is kept). A repeated ``idempotency_key`` keeps nothing new and wakes nothing, and answers the
-    first signal even once the execution has ended; with another name or payload it is :class:`SignalKeyConflictError`
-    (an :class:`ExecutionStateError`).
-        When the answer says ``woke``, the execution is ``pending``: deliver it to the queue.
+    :class:`ExecutionNotFoundError` for an unknown execution, :class:`ExecutionStateError` for one that
+    has ended (nothing is kept). A repeated ``idempotency_key`` keeps nothing new and wakes nothing, and answers
+    the first signal even once the execution has ended; with another name or payload it is
+    :class:`SignalKeyConflictError` (an :class:`ExecutionStateError`). When the answer says ``woke``, the
+    execution is ``pending``: deliver it to the queue.
     """
     try:
         value = msgspec.to_builtins(payload)

@@ -2,7 +2,7 @@
 
 The dialects' own constructs (``postgresql.insert(table).on_conflict_do_nothing(...)`` and SQLite's) are never
 kept in SQLAlchemy's compiled cache: their ``Insert`` classes set ``inherit_cache = False``, so every execution
-compiles the statement again, about a third of the CPU the API spends starting an execution (``SQLStore.add``).
+compiles the statement again: about half the CPU the API spent starting an execution (``SQLStore.add``).
 :class:`InsertIgnoringConflicts` is a plain ``Insert`` whose cache key holds the conflict's columns, and whose
 conflict clause is built from those columns alone, so two statements with the same key compile to the same SQL.
 """

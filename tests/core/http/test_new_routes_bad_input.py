@@ -198,13 +198,20 @@ async def test_a_console_form_field_holding_a_nul_is_a_422_naming_it(
     assert await harness.count("workflow_signals") == 0
 
 
-async def test_a_console_decision_with_a_nul_in_its_response_or_comment_records_nothing(
+async def bob_signed_in_to_decide(
     harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken
-) -> None:
+) -> tuple[IssuedToken, str, str]:
+    """Bob, an execution Ada started that halts for his approval, and the CSRF token of his console session."""
     bob = await harness.user("bob@example.com", "Acme")
     execution_id = await started(client, ada, "http_rules", {"approver": "bob@example.com"})
     await wait_for(client, ada, execution_id, {"halted"})
-    csrf = await signed_in(web, bob.token)
+    return bob, execution_id, await signed_in(web, bob.token)
+
+
+async def test_a_console_decision_with_a_nul_in_its_response_or_comment_records_nothing(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    _, execution_id, csrf = await bob_signed_in_to_decide(harness, client, web, ada)
     for fields in ({"reason": "a\x00bc"}, {"reason": "abc", "comment": "a\x00"}):
         body = urlencode({"csrf_token": csrf, "decision": "approve", **fields})
         answer = await web.post(f"{CONSOLE}/approvals/{execution_id}", content=body, headers=FORM)
@@ -219,10 +226,7 @@ async def test_a_console_decision_with_a_nul_in_its_response_or_comment_records_
 async def test_a_console_decision_with_a_comment_the_api_refuses_records_nothing(
     harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken
 ) -> None:
-    bob = await harness.user("bob@example.com", "Acme")
-    execution_id = await started(client, ada, "http_rules", {"approver": "bob@example.com"})
-    await wait_for(client, ada, execution_id, {"halted"})
-    csrf = await signed_in(web, bob.token)
+    bob, execution_id, csrf = await bob_signed_in_to_decide(harness, client, web, ada)
     body = urlencode({"csrf_token": csrf, "decision": "approve", "reason": "abc", "comment": "x" * 10_001})
     answer = await web.post(f"{CONSOLE}/approvals/{execution_id}", content=body, headers=FORM)
     assert answer.status_code == 422, answer.text[:500]

@@ -314,7 +314,7 @@ async def start_executions(app: Litestar, user: dict[str, str], count: int) -> l
             started = await service.start(
                 WORKFLOW, dict(user), workspace_id=user["workspace_id"], user_id=user["user_id"], mode="async"
             )
-            return started.id
+            return started.execution.id
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
 

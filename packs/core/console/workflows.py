@@ -59,9 +59,10 @@ class WorkflowsController(Controller):
         error = None
         if not submitted.errors:
             try:
-                execution = await service.start_as(
+                started = await service.start_as(
                     workflow_id, submitted.values, workspace_id=str(user.workspace_id), user_id=str(user.user_id)
                 )
+                execution = started.execution
             except ValidationError as invalid:
                 error = invalid.message
             else:

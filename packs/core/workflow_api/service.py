@@ -84,6 +84,15 @@ def check_same_start(existing: Execution, workflow_id: str, input: dict[str, Any
         )
 
 
+@dataclass(frozen=True)
+class Started:
+    """What :meth:`WorkflowService.start` did: the execution, and whether the start repeated an earlier one (the
+    same ``Idempotency-Key``: nothing new was started)."""
+
+    execution: Execution
+    repeated: bool
+
+
 @dataclass
 class WorkflowService:
     """Executions of the loaded workflows, scoped to workspaces."""
@@ -128,22 +137,25 @@ class WorkflowService:
         user_id: str,
         mode: Mode = "async",
         idempotency_key: str | None = None,
-    ) -> Execution:
+    ) -> Started:
         """Queue an execution; ``sync`` waits until it settles.
 
         An ``idempotency_key`` (a UUID) is the workspace's own: the execution id is derived from the
         workspace and the key (:func:`idempotent_execution_id`), so the same key in another workspace
         is a free key there. Repeating it in the same workspace with the same workflow and input
         answers the first execution (queued again at once if it was saved but never queued);
-        with another workflow or input it is :class:`IdempotencyConflictError`.
+        with another workflow or input it is :class:`IdempotencyConflictError`. The answer says whether the
+        start repeated an earlier one.
         """
         runner = self.runner(workflow_id)
         execution_id = None
+        repeated = False
         if idempotency_key is not None:
             execution_id = idempotent_execution_id(workspace_id, idempotency_key)
             existing = await self.store.load(execution_id)
             if existing is not None:
                 check_same_start(existing, workflow_id, input, idempotency_key)
+                repeated = True
         started = await runner.run(input, execution_id, workspace_id=workspace_id, created_by_id=user_id)
         execution = await self.get(started, workspace_id)
         if idempotency_key is not None:
@@ -151,11 +163,7 @@ class WorkflowService:
         if mode == "sync":
             await wait_for(self.store, started, self.sync_timeout)
             execution = await self.get(started, workspace_id)
-        return execution
-
-    async def started_with_key(self, workspace_id: str, idempotency_key: str) -> bool:
-        """Whether the workspace started an execution with ``idempotency_key`` already (a start with it repeats)."""
-        return await self.store.load(idempotent_execution_id(workspace_id, idempotency_key)) is not None
+        return Started(execution, repeated)
 
     def caller_input(
         self, workflow_id: str, given: Mapping[str, Any], *, workspace_id: str, user_id: str
@@ -185,7 +193,7 @@ class WorkflowService:
         user_id: str,
         mode: Mode = "async",
         idempotency_key: str | None = None,
-    ) -> Execution:
+    ) -> Started:
         """:meth:`start` for a caller: the input is :meth:`caller_input` of ``given``."""
         run_input = self.caller_input(workflow_id, given, workspace_id=workspace_id, user_id=user_id)
         return await self.start(
@@ -325,6 +333,7 @@ __all__ = [
     "IDENTITY_INPUTS",
     "IdempotencyConflictError",
     "Mode",
+    "Started",
     "UnknownWorkflowError",
     "WorkflowService",
     "idempotent_execution_id",

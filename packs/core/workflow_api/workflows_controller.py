@@ -120,17 +120,16 @@ class WorkflowsController(WorkflowApiController):
         body = await json_object(request)
         repeat_key = idempotency_key(idempotency)
         given, mode = start_request(body)
-        workspace_id = str(identity.workspace_id)
-        repeated = repeat_key is not None and await service.started_with_key(workspace_id, repeat_key)
-        execution = await service.start_as(
+        started = await service.start_as(
             workflow_id,
             given,
-            workspace_id=workspace_id,
+            workspace_id=str(identity.workspace_id),
             user_id=str(identity.user_id),
             mode=mode,
             idempotency_key=repeat_key,
         )
-        if not repeated:  # a repeat of a start is not another start
+        execution = started.execution
+        if not started.repeated:  # a repeat of a start is not another start
             await audit(db_session, identity, "start", execution.id, {"workflow_id": workflow_id})
         if mode == "sync" and execution.status == Status.FAILED:
             status_code, failed = failed_start(execution)

@@ -95,6 +95,7 @@ async def test_create_returns_the_item_and_stores_it(client: Client, harness: Ha
         ({"contact": ada(nickname="Countess")}, {"nickname": "is not a known field"}),
         ({"contact": "Ada"}, {"contact": "must be an object, got a string"}),
         ({"contact": [1, 2]}, {"contact": "must be an object, got an array"}),
+        ({"contact": None}, {"contact": "must be an object, got null"}),
         (
             {"contact": {"email": "bad", "extra": 1}},
             {
@@ -216,6 +217,11 @@ async def test_update_validation_failures_change_nothing(client: Client, harness
     patch = await client.patch(url, json={"contact": {"first_name": None, "email": "nope"}}, headers=auth(issued))
     assert patch.status_code == 422
     assert set(patch.json()["details"]) == {"first_name", "email"}
+
+    for method in (client.put, client.patch):  # null is not "no fields sent": it is not an object
+        null = await method(url, json={"contact": None}, headers=auth(issued))
+        assert null.status_code == 422
+        assert null.json() == {"error": "Validation failed", "details": {"contact": "must be an object, got null"}}
 
     unchanged = await client.get(url, headers=auth(issued))
     assert unchanged.json()["data"] == item

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from packs.contacts_service.tools.base import ContactTool
+from packs.contacts_service.tools.base import NOT_SENT, ContactTool
 from packs.core.db import current_session
 from packs.core.models import Item
 
@@ -13,7 +13,7 @@ from packs.core.models import Item
 class Create(ContactTool, method="post", scope="collection", status=201):
     """Create a contact from `{"contact": {...}}`."""
 
-    async def execute(self, *, user_id: UUID, workspace_id: UUID, contact: Any = None, **_: Any) -> dict[str, Any]:
+    async def execute(self, *, user_id: UUID, workspace_id: UUID, contact: Any = NOT_SENT, **_: Any) -> dict[str, Any]:
         fields = self.validated_contact(contact)
         item = Item(
             schema_slug="contact",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from packs.contacts_service.tools.base import ContactTool
+from packs.contacts_service.tools.base import NOT_SENT, ContactTool
 from packs.core.db import current_session
 from packs.core.items import find_item
 
@@ -24,7 +24,7 @@ class Update(ContactTool, method=("put", "patch"), scope="member"):
         user_id: UUID,
         workspace_id: UUID,
         id: UUID,
-        contact: Any = None,
+        contact: Any = NOT_SENT,
         http_method: str = "put",
         **_: Any,
     ) -> dict[str, Any]:

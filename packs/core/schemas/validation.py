@@ -14,7 +14,9 @@ REQUIRED = "is required"
 UNKNOWN = "is not a known field"
 
 
-def validate(schema: type[Schema], data: Any, *, key: str, partial: bool = False) -> dict[str, Any]:
+def validate(
+    schema: type[Schema], data: Any, *, key: str, partial: bool = False, missing: Any = None
+) -> dict[str, Any]:
     """Check ``data`` (the value a client sent under ``key``) against ``schema``.
 
     Returns the fields sent, converted to the schema's field types and back to JSON-ready
@@ -23,8 +25,13 @@ def validate(schema: type[Schema], data: Any, *, key: str, partial: bool = False
     required field that is missing, null or blank (only the fields sent are checked when
     ``partial``), a value of the wrong type or breaking a constraint, a field the schema does not
     know; ``data`` that is not an object is reported under ``key``.
+
+    ``missing`` is the value that stands for "``key`` was not sent" (the tool's default for it): it checks
+    as an empty object. With the default, ``None``, a ``null`` sent under ``key`` reads as not sent; a tool
+    that defaults ``key`` to ``msgspec.UNSET`` and passes ``missing=msgspec.UNSET`` refuses ``null`` as not
+    an object (docs/writing-a-pack.md, section 6).
     """
-    if data is None:
+    if data is missing:
         data = {}
     if not isinstance(data, dict):
         raise ValidationError("Validation failed", {key: f"must be an object, got {_json_type(data)}"})
@@ -80,6 +87,8 @@ def _type_matches(field_type: msgspec.inspect.Type, value: Any) -> bool:
 
 
 def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):

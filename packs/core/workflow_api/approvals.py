@@ -233,7 +233,7 @@ class ApprovalDesk:
             decided = await self._decisions_of_halts([halt for _, _, halt in pending])
             for execution, approval, halt in pending:
                 decisions = decided.get(halt, [])
-                reason = why_not(approval, decider)
+                reason = why_not(approval, decider) or self._not_loaded(execution)
                 if reason is None and any(decision.user_id == decider.user_id for decision in decisions):
                     reason = "you already decided on this approval"
                 if reason is None or everyone:
@@ -250,7 +250,7 @@ class ApprovalDesk:
         count = 0
         async for execution in self._candidates(workspace_id, asking, min(INBOX_PAGE, cap + 1)):
             approval = pending_approval(execution)
-            if approval is None or timed_out(approval) or why_not(approval, decider) is not None:
+            if approval is None or timed_out(approval) or why_not(approval, decider) or self._not_loaded(execution):
                 continue
             if not (filtered and approval is execution.halt_data and isinstance(approval.get("halt_id"), str)):
                 decisions = await decisions_of(self.service.store, halt_of(execution, approval))
@@ -260,6 +260,13 @@ class ApprovalDesk:
             if count >= cap:
                 break
         return count
+
+    def _not_loaded(self, execution: Execution) -> str | None:
+        """Why nobody may decide ``execution`` in this app: no enabled pack provides its workflow (deciding would
+        answer 409, see :meth:`WorkflowService.loaded`); ``None`` when its workflow is loaded."""
+        if execution.workflow_id in self.service.definitions:
+            return None
+        return f"no enabled pack provides its workflow {execution.workflow_id!r} (is its pack disabled?)"
 
     async def _decisions_of_halts(self, halts: list[str]) -> dict[str, list[Decision]]:
         """The decisions on each halt: in a few queries where the store reads many halts at once."""

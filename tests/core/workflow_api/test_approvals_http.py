@@ -14,10 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from app import create_app
+from app.plugin import PackflowPlugin
 from packs.core.identity.accounts import IssuedToken, create_user
 from packs.core.workflow import Execution, Page
-from packs.core.workflow_api.approvals import INBOX_PAGE
-from tests.support.harness import Harness, auth, harness_for, make_settings
+from packs.core.workflow_api.approvals import INBOX_PAGE, ApprovalDesk, Decider
+from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
 from tests.support.workflow_http import API, EXECUTIONS, PACKS, show, started, wait_for
 
 APPROVALS = f"{API}/approvals"
@@ -260,6 +262,32 @@ async def test_the_inbox_of_each_user(client: httpx.AsyncClient, people: People)
     assert bad.status_code == 422
     assert "scope" in bad.json()["details"]
     assert (await client.get(APPROVALS)).status_code == 401
+
+
+async def test_an_approval_of_a_disabled_packs_workflow_is_offered_to_nobody(
+    client: httpx.AsyncClient, people: People, database_url: str
+) -> None:
+    """Deciding it would answer 409 (the workflow is not loaded): the inbox says so instead of offering it."""
+    anyone = await started(client, people.ada, "http_anyone")
+    await wait_for(client, people.ada, anyone, {"halted"})
+    assert [item["execution_id"] for item in await inbox(client, people.bob)] == [anyone]
+
+    without_the_pack = create_app(make_settings(database_url, packs=("contacts_service",)))  # same database
+    try:
+        async with http_client(without_the_pack) as other:
+            assert await inbox(other, people.bob) == []
+            whole = await inbox(other, people.bob, scope="workspace")
+            assert [(item["execution_id"], item["can_decide"]) for item in whole] == [(anyone, False)]
+            assert whole[0]["cannot_decide_because"] == (
+                "no enabled pack provides its workflow 'http_anyone' (is its pack disabled?)"
+            )
+            assert (await decide(other, people.bob, anyone, approved=True)).status_code == 409
+            desk = ApprovalDesk(without_the_pack.state.workflow_service)
+            bob = Decider(str(people.bob.user_id), "bob@example.com", "admin")
+            assert await desk.pending_count(str(people.bob.workspace_id), bob, cap=10) == 0
+    finally:
+        await without_the_pack.plugins.get(PackflowPlugin).db.get_engine().dispose()
+    assert (await decide(client, people.bob, anyone, approved=True)).status_code == 201  # enabled again
 
 
 async def test_an_approval_one_sub_workflow_down_takes_decisions_on_the_parent(

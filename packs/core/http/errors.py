@@ -21,6 +21,9 @@ from packs.core.tools.errors import ForbiddenError, NotFoundError, ValidationErr
 logger = logging.getLogger("packflow")
 
 GENERIC_MESSAGE = "an internal error occurred; the server log has the details under this request_id"
+CLIENT_DISCONNECTED = "client disconnected prematurely"
+"""The detail of the 500 Litestar raises while reading a body whose client went away (``Request.stream``)."""
+DISCONNECTED_MESSAGE = "the client disconnected before its request body arrived"
 
 
 class ErrorBody(msgspec.Struct):
@@ -75,8 +78,14 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
 
     Under ``/api/v1`` a method that no route takes (HEAD, TRACE, ...) is 404, never 405: every
     method is answered by a tool or by nobody. Litestar's own 500 (e.g. a misconfiguration) is
-    logged and answered as any other 500.
+    logged and answered as any other 500, except the one for a client that disconnected mid-body: a 400
+    nobody receives, logged at INFO.
     """
+    if exc.status_code == 500 and exc.detail == CLIENT_DISCONNECTED:
+        # Nobody is left to answer and nothing failed here: not an internal error (nothing was read, so nothing ran).
+        where = (request.method, request.url.path, request_id(request.scope))
+        logger.info("%s on %s %s (request_id %s)", DISCONNECTED_MESSAGE, *where)
+        return error_response(400, {"error": DISCONNECTED_MESSAGE})
     if exc.status_code == 500:
         return internal_error_response(exc, request)
     if isinstance(exc, MethodNotAllowedException) and request.url.path.startswith(f"{API_PREFIX}/"):

@@ -354,6 +354,60 @@ async def test_a_500_of_the_workflow_api_hides_the_failure(
     assert_hidden_500(await client.get(EXECUTIONS, headers=headers), caplog, logged=LEAKED_SECRET)
 
 
+async def asgi_post_then_disconnect(harness: Harness, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """POST ``path`` straight through ASGI, announcing a JSON body, sending half of it and disconnecting; the
+    messages the app sent back."""
+    body = b'{"contact": {"first_name": "Ada", "last_name": "Lovelace"}}'
+    events: list[dict[str, Any]] = [
+        {"type": "http.request", "body": body[:20], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return events.pop(0) if len(events) > 1 else events[0]
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    raw = {**headers, "content-type": "application/json", "content-length": str(len(body))}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(name.lower().encode(), value.encode()) for name, value in raw.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    await harness.app(scope, receive, send)  # type: ignore[arg-type]
+    return sent
+
+
+async def test_a_client_that_disconnects_mid_body_is_no_internal_error_and_nothing_is_written(
+    client: httpx.AsyncClient, harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Litestar raises its 500 for a body cut short: nobody is left to answer, so it is logged at INFO, not as an
+    error with a traceback, and the tool never ran."""
+    headers = auth(await harness.user())
+    caplog.set_level("INFO", logger="packflow")
+    for path in (CONTACTS, f"{WORKFLOWS}/http_ask/executions"):
+        sent = await asgi_post_then_disconnect(harness, path, headers)
+        assert sent[0]["status"] == 400, sent
+        assert json.loads(sent[1]["body"]) == {"error": "the client disconnected before its request body arrived"}
+    assert not [record for record in caplog.records if record.levelname == "ERROR"], caplog.text
+    cut_short = [record for record in caplog.records if "disconnected before its request body" in record.getMessage()]
+    assert len(cut_short) == 2, caplog.text
+    assert all(record.levelname == "INFO" and record.exc_info is None for record in cut_short)
+    assert await harness.count("items") == 0
+    assert await harness.count("workflow_executions") == 0
+
+
 async def test_every_answer_carries_a_request_id_of_its_own(client: httpx.AsyncClient, harness: Harness) -> None:
     headers = auth(await harness.user())
     answers = [

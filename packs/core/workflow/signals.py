@@ -26,6 +26,7 @@ import msgspec
 
 from packs.core.workflow.errors import ExecutionError, ExecutionNotFoundError, ExecutionStateError
 from packs.core.workflow.halts import innermost
+from packs.core.workflow.json_values import same_json
 from packs.core.workflow.model import FINAL_STATUSES, Execution, Status, new_id, utcnow
 
 HALT_TYPE = "signal"
@@ -148,7 +149,7 @@ class SignalKeyConflictError(ExecutionStateError):
 def _repeat(earlier: Signal, name: str, payload: Any) -> Sent:
     """The answer to a send repeating ``earlier`` (same key): the first signal, or
     :class:`SignalKeyConflictError` when this send has another name or payload."""
-    if earlier.name != name or earlier.payload != payload:
+    if earlier.name != name or not same_json(earlier.payload, payload):
         raise SignalKeyConflictError(
             f"the Idempotency-Key {earlier.idempotency_key} was already used for this execution's signal "
             f"{earlier.name!r} with {'another payload' if earlier.name == name else 'another name'}; "

@@ -30,7 +30,8 @@ class Variables(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         state = self._state
         if key == "input":
-            return state.execution.input
+            # The start step stores the input with its defaults applied; the execution row keeps what was sent.
+            return state.ctx.get("input", state.execution.input)
         if key == "now":
             return utcnow().isoformat()
         if key == "history":

@@ -46,6 +46,7 @@ from packs.core.workflow import (
     to_json_value,
     wait_for,
 )
+from packs.core.workflow.json_values import same_json
 
 Mode = Literal["sync", "async"]
 
@@ -77,7 +78,7 @@ def check_same_start(existing: Execution, workflow_id: str, input: dict[str, Any
             f"the Idempotency-Key {key} was already used in this workspace to start workflow "
             f"{existing.workflow_id!r}; use a new key for another start"
         )
-    if existing.input != to_json_value(input, "the input"):
+    if not same_json(existing.input, to_json_value(input, "the input")):
         raise IdempotencyConflictError(
             f"the Idempotency-Key {key} was already used in this workspace with a different input; "
             "repeat the first request exactly, or use a new key"

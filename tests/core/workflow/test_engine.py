@@ -93,6 +93,24 @@ async def test_start_checks_inputs_applies_defaults_and_stores_input(store: wf.S
     assert execution.ctx["input"] == {"n": 3, "tag": "none"}
 
 
+async def test_input_defaults_hold_after_a_halt_and_a_resume(store: wf.Store) -> None:
+    """The run that resumes loads the execution again: ``$input`` still has the defaults the start step applied."""
+    document = doc(
+        {"id": "early", "type": "assign", "set": {"tag_before": "$input.tag"}},
+        {"id": "wait", "type": "halt"},
+        {"id": "done", "type": "end", "result": {"before": "$tag_before", "after": "$input.tag", "input": "$input"}},
+        inputs={"n": {"type": "integer"}, "tag": {"type": "string", "required": False, "default": "none"}},
+    )
+    engine = wf.Engine(wf.load(document), store=store)
+    halted = await engine.run(input={"n": 3})
+    assert halted.status == "halted"
+    done = await wf.Engine(wf.load(document), store=store).resume(halted.execution_id)
+    assert done.output == {"before": "none", "after": "none", "input": {"n": 3, "tag": "none"}}
+    execution = await store.load(halted.execution_id)
+    assert execution is not None
+    assert execution.input == {"n": 3}  # what the caller sent, as the API shows it and a repeated start compares
+
+
 @pytest.mark.parametrize(
     ("given", "message"),
     [

@@ -92,6 +92,21 @@ async def test_a_repeated_idempotency_key_is_a_no_op(client: httpx.AsyncClient, 
     assert [(e["action"], e["details"]) for e in entries] == [("signal", {"signal": "refund", "woke": False})]
 
 
+async def test_a_repeated_key_with_numbers_the_database_rewrote_is_still_a_repeat(
+    client: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    execution_id = await started(client, ada, "http_receive")
+    await wait_for(client, ada, execution_id, {"halted"})
+    headers = {**auth(ada), "Idempotency-Key": "big-1"}
+    payload = {"payload": {"amount": 1e300, "zero": -0.0}}
+    first = await client.post(signal_url(execution_id, "refund"), json=payload, headers=headers)
+    again = await client.post(signal_url(execution_id, "refund"), json=payload, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json()["data"]["repeated"] is True
+    other = await client.post(signal_url(execution_id, "refund"), json={"payload": {"amount": 1e299}}, headers=headers)
+    assert other.status_code == 409, other.text
+
+
 async def test_a_repeat_of_the_signal_that_ended_the_execution_is_still_a_no_op(
     client: httpx.AsyncClient, ada: IssuedToken
 ) -> None:

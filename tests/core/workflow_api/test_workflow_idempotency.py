@@ -57,6 +57,28 @@ async def test_a_repeat_answers_the_first_execution_and_another_input_is_a_409(
     assert await harness.count("audit_log", f"action = 'start' AND target_id = '{execution_id}'") == 1
 
 
+async def test_a_repeat_whose_numbers_the_database_rewrote_is_still_the_same_input(
+    client: httpx.AsyncClient, harness: Harness
+) -> None:
+    """PostgreSQL's jsonb reads ``1e300`` back as the integer 10**300 (and ``-0.0`` as ``0.0``): the first start is
+    a 202 and a repeat answers it, while another number is still another input."""
+    issued = await harness.user()
+    key = str(uuid.uuid4())
+    numbers = {"value": "n", "numbers": [1e300, 1e16, -0.0, 1.5, 10**30]}
+    first = await start(client, issued, "http_echo", numbers, key=key)
+    assert first.status_code == 202, first.text
+    execution_id = first.json()["data"]["id"]
+    await wait_for(client, issued, execution_id, {"completed"})
+    again = await start(client, issued, "http_echo", numbers, key=key)
+    assert again.status_code == 202, again.text
+    assert again.json()["data"]["id"] == execution_id
+    other = await start(client, issued, "http_echo", {**numbers, "numbers": [1e299, 1e16, -0.0, 1.5, 10**30]}, key=key)
+    assert other.status_code == 409, other.text
+    flag = await start(client, issued, "http_echo", {**numbers, "numbers": [1e300, 1e16, -0.0, True, 10**30]}, key=key)
+    assert flag.status_code == 409, flag.text  # true is not the number 1
+    assert await harness.count("audit_log", f"action = 'start' AND target_id = '{execution_id}'") == 1
+
+
 async def test_a_key_used_in_another_workspace_is_a_free_key_here(client: httpx.AsyncClient, harness: Harness) -> None:
     owner = await harness.user()
     stranger = await harness.user("eve@example.com", "Elsewhere")

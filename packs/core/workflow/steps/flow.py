@@ -26,7 +26,6 @@ class StartStep(StepExecutor):
 
     async def call(self, state: RunState) -> Outcome:
         checked = check_input(state.engine.definition.inputs, state.execution.input)
-        state.execution.input = checked
         self.set_variable(state, "input", checked)
         return self.continue_(output=checked)
 

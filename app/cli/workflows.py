@@ -232,7 +232,7 @@ def resume_workflow(
             decided = (
                 None
                 if approved is None
-                else await wf.decide_as_operator(runtime.store, execution_id, approved, comment)
+                else await wf.decide_as_operator(runtime.store, execution_id, approved, comment, response)
             )
             if decided is not None:
                 result = await _run_queued(runtime, execution_id)

@@ -80,19 +80,22 @@ async def test_an_operator_decision_bypasses_the_rules_and_is_recorded(
     assert "--comment goes with --approve or --reject" in lonely.stderr
     assert await decisions(harness, execution_id) == []
 
-    approved = await cli.ok("workflows", "resume", execution_id, "--approve", "--comment", "urgent fix")
+    approved = await cli.ok(
+        "workflows", "resume", execution_id, "--approve", "--comment", "urgent fix", "--response", '{"reason": "fix"}'
+    )
     assert approved["status"] == "completed", approved
     assert approved["output"]["approved"] is True
     assert [(d["by"], d["user_id"], d["comment"]) for d in approved["output"]["by"]] == [
         ("operator", None, "urgent fix")
     ]
     [row] = await decisions(harness, execution_id)
-    assert (row.user_id, row.email, row.approved, row.comment, row.step_id) == (
+    assert (row.user_id, row.email, row.approved, row.comment, row.step_id, row.response) == (
         None,
         None,
         True,
         "urgent fix",
         "approve",
+        {"reason": "fix"},
     )
 
 

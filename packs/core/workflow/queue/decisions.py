@@ -140,15 +140,21 @@ def _quorum(approval: dict[str, Any]) -> int:
 
 
 async def decide_as_operator(
-    store: QueueStore, execution_id: str, approved: bool, comment: str | None = None
+    store: QueueStore, execution_id: str, approved: bool, comment: str | None = None, response: Any = None
 ) -> Decided | None:
-    """An operator's decision (no user; it bypasses the rules) on the approval ``execution_id`` waits for: the
-    decision and the queued resume it settles, in one unit (:func:`decide`), or neither. ``None`` (nothing
-    written) when the execution waits for no approval that can still be decided: resume it as usual then."""
+    """An operator's decision (no user; it bypasses the rules and the form) on the approval ``execution_id`` waits
+    for, with its ``comment`` and ``response``: the decision and the queued resume it settles, in one unit
+    (:func:`decide`), or neither. ``None`` (nothing written) when the execution waits for no approval that can
+    still be decided: resume it as usual then."""
     execution = await load_execution(store, execution_id)
     approval = pending_approval(execution)
     if approval is None or timed_out(approval) or getattr(store, "add_decision", None) is None:
         return None
     return await decide(
-        store, execution_id, approved=approved, comment=comment, expected_halt=halt_of(execution, approval)
+        store,
+        execution_id,
+        approved=approved,
+        comment=comment,
+        response=response,
+        expected_halt=halt_of(execution, approval),
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,13 @@ from packs.core.identity import Identity
 from packs.core.items import encode_cursor
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow import Decided
-from packs.core.workflow_api.approvals import ApprovalDesk, Decider, decider_of, decision_request
+from packs.core.workflow_api.approvals import (
+    MAX_COMMENT_LENGTH,
+    ApprovalDesk,
+    Decider,
+    decider_of,
+    decision_request,
+)
 from packs.core.workflow_api.controller import WorkflowApiController, audit, errors, identify, json_object, service_of
 from packs.core.workflow_api.payloads import (
     PageMeta,
@@ -76,6 +83,20 @@ def decision_answer(decided: Decided) -> DecisionAnswer:
     )
 
 
+DECISION_OPERATION = documented(
+    body=(
+        "The caller's decision on the approval the execution waits for.",
+        {
+            "approved": Schema(type=OpenAPIType.BOOLEAN, description="true approves, false rejects (required)."),
+            "comment": Schema(
+                type=OpenAPIType.STRING, max_length=MAX_COMMENT_LENGTH, description="Why; kept with the decision."
+            ),
+            "response": Schema(description="Any JSON value; an approving one must fit the approval's form."),
+        },
+    )
+)
+
+
 class ApprovalsController(WorkflowApiController):
     """``/api/v1/workflows``: decisions on executions' approvals and the approvals inbox."""
 
@@ -85,6 +106,7 @@ class ApprovalsController(WorkflowApiController):
         summary="Decide on an execution's approval",
         operation_id="workflows_executions_decide",
         responses=errors(404, 409, 413, 422),
+        operation_class=DECISION_OPERATION,
     )
     async def decide(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str

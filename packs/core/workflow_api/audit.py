@@ -43,17 +43,23 @@ def _per_page(raw: str | None) -> int:
 class AuditController(WorkflowApiController):
     """``/api/v1/workflows/audit``."""
 
-    parameters = {}  # the audit log documents no X-Workspace-Id header
-
     @get("/audit", summary="The audit log", responses=errors(422), operation_id="workflows_audit_list")
     async def list_audit(
         self,
         request: Request[Any, Any, Any],
         db_session: AsyncSession,
-        cursor: str | None = Parameter(None, description="The meta.cursor of the page before (none: the newest)"),
-        per_page: str | None = Parameter(None, description="Entries per page (default 50, at most 100)"),
-        execution_id: str | None = Parameter(None, description="Only the entries of this execution"),
-        action: str | None = Parameter(None, description="Only this action (start, cancel, retry, approve, ...)"),
+        cursor: str | None = Parameter(
+            default=None, required=False, description="The meta.cursor of the page before (none: the newest)"
+        ),
+        per_page: str | None = Parameter(
+            default=None, required=False, description="Entries per page (default 50, at most 100)"
+        ),
+        execution_id: str | None = Parameter(
+            default=None, required=False, description="Only the entries of this execution"
+        ),
+        action: str | None = Parameter(
+            default=None, required=False, description="Only this action (start, cancel, retry, approve, ...)"
+        ),
     ) -> AuditList:
         """Every action that changed an execution or a schedule in the workspace, newest first: who
         (`actor_id`), what (`action`, `target_type`, `target_id`, `details`), when (`created_at`) and from

@@ -475,7 +475,8 @@ def documented(
     return Documented
 
 
-def _query(name: str, schema: Schema, description: str) -> OpenAPIParameter:
+def query_parameter(name: str, schema: Schema, description: str) -> OpenAPIParameter:
+    """An optional query parameter of an operation :func:`documented` adds."""
     return OpenAPIParameter(name=name, param_in=ParamType.QUERY, schema=schema, description=description)
 
 
@@ -510,17 +511,17 @@ RESUME_OPERATION = documented(
 def page_parameters(rows: str) -> list[OpenAPIParameter]:
     """The ``page``, ``per_page`` and ``cursor`` query parameters of a list of ``rows`` (docs/http-api.md, Lists)."""
     return [
-        _query(
+        query_parameter(
             "page",
             Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE, default=1),
             f"The page, from 1 to {MAX_PAGE:,}.",
         ),
-        _query(
+        query_parameter(
             "per_page",
             Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PER_PAGE_ASKED, default=DEFAULT_PER_PAGE),
             f"{rows} per page (default {DEFAULT_PER_PAGE}; above {MAX_PER_PAGE} is clamped to {MAX_PER_PAGE}).",
         ),
-        _query(
+        query_parameter(
             "cursor",
             Schema(type=OpenAPIType.STRING, max_length=MAX_CURSOR_LENGTH),
             "Page by keyset instead of page: empty for the first page, then the meta.cursor of the page "
@@ -531,10 +532,12 @@ def page_parameters(rows: str) -> list[OpenAPIParameter]:
 
 LIST_OPERATION = documented(
     query=[
-        _query("workflow_id", Schema(type=OpenAPIType.STRING), "Only executions of this workflow."),
-        _query("status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "Only executions in this status."),
-        _query("schedule_id", Schema(type=OpenAPIType.STRING), "Only runs of this schedule (its id, a UUID)."),
-        _query(
+        query_parameter("workflow_id", Schema(type=OpenAPIType.STRING), "Only executions of this workflow."),
+        query_parameter(
+            "status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "Only executions in this status."
+        ),
+        query_parameter("schedule_id", Schema(type=OpenAPIType.STRING), "Only runs of this schedule (its id, a UUID)."),
+        query_parameter(
             "waiting_for",
             Schema(type=OpenAPIType.STRING, enum=list(WAITING_FOR)),
             "Only halted executions waiting for this: an approval, a wait's timer, a signal or a halt's input.",
@@ -557,5 +560,7 @@ __all__ = [
     "FailedStart",
     "WorkflowList",
     "WorkflowOut",
+    "documented",
     "page_parameters",
+    "query_parameter",
 ]

@@ -13,9 +13,13 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
+from litestar.openapi.spec import OpenAPIType, Reference, Schema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packs.core.http import API_PREFIX
+from packs.core.items import MAX_PAGE
+from packs.core.models.schedule import CATCH_UP_POLICIES, OVERLAP_POLICIES
+from packs.core.schedules.requests import MAX_JITTER_SECONDS, MAX_SECONDS
 from packs.core.schedules.service import Actor, ScheduleNotFoundError, ScheduleService, ScheduleView, calendar_of
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow_api.controller import (
@@ -26,10 +30,18 @@ from packs.core.workflow_api.controller import (
     json_object,
     not_found,
 )
-from packs.core.workflow_api.payloads import EXECUTIONS_PATH, ExecutionAnswer, execution_answer, query_number
+from packs.core.workflow_api.payloads import (
+    EXECUTIONS_PATH,
+    ExecutionAnswer,
+    documented,
+    execution_answer,
+    query_number,
+    query_parameter,
+)
 
 SCHEDULES_PATH = f"{API_PREFIX}/workflows/schedules"
 MAX_PER_PAGE = 1000
+DEFAULT_PER_PAGE = 100
 
 
 class ScheduleOut(msgspec.Struct):
@@ -124,8 +136,8 @@ def _page_numbers(request: Request[Any, Any, Any]) -> tuple[int, int]:
             return default
         return value
 
-    page = number("page", 1, 1_000_000)
-    per_page = number("per_page", 100, MAX_PER_PAGE)
+    page = number("page", 1, MAX_PAGE)
+    per_page = number("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
     if problems:
         raise ValidationError("Invalid parameters", problems)
     return page, per_page
@@ -144,6 +156,41 @@ def schedules_of(request: Request[Any, Any, Any]) -> ScheduleService:
     return service
 
 
+def _schedule_body(description: str) -> tuple[str, dict[str, Schema | Reference]]:
+    """The request body of a create or a change: a schedule's fields (docs/http-api.md, Schedules)."""
+    return description, {
+        "cron": Schema(type=OpenAPIType.STRING, description="Five fields, e.g. '0 2 * * *' (or give every)."),
+        "every": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_SECONDS, description="Seconds between runs."),
+        "timezone": Schema(type=OpenAPIType.STRING, description="An IANA timezone name (default UTC)."),
+        "input": Schema(type=OpenAPIType.OBJECT, description="The workflow's input for every run."),
+        "overlap": Schema(type=OpenAPIType.STRING, enum=list(OVERLAP_POLICIES), description="Default skip."),
+        "catch_up": Schema(type=OpenAPIType.STRING, enum=list(CATCH_UP_POLICIES), description="Default latest."),
+        "catch_up_window": Schema(
+            type=OpenAPIType.INTEGER, minimum=0, maximum=MAX_SECONDS, description="Seconds (default 86400)."
+        ),
+        "jitter": Schema(
+            type=OpenAPIType.INTEGER, minimum=0, maximum=MAX_JITTER_SECONDS, description="Seconds (default 0)."
+        ),
+        "paused": Schema(type=OpenAPIType.BOOLEAN, description="Default false."),
+    }
+
+
+CREATE_OPERATION = documented(body=_schedule_body("The schedule: cron or every, and any other field."))
+CHANGE_OPERATION = documented(body=_schedule_body('The fields to change; {"paused": true} pauses.'))
+SCHEDULE_LIST_OPERATION = documented(
+    query=[
+        query_parameter(
+            "page", Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE, default=1), "The page, from 1."
+        ),
+        query_parameter(
+            "per_page",
+            Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PER_PAGE, default=DEFAULT_PER_PAGE),
+            f"Schedules per page (default {DEFAULT_PER_PAGE}, at most {MAX_PER_PAGE}).",
+        ),
+    ]
+)
+
+
 class SchedulesController(WorkflowApiController):
     """``/api/v1/workflows/.../schedules``: the caller's workspace's schedules."""
 
@@ -156,6 +203,7 @@ class SchedulesController(WorkflowApiController):
         summary="Create a schedule",
         operation_id="workflows_schedules_create",
         responses=errors(404, 413, 422, described=SCHEDULE_ERRORS),
+        operation_class=CREATE_OPERATION,
     )
     async def create_schedule(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, workflow_id: str
@@ -182,6 +230,7 @@ class SchedulesController(WorkflowApiController):
         summary="List schedules",
         operation_id="workflows_schedules_list",
         responses=errors(422, described=SCHEDULE_ERRORS),
+        operation_class=SCHEDULE_LIST_OPERATION,
     )
     async def list_schedules(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, workflow_id: str | None = None
@@ -213,6 +262,7 @@ class SchedulesController(WorkflowApiController):
         summary="Change, pause or resume a schedule",
         operation_id="workflows_schedules_change",
         responses=errors(404, 413, 422, described=SCHEDULE_ERRORS),
+        operation_class=CHANGE_OPERATION,
     )
     async def change_schedule(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, schedule_id: str

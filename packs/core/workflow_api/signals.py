@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.openapi.spec import Schema
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +23,13 @@ from packs.core.http.params import NUL, NUL_PROBLEM
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow.signals import send_signal
 from packs.core.workflow_api.controller import WorkflowApiController, audit, errors, identify, json_object, service_of
-from packs.core.workflow_api.payloads import IDEMPOTENCY_HEADER, execution_id_of, execution_url, unknown_fields
+from packs.core.workflow_api.payloads import (
+    IDEMPOTENCY_HEADER,
+    documented,
+    execution_id_of,
+    execution_url,
+    unknown_fields,
+)
 
 SIGNAL_FIELDS = ("payload",)
 MAX_NAME_LENGTH = 200
@@ -53,6 +60,11 @@ def signal_request(name: str, body: dict[str, Any], key: str | None) -> tuple[st
     return name, body.get("payload"), None if key is None else key.strip()
 
 
+SIGNAL_OPERATION = documented(
+    body=("The signal's payload.", {"payload": Schema(description="Any JSON value; the receive step reads it.")})
+)
+
+
 class SignalsController(WorkflowApiController):
     """``/api/v1/workflows/executions/{id}/signals/{name}``."""
 
@@ -62,6 +74,7 @@ class SignalsController(WorkflowApiController):
         summary="Send a signal to an execution",
         operation_id="workflows_executions_signal",
         responses=errors(404, 409, 413, 422),
+        operation_class=SIGNAL_OPERATION,
     )
     async def send(
         self,

@@ -123,6 +123,38 @@ def test_x_workspace_id_is_a_uuid_in_every_operation(doc: dict[str, Any]) -> Non
     assert seen >= 15
 
 
+def test_every_workflow_operation_documents_its_header_and_the_body_it_reads(doc: dict[str, Any]) -> None:
+    """A client generated from the document can send what each workflow route reads: its body's fields, its query
+    parameters (optional ones not marked required) and ``X-Workspace-Id``."""
+    paths = doc["paths"]
+    bodies = {
+        ("/api/v1/workflows/executions/{execution_id}/decisions", "post"): {"approved", "comment", "response"},
+        ("/api/v1/workflows/executions/{execution_id}/signals/{name}", "post"): {"payload"},
+        ("/api/v1/workflows/{workflow_id}/schedules", "post"): {"cron", "every", "timezone", "input", "paused"},
+        ("/api/v1/workflows/schedules/{schedule_id}", "patch"): {"cron", "every", "timezone", "input", "paused"},
+    }
+    for (path, method), fields in bodies.items():
+        body = paths[path][method]["requestBody"]["content"]["application/json"]["schema"]
+        assert fields <= set(body["properties"]), (path, method)
+    create = paths["/api/v1/workflows/{workflow_id}/schedules"]["post"]["requestBody"]["content"]
+    assert create["application/json"]["schema"]["properties"]["overlap"]["enum"] == [
+        "skip",
+        "buffer_one",
+        "allow_all",
+        "cancel_other",
+    ]
+    for path, method, operation in operations(doc):
+        if path.startswith("/api/v1/workflows"):
+            names = {parameter["name"] for parameter in operation.get("parameters", [])}
+            assert "X-Workspace-Id" in names, (path, method)
+    audit = {p["name"]: p for p in paths["/api/v1/workflows/audit"]["get"]["parameters"]}
+    assert {"cursor", "per_page", "execution_id", "action"} <= set(audit)
+    assert not [name for name, parameter in audit.items() if parameter.get("required")]
+    listed = {p["name"]: p for p in paths["/api/v1/workflows/schedules"]["get"]["parameters"]}
+    assert listed["per_page"]["schema"]["maximum"] == 1000
+    assert {"page", "workflow_id"} <= set(listed)
+
+
 def test_patch_bodies_are_partial_and_put_bodies_complete(doc: dict[str, Any]) -> None:
     member = doc["paths"]["/api/v1/workspaces/contacts/{id}"]
     schemas = doc["components"]["schemas"]

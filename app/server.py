@@ -20,6 +20,7 @@ from app.workflows import configure_workflows
 from packs.core.console import console_router, console_templates
 from packs.core.http.openapi import openapi_render_plugins
 from packs.core.http.openapi_ui import assets_router
+from packs.core.http.options import complete_allow
 
 logger = logging.getLogger("packflow")
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=openapi_render_plugins(packs.features, packs.schemas, workflows.service.definitions),
         ),
         request_max_body_size=settings.max_body_bytes,
+        before_request=complete_allow,
         logging_config=logging_config(),
         debug=False,
     )

@@ -1,13 +1,17 @@
-"""``OPTIONS`` on a resources path: the methods that have a tool there, in an ``Allow`` header.
+"""``OPTIONS``: the methods a path answers, in an ``Allow`` header.
 
-See docs/http-api.md, "Routes": a path no tool answers is 404 for every method, ``OPTIONS`` included.
+On a resources path, the methods that have a tool there (docs/http-api.md, "Routes": a path no tool answers
+is 404 for every method, ``OPTIONS`` included). On the app's other routes, every method of the route:
+:func:`complete_allow` answers for Litestar's own ``OPTIONS`` handler, which (Litestar 2, issue 4169) lists only
+the methods of the handlers registered before it on a path several handlers share.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Response
+from litestar import Request, Response
+from litestar.enums import HttpMethod
 
 from packs.core.features import FeatureRegistry
 from packs.core.http.errors import error_response
@@ -34,3 +38,15 @@ def options_response(
     if not methods:
         return error_response(404, {"error": f"no tool answers /{namespace}/{feature_name} here"})
     return Response(content=b"", status_code=204, headers={"Allow": ", ".join(methods)})
+
+
+def complete_allow(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """The app's ``before_request``: for Litestar's generated ``OPTIONS`` handler, 204 with every method the path's
+    handlers answer (sorted, as Litestar writes it); ``None`` (go on) for any other request."""
+    handler = request.route_handler
+    if request.method != HttpMethod.OPTIONS or handler.include_in_schema or handler.handler_name != "options_handler":
+        return None
+    methods = {"OPTIONS"}
+    for path in handler.paths:
+        methods.update(request.app.route_handler_method_map.get(path, {}))
+    return Response(content=b"", status_code=204, headers={"Allow": ", ".join(sorted(methods))})

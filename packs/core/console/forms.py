@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,18 +140,22 @@ def parse(fields: list[Field], form: Mapping[str, Any]) -> Submitted:
     return submitted
 
 
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+"""A whole number as a form field may spell it: ASCII digits (``int`` also takes ``1_0``, Arabic-Indic digits)."""
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+"""A number as JSON spells it, leading zeros allowed (``float`` also takes ``1_0``, fullwidth digits, ``nan``)."""
+
+
 def _convert(declared: Field, text: str) -> Any:
     if declared.kind == "integer":
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError("Enter a whole number.") from None
+        if WHOLE_NUMBER.fullmatch(text.strip()) is None:
+            raise ValueError("Enter a whole number.")
+        return int(text)
     if declared.kind == "number":
-        try:
-            number = float(text)
-        except ValueError:
-            raise ValueError("Enter a number.") from None
-        if not math.isfinite(number):  # "nan", "inf", "1e999": JSON has no such number
+        if NUMBER.fullmatch(text.strip()) is None:
+            raise ValueError("Enter a number.")
+        number = float(text)
+        if not math.isfinite(number):  # "1e999": JSON has no such number
             raise ValueError("Enter a finite number.")
         return number
     if declared.kind == "choice":

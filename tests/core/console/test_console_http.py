@@ -489,6 +489,12 @@ async def test_a_workflow_is_started_from_its_form_and_opened(
     assert re.search(r'id="field-seconds-error">Enter a number.</p>', invalid.text)
     assert 'value="soon"' in invalid.text
     assert await harness.count("workflow_executions") == 0
+    # Python's float() reads these (Arabic-Indic and fullwidth digits, ...); the API's JSON does not.
+    for lenient in ("\u0661\u0660", "\uff11\uff10", "1_0", "nan", "0x10"):
+        refused = await web.post(f"{CONSOLE}/workflows/http_slow/start", data={"csrf_token": csrf, "seconds": lenient})
+        assert refused.status_code == 422, lenient
+        assert re.search(r'id="field-seconds-error">Enter a number.</p>', refused.text), lenient
+    assert await harness.count("workflow_executions") == 0
     too_long = await web.post(f"{CONSOLE}/workflows/http_echo/start", data={"csrf_token": csrf, "value": "x" * 30})
     assert too_long.status_code == 422  # the workflow's own input check, as the API's
     assert await harness.count("workflow_executions") == 0

@@ -3,13 +3,15 @@
 - A request id: each request gets one; every answer carries it as ``X-Request-Id``, a 500 repeats it
   in its body, and the log line of that 500 names it.
 - Query values with NUL characters are refused with 422 naming each parameter, before any route runs.
+- A path or query whose percent-escapes do not spell UTF-8 (``%FF``) is refused with 400: decoded leniently, two
+  different names would read the same (each bad byte as U+FFFD).
 """
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import msgspec
 from litestar.enums import ScopeType
@@ -53,6 +55,34 @@ class NulQueryMiddleware(ASGIMiddleware):
             problems = query_problems(pairs)
             if problems:
                 await _answer(send, 422, {"error": "Invalid parameters", "details": problems})
+                return
+        await next_app(scope, receive, send)
+
+
+NOT_UTF8 = "the request's {part} is not UTF-8 once its percent-escapes are decoded"
+
+
+def _is_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` (a path or a query string, percent-escaped) decodes to UTF-8."""
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class InvalidUtf8Middleware(ASGIMiddleware):
+    """Answer 400 ``{"error"}`` to a request whose path or query holds bytes that are not UTF-8."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Refuse the request when its path or query is not UTF-8, else pass it on."""
+        path: bytes | None = scope.get("raw_path")
+        query: bytes = scope.get("query_string", b"")
+        for part, raw in (("path", path or b""), ("query", query)):
+            if (b"%" in raw or not raw.isascii()) and not _is_utf8(raw):
+                await _answer(send, 400, {"error": NOT_UTF8.format(part=part)})
                 return
         await next_app(scope, receive, send)
 

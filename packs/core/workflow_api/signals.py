@@ -32,6 +32,8 @@ from packs.core.workflow_api.payloads import (
 )
 
 SIGNAL_FIELDS = ("payload",)
+LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+"""The Unicode categories a signal name may not hold: control characters and the line and paragraph separators."""
 MAX_NAME_LENGTH = 200
 MAX_KEY_LENGTH = 255
 
@@ -40,6 +42,15 @@ class SignalAnswer(msgspec.Struct):
     """``202``: ``{"data": {"signal", "repeated", "woke", "execution": {id, status, url}}}``."""
 
     data: dict[str, Any]
+
+
+def header_text(value: str) -> str | None:
+    """A header's text: ASGI gives its bytes as Latin-1 characters, and a client sends UTF-8; ``None`` when they
+    are not UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
 
 
 def signal_request(name: str, body: dict[str, Any], key: str | None) -> tuple[str, Any, str | None]:
@@ -51,9 +62,11 @@ def signal_request(name: str, body: dict[str, Any], key: str | None) -> tuple[st
         details["name"] = f"must be 1 to {MAX_NAME_LENGTH} characters, got {len(name)}"
     elif NUL in name:
         details["name"] = NUL_PROBLEM
-    elif any(unicodedata.category(character) == "Cc" for character in name):
+    elif any(unicodedata.category(character) in LINE_BREAKING for character in name):
         details["name"] = "must not contain control characters (line breaks, tabs, ...)"
-    if key is not None and (not key.strip() or len(key) > MAX_KEY_LENGTH):
+    if key is not None and (key := header_text(key)) is None:
+        details[IDEMPOTENCY_HEADER] = "must be UTF-8 text"
+    elif key is not None and (not key.strip() or len(key) > MAX_KEY_LENGTH):
         details[IDEMPOTENCY_HEADER] = f"must be 1 to {MAX_KEY_LENGTH} characters, got {len(key)}"
     if details:
         raise ValidationError("invalid signal: " + "; ".join(f"{k} {v}" for k, v in details.items()), details)

@@ -110,6 +110,38 @@ async def test_a_signal_name_with_a_nul_is_a_422_and_nothing_is_kept(
     assert await harness.count("workflow_signals") == 0
 
 
+@pytest.mark.parametrize("name", ["%FF", "%C0%AF", "a%E2%80"])
+async def test_a_signal_name_that_is_not_utf8_is_a_400_and_nothing_is_kept(
+    client: httpx.AsyncClient, harness: Harness, ada: IssuedToken, name: str
+) -> None:
+    """Decoded leniently, every such name would read as the same U+FFFD."""
+    execution_id = await waiting_for_a_signal(client, ada)
+    answer = await client.post(f"{EXECUTIONS}/{execution_id}/signals/{name}", json={"payload": 1}, headers=auth(ada))
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {"error": "the request's path is not UTF-8 once its percent-escapes are decoded"}
+    assert answer.headers["x-request-id"]
+    listed = await client.get("/api/v1/workspaces/contacts?q=%FF", headers=auth(ada))
+    assert listed.status_code == 400, listed.text
+    assert listed.json() == {"error": "the request's query is not UTF-8 once its percent-escapes are decoded"}
+    assert await harness.count("workflow_signals") == 0
+
+
+async def test_a_signal_key_is_read_as_utf8(client: httpx.AsyncClient, harness: Harness, ada: IssuedToken) -> None:
+    """ASGI hands a header over as Latin-1 characters: 128 "é" are 256 of them, yet a key of 128 characters."""
+    execution_id = await waiting_for_a_signal(client, ada)
+    url = f"{EXECUTIONS}/{execution_id}/signals/refund"
+    key = "\u00e9" * 128
+    first = await client.post(url, json={"payload": 1}, headers={**auth(ada), "Idempotency-Key": key.encode()})
+    assert first.status_code == 202, first.text
+    assert await harness.count("workflow_signals", f"idempotency_key = '{key}'") == 1
+    again = await client.post(url, json={"payload": 1}, headers={**auth(ada), "Idempotency-Key": key.encode()})
+    assert again.json()["data"]["repeated"] is True
+    bad = await client.post(url, json={"payload": 1}, headers={**auth(ada), "Idempotency-Key": b"k\xff"})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["details"] == {"Idempotency-Key": "must be UTF-8 text"}
+    assert await harness.count("workflow_signals") == 1
+
+
 # --- the console --------------------------------------------------------------------------------------------
 
 
@@ -120,6 +152,8 @@ async def test_a_signal_name_with_a_nul_is_a_422_and_nothing_is_kept(
         ("%20%09", "must not be empty or only whitespace"),
         ("pay%0Dment", "must not contain control characters (line breaks, tabs, ...)"),
         ("pay%7Fment", "must not contain control characters (line breaks, tabs, ...)"),
+        ("pay%E2%80%A8ment", "must not contain control characters (line breaks, tabs, ...)"),  # line separator
+        ("pay%E2%80%A9ment", "must not contain control characters (line breaks, tabs, ...)"),  # paragraph separator
     ],
 )
 async def test_a_signal_name_blank_or_with_control_characters_is_a_422_saying_which(
@@ -240,14 +274,17 @@ async def test_a_console_decision_with_a_comment_the_api_refuses_records_nothing
     assert api.json()["details"]["comment"] == "must be at most 10000 characters"
 
 
-@pytest.mark.parametrize("seconds", ["nan", "inf", "-inf", "1e999"])
+@pytest.mark.parametrize(
+    ("seconds", "problem"),
+    [("nan", "Enter a number."), ("inf", "Enter a number."), ("-inf", "Enter a number."), ("1e999", "Enter a finite")],
+)
 async def test_a_console_number_field_takes_only_finite_numbers(
-    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken, seconds: str
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken, seconds: str, problem: str
 ) -> None:
     csrf = await signed_in(web, ada.token)
     answer = await web.post(f"{CONSOLE}/workflows/http_wait/start", data={"csrf_token": csrf, "seconds": seconds})
     assert answer.status_code == 422, answer.text[:500]
-    assert "Enter a finite number." in answer.text
+    assert problem in answer.text
     assert await harness.count("workflow_executions") == 0
 
 

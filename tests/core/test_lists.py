@@ -192,6 +192,17 @@ async def test_a_bad_cursor_is_a_422_naming_it(
     assert set(response.json()["details"]) == {named}
 
 
+@pytest.mark.parametrize("url", [CONTACTS, EXECUTIONS, "/api/v1/workflows/approvals"])
+@pytest.mark.parametrize(("params", "named"), [({"page": "1.0"}, "page"), ({"per_page": "1e2"}, "per_page")])
+async def test_a_page_number_that_is_not_a_whole_number_text_is_a_422(
+    client: httpx.AsyncClient, harness: Harness, url: str, params: dict[str, str], named: str
+) -> None:
+    """msgspec's lenient conversion reads "1.0" and "1e2" as integers: a page number is digits, as documented."""
+    response = await client.get(url, params=params, headers=auth(await harness.user()))
+    assert response.status_code == 422, response.text
+    assert set(response.json()["details"]) == {named}
+
+
 async def test_migration_0004_creates_the_list_indexes(database_url: str) -> None:
     def indexes(inspector: Any) -> dict[str, dict[str, Any]]:
         return {

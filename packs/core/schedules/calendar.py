@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import functools
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,9 +44,22 @@ class CalendarError(ValueError):
         super().__init__(message)
 
 
+NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+"""Files of the system's zoneinfo folder that name no IANA zone (``localtime`` is this machine's own)."""
+
+
+@functools.cache
+def iana_zones() -> frozenset[str]:
+    """The IANA timezone names this machine knows (the system's zoneinfo, or the ``tzdata`` package)."""
+    return frozenset(zoneinfo.available_timezones()) - NOT_ZONES
+
+
 def zone_named(name: str) -> ZoneInfo:
-    """The IANA timezone ``name`` (:class:`CalendarError` on ``timezone`` when there is none)."""
+    """The IANA timezone ``name`` (:class:`CalendarError` on ``timezone`` when there is none): a name of
+    :func:`iana_zones`, not any file under the zoneinfo folder (``right/UTC``, ``localtime``)."""
     try:
+        if name not in iana_zones():
+            raise ZoneInfoNotFoundError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: a name too long for a file name
         raise CalendarError(

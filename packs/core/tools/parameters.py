@@ -83,7 +83,7 @@ class ToolParameters:
             if not parameter.typed:
                 continue
             try:
-                converted[name] = msgspec.convert(params[name], type=parameter.annotation, strict=False)
+                converted[name] = convert_leniently(params[name], parameter.annotation)
             except msgspec.ValidationError as error:
                 details[name] = describe_conversion_error(error)
         if not self.accepts_any:
@@ -93,6 +93,23 @@ class ToolParameters:
         if details:
             raise ValidationError("Invalid parameters", details)
         return converted
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def convert_leniently(value: Any, annotation: Any) -> Any:
+    """``value`` converted to ``annotation`` as a query string needs (``"2"`` becomes ``2``), but a whole number only
+    from the text of one: msgspec's lenient mode also reads ``"1.0"`` and ``"1e2"`` as integers."""
+    converted = msgspec.convert(value, type=annotation, strict=False)
+    if (
+        isinstance(value, str)
+        and isinstance(converted, int)
+        and not isinstance(converted, bool)
+        and _WHOLE_NUMBER.fullmatch(value) is None
+    ):
+        raise msgspec.ValidationError("Expected `int`, got `str`")
+    return converted
 
 
 def describe_conversion_error(error: msgspec.ValidationError) -> str:

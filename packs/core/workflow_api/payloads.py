@@ -30,7 +30,7 @@ from packs.core.items import (
     encode_cursor,
 )
 from packs.core.tools.errors import ValidationError
-from packs.core.tools.parameters import describe_conversion_error
+from packs.core.tools.parameters import convert_leniently, describe_conversion_error
 from packs.core.workflow import (
     FAILURE,
     Entry,
@@ -399,7 +399,7 @@ def list_query(query: Mapping[str, str]) -> ListQuery:
         if raw is None:
             return default
         try:
-            converted: int = msgspec.convert(raw, type=kind, strict=False)
+            converted: int = convert_leniently(raw, kind)
         except msgspec.ValidationError as error:
             details[name] = describe_conversion_error(error)
             return default

@@ -94,6 +94,11 @@ def test_every_ticks_on_the_epoch_grid_whatever_the_timezone() -> None:
         ({"cron": "61 2 * * *"}, "cron", "is not valid"),
         ({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}, "timezone", "unknown timezone 'Mars/Olympus'"),
         ({"cron": "0 2 * * *", "timezone": "../etc/passwd"}, "timezone", "unknown timezone"),
+        # Files of the zoneinfo folder that name no IANA zone: this machine's own, a placeholder, a leap-second copy.
+        ({"cron": "0 2 * * *", "timezone": "localtime"}, "timezone", "unknown timezone 'localtime'"),
+        ({"cron": "0 2 * * *", "timezone": "Factory"}, "timezone", "unknown timezone 'Factory'"),
+        ({"cron": "0 2 * * *", "timezone": "posixrules"}, "timezone", "unknown timezone 'posixrules'"),
+        ({"cron": "0 2 * * *", "timezone": "right/UTC"}, "timezone", "unknown timezone 'right/UTC'"),
         ({"every": 0}, "every", "at least 1"),
         ({}, "cron", "either cron"),
         ({"cron": "0 2 * * *", "every": 5}, "cron", "not both"),

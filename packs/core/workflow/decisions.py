@@ -136,7 +136,9 @@ def check_response(form: dict[str, Any] | None, response: Any) -> None:
     if error is None:
         return
     pointer = "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in error.absolute_path)
-    problem = f"at {pointer or '/'} (JSON pointer {pointer!r}): {error.message}"
+    # jsonschema writes the value as Python does: a missing response (None) reads as JSON's null.
+    message = "a response is required, got null" if response is None else error.message
+    problem = f"at {pointer or '/'} (JSON pointer {pointer!r}): {message}"
     raise ResumeInputError(f"the response does not match the approval's form: {problem}", {"response": problem})
 
 

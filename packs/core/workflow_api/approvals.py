@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packs.core.models.identity import Membership, User
 from packs.core.tools.errors import ForbiddenError, ValidationError
 from packs.core.workflow import Decided, Decision, Execution, ExecutionFilter, decide
-from packs.core.workflow.decisions import approval_rule, resolved_approver_problem
+from packs.core.workflow.decisions import ROLE_PREFIX, USER_PREFIX, approval_rule, resolved_approver_problem
 from packs.core.workflow.queue.decisions import check_decidable, decisions_of, halt_of, pending_approval
 from packs.core.workflow.resume_input import timed_out
 from packs.core.workflow.stores.protocol import Keyset, MayDecide
@@ -92,7 +92,17 @@ def why_not(approval: dict[str, Any], decider: Decider) -> str | None:
         return None
     if decider.role in (rule.get("roles") or []):
         return None
-    return f"you are not an approver of this step (approvers: {', '.join(map(str, approval.get('approvers') or []))})"
+    return f"you are not an approver of this step (approvers: {', '.join(approvers_of(rule))})"
+
+
+def approvers_of(rule: dict[str, Any]) -> list[str]:
+    """Who ``rule`` lets decide, as approvers are written (``role:``, ``user:`` and emails), resolved: what a
+    ``$input.manager_email`` approver named when the step halted, not the reference."""
+    return [
+        *(f"{ROLE_PREFIX}{role}" for role in rule.get("roles") or []),
+        *(str(email) for email in rule.get("emails") or []),
+        *(f"{USER_PREFIX}{user}" for user in rule.get("users") or []),
+    ]
 
 
 MAX_COMMENT_LENGTH = 10_000

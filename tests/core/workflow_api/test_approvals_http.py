@@ -255,7 +255,11 @@ async def test_the_inbox_of_each_user(client: httpx.AsyncClient, people: People)
 
     whole = await inbox(client, people.dan, scope="workspace")
     assert [(item["execution_id"], item["can_decide"]) for item in whole] == [(rules, False), (anyone, True)]
-    assert "not an approver" in whole[0]["cannot_decide_because"]
+    # Who may decide, resolved: the email "$input.approver" named at the halt, not the reference.
+    assert (
+        whole[0]["cannot_decide_because"]
+        == "you are not an approver of this step (approvers: role:admin, cy@example.com)"
+    )
     requester = await inbox(client, people.ada, scope="workspace")
     assert [item["can_decide"] for item in requester] == [False, False]
     bad = await client.get(APPROVALS, params={"scope": "everything"}, headers=auth(people.ada))

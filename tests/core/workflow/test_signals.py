@@ -139,7 +139,7 @@ TIMED = doc(
         "on_timeout": "remind",
         "next": "done",
     },
-    {"id": "remind", "type": "end", "result": "reminded"},
+    {"id": "remind", "type": "end", "result": {"timed_out": "$payment.timed_out", "due_at": "$payment.due_at"}},
     {"id": "done", "type": "end", "result": {"payment": "$payment"}},
 )
 
@@ -160,7 +160,7 @@ async def test_a_receive_times_out_on_its_durable_timer_and_goes_to_on_timeout(s
         assert fired.deliveries == [result.execution_id]
         result = await engine.recover(result.execution_id)
     assert result.status == "completed"
-    assert result.output == "reminded"
+    assert result.output == {"timed_out": True, "due_at": due.isoformat()}  # under the step's output, as documented
     entries = await store.entries(result.execution_id)
     receive = [e for e in entries if e.step_id == "await_payment" and e.action == "completed"]
     assert receive[0].output == {"timed_out": True, "signal": "payment_received", "due_at": due.isoformat()}

@@ -59,6 +59,7 @@ class ReceiveStep(StepExecutor):
             self._forget(state)
             output = {"timed_out": True, "signal": settings.signal, "due_at": due}
             if settings.on_timeout:
+                self.set_variable(state, settings.output, output)  # as an approval's timeout does
                 return self.continue_(output=output, next_step=settings.on_timeout)
             raise StepError(f"step {self.step.id!r}: no signal {settings.signal!r} within {settings.timeout:g}s")
         await store.lock_execution(execution_id)

@@ -8,6 +8,7 @@ and give each pack a section of its own; environment variables win over it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -238,7 +239,7 @@ class _Reader:
             value = convert(raw)
         except ValueError:
             value = None
-        if value is None or value <= 0:
+        if value is None or not value > 0 or not math.isfinite(value):  # nan and inf convert, and mean nothing here
             raise SettingsError(f"{label} must be a positive {noun}, got {raw!r}")
         return value
 

@@ -120,6 +120,14 @@ def test_the_saq_queue_lives_in_the_postgresql_database_unless_told_otherwise() 
             "PACKFLOW_TIMER_RESOLUTION_SECONDS must be a positive number, got '0'",
         ),
         ({"PACKFLOW_MAX_ATTEMPTS": "-1"}, "PACKFLOW_MAX_ATTEMPTS must be a positive integer, got '-1'"),
+        # float() reads these, and a lease of nan or inf seconds made every claim fail: nothing queued ever ran.
+        ({"PACKFLOW_LEASE_SECONDS": "nan"}, "PACKFLOW_LEASE_SECONDS must be a positive number, got 'nan'"),
+        ({"PACKFLOW_LEASE_SECONDS": "inf"}, "PACKFLOW_LEASE_SECONDS must be a positive number, got 'inf'"),
+        (
+            {"PACKFLOW_TIMER_RESOLUTION_SECONDS": "NaN"},
+            "PACKFLOW_TIMER_RESOLUTION_SECONDS must be a positive number, got 'NaN'",
+        ),
+        ({"PACKFLOW_SWEEP_SECONDS": "1e999"}, "PACKFLOW_SWEEP_SECONDS must be a positive number, got '1e999'"),
     ],
 )
 def test_bad_queue_settings_are_refused_with_the_variable_name(env: dict[str, str], message: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from app.workflows import WorkflowRuntime, unknown_services, workflow_files
 from packs.core import workflow as wf
 from packs.core.audit import record_in_own_transaction
 from packs.core.http.params import MAX_JSON_DEPTH, BadRequestBodyError, json_problems
+from packs.core.workflow.json_values import same_json
 
 
 def _runtime(app: Litestar) -> WorkflowRuntime:
@@ -157,6 +159,11 @@ def run_workflow(
     payload = _json_option(input_json, "--input")
     if not isinstance(payload, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--input")
+    if execution_id is not None:
+        try:
+            execution_id = str(uuid.UUID(execution_id))
+        except ValueError:
+            raise click.BadParameter(f"must be a UUID, got {execution_id!r}", param_hint="--execution-id") from None
     sessions = packflow_plugin(app).db.create_session_maker()
 
     async def run() -> wf.ExecutionResult:
@@ -169,13 +176,17 @@ def run_workflow(
         for key, value in (("workspace_id", owner.workspace_id), ("user_id", owner.user_id)):
             if value is not None and (key in loaded.definition.inputs or key in run_input):
                 run_input[key] = str(value)
+        workspace_id = None if owner.workspace_id is None else str(owner.workspace_id)
+        existing = None if execution_id is None else await _runtime(app).store.load(execution_id)
+        if existing is not None:
+            _check_same_run(existing, workflow_id, run_input, workspace_id)
         result = await wf.Engine(loaded.definition).run(
             input=run_input,
             execution_id=execution_id,
-            workspace_id=None if owner.workspace_id is None else str(owner.workspace_id),
+            workspace_id=workspace_id,
             created_by_id=None if owner.user_id is None else str(owner.user_id),
         )
-        if owner.workspace_id is not None:
+        if owner.workspace_id is not None and existing is None:  # a repeat started nothing
             await record_in_own_transaction(
                 sessions,
                 workspace_id=owner.workspace_id,
@@ -188,6 +199,24 @@ def run_workflow(
         return result
 
     _finish(run_command(app, run))
+
+
+def _check_same_run(
+    existing: wf.Execution, workflow_id: str, run_input: dict[str, Any], workspace_id: str | None
+) -> None:
+    """A usage error unless ``existing`` (the execution ``--execution-id`` names) is this very run: the same
+    workflow, workspace and input, as a repeated ``Idempotency-Key`` must be over HTTP. Another workspace's
+    execution is not shown, and another input is not silently ignored."""
+    if existing.workspace_id != workspace_id:
+        raise click.UsageError(
+            f"execution {existing.id} exists and belongs to another workspace; give a new --execution-id"
+        )
+    if existing.workflow_id != workflow_id or not same_json(existing.input, run_input):
+        what = "workflow" if existing.workflow_id != workflow_id else "input"
+        raise click.UsageError(
+            f"execution {existing.id} exists with another {what}; repeat the first run exactly, or give a new "
+            "--execution-id"
+        )
 
 
 async def _audit_cli(app: Litestar, execution_id: str, action: str, details: dict[str, Any] | None = None) -> None:

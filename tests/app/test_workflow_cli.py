@@ -21,7 +21,7 @@ from sqlalchemy import select
 from packs.core.identity.accounts import IssuedToken
 from packs.core.models import WorkflowEntry, WorkflowExecution
 from tests.support.harness import Harness, auth, harness_for, make_settings
-from tests.support.processes import Cli, cli_for
+from tests.support.processes import Cli, cli_for, plain
 from tests.support.workflow_http import EXECUTIONS, PACKS, started, wait_for
 
 pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
@@ -204,3 +204,37 @@ async def test_show_numbers_every_entry_of_every_attempt_of_a_retried_step(
     shown = await cli.ok("workflows", "show", execution_id)
     checks = [(e["action"], e["attempt"]) for e in shown["entries"] if e["step_id"] == "check"]
     assert checks == [("started", 1), ("failed", 1), ("started", 2), ("completed", 2)]
+
+
+async def test_run_with_an_execution_id_repeats_only_the_same_run(harness: Harness, cli: Cli) -> None:
+    """``--execution-id`` is an idempotency key: it answers the same run again, never another workspace's
+    execution, nor a run with another input (as a repeated ``Idempotency-Key`` over HTTP), and a repeat is not
+    audited as another start."""
+    ada = await harness.user()
+    eve = await harness.user("eve@example.com", "Other")
+    key = str(uuid.uuid4())
+    first = await cli.ok(
+        "workflows", "run", "http_echo", "--input", '{"value": "one"}', "--execution-id", key, *owner_flags(eve)
+    )
+    assert first["execution_id"] == key
+    again = await cli.ok(
+        "workflows", "run", "http_echo", "--input", '{"value": "one"}', "--execution-id", key, *owner_flags(eve)
+    )
+    assert (again["execution_id"], again["output"]) == (key, first["output"])
+
+    elsewhere = await cli(
+        "workflows", "run", "http_echo", "--input", '{"value": "one"}', "--execution-id", key, *owner_flags(ada)
+    )
+    assert elsewhere.returncode == 2, elsewhere.stdout + elsewhere.stderr
+    assert "belongs to another workspace" in plain(elsewhere.stderr)
+    assert "one" not in elsewhere.stdout  # nothing of Eve's execution is shown
+    other_input = await cli(
+        "workflows", "run", "http_echo", "--input", '{"value": "two"}', "--execution-id", key, *owner_flags(eve)
+    )
+    assert other_input.returncode == 2
+    assert "exists with another input" in plain(other_input.stderr)
+    not_a_uuid = await cli("workflows", "run", "http_echo", "--execution-id", "not-a-uuid", *owner_flags(eve))
+    assert not_a_uuid.returncode == 2
+    assert "must be a UUID, got 'not-a-uuid'" in plain(not_a_uuid.stderr)
+    assert "Traceback" not in not_a_uuid.stderr
+    assert await harness.count("audit_log", "action = 'start'") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -33,12 +34,34 @@ class IssuedToken:
     token: str
 
 
+MAX_EMAIL_LENGTH = 320
+"""The longest email kept (``users.email``; 64 characters before the ``@`` and 255 after)."""
+MAX_WORKSPACE_NAME_LENGTH = 255
+"""The longest workspace name kept (``workspaces.name``)."""
+
+
 def normalize_email(email: str) -> str:
-    """``email`` trimmed and lower-cased; :class:`AccountError` when it is not ``local@domain.tld``."""
+    """``email`` trimmed and lower-cased; :class:`AccountError` when it is not ``local@domain.tld`` or is longer than
+    :data:`MAX_EMAIL_LENGTH`."""
     normalized = email.strip().lower()
+    if len(normalized) > MAX_EMAIL_LENGTH:
+        raise AccountError(f"the email has {len(normalized):,} characters; at most {MAX_EMAIL_LENGTH} are kept")
     if not EMAIL_PATTERN.match(normalized):
         raise AccountError(f"{email!r} is not an email address (expected local@domain.tld)")
     return normalized
+
+
+def checked_workspace_name(name: str) -> str:
+    """``name`` trimmed; :class:`AccountError` when it is empty, longer than :data:`MAX_WORKSPACE_NAME_LENGTH` or
+    holds a control character (it is shown in the console and the command line)."""
+    name = name.strip()
+    if not name:
+        raise AccountError("the workspace name must not be empty")
+    if len(name) > MAX_WORKSPACE_NAME_LENGTH:
+        raise AccountError(f"the workspace name has {len(name):,} characters; at most {MAX_WORKSPACE_NAME_LENGTH}")
+    if any(unicodedata.category(character) in {"Cc", "Zl", "Zp"} for character in name):
+        raise AccountError("the workspace name must not hold control characters (line breaks, tabs, ...)")
+    return name
 
 
 async def issue_token(session: AsyncSession, user: User) -> str:
@@ -66,9 +89,7 @@ async def create_user(session: AsyncSession, email: str, workspace_name: str, ro
     """
     email = normalize_email(email)
     role = None if role is None else check_role(role)
-    workspace_name = workspace_name.strip()
-    if not workspace_name:
-        raise AccountError("the workspace name must not be empty")
+    workspace_name = checked_workspace_name(workspace_name)
     await take_write_lock(session)  # it reads, then writes: on SQLite, no lock upgrade while others write
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
     if user is None:

@@ -1,0 +1,1 @@
+"""Accounts (packs/core/identity): users, workspaces, memberships and tokens."""

@@ -52,14 +52,17 @@ async def signed_in(request: Request[Any, Any, Any], db_session: AsyncSession) -
             given = value if isinstance(value, str) else None
         if not csrf_matches(user.csrf_token, given):
             raise CsrfError
-        await _refuse_nul(request)
+        await _refuse_bad_fields(request)
     return user
 
 
-async def _refuse_nul(request: Request[Any, Any, Any]) -> None:
-    """A 422 naming each form field whose name or value holds a NUL (PostgreSQL cannot store one): nothing
-    of such a form is written."""
+async def _refuse_bad_fields(request: Request[Any, Any, Any]) -> None:
+    """A 422 naming each form field sent as a file (no console form takes one), else each whose name or value
+    holds a NUL (PostgreSQL cannot store one): nothing of such a form is written."""
     form = await request.form()
+    files = {name: "must be text, not a file" for name, value in form.multi_items() if not isinstance(value, str)}
+    if files:
+        raise ValidationError(f"The form sent a file for {', '.join(sorted(files))}: it takes text.", files)
     problems = query_problems((name, value) for name, value in form.multi_items() if isinstance(value, str))
     if problems:
         raise ValidationError("These fields must not contain NUL characters: " + ", ".join(sorted(problems)), problems)

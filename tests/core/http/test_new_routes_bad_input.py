@@ -274,6 +274,31 @@ async def test_a_console_decision_with_a_comment_the_api_refuses_records_nothing
     assert api.json()["details"]["comment"] == "must be at most 10000 characters"
 
 
+async def test_console_forms_refuse_a_file_for_any_field_and_record_nothing(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    """No console form takes a file: a comment sent as one was kept as the text "a.txt - text/plain"."""
+    _, execution_id, csrf = await bob_signed_in_to_decide(harness, client, web, ada)
+    decided = await web.post(
+        f"{CONSOLE}/approvals/{execution_id}",
+        data={"csrf_token": csrf, "decision": "reject"},
+        files={"comment": ("a.txt", b"why", "text/plain")},
+    )
+    assert decided.status_code == 422, decided.text[:500]
+    assert "The form sent a file for comment: it takes text." in decided.text
+    assert await harness.count("workflow_decisions") == 0
+    assert await harness.count("audit_log", "action = 'reject'") == 0
+    begun = await harness.count("workflow_executions")
+    start = await web.post(
+        f"{CONSOLE}/workflows/http_echo/start",
+        data={"csrf_token": csrf},
+        files={"value": ("v.txt", b"one", "text/plain")},
+    )
+    assert start.status_code == 422, start.text[:500]
+    assert "The form sent a file for value: it takes text." in start.text
+    assert await harness.count("workflow_executions") == begun
+
+
 @pytest.mark.parametrize(
     ("seconds", "problem"),
     [("nan", "Enter a number."), ("inf", "Enter a number."), ("-inf", "Enter a number."), ("1e999", "Enter a finite")],

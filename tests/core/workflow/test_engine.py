@@ -93,6 +93,19 @@ async def test_start_checks_inputs_applies_defaults_and_stores_input(store: wf.S
     assert execution.ctx["input"] == {"n": 3, "tag": "none"}
 
 
+def test_an_input_problem_quotes_a_long_value_shortened() -> None:
+    """jsonschema quotes the value whole: a 5000-item list made a message of hundreds of kilobytes."""
+    inputs = wf.load(doc({"id": "done", "type": "end"}, inputs={"items": {"type": "array", "maxItems": 3}})).inputs
+    with pytest.raises(wf.StepError) as raised:
+        wf.check_input(inputs, {"items": [{"name": "x" * 20}] * 5000})
+    message = str(raised.value)
+    assert len(message) < 300, message
+    assert message.startswith("invalid input: input 'items': [{'name': 'xxxxxxxx")
+    assert message.endswith("... (170,000 characters) is too long")
+    with pytest.raises(wf.StepError, match=r"input 'items': \[1, 2, 3, 4\] is too long"):
+        wf.check_input(inputs, {"items": [1, 2, 3, 4]})  # a short value is quoted whole
+
+
 async def test_input_defaults_hold_after_a_halt_and_a_resume(store: wf.Store) -> None:
     """The run that resumes loads the execution again: ``$input`` still has the defaults the start step applied."""
     document = doc(

@@ -19,6 +19,18 @@ def input_schema(declared: InputDef) -> dict[str, Any]:
     return schema
 
 
+SHOWN_VALUE_LENGTH = 80
+"""How much of a value a problem quotes (jsonschema quotes it whole: a 5000-item list made a 355 KB message)."""
+
+
+def shortened(message: str, value: Any) -> str:
+    """``message`` with the value it quotes cut to :data:`SHOWN_VALUE_LENGTH` characters and its size."""
+    quoted = repr(value)
+    if len(quoted) <= SHOWN_VALUE_LENGTH or quoted not in message:
+        return message
+    return message.replace(quoted, f"{quoted[:SHOWN_VALUE_LENGTH]}... ({len(quoted):,} characters)", 1)
+
+
 def check_input(inputs: dict[str, InputDef], given: dict[str, Any]) -> dict[str, Any]:
     """``given`` with defaults applied; :class:`StepError` naming every missing or invalid input."""
     checked = copy.deepcopy(given)
@@ -35,7 +47,7 @@ def check_input(inputs: dict[str, InputDef], given: dict[str, Any]) -> dict[str,
         validator = jsonschema.Draft202012Validator(input_schema(declared))
         for error in validator.iter_errors(checked[name]):
             where = "".join(f"[{part!r}]" for part in error.absolute_path)
-            problems.append(f"input {name!r}{where}: {error.message}")
+            problems.append(f"input {name!r}{where}: {shortened(error.message, error.instance)}")
     if problems:
         raise StepError("invalid input: " + "; ".join(problems))
     return checked

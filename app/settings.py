@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from app.errors import StartupError
 from app.settings_file import SettingsFile, SettingsFileError, read_settings_file, settings_file_path
@@ -153,8 +154,8 @@ class Settings:
             packs = tuple(name.strip() for name in raw_packs.split(",") if name.strip())
         environment = read.choice("env", ENVIRONMENTS, "development")
         queue = read.choice("queue", QUEUES, "inline")
-        database_url = read("database_url")[0] or DEFAULT_DATABASE_URL
-        queue_url = (read("queue_url")[0] or "").strip() or None
+        database_url = checked_database_url(*read("database_url"))
+        queue_url = checked_queue_url(*read("queue_url"))
         if queue == "saq" and queue_url is None:
             queue_url = default_queue_url(database_url)
         pack_settings, pack_sources = _pack_sections(env, file)
@@ -188,6 +189,45 @@ class Settings:
                 if key.startswith("PACKFLOW_") and key not in KNOWN_VARIABLES and PACK_SEPARATOR not in key
             },
         )
+
+
+DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+"""The databases Packflow runs on and the async driver of each (README.md, Configuration)."""
+EXAMPLE_URLS = "sqlite+aiosqlite:///packflow.db or postgresql+asyncpg://user@host:5432/db"
+
+
+def checked_database_url(raw: str | None, label: str) -> str:
+    """``raw`` (default :data:`DEFAULT_DATABASE_URL`) when it is a URL of SQLite or PostgreSQL with its async
+    driver; :class:`SettingsError` naming ``label`` otherwise, before anything tries to connect with it."""
+    if raw is None or not raw.strip():
+        return DEFAULT_DATABASE_URL
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise SettingsError(f"{label} is not a database URL: give e.g. {EXAMPLE_URLS}; got {raw!r}") from None
+    backend, driver = url.get_backend_name(), url.drivername.partition("+")[2]
+    if DRIVERS.get(backend) != driver:
+        given = f"{backend}+{driver}" if driver else backend
+        raise SettingsError(
+            f"{label} must be a SQLite (sqlite+aiosqlite) or PostgreSQL (postgresql+asyncpg) URL, e.g. "
+            f"{EXAMPLE_URLS}; got {given!r}"
+        )
+    return raw.strip()
+
+
+BROKER_SCHEMES = ("postgresql", "postgres", "redis", "rediss")
+"""The SAQ brokers: PostgreSQL or Redis."""
+
+
+def checked_queue_url(raw: str | None, label: str) -> str | None:
+    """``raw`` stripped (``None`` when unset) when it names a SAQ broker; :class:`SettingsError` naming ``label``
+    otherwise."""
+    url = (raw or "").strip() or None
+    if url is not None and url.partition("://")[0].lower() not in BROKER_SCHEMES:
+        raise SettingsError(
+            f"{label} must be a postgresql:// or redis:// URL (the SAQ broker), got {url.partition('://')[0]!r}"
+        )
+    return url
 
 
 def default_queue_url(database_url: str) -> str:

@@ -128,6 +128,14 @@ def test_the_saq_queue_lives_in_the_postgresql_database_unless_told_otherwise() 
             "PACKFLOW_TIMER_RESOLUTION_SECONDS must be a positive number, got 'NaN'",
         ),
         ({"PACKFLOW_SWEEP_SECONDS": "1e999"}, "PACKFLOW_SWEEP_SECONDS must be a positive number, got '1e999'"),
+        # Refused before anything connects (each was a traceback from SQLAlchemy, a driver import or SAQ).
+        ({"PACKFLOW_DATABASE_URL": "nonsense"}, "PACKFLOW_DATABASE_URL is not a database URL: give e.g. sqlite+"),
+        ({"PACKFLOW_DATABASE_URL": "postgresql://u@h/db"}, "PACKFLOW_DATABASE_URL must be a SQLite (sqlite+aiosqlite)"),
+        ({"PACKFLOW_DATABASE_URL": "mysql+aiomysql://u@h/db"}, "got 'mysql+aiomysql'"),
+        (
+            {"PACKFLOW_QUEUE": "saq", "PACKFLOW_QUEUE_URL": "bogus://x"},
+            "PACKFLOW_QUEUE_URL must be a postgresql:// or redis:// URL (the SAQ broker), got 'bogus'",
+        ),
     ],
 )
 def test_bad_queue_settings_are_refused_with_the_variable_name(env: dict[str, str], message: str) -> None:

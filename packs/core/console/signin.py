@@ -26,6 +26,12 @@ SIGNIN_CSRF_COOKIE = "packflow_console_signin"
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
+def text_fields(data: dict[str, Any]) -> dict[str, str]:
+    """The form's fields sent once, as text: a field sent twice (a list) reads as not sent, so the page answers
+    as for a missing field instead of Litestar's JSON 400."""
+    return {name: value for name, value in data.items() if isinstance(value, str)}
+
+
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: a console path only (never another site)."""
     if target and target.startswith(f"{PREFIX}/") and not target.startswith("//") and "\\" not in target:
@@ -71,9 +77,10 @@ class SignInController(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: AsyncSession,
-        data: Annotated[dict[str, str], FORM],
+        data: Annotated[dict[str, Any], FORM],
     ) -> Response[Any]:
         """A valid token starts a session and goes on to ``next``; anything else shows the form again."""
+        data = text_fields(data)
         target = safe_next(data.get("next"))
         if not csrf_matches(request.cookies.get(SIGNIN_CSRF_COOKIE, ""), data.get("csrf_token")) or not data.get(
             "csrf_token"
@@ -116,9 +123,10 @@ class SignInController(Controller):
         self,
         db_session: AsyncSession,
         user: ConsoleUser,
-        data: Annotated[dict[str, str], FORM],
+        data: Annotated[dict[str, Any], FORM],
     ) -> Redirect:
         """Act in another of the user's workspaces."""
+        data = text_fields(data)
         try:
             workspace_id = UUID(data.get("workspace_id", ""))
         except ValueError:

@@ -21,7 +21,7 @@ from packs.core.workflow import Execution, ExecutionFilter
 from packs.core.workflow.decisions import approval_rule
 from packs.core.workflow.timers import Timer
 from packs.core.workflow_api.approvals import ApprovalDesk, Decider
-from tests.support.console import CONSOLE, sign_in, signed_in
+from tests.support.console import CONSOLE, csrf_of, sign_in, signed_in
 from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
 from tests.support.workflow_http import PACKS, show, started, wait_for
 
@@ -95,6 +95,19 @@ async def test_a_sign_in_without_its_csrf_cookie_is_refused(harness: Harness, we
     issued = await harness.user()
     answer = await web.post(f"{CONSOLE}/sign-in", data={"token": issued.token, "csrf_token": "forged"})
     assert answer.status_code == 403
+    assert await harness.count("console_sessions") == 0
+
+
+async def test_a_sign_in_with_a_field_sent_twice_shows_the_page_again(harness: Harness, web: httpx.AsyncClient) -> None:
+    """Litestar answered its JSON 400 ("Expected str, got array"); a field sent twice reads as not sent."""
+    issued = await harness.user()
+    csrf = csrf_of((await web.get(f"{CONSOLE}/sign-in")).text)
+    twice = await web.post(f"{CONSOLE}/sign-in", data={"token": [issued.token, issued.token], "csrf_token": csrf})
+    assert twice.status_code == 401, twice.text[:300]
+    assert "<form" in twice.text
+    forged = await web.post(f"{CONSOLE}/sign-in", data={"token": issued.token, "csrf_token": [csrf, csrf]})
+    assert forged.status_code == 403
+    assert "The form expired" in forged.text
     assert await harness.count("console_sessions") == 0
 
 

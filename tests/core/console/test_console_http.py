@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from packs.core.audit import record_action
 from packs.core.console import executions as console_executions
 from packs.core.console.inbox import PENDING_CAP
 from packs.core.identity.accounts import revoke_token
@@ -565,3 +566,17 @@ async def test_the_audit_log_records_api_and_console_actions(
     assert page.text.count("ada@example.com") >= 3
     assert ">console</td>" in page.text
     assert ">api</td>" in page.text
+    # An operator's action from the command line has no user: the page says operator, as the README does.
+    async with harness.plugin.db.create_session_maker()() as session:
+        await record_action(
+            session,
+            workspace_id=issued.workspace_id,
+            actor_id=None,
+            action="approve",
+            target_id=api_run,
+            source="cli",
+        )
+        await session.commit()
+    page = await web.get(f"{CONSOLE}/audit")
+    assert "<td>operator</td>" in page.text
+    assert "unknown" not in page.text

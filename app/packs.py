@@ -76,9 +76,22 @@ class Contributions:
             "services": sorted(self.services),
             "step_types": sorted(self.step_types),
             "migrations": [str(path) for path in self.migrations],
-            "routes": [getattr(route, "__name__", repr(route)) for route in self.routes],
+            "routes": [route_name(route) for route in self.routes],
             "settings": setting_names(self.settings) if self.settings else [],
         }
+
+
+def route_name(route: Any) -> str:
+    """How ``packs list`` names a route a pack registers: a controller or router class by its name, a route
+    handler by its methods and paths (``GET /probe/explode``), a router instance by its path."""
+    name = getattr(route, "__name__", None)
+    if isinstance(name, str):
+        return name
+    methods, paths = getattr(route, "http_methods", None), getattr(route, "paths", None)
+    if methods and paths:
+        return f"{', '.join(sorted(methods))} {', '.join(sorted(paths))}"
+    path = getattr(route, "path", None)
+    return f"router {path}" if isinstance(path, str) else repr(route)
 
 
 @dataclass

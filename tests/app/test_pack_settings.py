@@ -6,14 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar import Router
 
 from app import create_app
-from app.packs import PackError, load_packs
+from app.packs import PackError, load_packs, route_name
 from app.settings import Settings
 from packs.core import pack_settings
+from packs.core.http.resources import ResourcesController
 from packs.core.settings import registry
 from tests.fixture_packs.also_configured import AlsoConfiguredSettings
 from tests.fixture_packs.configured import ConfiguredSettings
+from tests.fixture_packs.probe import explode
 from tests.support.harness import auth, harness_for, http_client, make_settings
 from tests.support.processes import litestar_in, plain
 
@@ -142,3 +145,10 @@ def test_the_command_line_stops_on_bad_settings_with_the_message(tmp_path: Path,
         result.stderr
     )
     assert not (tmp_path / "never.db").exists()
+
+
+def test_packs_list_names_a_route_handler_by_its_method_and_path() -> None:
+    """A function route (``@get(...)``) was listed as its object's repr, with a memory address."""
+    assert route_name(explode) == "GET /probe/explode"
+    assert route_name(ResourcesController) == "ResourcesController"
+    assert route_name(Router(path="/extra", route_handlers=[])) == "router /extra"

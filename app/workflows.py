@@ -128,9 +128,11 @@ def load_pack_workflows(packs: LoadedPacks, services: ServiceRegistry) -> dict[s
 
 def unknown_services(definition: wf.WorkflowDef, services: ServiceRegistry) -> list[str]:
     """A problem for each ``call`` step whose service the enabled packs do not provide."""
+    names = services.names()[:3]
+    known = f"e.g. {', '.join(names)}" if names else "the enabled packs register none"
     return [
         f"step {step.id!r} field 'service': unknown service {step.settings.service!r}; a workflow may call the "
-        f"tools and services of enabled packs (e.g. {', '.join(services.names()[:3]) or 'none are registered'})"
+        f"tools and services of enabled packs ({known})"
         for step in definition.walk()
         if step.type == "call" and step.settings is not None and services(step.settings.service) is None
     ]

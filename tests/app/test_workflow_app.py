@@ -9,7 +9,7 @@ import pytest
 
 from app import create_app
 from app.packs import PackError
-from app.workflows import tool_paths
+from app.workflows import ServiceRegistry, tool_paths, unknown_services
 from packs.contacts_service.tools import Create
 from packs.core import workflow as wf
 from packs.core.workflow import settings as wf_config
@@ -221,3 +221,20 @@ def test_a_pack_cannot_take_a_built_in_step_type_name(sqlite_database_url: str) 
     packs.contributions["pftest_step_types"].step_types["call"] = Shout
     with pytest.raises(PackError, match=r"pack 'pftest_step_types': step type 'call' is a built-in step type"):
         register_pack_step_types(packs)
+
+
+def test_an_unknown_service_names_some_known_ones_or_says_there_are_none() -> None:
+    definition = wf.load(
+        {
+            "id": "calls",
+            "name": "Calls",
+            "version": "1",
+            "steps": [{"id": "go", "type": "call", "service": "nowhere.Thing", "method": "run"}],
+        }
+    )
+    [none] = unknown_services(definition, ServiceRegistry())
+    assert none.endswith(
+        "a workflow may call the tools and services of enabled packs (the enabled packs register none)"
+    )
+    [some] = unknown_services(definition, ServiceRegistry({"b.Tool": object(), "a.Tool": object()}))
+    assert some.endswith("(e.g. a.Tool, b.Tool)")

@@ -517,7 +517,7 @@ class Engine:
                     step.id,
                     type(error).__name__,
                     error,
-                    exc_info=error,
+                    exc_info=None if isinstance(error, StepError) else error,  # a StepError's message says it all
                 )
                 failed = self._record(state, step, Action.FAILED, duration_ms=elapsed_ms(started), error=message)
                 await self.notify("step.failed", {"step_id": step.id, "error": message})

@@ -285,6 +285,29 @@ async def test_call_fails_after_its_retries(store: wf.Store) -> None:
     assert len(recorder.calls) == 2
 
 
+async def test_a_step_failure_is_logged_with_a_traceback_only_when_the_error_is_unexpected(
+    store: wf.Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A StepError (a missing input, a router without a match) says all in its message; any other exception is a
+    bug somewhere, and its traceback is what finds it."""
+    caplog.set_level("WARNING")
+    missing = await run(store, doc({"id": "done", "type": "end"}, inputs={"n": {"type": "integer"}}), {})
+    assert missing.status == "failed"
+    crashed = await run(
+        store,
+        doc({"id": "flaky", "type": "call", "service": "svc", "method": "fail_times", "input": {"times": 1}}),
+        svc=Recorder(),
+    )
+    assert crashed.status == "failed"
+    failures = {
+        record.getMessage().split("failed: ", 1)[1]: record
+        for record in caplog.records
+        if "failed:" in record.getMessage()
+    }
+    assert failures["StepError: invalid input: input 'n' is required"].exc_info is None
+    assert failures["RuntimeError: attempt 1 failed"].exc_info is not None
+
+
 async def test_call_timeout_is_per_attempt(store: wf.Store) -> None:
     recorder = Recorder()
     document = doc(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
@@ -17,8 +19,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.errors import StartupError
 from app.packs import LoadedPacks
 from app.settings import Settings
 from packs.core.workflow.stores.sql import configure_sqlite_engine
@@ -129,9 +132,36 @@ def alembic_config(connection: Connection | None = None, packs: LoadedPacks | No
     return config
 
 
+class DatabaseUnreachableError(StartupError):
+    """The database of ``PACKFLOW_DATABASE_URL`` does not answer (no server, no such database, no such folder): the
+    command line prints one line saying so instead of the driver's traceback."""
+
+    def __init__(self, engine: AsyncEngine, error: BaseException) -> None:
+        where = engine.url.render_as_string(hide_password=True)
+        problem = (str(error).strip().splitlines() or [""])[0]
+        hint = " (does the SQLite file's folder exist?)" if engine.dialect.name == "sqlite" else ""
+        super().__init__(f"cannot reach the database {where}: {type(error).__name__}: {problem}{hint}")
+
+
+@asynccontextmanager
+async def reachable_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection of ``engine`` for the block (closed after it); :class:`DatabaseUnreachableError` when the
+    database does not answer."""
+    connection = engine.connect()
+    try:
+        await connection.start()
+    except Exception as error:  # whatever the driver raises for an unreachable server, database or file
+        raise DatabaseUnreachableError(engine, error) from error
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
 async def upgrade_database(engine: AsyncEngine, revision: str = "head", packs: LoadedPacks | None = None) -> None:
-    """Apply migrations up to ``revision``, then the enabled packs' (creates the SQLite file when needed)."""
-    async with engine.begin() as connection:
+    """Apply migrations up to ``revision``, then the enabled packs' (creates the SQLite file when needed);
+    :class:`DatabaseUnreachableError` when the database cannot be reached."""
+    async with reachable_connection(engine) as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync, packs), revision))

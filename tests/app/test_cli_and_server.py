@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.migrations import CORE_HEAD
-from tests.support.processes import REPO, environment, last_json_line, litestar, litestar_server, plain
+from tests.support.processes import REPO, environment, free_port, last_json_line, litestar, litestar_server, plain
 
 pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
 
@@ -51,6 +51,24 @@ def test_newcomer_flow_against_a_real_server(server: tuple[str, dict[str, str]])
     assert revoked == {"revoked": True, "user_id": created["user_id"]}
     assert httpx.get(url, headers=headers).status_code == 401
     assert httpx.get(url, headers={"Authorization": f"Bearer {extra['token']}"}).status_code == 200
+
+
+@pytest.mark.parametrize("auto_migrate", ["true", "false"])
+def test_a_database_that_does_not_answer_is_one_line_not_a_traceback(tmp_path: Path, auto_migrate: str) -> None:
+    """No server on the port, no such PostgreSQL database, an SQLite file in a folder that does not exist: each
+    printed the driver's traceback."""
+    closed_port = free_port()  # nothing listens on it once the probe socket closed
+    unreachable = {
+        f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port}/packflow": "ConnectionRefusedError",
+        f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}": "(does the SQLite file's folder exist?)",
+    }
+    for url, words in unreachable.items():
+        env = environment(url, PACKFLOW_AUTO_MIGRATE=auto_migrate)
+        answer = litestar(env, "users", "create", "--email", "ada@example.com", "--workspace", "Acme", ok=False)
+        assert answer.returncode == 1, answer.stdout + answer.stderr
+        assert "Traceback" not in answer.stderr, answer.stderr
+        assert "cannot reach the database" in plain(answer.stderr)
+        assert words in plain(answer.stderr)
 
 
 def test_operator_command_errors_exit_non_zero(tmp_path: Path) -> None:

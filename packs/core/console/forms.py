@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from packs.core.http.params import MAX_JSON_DEPTH, BadRequestBodyError, json_problems
+from packs.core.tools.parameters import WHOLE_NUMBER
 from packs.core.workflow import WorkflowDef
 
 IDENTITY_FIELDS = frozenset({"user_id", "workspace_id"})
@@ -140,8 +141,6 @@ def parse(fields: list[Field], form: Mapping[str, Any]) -> Submitted:
     return submitted
 
 
-WHOLE_NUMBER = re.compile(r"-?[0-9]+")
-"""A whole number as a form field may spell it: ASCII digits (``int`` also takes ``1_0``, Arabic-Indic digits)."""
 NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 """A number as JSON spells it, leading zeros allowed (``float`` also takes ``1_0``, fullwidth digits, ``nan``)."""
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime
 import re
-import unicodedata
 from dataclasses import dataclass
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from packs.core.http.params import has_control_character
 from packs.core.identity.tokens import display_prefix, generate_token, hash_token
 from packs.core.models.identity import ApiToken, Membership, User, Workspace
 from packs.core.workflow.stores.sql import take_write_lock
@@ -59,7 +59,7 @@ def checked_workspace_name(name: str) -> str:
         raise AccountError("the workspace name must not be empty")
     if len(name) > MAX_WORKSPACE_NAME_LENGTH:
         raise AccountError(f"the workspace name has {len(name):,} characters; at most {MAX_WORKSPACE_NAME_LENGTH}")
-    if any(unicodedata.category(character) in {"Cc", "Zl", "Zp"} for character in name):
+    if has_control_character(name):
         raise AccountError("the workspace name must not hold control characters (line breaks, tabs, ...)")
     return name
 

@@ -95,7 +95,8 @@ class ToolParameters:
         return converted
 
 
-_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+"""A whole number as text: ASCII digits, an optional minus (``int()`` also takes ``1_0`` and non-ASCII digits)."""
 
 
 def convert_leniently(value: Any, annotation: Any) -> Any:
@@ -106,7 +107,7 @@ def convert_leniently(value: Any, annotation: Any) -> Any:
         isinstance(value, str)
         and isinstance(converted, int)
         and not isinstance(converted, bool)
-        and _WHOLE_NUMBER.fullmatch(value) is None
+        and WHOLE_NUMBER.fullmatch(value) is None
     ):
         raise msgspec.ValidationError("Expected `int`, got `str`")
     return converted

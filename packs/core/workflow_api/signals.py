@@ -10,7 +10,6 @@ execution has ended, ``422`` for a bad body, name or key; nothing is kept then. 
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 import msgspec
@@ -19,7 +18,7 @@ from litestar.openapi.spec import Schema
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from packs.core.http.params import NUL, NUL_PROBLEM
+from packs.core.http.params import NUL, NUL_PROBLEM, has_control_character
 from packs.core.tools.errors import ValidationError
 from packs.core.workflow.signals import send_signal
 from packs.core.workflow_api.controller import WorkflowApiController, audit, errors, identify, json_object, service_of
@@ -32,8 +31,6 @@ from packs.core.workflow_api.payloads import (
 )
 
 SIGNAL_FIELDS = ("payload",)
-LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
-"""The Unicode categories a signal name may not hold: control characters and the line and paragraph separators."""
 MAX_NAME_LENGTH = 200
 MAX_KEY_LENGTH = 255
 
@@ -62,7 +59,7 @@ def signal_request(name: str, body: dict[str, Any], key: str | None) -> tuple[st
         details["name"] = f"must be 1 to {MAX_NAME_LENGTH} characters, got {len(name)}"
     elif NUL in name:
         details["name"] = NUL_PROBLEM
-    elif any(unicodedata.category(character) in LINE_BREAKING for character in name):
+    elif has_control_character(name):
         details["name"] = "must not contain control characters (line breaks, tabs, ...)"
     if key is not None and (key := header_text(key)) is None:
         details[IDEMPOTENCY_HEADER] = "must be UTF-8 text"

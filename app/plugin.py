@@ -13,7 +13,7 @@ from app.database import upgrade_database
 from app.packs import LoadedPacks
 from app.settings import Settings
 from app.workflows import WorkflowRuntime
-from packs.core.http.edge import InvalidUtf8Middleware, NulQueryMiddleware, send_request_id
+from packs.core.http.edge import RequestTextMiddleware, send_request_id
 from packs.core.http.errors import http_exception_handler, unhandled_exception_handler
 from packs.core.workflow import InlineAdapter
 
@@ -37,8 +37,7 @@ class PackflowPlugin(InitPluginProtocol):
         app_config.exception_handlers.setdefault(HTTPException, http_exception_handler)
         app_config.exception_handlers.setdefault(Exception, unhandled_exception_handler)
         app_config.before_send.append(send_request_id)
-        app_config.middleware.append(NulQueryMiddleware())
-        app_config.middleware.append(InvalidUtf8Middleware())
+        app_config.middleware.append(RequestTextMiddleware())
         app_config.state.update(
             {
                 "settings": self.settings,

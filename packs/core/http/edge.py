@@ -42,24 +42,16 @@ async def send_request_id(message: Message, scope: Scope) -> None:
         message["headers"] = headers
 
 
-class NulQueryMiddleware(ASGIMiddleware):
-    """Answer 422 ``{"error", "details"}`` to a query whose names or values hold a NUL (``%00``)."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        """Refuse the request when its query holds a NUL, else pass it on."""
-        raw: bytes = scope.get("query_string", b"")
-        if b"%00" in raw or b"\x00" in raw:
-            pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace")
-            problems = query_problems(pairs)
-            if problems:
-                await _answer(send, 422, {"error": "Invalid parameters", "details": problems})
-                return
-        await next_app(scope, receive, send)
-
-
 NOT_UTF8 = "the request's {part} is not UTF-8 once its percent-escapes are decoded"
+
+
+def _nul_problems(query: bytes) -> dict[str, str]:
+    """The query parameters (by name) whose names or values hold a NUL (``%00``)."""
+    if b"%00" not in query and b"\x00" not in query:
+        return {}
+    return query_problems(
+        parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace")
+    )
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -71,15 +63,20 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-class InvalidUtf8Middleware(ASGIMiddleware):
-    """Answer 400 ``{"error"}`` to a request whose path or query holds bytes that are not UTF-8."""
+class RequestTextMiddleware(ASGIMiddleware):
+    """Answer 422 ``{"error", "details"}`` to a query whose names or values hold a NUL, and 400 ``{"error"}`` to a
+    path or query holding bytes that are not UTF-8, before any route runs."""
 
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        """Refuse the request when its path or query is not UTF-8, else pass it on."""
-        path: bytes | None = scope.get("raw_path")
+        """Refuse the request when its query holds a NUL or its path or query is not UTF-8, else pass it on."""
         query: bytes = scope.get("query_string", b"")
+        problems = _nul_problems(query)
+        if problems:
+            await _answer(send, 422, {"error": "Invalid parameters", "details": problems})
+            return
+        path: bytes | None = scope.get("raw_path")
         for part, raw in (("path", path or b""), ("query", query)):
             if (b"%" in raw or not raw.isascii()) and not _is_utf8(raw):
                 await _answer(send, 400, {"error": NOT_UTF8.format(part=part)})

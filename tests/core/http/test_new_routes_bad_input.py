@@ -166,18 +166,20 @@ async def test_a_signal_name_blank_or_with_control_characters_is_a_422_saying_wh
     assert await harness.count("workflow_signals") == 0
 
 
+async def assert_a_file_is_refused(web: httpx.AsyncClient, url: str, fields: dict[str, str], field: str) -> None:
+    """POST the console form ``url`` with ``fields`` and a file for ``field``: a 422 saying the form takes text."""
+    answer = await web.post(url, data=fields, files={field: ("f.txt", b"text", "application/octet-stream")})
+    assert answer.status_code == 422, answer.text[:500]
+    assert f"The form sent a file for {field}: it takes text." in answer.text
+
+
 async def test_a_console_signal_form_with_a_file_for_its_name_is_a_422(
     harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient, ada: IssuedToken
 ) -> None:
     execution_id = await waiting_for_a_signal(client, ada)
     csrf = await signed_in(web, ada.token)
-    answer = await web.post(
-        f"{CONSOLE}/executions/{execution_id}/signal",
-        data={"csrf_token": csrf, "payload": "1"},
-        files={"name": ("f", b"payment_received", "application/octet-stream")},
-    )
-    assert answer.status_code == 422, answer.text[:500]
-    assert "The form sent a file for name: it takes text." in answer.text
+    fields = {"csrf_token": csrf, "payload": "1"}
+    await assert_a_file_is_refused(web, f"{CONSOLE}/executions/{execution_id}/signal", fields, "name")
     assert await harness.count("workflow_signals") == 0
 
 
@@ -279,23 +281,12 @@ async def test_console_forms_refuse_a_file_for_any_field_and_record_nothing(
 ) -> None:
     """No console form takes a file: a comment sent as one was kept as the text "a.txt - text/plain"."""
     _, execution_id, csrf = await bob_signed_in_to_decide(harness, client, web, ada)
-    decided = await web.post(
-        f"{CONSOLE}/approvals/{execution_id}",
-        data={"csrf_token": csrf, "decision": "reject"},
-        files={"comment": ("a.txt", b"why", "text/plain")},
-    )
-    assert decided.status_code == 422, decided.text[:500]
-    assert "The form sent a file for comment: it takes text." in decided.text
+    decision = {"csrf_token": csrf, "decision": "reject"}
+    await assert_a_file_is_refused(web, f"{CONSOLE}/approvals/{execution_id}", decision, "comment")
     assert await harness.count("workflow_decisions") == 0
     assert await harness.count("audit_log", "action = 'reject'") == 0
     begun = await harness.count("workflow_executions")
-    start = await web.post(
-        f"{CONSOLE}/workflows/http_echo/start",
-        data={"csrf_token": csrf},
-        files={"value": ("v.txt", b"one", "text/plain")},
-    )
-    assert start.status_code == 422, start.text[:500]
-    assert "The form sent a file for value: it takes text." in start.text
+    await assert_a_file_is_refused(web, f"{CONSOLE}/workflows/http_echo/start", {"csrf_token": csrf}, "value")
     assert await harness.count("workflow_executions") == begun
 
 

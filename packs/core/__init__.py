@@ -41,6 +41,7 @@ _EXPORTS = {
     "ItemSerializer": "packs.core.serializers",
     "pack_settings": "packs.core.settings",
     "StepExecutor": "packs.core.workflow",
+    "StepValueError": "packs.core.workflow",
 }
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from packs.core.serializers import ItemSerializer
     from packs.core.settings import pack_settings
     from packs.core.tools import ForbiddenError, NotFoundError, Tool, ValidationError, WorkflowTool
-    from packs.core.workflow import StepExecutor
+    from packs.core.workflow import StepExecutor, StepValueError
 
 
 def __getattr__(name: str) -> Any:
@@ -76,6 +77,7 @@ __all__ = [
     "PerPage",
     "Schema",
     "StepExecutor",
+    "StepValueError",
     "Tool",
     "ValidationError",
     "WorkflowTool",

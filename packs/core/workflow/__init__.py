@@ -17,6 +17,7 @@ from packs.core.workflow.errors import (
     LeaseLostError,
     ResumeInputError,
     StepError,
+    StepValueError,
     ValidationError,
 )
 from packs.core.workflow.events import EVENT_TYPES, Event
@@ -93,6 +94,7 @@ __all__ = [
     "StepDef",
     "StepError",
     "StepExecutor",
+    "StepValueError",
     "Store",
     "StreamRunner",
     "SyncRunner",

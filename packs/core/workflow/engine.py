@@ -22,6 +22,7 @@ from packs.core.workflow.errors import (
     ExecutionStateError,
     LeaseLostError,
     StepError,
+    StepValueError,
 )
 from packs.core.workflow.events import Event
 from packs.core.workflow.halts import innermost
@@ -393,7 +394,7 @@ class Engine:
         return child
 
     def check_size(self, step_path: str, output: Any, ctx: dict[str, Any], entry_id: str | None = None) -> None:
-        """:class:`StepError` when the step's output or the context is over the size cap.
+        """:class:`StepValueError` when the step's output or the context is over the size cap.
 
         The context's size is kept per top-level key (:meth:`~packs.core.workflow.context.Context.measure`):
         only the keys changed since the last check are encoded again. With ``entry_id`` (the entry that
@@ -403,11 +404,11 @@ class Engine:
         limit = self.max_state_bytes
         encoded = msgspec.json.encode(output)
         if len(encoded) > limit:
-            raise StepError(f"step {step_path!r}: output is {len(encoded)} bytes, over the limit of {limit} bytes")
+            raise StepValueError(f"step {step_path!r}: output is {len(encoded)} bytes, over the limit of {limit} bytes")
         context = as_context(ctx)
         size = context.measure()
         if size > limit:
-            raise StepError(f"step {step_path!r}: context is {size} bytes, over the limit of {limit} bytes")
+            raise StepValueError(f"step {step_path!r}: context is {size} bytes, over the limit of {limit} bytes")
         if entry_id is not None and len(encoded) >= LARGE_VALUE_BYTES:
             context.refer(encoded, entry_id)
 

@@ -32,6 +32,14 @@ class StepError(Error):
     """A step failed in a way that must not be retried (e.g. an output over the size cap)."""
 
 
+class StepValueError(StepError):
+    """A step refused a value it was given or resolved from the input or the context (a wait's ``seconds``, a
+    loop's ``over``, an output over the size cap, no route matching): the execution fails, and a sync start
+    that ends so answers 422, not 500 (docs/http-api.md, "A sync start that fails says so")."""
+
+    status_code = 422
+
+
 class ExecutionNotFoundError(ExecutionError):
     """No execution has the given id (or it belongs to another workflow)."""
 

@@ -272,10 +272,12 @@ def failure_of(execution: Execution) -> dict[str, Any]:
 
 
 def failed_start(execution: Execution) -> tuple[int, FailedStart]:
-    """The status and body of a sync start that ended ``failed``: 422 when a tool's validation error failed it
-    (``details`` names the fields), 500 otherwise."""
+    """The status and body of a sync start that ended ``failed``: 422 when what failed it stands for a client's
+    error (a tool's ``ValidationError``, whose ``details`` name the fields, or another 4xx tool error; a step
+    refusing a value, :class:`~packs.core.workflow.StepValueError`), 500 otherwise."""
     recorded = failure_of(execution)
-    status_code = 422 if recorded.get("status_code") == 422 else 500
+    code = recorded.get("status_code")
+    status_code = 422 if isinstance(code, int) and 400 <= code < 500 else 500
     answer = execution_answer(execution)
     body = FailedStart(
         error=execution.error or "the execution failed",

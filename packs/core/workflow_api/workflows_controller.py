@@ -81,8 +81,8 @@ class WorkflowsController(WorkflowApiController):
             **errors(404, 409, 413, 422),
             500: ResponseSpec(
                 data_container=FailedStart,
-                description="sync mode: the execution failed (422, with the same body, when a tool's validation "
-                "error failed it)",
+                description="sync mode: the execution failed (422, with the same body, when a tool's client "
+                "error or a step refusing a value failed it)",
                 generate_examples=False,
             ),
         },
@@ -109,8 +109,9 @@ class WorkflowsController(WorkflowApiController):
 
         `{"input": {...}, "mode": "async"}` answers 202 at once with the execution and its URL (also in
         `Location`); `"mode": "sync"` waits for it to settle and answers 200 (202 if it is still running
-        after the wait). A sync start that ends `failed` answers 422 when a tool's validation error failed it
-        (`details` names the fields) and 500 otherwise, with the execution in `data`. `user_id` /
+        after the wait). A sync start that ends `failed` answers 422 when a tool's validation error (`details`
+        names the fields) or another 4xx tool error failed it, or a step refused a value (a wait's `seconds`,
+        a loop's `over`, ...), and 500 otherwise, with the execution in `data`. `user_id` /
         `workspace_id` inputs come from the token. `Idempotency-Key` is the workspace's own: repeated with
         the same workflow and input it answers the first execution; with another, 409.
         """

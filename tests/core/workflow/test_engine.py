@@ -304,7 +304,7 @@ async def test_a_step_failure_is_logged_with_a_traceback_only_when_the_error_is_
         for record in caplog.records
         if "failed:" in record.getMessage()
     }
-    assert failures["StepError: invalid input: input 'n' is required"].exc_info is None
+    assert failures["StepValueError: invalid input: input 'n' is required"].exc_info is None
     assert failures["RuntimeError: attempt 1 failed"].exc_info is not None
 
 
@@ -390,7 +390,7 @@ async def test_router_without_match_or_default_fails(store: wf.Store) -> None:
     )
     result = await run(store, document)
     assert result.status == "failed"
-    assert result.error == "StepError: step 'route': no route matched and there is no default"
+    assert result.error == "StepValueError: step 'route': no route matched and there is no default"
 
 
 # -- loop -----------------------------------------------------------------------------------------
@@ -442,7 +442,7 @@ async def test_foreach_over_more_than_max_items_fails(store: wf.Store) -> None:
     )
     result = await run(store, document, {"items": [1, 2, 3]})
     assert result.status == "failed"
-    assert result.error == "StepError: step 'each': 3 items is over the loop's max of 2"
+    assert result.error == "StepValueError: step 'each': 3 items is over the loop's max of 2"
 
 
 async def test_while_loop_counts_iterations_and_stops_on_break(store: wf.Store) -> None:
@@ -782,7 +782,7 @@ async def test_output_over_the_size_cap_fails_the_step_naming_it_and_is_not_retr
     engine = wf.Engine(wf.load(document), store=store, service_resolver=resolver(svc=recorder), max_state_bytes=1000)
     result = await engine.run()
     assert result.status == "failed"
-    assert result.error == "StepError: step 'huge': output is 2002 bytes, over the limit of 1000 bytes"
+    assert result.error == "StepValueError: step 'huge': output is 2002 bytes, over the limit of 1000 bytes"
     assert recorder.calls == [2000]
 
 

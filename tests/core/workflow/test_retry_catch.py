@@ -92,6 +92,14 @@ def test_the_wildcard_matches_anything_but_the_tool_errors_and_step_errors() -> 
     assert matches(NotFoundError("gone"), ["NotFoundError"])
 
 
+def test_a_step_refusing_a_value_is_a_step_error_named_either_way() -> None:
+    refused = wf.StepValueError("step 'pause' field 'seconds': expected a number of seconds (0 or more), got 'x'")
+    assert not matches(refused, ["*"])
+    assert matches(refused, ["StepError"])
+    assert matches(refused, ["StepValueError"])
+    assert not matches(wf.StepError("unknown service 'x'"), ["StepValueError"])
+
+
 # -- retry ----------------------------------------------------------------------------------------
 
 
@@ -170,7 +178,7 @@ async def test_any_step_type_retries(store: wf.Store) -> None:
     )
     result = await wf.Engine(wf.load(document), store=store).run()
     assert result.status == "failed"
-    assert result.error == "StepError: step 'pick': no route matched and there is no default"
+    assert result.error == "StepValueError: step 'pick': no route matched and there is no default"
     failed = [
         attempt for action, attempt in await attempts_of(store, result.execution_id, "pick") if action == "failed"
     ]

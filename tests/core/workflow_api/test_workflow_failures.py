@@ -4,6 +4,7 @@ with its field details, and a sync start that ends ``failed`` says so in its sta
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from packs.core import workflow as wf
 from packs.core.workflow.state import HIDDEN_STATEMENT
+from packs.core.workflow_api.payloads import failed_start
 from tests.support.harness import Harness, auth, harness_for, make_settings
 from tests.support.workflow_http import EXECUTIONS, PACKS, start, wait_for
 
@@ -66,6 +68,34 @@ async def test_a_sync_start_failed_otherwise_is_a_500_with_the_execution(
     assert retried.status_code == 202
     done = await wait_for(client, issued, body["data"]["id"], {"completed"})
     assert done["error_details"] is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "problem"), [(1e300, "at most 3162240000 seconds (a century)"), (-1, "(0 or more), got -1")]
+)
+async def test_a_sync_start_failed_by_a_step_refusing_a_value_is_a_422(
+    client: httpx.AsyncClient, harness: Harness, seconds: float, problem: str
+) -> None:
+    """The wait's ``seconds`` comes from the input, declared a number: the run starts, and its wait refuses the
+    value. The request's data could not be processed; that is no server error."""
+    issued = await harness.user()
+    response = await start(client, issued, "http_wait", {"seconds": seconds}, mode="sync")
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"].startswith("StepValueError: step 'pause' field 'seconds': "), body["error"]
+    assert problem in body["error"]
+    assert body["details"] == {}
+    assert body["data"]["status"] == "failed"
+    assert body["meta"]["url"] == f"{EXECUTIONS}/{body['data']['id']}"
+
+
+def test_a_sync_start_failed_by_any_client_error_of_a_tool_is_a_422_and_by_anything_else_a_500() -> None:
+    def failed_with(status_code: int | None) -> wf.Execution:
+        recorded = {"step": "c", "class": "E", "message": "m", "details": None, "status_code": status_code}
+        return wf.Execution(id=str(uuid.uuid4()), workflow_id="w", status="failed", ctx={"_failure": recorded})
+
+    assert [failed_start(failed_with(code))[0] for code in (404, 403, 422, 409)] == [422] * 4
+    assert [failed_start(failed_with(code))[0] for code in (None, 500, 503)] == [500] * 3
 
 
 async def test_an_async_start_that_fails_keeps_the_details_too(client: httpx.AsyncClient, harness: Harness) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from packflow_deals.settings import settings
-from packs.core import StepExecutor
+from packs.core import StepExecutor, StepValueError
 
 
 def format_amount(amount: int) -> str:
@@ -37,7 +37,7 @@ class Money(StepExecutor):
         config: MoneyConfig = self.settings
         amount = self.resolve(state, config.amount)
         if isinstance(amount, bool) or not isinstance(amount, int):
-            raise TypeError(f"step {self.step.id!r}: amount must be a whole number, got {amount!r}")
+            raise StepValueError(f"step {self.step.id!r}: amount must be a whole number, got {amount!r}")
         text = format_amount(amount)
         self.store(state, config.output, text)
         return self.continue_(output=text)

@@ -7,7 +7,7 @@ from typing import Any
 
 import jsonschema
 
-from packs.core.workflow.errors import StepError
+from packs.core.workflow.errors import StepValueError
 from packs.core.workflow.language.definition import InputDef
 
 
@@ -49,5 +49,5 @@ def check_input(inputs: dict[str, InputDef], given: dict[str, Any]) -> dict[str,
             where = "".join(f"[{part!r}]" for part in error.absolute_path)
             problems.append(f"input {name!r}{where}: {shortened(error.message, error.instance)}")
     if problems:
-        raise StepError("invalid input: " + "; ".join(problems))
+        raise StepValueError("invalid input: " + "; ".join(problems))
     return checked

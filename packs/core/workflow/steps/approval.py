@@ -20,7 +20,7 @@ from packs.core.workflow.decisions import (
     response_of,
     verdict,
 )
-from packs.core.workflow.errors import StepError
+from packs.core.workflow.errors import StepError, StepValueError
 from packs.core.workflow.model import utcnow
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import ApprovalConfig
@@ -107,7 +107,7 @@ class ApprovalStep(StepExecutor):
             value: Any = self.resolve(state, entry)
             for item in value if isinstance(value, list) else [value]:
                 if (problem := resolved_approver_problem(item)) is not None:
-                    raise StepError(f"step {self.step.id!r} field 'approvers': {entry!r} resolved to {problem}")
+                    raise StepValueError(f"step {self.step.id!r} field 'approvers': {entry!r} resolved to {problem}")
                 resolved.append(item)
         return resolved
 

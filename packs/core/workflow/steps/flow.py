@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from packs.core.workflow.errors import StepError
+from packs.core.workflow.errors import StepValueError
 from packs.core.workflow.language.conditions import evaluate
 from packs.core.workflow.language.definition import FINISHED
 from packs.core.workflow.language.inputs import check_input
@@ -72,7 +72,7 @@ class RouterStep(StepExecutor):
                 return self.continue_(next_step=route.then)
         if settings.default:
             return self.continue_(next_step=settings.default)
-        raise StepError(f"step {self.step.id!r}: no route matched and there is no default")
+        raise StepValueError(f"step {self.step.id!r}: no route matched and there is no default")
 
 
 class HaltStep(StepExecutor):

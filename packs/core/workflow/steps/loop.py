@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from packs.core.workflow.errors import StepError
+from packs.core.workflow.errors import StepError, StepValueError
 from packs.core.workflow.language.conditions import evaluate
 from packs.core.workflow.model import Action
 from packs.core.workflow.steps.base import Outcome, StepExecutor
@@ -48,9 +48,9 @@ class LoopStep(StepExecutor):
     async def _foreach(self, state: RunState, settings: LoopConfig) -> Outcome:
         items = self.resolve(state, settings.over)
         if not isinstance(items, list):
-            raise StepError(f"step {self.step.id!r}: 'over' must resolve to a list, got {type(items).__name__}")
+            raise StepValueError(f"step {self.step.id!r}: 'over' must resolve to a list, got {type(items).__name__}")
         if len(items) > settings.max:
-            raise StepError(f"step {self.step.id!r}: {len(items)} items is over the loop's max of {settings.max}")
+            raise StepValueError(f"step {self.step.id!r}: {len(items)} items is over the loop's max of {settings.max}")
         checkpoints = self._checkpoints(state)
         start, results = await self._resume_point(state) if checkpoints else (0, [])
         committed = time.monotonic()

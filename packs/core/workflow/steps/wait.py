@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from packs.core.workflow.errors import StepError
+from packs.core.workflow.errors import StepError, StepValueError
 from packs.core.workflow.model import Status, utcnow
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import WaitConfig
@@ -44,23 +44,23 @@ def parse_until(value: Any, where: str) -> datetime.datetime:
         try:
             moment = datetime.datetime.fromisoformat(value)
         except ValueError:
-            raise StepError(f"{where}: {value!r} is not an ISO 8601 timestamp") from None
+            raise StepValueError(f"{where}: {value!r} is not an ISO 8601 timestamp") from None
     else:
-        raise StepError(f"{where}: expected an ISO 8601 timestamp with an offset, got {value!r}")
+        raise StepValueError(f"{where}: expected an ISO 8601 timestamp with an offset, got {value!r}")
     if moment.tzinfo is None:
-        raise StepError(f"{where}: {value!r} has no UTC offset (write e.g. 2026-12-01T09:00:00+01:00 or ...Z)")
+        raise StepValueError(f"{where}: {value!r} has no UTC offset (write e.g. 2026-12-01T09:00:00+01:00 or ...Z)")
     try:
         return moment.astimezone(datetime.UTC)
     except OverflowError:  # 0001-01-01T00:00:00+05:00: before the first UTC timestamp
-        raise StepError(f"{where}: {value!r} is outside the years 1 to 9999 in UTC") from None
+        raise StepValueError(f"{where}: {value!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def wait_seconds(value: Any, where: str) -> float:
     """A number of seconds (not negative); :class:`StepError` naming ``where`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise StepError(f"{where}: expected a number of seconds (0 or more), got {value!r}")
+        raise StepValueError(f"{where}: expected a number of seconds (0 or more), got {value!r}")
     if not value <= MAX_WAIT_SECONDS:  # NaN too
-        raise StepError(f"{where}: at most {MAX_WAIT_SECONDS} seconds (a century), got {value!r}")
+        raise StepValueError(f"{where}: at most {MAX_WAIT_SECONDS} seconds (a century), got {value!r}")
     return float(value)
 
 

@@ -8,12 +8,14 @@
   step cannot miss each other: each sees what the other committed); ``add_signal`` inserts unless
   the execution has a signal with the same idempotency key (then it answers that one);
   ``take_signal`` marks the oldest unread signal of a name consumed and answers it; ``signals_of``
-  lists an execution's signals in arrival order.
+  lists an execution's signals in arrival order. ``signal_with_key`` and ``signals_of`` also find the
+  signals the execution passed on to a sub-workflow child (``addressed_to``).
 - :func:`send_signal`: what the API and the CLI call: in one unit, lock the execution, refuse an
   ended one (:class:`~packs.core.workflow.errors.ExecutionStateError`), keep the signal, and when the
   execution waits for that name turn its halt into a queued resume; the caller then delivers it
   (:attr:`Sent.execution_id`). An execution halted at a ``workflow`` step whose child (at any depth)
-  waits at a ``receive`` of that name passes the signal on: it is kept for, and wakes, that child.
+  waits at a ``receive`` of that name passes the signal on: it is kept for, and wakes, that child, and
+  remembers the execution addressed, so that a repeat sent there (its idempotency key) is found there.
 """
 
 from __future__ import annotations
@@ -49,9 +51,12 @@ class Signal:
     consumed_at: datetime.datetime | None = None
     consumed_by: str | None = None
     """The path of the ``receive`` step that read it."""
+    addressed_to: str | None = None
+    """The execution the sender named, when it passed the signal on to its sub-workflow child
+    (``execution_id``); ``None`` when the execution it was sent to keeps it."""
 
     def as_dict(self) -> dict[str, Any]:
-        """The signal as the execution API shows it."""
+        """The signal as the execution API shows it (``passed_to``: the child that keeps it, if it was passed on)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -59,6 +64,7 @@ class Signal:
             "received_at": self.created_at.isoformat(),
             "consumed_at": None if self.consumed_at is None else self.consumed_at.isoformat(),
             "consumed_by": self.consumed_by,
+            "passed_to": None if self.addressed_to is None else self.execution_id,
         }
 
 
@@ -117,8 +123,10 @@ async def send_signal(
     except TypeError as error:
         raise ExecutionError(f"the payload is not JSON-serializable: {error}") from None
     async with store.unit():
+        addressed_to = None
         if (routed := await _waiting_child(store, execution_id, name, idempotency_key)) is not None:
-            execution_id = routed  # the sub-workflow's child waits for it: the signal is the child's
+            # The sub-workflow's child waits for it: the signal is the child's, found from here too.
+            addressed_to, execution_id = execution_id, routed
         await store.lock_execution(execution_id)
         execution: Execution | None = await store.load(execution_id)
         if execution is None:
@@ -132,7 +140,13 @@ async def send_signal(
             raise ExecutionStateError(
                 f"execution {execution_id} is {execution.status}; signals go to executions that have not ended"
             )
-        signal = Signal(execution_id=execution.id, name=name, payload=value, idempotency_key=idempotency_key)
+        signal = Signal(
+            execution_id=execution.id,
+            name=name,
+            payload=value,
+            idempotency_key=idempotency_key,
+            addressed_to=addressed_to,
+        )
         kept = await store.add_signal(signal)
         if kept.id != signal.id:
             return _repeat(kept, name, value)
@@ -161,7 +175,7 @@ def _repeat(earlier: Signal, name: str, payload: Any) -> Sent:
 async def _waiting_child(store: Any, execution_id: str, name: str, idempotency_key: str | None) -> str | None:
     """The sub-workflow child (at any depth) that ``execution_id``, halted at a ``workflow`` step, waits on at a
     ``receive`` of ``name``; ``None`` when it waits for no such child, or already kept a signal with this
-    ``idempotency_key`` (a repeat of a send it kept itself). Read without a lock: the child is locked next."""
+    ``idempotency_key`` (a repeat of a send it kept or passed on). Read without a lock: the child is locked next."""
     execution: Execution | None = await store.load(execution_id)
     if execution is None or execution.status != Status.HALTED:
         return None

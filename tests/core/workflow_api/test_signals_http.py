@@ -11,8 +11,10 @@ own (a ``resume`` meanwhile is a 409 naming the child); a signal sent to the par
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -216,6 +218,57 @@ async def test_a_wait_in_a_sub_workflow_completes_the_parent_on_its_own(
     assert done["output"] == {"child": {"waited": 1}}
     child_steps = [e["action"] for e in done["entries"] if e["step_id"] == "child"]
     assert child_steps == ["started", "halted", "started", "completed"]
+
+
+async def test_a_repeat_of_a_signal_passed_on_to_the_child_is_found_from_the_parent(
+    client: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    """The first send is kept for the child; its repeat, once the parent waits at its own ``receive`` of that
+    name, is the same send (it neither reaches the parent's step nor is kept again), and the parent lists the
+    signal it passed on."""
+    execution_id = await started(client, ada, "http_sub_receive_twice")
+    child_id = (await wait_for(client, ada, execution_id, {"halted"}))["halt"]["data"]["child_execution_id"]
+    headers = {**auth(ada), "Idempotency-Key": "pay-1"}
+    first = await client.post(signal_url(execution_id), json={"payload": {"amount": 42}}, headers=headers)
+    assert first.status_code == 202, first.text
+    assert (first.json()["data"]["repeated"], first.json()["data"]["woke"]) == (False, True)
+    waiting = await wait_for_halt_at(client, ada, execution_id, "own")
+    [passed_on] = waiting["signals"]
+    assert passed_on["id"] == first.json()["data"]["signal"]["id"]
+    assert passed_on["passed_to"] == child_id != execution_id
+    assert passed_on["consumed_by"] == "await_payment"
+
+    again = await client.post(signal_url(execution_id), json={"payload": {"amount": 42}}, headers=headers)
+    assert again.status_code == 202, again.text
+    assert again.json()["data"]["repeated"] is True
+    assert again.json()["data"]["woke"] is False
+    assert again.json()["data"]["signal"]["id"] == first.json()["data"]["signal"]["id"]
+    other = await client.post(signal_url(execution_id), json={"payload": {"amount": 7}}, headers=headers)
+    assert other.status_code == 409, other.text
+    shown = await show(client, ada, execution_id)
+    assert shown["status"] == "halted"
+    assert len(shown["signals"]) == 1
+
+    own = await client.post(signal_url(execution_id), json={"payload": {"amount": 8}}, headers=auth(ada))
+    assert own.json()["data"]["woke"] is True
+    assert own.json()["data"]["signal"]["passed_to"] is None
+    done = await wait_for(client, ada, execution_id, {"completed"}, within=30)
+    assert done["output"] == {"child": {"payment": {"amount": 42}}, "own": {"amount": 8}}
+    repeat_after_end = await client.post(signal_url(execution_id), json={"payload": {"amount": 42}}, headers=headers)
+    assert repeat_after_end.status_code == 202, repeat_after_end.text
+    assert repeat_after_end.json()["data"]["repeated"] is True
+
+
+async def wait_for_halt_at(
+    client: httpx.AsyncClient, ada: IssuedToken, execution_id: str, step_id: str
+) -> dict[str, Any]:
+    """The execution once it is halted at ``step_id`` (within 30 s)."""
+    for _ in range(300):
+        shown = await show(client, ada, execution_id)
+        if shown["status"] == "halted" and shown["current_step"] == step_id:
+            return shown
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"execution {execution_id} did not halt at {step_id}: {shown}")
 
 
 async def test_a_signal_to_the_parent_reaches_the_receive_in_its_sub_workflow(

@@ -36,9 +36,9 @@ class MemorySignals:
         return copy.deepcopy(signal)
 
     async def signal_with_key(self, execution_id: str, idempotency_key: str) -> Signal | None:
-        """The execution's signal sent with ``idempotency_key``, or ``None``."""
+        """The execution's signal (kept or passed on) sent with ``idempotency_key``, or ``None``."""
         for kept in self._signals:
-            if kept.execution_id == execution_id and kept.idempotency_key == idempotency_key:
+            if execution_id in (kept.execution_id, kept.addressed_to) and kept.idempotency_key == idempotency_key:
                 return copy.deepcopy(kept)
         return None
 
@@ -52,8 +52,8 @@ class MemorySignals:
         return None
 
     async def signals_of(self, execution_id: str) -> list[Signal]:
-        """The execution's signals, in arrival order."""
-        return [copy.deepcopy(kept) for kept in self._signals if kept.execution_id == execution_id]
+        """The execution's signals, kept or passed on to a sub-workflow child, in arrival order."""
+        return [copy.deepcopy(kept) for kept in self._signals if execution_id in (kept.execution_id, kept.addressed_to)]
 
     def drop_signals(self, execution_id: str) -> None:
         """Forget the execution's signals (it was deleted)."""

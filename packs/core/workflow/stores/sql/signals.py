@@ -15,7 +15,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import ColumnElement, Table, insert, or_, select, update
 
 from packs.core.workflow.errors import ConfigError
 from packs.core.workflow.model import utcnow
@@ -75,21 +75,20 @@ class SQLSignals:
                     "created_at": signal.created_at,
                     "consumed_at": signal.consumed_at,
                     "consumed_by": signal.consumed_by,
+                    "addressed_to": uuid_or_none(signal.addressed_to),
                 },
             )
         return signal
 
     async def signal_with_key(self, execution_id: str, idempotency_key: str) -> Signal | None:
-        """The execution's signal sent with ``idempotency_key``, or ``None``."""
+        """The execution's signal (kept or passed on) sent with ``idempotency_key``, or ``None``."""
         key = to_uuid(execution_id, "execution id")
         async with self._session() as session:
             return await self._with_key(session, key, idempotency_key)
 
     async def _with_key(self, session: Executor, execution_key: Any, idempotency_key: str) -> Signal | None:
         table = self._signals()
-        statement = select(table).where(
-            table.c.execution_id == execution_key, table.c.idempotency_key == idempotency_key
-        )
+        statement = select(table).where(of_execution(table, execution_key), table.c.idempotency_key == idempotency_key)
         found = (await session.execute(statement)).first()
         return None if found is None else signal_from_row(found._mapping)
 
@@ -119,15 +118,20 @@ class SQLSignals:
         return signal
 
     async def signals_of(self, execution_id: str) -> list[Signal]:
-        """The execution's signals, in arrival order."""
+        """The execution's signals, kept or passed on to a sub-workflow child, in arrival order."""
         key = uuid_or_none(execution_id)
         if key is None:
             return []
         table = self._signals()
-        statement = select(table).where(table.c.execution_id == key).order_by(table.c.created_at, table.c.id)
+        statement = select(table).where(of_execution(table, key)).order_by(table.c.created_at, table.c.id)
         async with self._session() as session:
             rows = (await session.execute(statement)).all()
         return [signal_from_row(row._mapping) for row in rows]
+
+
+def of_execution(table: Table, execution_key: Any) -> ColumnElement[bool]:
+    """The signals an execution keeps, or passed on to its sub-workflow child (``addressed_to``)."""
+    return or_(table.c.execution_id == execution_key, table.c.addressed_to == execution_key)
 
 
 def signal_from_row(row: Any) -> Signal:
@@ -141,4 +145,5 @@ def signal_from_row(row: Any) -> Signal:
         created_at=aware(row["created_at"]),
         consumed_at=None if row["consumed_at"] is None else aware(row["consumed_at"]),
         consumed_by=row["consumed_by"],
+        addressed_to=None if row["addressed_to"] is None else str(row["addressed_to"]),
     )

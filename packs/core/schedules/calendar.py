@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import datetime
 import functools
+import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,6 +68,11 @@ def zone_named(name: str) -> ZoneInfo:
         ) from None
 
 
+RANDOM_VALUE = re.compile(r"(?<![a-z])r(?![a-z])", re.IGNORECASE)
+"""croniter's ``R`` (``R``, ``R(0-30)``): a value drawn at random each time an expression is read. Month and day
+names (``MAR``, ``FRI``) are not it."""
+
+
 def checked_cron(expression: str) -> str:
     """``expression`` when it is a valid five-field cron (:class:`CalendarError` on ``cron`` otherwise)."""
     fields = expression.split()
@@ -78,6 +84,12 @@ def checked_cron(expression: str) -> str:
         )
     if not croniter.is_valid(expression):
         raise CalendarError("cron", f"cron {expression!r} is not valid: {_cron_problem(expression)}")
+    if any(RANDOM_VALUE.search(field) for field in fields):
+        raise CalendarError(
+            "cron",
+            f"cron {expression!r} uses R, a random value drawn again each time the cron is read: every process "
+            "must agree on the ticks; write the minute (or hour, ...) itself",
+        )
     try:
         croniter(expression, EPOCH.replace(tzinfo=None)).get_next(datetime.datetime)
     except CroniterBadDateError:

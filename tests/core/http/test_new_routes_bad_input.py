@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from packs.core.identity.accounts import IssuedToken
+from packs.core.schedules.calendar import checked_cron
 from packs.core.workflow.errors import StepError
 from packs.core.workflow.steps.wait import parse_until
 from tests.support.console import CONSOLE, signed_in
@@ -85,6 +86,27 @@ async def test_a_cron_that_never_matches_a_date_is_a_422_on_create_and_change(
     assert "never matches a date" in changed.json()["details"]["cron"]
     shown = await client.get(schedule.json()["data"]["url"], headers=auth(ada))
     assert (shown.json()["data"]["every"], shown.json()["data"]["cron"]) == (60, None)
+
+
+@pytest.mark.parametrize("cron", ["R * * * *", "0 r * * *", "R(0-30) 2 * * *", "0 0 * * R"])
+async def test_a_cron_with_a_random_value_is_a_422_on_create_and_change(
+    client: httpx.AsyncClient, harness: Harness, ada: IssuedToken, cron: str
+) -> None:
+    """croniter draws ``R`` again each time it reads the expression: the stored tick, ``next_runs`` and the
+    firing would each disagree."""
+    created = await client.post(f"{API}/http_echo/schedules", json={"cron": cron}, headers=auth(ada))
+    assert created.status_code == 422, created.text
+    assert "uses R, a random value" in created.json()["details"]["cron"]
+    assert await harness.count("workflow_schedules") == 0
+    schedule = await client.post(f"{API}/http_echo/schedules", json={"every": 60}, headers=auth(ada))
+    changed = await client.patch(schedule.json()["data"]["url"], json={"cron": cron}, headers=auth(ada))
+    assert changed.status_code == 422, changed.text
+    assert "uses R, a random value" in changed.json()["details"]["cron"]
+
+
+@pytest.mark.parametrize("cron", ["0 9 * MAR-APR FRI", "0 0 * * SAT,SUN", "0 0 L * *", "0 0 * OCT *"])
+def test_month_and_day_names_holding_an_r_are_not_random_values(cron: str) -> None:
+    assert checked_cron(cron) == cron
 
 
 async def test_a_timezone_name_too_long_for_a_file_name_is_an_unknown_timezone(

@@ -231,25 +231,30 @@ class ScheduleService:
             await session.delete(row)
 
     async def trigger(self, schedule_id: str, workspace_id: str, *, actor: Actor | None = None) -> Execution:
-        """Start one run now, whatever the calendar and the overlap policy (:class:`ScheduleNotFoundError`)."""
-        view = await self.get(schedule_id, workspace_id)
-        row = view.schedule
-        try:
-            runner = self.workflows.runner(row.workflow_id)
-        except UnknownWorkflowError:
-            raise ValidationError(
-                f"workflow {row.workflow_id!r} of this schedule is not loaded (is its pack disabled?)",
-                {"workflow_id": "no enabled pack provides it"},
-            ) from None
-        started = await runner.run(
-            self._run_input(row),
-            workspace_id=str(row.workspace_id),
-            created_by_id=None if row.created_by_id is None else str(row.created_by_id),
-            schedule_id=str(row.id),
-        )
+        """Start one run now, whatever the calendar and the overlap policy (:class:`ScheduleNotFoundError`).
+
+        The run is saved and audited under the schedule's lock, as a change or a delete takes it: a trigger
+        racing a delete either starts its run first or finds no schedule. It is queued once that commits."""
         async with self.store.unit():
-            await self._audit(actor, "schedule_trigger", row, {"execution_id": started})
-        return await self.workflows.get(started, workspace_id)
+            row = await self._row(schedule_id, workspace_id, lock=True)
+            try:
+                runner = self.workflows.runner(row.workflow_id)
+            except UnknownWorkflowError:
+                raise ValidationError(
+                    f"workflow {row.workflow_id!r} of this schedule is not loaded (is its pack disabled?)",
+                    {"workflow_id": "no enabled pack provides it"},
+                ) from None
+            execution = runner.engine.new_execution(
+                self._run_input(row),
+                status=Status.PENDING,
+                workspace_id=str(row.workspace_id),
+                created_by_id=None if row.created_by_id is None else str(row.created_by_id),
+                schedule_id=str(row.id),
+            )
+            await runner.add_pending(execution)
+            await self._audit(actor, "schedule_trigger", row, {"execution_id": execution.id})
+        await runner.deliver(execution.id)
+        return await self.workflows.get(execution.id, workspace_id)
 
     def view(self, row: WorkflowSchedule, now: datetime.datetime) -> ScheduleView:
         """The schedule with its next :data:`NEXT_RUNS` fire times (none while paused)."""

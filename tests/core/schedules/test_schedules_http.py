@@ -3,6 +3,8 @@ change, pause, resume, delete and trigger; two workspaces; every bad field a 422
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime
 import uuid
 from collections.abc import AsyncIterator
@@ -135,6 +137,28 @@ async def test_trigger_starts_one_run_that_records_its_schedule_and_the_list_fil
     bad = await client.get(f"{EXECUTIONS}?schedule_id=nope", headers=auth(ada))
     assert bad.status_code == 422
     assert "schedule_id" in bad.json()["details"]
+
+
+async def test_a_trigger_waits_for_a_delete_under_way_then_finds_no_schedule(
+    client: httpx.AsyncClient, harness: Harness
+) -> None:
+    """The delete holds the schedule's lock (its row on PostgreSQL, the write lock on SQLite) until it commits; a
+    trigger sent meanwhile waits for it, then answers 404 and starts nothing."""
+    ada = await harness.user("ada@example.com", "Acme")
+    schedule = await created(client, ada, {"every": 86400, "paused": True})
+    service = harness.plugin.workflows.schedules
+    async with service.store.unit():
+        await service.delete(schedule["id"], str(ada.workspace_id))
+        # Another request's context: it must not join this unit.
+        triggering = asyncio.create_task(
+            client.post(f"{schedule['url']}/trigger", headers=auth(ada)), context=contextvars.Context()
+        )
+        await asyncio.sleep(0.5)
+        assert not triggering.done(), "the trigger did not wait for the schedule's lock"
+    triggered = await triggering
+    assert triggered.status_code == 404, triggered.text
+    assert await harness.count("workflow_executions") == 0
+    assert await harness.count("audit_log", "action = 'schedule_trigger'") == 0
 
 
 async def test_another_workspaces_schedule_is_not_found(client: httpx.AsyncClient, harness: Harness) -> None:

@@ -75,9 +75,8 @@ class AsyncRunner:
             created_by_id=created_by_id,
             schedule_id=schedule_id,
         )
-        await self.catalog.snapshot(self.definition)
-        if await self.store.add(execution):
-            await self.adapter.enqueue(execution.id, key=start_key(execution.id))
+        if await self.add_pending(execution):
+            await self.deliver(execution.id)
             return execution.id
         existing = await self.store.load(execution.id)
         if existing is not None and existing.workflow_id != self.definition.id:
@@ -87,6 +86,17 @@ class AsyncRunner:
         if existing is not None and existing.status == Status.PENDING and claimable(existing, utcnow()):
             await self.adapter.enqueue(existing.id, key=start_key(existing.id))
         return execution.id
+
+    async def add_pending(self, execution: Execution) -> bool:
+        """Save ``execution`` (built by ``self.engine.new_execution(..., status=Status.PENDING)``) without queueing
+        it, in the store's open unit when there is one; whether it was new. Queue it with :meth:`deliver` once
+        that unit has committed (a worker must find it)."""
+        await self.catalog.snapshot(self.definition)
+        return bool(await self.store.add(execution))
+
+    async def deliver(self, execution_id: str) -> None:
+        """Queue a pending execution to start (the key ``start:<id>``: a queue still holding it drops a repeat)."""
+        await self.adapter.enqueue(execution_id, key=start_key(execution_id))
 
     async def resume(self, execution_id: str, response: Any = None, approved: bool | None = None) -> Execution:
         """Queue a halted execution to continue with ``response`` / ``approved``."""

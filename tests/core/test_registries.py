@@ -93,6 +93,33 @@ def test_schema_registry_find_get_slugs_and_duplicates() -> None:
         registry.register(dict, pack="crm")  # type: ignore[arg-type]
 
 
+class NotAType:
+    """A plain class: msgspec can neither validate nor describe it."""
+
+
+def test_a_schema_with_a_field_msgspec_cannot_describe_is_refused_naming_it() -> None:
+    """Registered, such a schema failed every request of its feature and the OpenAPI document of the whole app."""
+
+    class Unresolved(Schema):
+        slug = "unresolved"
+        count: integerz  # type: ignore[name-defined]  # noqa: F821 (the mistake this test is about)
+
+    class Custom(Schema):
+        slug = "custom"
+        thing: NotAType
+
+    registry = SchemaRegistry()
+    with pytest.raises(
+        TypeError, match=r"schema 'unresolved' \(.*Unresolved\) of pack 'notes' has a field .* NameError"
+    ):
+        registry.register(Unresolved, pack="notes")
+    with pytest.raises(TypeError, match=r"schema 'custom' .* TypeError: type <class .*NotAType'> is not supported\."):
+        registry.register(Custom, pack="notes")
+    assert registry.slugs() == []
+    registry.register(Contact, pack="contacts_service")
+    assert registry.slugs() == ["contact"]
+
+
 def test_schemas_are_structs_with_slug_title_description() -> None:
     assert issubclass(Contact, msgspec.Struct)
     assert (Contact.slug, Contact.title) == ("contact", "Contact")

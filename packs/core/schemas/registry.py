@@ -28,7 +28,9 @@ class SchemaRegistry:
         self._owners.clear()
 
     def register(self, schema: type[Schema], pack: str = "?") -> None:
-        """Add ``schema``; a slug registered already (by this or another pack) is an error naming both."""
+        """Add ``schema``; a slug registered already (by this or another pack) is an error naming both, and so is
+        a field whose type msgspec cannot validate nor describe (it would fail every request, and the OpenAPI
+        document of the whole app)."""
         if not (isinstance(schema, type) and issubclass(schema, Schema)):
             raise TypeError(f"pack {pack!r} registered {schema!r}, which is not a packs.core.schemas.Schema")
         slug = schema_slug(schema)
@@ -37,6 +39,15 @@ class SchemaRegistry:
                 f"schema {schema.__qualname__} of pack {pack!r} has no slug: set slug = '...' "
                 "(or __slug__ = '...' when the schema has a field named slug)"
             )
+        try:
+            schema.json_schema()
+        except (NameError, TypeError, ValueError) as error:
+            raise TypeError(
+                f"schema {slug!r} ({schema.__qualname__}) of pack {pack!r} has a field msgspec cannot validate "
+                f"nor describe: {type(error).__name__}: {last_line(error)}. A field's type is one msgspec supports "
+                "(str, int, float, bool, list, dict, a msgspec Struct, datetime, ..., docs/writing-a-pack.md, "
+                "section 3), written so that it can be resolved where the schema is defined"
+            ) from None
         if slug in self._schemas:
             raise DuplicateSchemaError(
                 f"schema {slug!r} is registered by pack {self._owners[slug]!r} "
@@ -72,6 +83,12 @@ class SchemaRegistry:
     def json_schema(self, slug: str) -> dict[str, Any]:
         """The JSON Schema document of the schema ``slug``."""
         return self.get(slug).json_schema()
+
+
+def last_line(error: BaseException) -> str:
+    """The last line of ``error``'s message (msgspec's messages about unsupported types end with the type)."""
+    lines = str(error).strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 registry = SchemaRegistry()

@@ -17,6 +17,7 @@ from app.cli.workflows import (
     _runtime,
     workflows_group,
 )
+from packs.core.workflow.names import signal_name_problem
 from packs.core.workflow.signals import send_signal
 
 
@@ -32,6 +33,9 @@ def signal_command(
 
     With the inline queue the woken execution runs here, in this command (its result is printed); with SAQ
     it is queued for the workers. An execution that has ended refuses signals (exit 1)."""
+    problem = "must not contain NUL characters" if "\x00" in name else signal_name_problem(name)
+    if problem is not None:
+        raise click.BadParameter(f"a signal name {problem}", param_hint="NAME")
     payload = _json_option(payload_json, "--payload")
     runtime = _runtime(app)
     queued = packflow_plugin(app).settings.queue == "saq"

@@ -7,7 +7,6 @@ no NUL character (422 naming each one: PostgreSQL cannot store them).
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,8 +26,6 @@ NUL = "\x00"
 NUL_PROBLEM = "must not contain NUL characters"
 NUL_NAME_PROBLEM = "its name must not contain NUL characters"
 TOO_DEEP = f"the request body is nested deeper than {MAX_JSON_DEPTH} levels"
-CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
-"""The Unicode categories of control characters and of the line and paragraph separators (U+2028, U+2029)."""
 
 
 class BadRequestBodyError(ValueError):
@@ -99,11 +96,6 @@ def _children(
 def shown(name: str) -> str:
     """``name`` with each NUL written as the JSON escape ``\\u0000``, fit to name a field in ``details``."""
     return name.replace(NUL, "\\u0000")
-
-
-def has_control_character(text: str) -> bool:
-    """Whether ``text`` holds a control character or a line or paragraph separator (a name must not)."""
-    return any(unicodedata.category(character) in CONTROL_CATEGORIES for character in text)
 
 
 def query_problems(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -10,9 +10,9 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from packs.core.http.params import has_control_character
 from packs.core.identity.tokens import display_prefix, generate_token, hash_token
 from packs.core.models.identity import ApiToken, Membership, User, Workspace
+from packs.core.workflow.names import has_control_character
 from packs.core.workflow.stores.sql import take_write_lock
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -18,8 +18,9 @@ from litestar.openapi.spec import Schema
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from packs.core.http.params import NUL, NUL_PROBLEM, has_control_character
+from packs.core.http.params import NUL, NUL_PROBLEM
 from packs.core.tools.errors import ValidationError
+from packs.core.workflow.names import signal_name_problem
 from packs.core.workflow.signals import send_signal
 from packs.core.workflow_api.controller import WorkflowApiController, audit, errors, identify, json_object, service_of
 from packs.core.workflow_api.payloads import (
@@ -31,7 +32,6 @@ from packs.core.workflow_api.payloads import (
 )
 
 SIGNAL_FIELDS = ("payload",)
-MAX_NAME_LENGTH = 200
 MAX_KEY_LENGTH = 255
 
 
@@ -53,14 +53,10 @@ def header_text(value: str) -> str | None:
 def signal_request(name: str, body: dict[str, Any], key: str | None) -> tuple[str, Any, str | None]:
     """The signal's name, payload and idempotency key; 422 naming each bad one."""
     details = unknown_fields(body, SIGNAL_FIELDS)
-    if not name.strip():
-        details["name"] = "must not be empty or only whitespace"
-    elif len(name) > MAX_NAME_LENGTH:
-        details["name"] = f"must be 1 to {MAX_NAME_LENGTH} characters, got {len(name)}"
-    elif NUL in name:
+    if NUL in name and name.strip():
         details["name"] = NUL_PROBLEM
-    elif has_control_character(name):
-        details["name"] = "must not contain control characters (line breaks, tabs, ...)"
+    elif (problem := signal_name_problem(name)) is not None:
+        details["name"] = problem
     if key is not None and (key := header_text(key)) is None:
         details[IDEMPOTENCY_HEADER] = "must be UTF-8 text"
     elif key is not None and (not key.strip() or len(key) > MAX_KEY_LENGTH):

@@ -20,6 +20,7 @@ from packs.core.workflow.errors import ValidationError
 from packs.core.workflow.language.definition import InputDef, StepDef, WorkflowDef
 from packs.core.workflow.language.retry import parse_catch, parse_retry, shorthand_retry
 from packs.core.workflow.language.validation import check_workflow
+from packs.core.workflow.language.yaml_text import read_yaml
 from packs.core.workflow.steps.registry import step_types
 
 TOP_LEVEL_KEYS = ("id", "name", "version", "description", "timeout", "inputs", "steps")
@@ -101,7 +102,7 @@ def _read(source: str | Path | dict[str, Any]) -> tuple[Any, str | None]:
     else:
         text = source
     try:
-        return yaml.safe_load(text), origin
+        return read_yaml(text, origin), origin
     except yaml.YAMLError as error:
         raise ValidationError([f"YAML syntax error: {error}"], origin) from None
 

@@ -17,6 +17,7 @@ from packs.core.workflow.language.definition import FINISHED, StepDef, WorkflowD
 from packs.core.workflow.language.references import ALWAYS_AVAILABLE, REFERENCE, references_in, root_of, split_path
 from packs.core.workflow.language.transforms import check_expression
 from packs.core.workflow.language.waits import wait_problems
+from packs.core.workflow.names import signal_name_problem
 from packs.core.workflow.steps.configs import OutputSchema
 
 NESTED_CONFIG = ("do", "branches")
@@ -32,10 +33,18 @@ def check_workflow(definition: WorkflowDef, references: bool = True) -> list[str
         problems.extend(_conditions_and_expressions(step))
         problems.extend(_output_schema(step))
         problems.extend(wait_problems(step))
+        problems.extend(_receive_signal(step))
         problems.extend(approval_problems(step))
     if references and not problems:
         problems.extend(_references(definition))
     return problems
+
+
+def _receive_signal(step: StepDef) -> Iterator[str]:
+    """A ``receive`` step's ``signal`` must be a name a sender can send (docs/http-api.md, Signals)."""
+    name = step.config.get("signal") if step.type == "receive" else None
+    if isinstance(name, str) and (problem := signal_name_problem(name)) is not None:
+        yield f"step {step.id!r} field 'signal': the signal name {problem}: no sender could send it"
 
 
 def targets_of(step: StepDef) -> list[tuple[str, str]]:

@@ -206,6 +206,78 @@ def test_a_yaml_syntax_error_from_a_path_names_the_file(tmp_path: Path) -> None:
     assert caught.value.problems[0].startswith("YAML syntax error")
 
 
+def test_a_yaml_syntax_error_names_the_file_in_its_position_too(tmp_path: Path) -> None:
+    path = tmp_path / "syntax.yaml"
+    path.write_text("id: x\nname: [unclosed\n", encoding="utf-8")
+    with pytest.raises(wf.ValidationError) as caught:
+        wf.load(path)
+    assert f'in "{path}", line 2' in caught.value.problems[0]
+    assert "<unicode string>" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        ("id: d\nname: first\nname: second\nsteps: []\n", "name", (2, 3)),
+        (
+            "id: d\nname: n\nsteps:\n  - id: start\n    type: start\n    next: a\n    next: done\n"
+            "  - id: done\n    type: end\n",
+            "next",
+            (6, 7),
+        ),
+    ],
+)
+def test_a_key_written_twice_in_one_mapping_is_a_yaml_error_naming_it(
+    tmp_path: Path, text: str, key: str, lines: tuple[int, int]
+) -> None:
+    """PyYAML kept the last one silently (a step's second ``next`` won)."""
+    path = tmp_path / "twice.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(wf.ValidationError) as caught:
+        wf.load(path)
+    [problem] = caught.value.problems
+    assert problem.startswith("YAML syntax error")
+    assert f"found the key {key!r} twice (first on line {lines[0]})" in problem
+    assert f'in "{path}", line {lines[1]}' in problem
+
+
+def test_a_merge_key_still_overrides_what_it_merges() -> None:
+    definition = wf.load(
+        "id: m\nname: m\nsteps:\n  - &first {id: start, type: start, next: done}\n"
+        "  - <<: *first\n    id: done\n    type: end\n    next: null\n"
+    )
+    assert [(step.id, step.type, step.next) for step in definition.steps] == [
+        ("start", "start", "done"),
+        ("done", "end", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("signal", "problem"),
+    [
+        ("", "must not be empty or only whitespace"),
+        ("  ", "must not be empty or only whitespace"),
+        ("paid\nlate", "must not contain control characters"),
+        ("x" * 201, "must be 1 to 200 characters, got 201"),
+    ],
+)
+def test_a_receive_of_a_signal_no_sender_can_send_is_refused(signal: str, problem: str) -> None:
+    document = {
+        "id": "r",
+        "name": "r",
+        "steps": [
+            {"id": "start", "type": "start", "next": "paid"},
+            {"id": "paid", "type": "receive", "signal": signal, "next": "done"},
+            {"id": "done", "type": "end"},
+        ],
+    }
+    with pytest.raises(wf.ValidationError) as caught:
+        wf.load(document)
+    [found] = caught.value.problems
+    assert found.startswith("step 'paid' field 'signal': the signal name ")
+    assert problem in found
+
+
 def test_a_missing_file_is_a_validation_error(tmp_path: Path) -> None:
     path = tmp_path / "missing.yml"
     with pytest.raises(wf.ValidationError) as caught:

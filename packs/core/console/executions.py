@@ -118,8 +118,8 @@ class Group:
     """A top-level step of the timeline: its own entries and, for a loop or parallel step, its children's."""
 
     step_id: str
-    entries: list[tuple[Entry, int]] = field(default_factory=list)
-    children: dict[str, list[tuple[Entry, int]]] = field(default_factory=dict)
+    entries: list[tuple[Entry, int | None]] = field(default_factory=list)
+    children: dict[str, list[tuple[Entry, int | None]]] = field(default_factory=dict)
 
     def counts(self, child: str) -> dict[str, int]:
         """How many entries of each action a child step has."""
@@ -131,7 +131,8 @@ class Group:
 
 def timeline(definition: WorkflowDef | None, entries: list[Entry]) -> list[Group]:
     """The entries grouped by top-level step, in the order steps first ran; each entry with its attempt (the
-    how-manieth start of its step it belongs to)."""
+    entry's own: the attempt of a step with retriers it records, ``None`` for other steps, whose second start
+    is a resume or another iteration, not a retry; docs/workflow-language.md, Retry and catch)."""
     parent: dict[str, str] = {}
     if definition is not None:
         for step in definition.steps:
@@ -141,11 +142,8 @@ def timeline(definition: WorkflowDef | None, entries: list[Entry]) -> list[Group
                 parent[child.id] = step.id
                 stack.extend(child.children)
     groups: dict[str, Group] = {}
-    starts: dict[str, int] = {}
     for entry in entries:
-        if entry.action == "started":
-            starts[entry.step_id] = starts.get(entry.step_id, 0) + 1
-        attempt = max(starts.get(entry.step_id, 1), 1)
+        attempt = entry.attempt
         top = parent.get(entry.step_id, entry.step_id)
         group = groups.setdefault(top, Group(top))
         if top == entry.step_id:

@@ -53,12 +53,12 @@ def _details(entry: Entry) -> str:
     return "".join(parts)
 
 
-def _row(entry: Entry, attempt: int, with_step: bool) -> str:
+def _row(entry: Entry, attempt: int | None, with_step: bool) -> str:
     action = _short(entry.action)
     step = f'<th scope="row">{_short(entry.step_id)}</th><td>{_short(entry.step_type)}</td>' if with_step else ""
     return (
         f'<tr class="action-{action}">{step}<td>{action}</td>'
-        f'<td>{_duration(entry.duration_ms)}</td><td class="attempt">{attempt}</td>'
+        f'<td>{_duration(entry.duration_ms)}</td><td class="attempt">{"" if attempt is None else attempt}</td>'
         f"<td>{escaped(when(entry.timestamp))}</td>"
         f"<td>{_details(entry)}</td></tr>"
     )
@@ -69,22 +69,22 @@ def entry_details(entry: Entry) -> Markup:
     return Markup(_details(entry))
 
 
-def entry_row(entry: Entry, attempt: int) -> Markup:
+def entry_row(entry: Entry, attempt: int | None) -> Markup:
     """A top-level step's entry: step (the row's header), type, action, duration, attempt, time, details."""
     return Markup(_row(entry, attempt, True))
 
 
-def child_row(entry: Entry, attempt: int) -> Markup:
+def child_row(entry: Entry, attempt: int | None) -> Markup:
     """A loop's or parallel branch's entry, under its step: action, duration, attempt, time, details."""
     return Markup(_row(entry, attempt, False))
 
 
-def entry_rows(entries: Iterable[tuple[Entry, int]]) -> Markup:
+def entry_rows(entries: Iterable[tuple[Entry, int | None]]) -> Markup:
     """:func:`entry_row` of each ``(entry, attempt)``, as one piece of HTML."""
     return Markup("\n".join(_row(entry, attempt, True) for entry, attempt in entries))
 
 
-def child_rows(entries: Iterable[tuple[Entry, int]]) -> Markup:
+def child_rows(entries: Iterable[tuple[Entry, int | None]]) -> Markup:
     """:func:`child_row` of each ``(entry, attempt)``, as one piece of HTML."""
     return Markup("\n".join(_row(entry, attempt, False) for entry, attempt in entries))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from packs.core.console.executions import Row
+from packs.core.console.executions import Row, timeline
 from packs.core.console.list_rows import execution_row
 from packs.core.console.timeline_rows import child_row, entry_row
 from packs.core.workflow import Entry, Execution
@@ -38,6 +38,20 @@ def test_a_childs_row_has_no_step_cell_and_no_details_without_data() -> None:
         '<tr class="action-started"><td>started</td><td></td><td class="attempt">1</td>'
         "<td>2026-01-01 12:00:00 UTC</td><td></td></tr>"
     )
+
+
+def test_the_timeline_shows_the_attempt_an_entry_records_and_none_for_a_resumed_step() -> None:
+    """An approval started again on its resume is no retry: its entries record no attempt, as the API shows."""
+    entries = [
+        Entry(execution_id="e", step_id="ask", step_type="approval", action=action, timestamp=AT)
+        for action in ("started", "halted", "started", "completed")
+    ] + [
+        Entry(execution_id="e", step_id="pay", step_type="call", action=action, attempt=attempt, timestamp=AT)
+        for action, attempt in (("started", 1), ("failed", 1), ("started", 2), ("completed", 2))
+    ]
+    groups = timeline(None, entries)
+    assert [[attempt for _, attempt in group.entries] for group in groups] == [[None] * 4, [1, 1, 2, 2]]
+    assert '<td class="attempt"></td>' in str(entry_row(entries[2], None))
 
 
 def test_an_executions_row_escapes_and_names_status_waiting_and_duration() -> None:

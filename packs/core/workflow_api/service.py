@@ -150,14 +150,13 @@ class WorkflowService:
         """
         runner = self.runner(workflow_id)
         execution_id = None
-        repeated = False
         if idempotency_key is not None:
             execution_id = idempotent_execution_id(workspace_id, idempotency_key)
             existing = await self.store.load(execution_id)
             if existing is not None:
                 check_same_start(existing, workflow_id, input, idempotency_key)
-                repeated = True
-        started = await runner.run(input, execution_id, workspace_id=workspace_id, created_by_id=user_id)
+        started, created = await runner.submit(input, execution_id, workspace_id=workspace_id, created_by_id=user_id)
+        repeated = not created
         execution = await self.get(started, workspace_id)
         if idempotency_key is not None:
             check_same_start(execution, workflow_id, input, idempotency_key)

@@ -3,6 +3,7 @@ idempotent retry of a start that was saved but never queued queues it at once (d
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -54,6 +55,22 @@ async def test_a_repeat_answers_the_first_execution_and_another_input_is_a_409(
     assert "to start workflow 'http_echo'" in other_workflow.json()["error"]
     assert await harness.count("workflow_executions") == 1
     # Three answered requests, one start: the repeats are not audited as starts of their own.
+    assert await harness.count("audit_log", f"action = 'start' AND target_id = '{execution_id}'") == 1
+
+
+async def test_starts_sent_at_once_with_one_key_run_and_are_audited_once(
+    client: httpx.AsyncClient, harness: Harness
+) -> None:
+    """Each request read that no execution had the key before any had saved it; whether a start repeated
+    another is what saving it said."""
+    issued = await harness.user()
+    key = str(uuid.uuid4())
+    answers = await asyncio.gather(*(start(client, issued, "http_echo", {"value": "one"}, key=key) for _ in range(4)))
+    assert [answer.status_code for answer in answers] == [202] * 4, [answer.text for answer in answers]
+    execution_id = idempotent_execution_id(str(issued.workspace_id), key)
+    assert {answer.json()["data"]["id"] for answer in answers} == {execution_id}
+    await wait_for(client, issued, execution_id, {"completed"})
+    assert await harness.count("workflow_executions") == 1
     assert await harness.count("audit_log", f"action = 'start' AND target_id = '{execution_id}'") == 1
 
 

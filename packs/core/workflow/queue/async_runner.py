@@ -67,6 +67,22 @@ class AsyncRunner:
         saved it and died before queueing it). Both deliveries carry the key ``start:<id>``, so a queue
         that still holds the first drops the second; a second delivery is harmless anyway (the lease).
         """
+        started, _ = await self.submit(
+            input, execution_id, workspace_id=workspace_id, created_by_id=created_by_id, schedule_id=schedule_id
+        )
+        return started
+
+    async def submit(
+        self,
+        input: dict[str, Any] | None = None,
+        execution_id: str | None = None,
+        *,
+        workspace_id: str | None = None,
+        created_by_id: str | None = None,
+        schedule_id: str | None = None,
+    ) -> tuple[str, bool]:
+        """:meth:`run`, also saying whether this call saved the execution (``False``: it repeated an earlier
+        start, which two callers sending one id at once cannot tell apart from a read made before)."""
         execution = self.engine.new_execution(
             input,
             execution_id,
@@ -77,15 +93,15 @@ class AsyncRunner:
         )
         if await self.add_pending(execution):
             await self.deliver(execution.id)
-            return execution.id
+            return execution.id, True
         existing = await self.store.load(execution.id)
         if existing is not None and existing.workflow_id != self.definition.id:
             raise ExecutionError(
                 f"execution {execution.id} belongs to workflow {existing.workflow_id!r}, not {self.definition.id!r}"
             )
         if existing is not None and existing.status == Status.PENDING and claimable(existing, utcnow()):
-            await self.adapter.enqueue(existing.id, key=start_key(existing.id))
-        return execution.id
+            await self.deliver(existing.id)
+        return execution.id, False
 
     async def add_pending(self, execution: Execution) -> bool:
         """Save ``execution`` (built by ``self.engine.new_execution(..., status=Status.PENDING)``) without queueing

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import msgspec
@@ -31,6 +32,19 @@ class AuditList(msgspec.Struct):
     meta: AuditMeta
 
 
+def _target(raw: str | None) -> str | None:
+    """The id an ``execution_id`` filter names, as the log writes ids (a UUID's canonical form); 422 otherwise."""
+    if raw is None:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        shown = raw if len(raw) <= 80 else raw[:80] + "..."
+        raise ValidationError(
+            "execution_id must be an execution id", {"execution_id": f"must be an execution id (a UUID), got {shown!r}"}
+        ) from None
+
+
 def _per_page(raw: str | None) -> int:
     if raw is None:
         return 50
@@ -55,7 +69,9 @@ class AuditController(WorkflowApiController):
             default=None, required=False, description="Entries per page (default 50, at most 100)"
         ),
         execution_id: str | None = Parameter(
-            default=None, required=False, description="Only the entries of this execution"
+            default=None,
+            required=False,
+            description="Only the entries of this execution (its id, a UUID; also a schedule's id)",
         ),
         action: str | None = Parameter(
             default=None, required=False, description="Only this action (start, cancel, retry, approve, ...)"
@@ -66,13 +82,14 @@ class AuditController(WorkflowApiController):
         where (`source`: `api`, `console` or `cli`)."""
         identity = await identify(request, db_session)
         size = _per_page(per_page)
+        target = _target(execution_id)
         after = None
         if cursor:
             decoded = decode_cursor(cursor)
             after = None if decoded is None else AuditCursor(decoded[0], decoded[1])
         try:
             entries = await audit_page(
-                db_session, identity.workspace_id, limit=size + 1, after=after, target_id=execution_id, action=action
+                db_session, identity.workspace_id, limit=size + 1, after=after, target_id=target, action=action
             )
         finally:
             await db_session.close()

@@ -72,6 +72,21 @@ async def test_an_audit_per_page_that_is_not_ascii_digits_is_a_422(
     assert set(response.json()["details"]) == {"per_page"}
 
 
+async def test_the_audit_log_filter_takes_any_spelling_of_an_execution_id_and_refuses_anything_else(
+    client: httpx.AsyncClient, ada: IssuedToken
+) -> None:
+    execution_id = await started(client, ada, "http_echo", {})
+    for spelling in (execution_id, execution_id.upper(), execution_id.replace("-", ""), f"{{{execution_id}}}"):
+        response = await client.get(f"{API}/audit", params={"execution_id": spelling}, headers=auth(ada))
+        assert response.status_code == 200, response.text
+        assert [entry["target_id"] for entry in response.json()["data"]] == [execution_id], spelling
+    for bad in ("nope", "x" * 5000):
+        response = await client.get(f"{API}/audit", params={"execution_id": bad}, headers=auth(ada))
+        assert response.status_code == 422, response.text
+        assert "must be an execution id (a UUID)" in response.json()["details"]["execution_id"]
+        assert len(response.text) < 500
+
+
 @pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *"])
 async def test_a_cron_that_never_matches_a_date_is_a_422_on_create_and_change(
     client: httpx.AsyncClient, harness: Harness, ada: IssuedToken, cron: str

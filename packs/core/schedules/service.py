@@ -203,6 +203,8 @@ class ScheduleService:
             now = utcnow()
             jitter, was_paused = row.jitter, row.paused
             restart = self._apply(row, fields)
+            if restart or row.paused != was_paused or row.jitter != jitter:
+                await self._drop_pending_timers(row)  # their ticks are not the schedule's any more
             if row.paused:
                 row.next_tick_at = None
             elif restart or row.next_tick_at is None:
@@ -223,12 +225,9 @@ class ScheduleService:
         """Delete the schedule and its pending ticks (its runs stay, with their ``schedule_id``)."""
         async with self.store.unit():
             row = await self._row(schedule_id, workspace_id, lock=True)
-            session = current_session()
-            await session.execute(
-                delete(WorkflowTimer).where(WorkflowTimer.schedule_id == row.id, WorkflowTimer.fired_at.is_(None))
-            )
+            await self._drop_pending_timers(row)
             await self._audit(actor, "schedule_delete", row, {"workflow_id": row.workflow_id})
-            await session.delete(row)
+            await current_session().delete(row)
 
     async def trigger(self, schedule_id: str, workspace_id: str, *, actor: Actor | None = None) -> Execution:
         """Start one run now, whatever the calendar and the overlap policy (:class:`ScheduleNotFoundError`).
@@ -422,6 +421,14 @@ class ScheduleService:
             if name in values:
                 setattr(row, name, values[name])
         return restart
+
+    @staticmethod
+    async def _drop_pending_timers(row: WorkflowSchedule) -> None:
+        """Delete the schedule's timers that have not fired (its next tick's, a buffered run's check), in the
+        open unit: a change of calendar, jitter or pause adds the timer of the tick it plans instead."""
+        await current_session().execute(
+            delete(WorkflowTimer).where(WorkflowTimer.schedule_id == row.id, WorkflowTimer.fired_at.is_(None))
+        )
 
     async def _wait_for_next_tick(
         self, row: WorkflowSchedule, now: datetime.datetime, next_tick: datetime.datetime | None = None

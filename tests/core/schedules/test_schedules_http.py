@@ -161,6 +161,27 @@ async def test_a_trigger_waits_for_a_delete_under_way_then_finds_no_schedule(
     assert await harness.count("audit_log", "action = 'schedule_trigger'") == 0
 
 
+async def test_a_schedule_keeps_one_pending_timer_whatever_its_changes(
+    client: httpx.AsyncClient, harness: Harness
+) -> None:
+    """Each change of calendar, jitter or pause plans the next tick again; the timer of the tick it replaced
+    goes (it piled up, one per change)."""
+    ada = await harness.user("ada@example.com", "Acme")
+    schedule = await created(client, ada, {"every": 3600})
+    pending = "schedule_id IS NOT NULL AND fired_at IS NULL"
+    assert await harness.count("workflow_timers", pending) == 1
+    changes = [{"every": 7200}, {"cron": "0 3 * * *"}, {"jitter": 30}, {"timezone": "Europe/Paris"}, {"jitter": 5}]
+    for change in changes:
+        answer = await client.patch(schedule["url"], json=change, headers=auth(ada))
+        assert answer.status_code == 200, answer.text
+        assert await harness.count("workflow_timers", pending) == 1, change
+    await client.patch(schedule["url"], json={"paused": True}, headers=auth(ada))
+    assert await harness.count("workflow_timers", pending) == 0
+    resumed = await client.patch(schedule["url"], json={"paused": False}, headers=auth(ada))
+    assert resumed.status_code == 200, resumed.text
+    assert await harness.count("workflow_timers", pending) == 1
+
+
 async def test_another_workspaces_schedule_is_not_found(client: httpx.AsyncClient, harness: Harness) -> None:
     ada = await harness.user("ada@example.com", "Acme")
     bob = await harness.user("bob@example.com", "Globex")

@@ -3,7 +3,9 @@
 The engine's listeners see events of the runs in their own process only. A watcher of an
 execution run by a worker elsewhere reads its entries instead: :class:`EventReplay` turns the
 entries it has not seen yet, and the execution's status, into the events of docs/workflow-language.md,
-section 6, in order.
+section 6, in order, each at the time its entry records. A halt that was over before the watcher saw the
+execution halted (the replay of a finished execution, or a resume between two polls) is announced from
+its ``halted`` entry, before the ``workflow.resumed`` (or the end) that followed it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class EventReplay:
         self.started = False
         self.halted = False
         self.halt_announced = False
+        self.halt_entry: Entry | None = None
+        """The top-level ``halted`` entry of the halt under way (what announces it when its status was missed)."""
         self.ended = False
 
     def advance(self, execution: Execution, entries: Iterable[Entry]) -> list[Event]:
@@ -41,20 +45,34 @@ class EventReplay:
         # when the status read says ``pending`` (as it does again while a resume or retry waits in the queue).
         if not self.started and (execution.status != Status.PENDING or entries):
             self.started = True
-            events.append(self._workflow("workflow.started", {"workflow_id": execution.workflow_id}, execution))
+            data = {"execution_id": self.execution_id, "workflow_id": execution.workflow_id}
+            # At its first entry's time, not at the execution's last change.
+            at = entries[0].timestamp if entries else execution.updated_at
+            events.append(Event("workflow.started", data, at.isoformat()))
         for entry in entries:
             if entry.id in self.seen:
                 continue
             self.seen.add(entry.id)
             if self.halted and entry.action == Action.STARTED:
+                events.extend(self._missed_halt())
                 self.halted = False
                 self.halt_announced = False
-                events.append(Event("workflow.resumed", {"execution_id": self.execution_id, "step_id": entry.step_id}))
+                data = {"execution_id": self.execution_id, "step_id": entry.step_id}
+                events.append(Event("workflow.resumed", data, entry.timestamp.isoformat()))
             events.append(Event(STEP_EVENTS[Action(entry.action)], _step_data(entry), entry.timestamp.isoformat()))
             if entry.action == Action.HALTED and ":" not in entry.step_id:
                 self.halted = True
+                self.halt_entry = entry
         events.extend(self._status_events(execution))
         return events
+
+    def _missed_halt(self) -> list[Event]:
+        """``workflow.halted`` from the halted entry, when the halt is over and was not announced yet."""
+        if self.halt_announced or self.halt_entry is None:
+            return []
+        self.halt_announced = True
+        data = {"execution_id": self.execution_id, "halt": self.halt_entry.output}
+        return [Event("workflow.halted", data, self.halt_entry.timestamp.isoformat())]
 
     def _status_events(self, execution: Execution) -> list[Event]:
         if self.ended:
@@ -73,7 +91,8 @@ class EventReplay:
         if status in final:
             self.ended = True
             kind, data = final[Status(status)]
-            return [self._workflow(kind, data, execution)]
+            missed = self._missed_halt() if self.halted else []  # cancelled while halted
+            return [*missed, self._workflow(kind, data, execution)]
         return []
 
     def _workflow(self, kind: str, data: dict[str, Any], execution: Execution) -> Event:

@@ -5,6 +5,7 @@ The server runs the executions itself (inline queue): the stream is read while t
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import time
@@ -203,3 +204,62 @@ def test_a_halt_whose_entry_is_read_before_its_status_is_still_announced() -> No
     execution.status = Status.RUNNING
     again = Entry(execution_id="e1", step_id="ask", step_type="approval", action=Action.STARTED)
     assert [event.type for event in replay.advance(execution, [halted, again])] == ["workflow.resumed", "step.started"]
+
+
+def at(seconds: int) -> datetime.datetime:
+    return datetime.datetime(2026, 1, 1, 12, 0, seconds, tzinfo=datetime.UTC)
+
+
+def test_the_replay_of_a_finished_execution_announces_its_past_halts_in_order_at_their_times() -> None:
+    """Replayed once it has ended, the halt (whose status the watcher never saw) is announced from its entry,
+    between its ``step.halted`` and the ``workflow.resumed``; ``workflow.started`` is at the first entry's time."""
+    entries = [
+        Entry(execution_id="e1", step_id="ask", step_type="approval", action=Action.STARTED, timestamp=at(1)),
+        Entry(
+            execution_id="e1",
+            step_id="ask",
+            step_type="approval",
+            action=Action.HALTED,
+            output={"x": 1},
+            timestamp=at(2),
+        ),
+        Entry(execution_id="e1", step_id="ask", step_type="approval", action=Action.STARTED, timestamp=at(30)),
+        Entry(execution_id="e1", step_id="ask", step_type="approval", action=Action.COMPLETED, timestamp=at(31)),
+    ]
+    execution = Execution(id="e1", workflow_id="w", status=Status.COMPLETED, result={"ok": True}, updated_at=at(32))
+    events = EventReplay("e1").advance(execution, entries)
+    assert [(event.type, event.timestamp) for event in events] == [
+        ("workflow.started", at(1).isoformat()),
+        ("step.started", at(1).isoformat()),
+        ("step.halted", at(2).isoformat()),
+        ("workflow.halted", at(2).isoformat()),
+        ("workflow.resumed", at(30).isoformat()),
+        ("step.started", at(30).isoformat()),
+        ("step.completed", at(31).isoformat()),
+        ("workflow.completed", at(32).isoformat()),
+    ]
+    assert events[3].data == {"execution_id": "e1", "halt": {"x": 1}}
+
+
+def test_an_execution_cancelled_while_halted_replays_its_halt_before_the_cancel() -> None:
+    entries = [
+        Entry(execution_id="e1", step_id="ask", step_type="approval", action=Action.STARTED, timestamp=at(1)),
+        Entry(
+            execution_id="e1",
+            step_id="ask",
+            step_type="approval",
+            action=Action.HALTED,
+            output={"x": 1},
+            timestamp=at(2),
+        ),
+    ]
+    execution = Execution(id="e1", workflow_id="w", status=Status.CANCELLED, error="Cancelled", updated_at=at(9))
+    replay = EventReplay("e1")
+    assert [event.type for event in replay.advance(execution, entries)] == [
+        "workflow.started",
+        "step.started",
+        "step.halted",
+        "workflow.halted",
+        "workflow.cancelled",
+    ]
+    assert replay.advance(execution, entries) == []

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from packs.core.models.schedule import CATCH_UP_POLICIES, OVERLAP_POLICIES
-from packs.core.schedules.calendar import Calendar, CalendarError
+from packs.core.schedules.calendar import Calendar, CalendarError, zone_named
 from packs.core.tools.errors import ValidationError
 
 MAX_SECONDS = 10 * 366 * 86400
@@ -90,7 +90,8 @@ def checked_fields(
         _whole("jitter", values["jitter"], 0, MAX_JITTER_SECONDS, problems)
     if "paused" in values and not isinstance(values["paused"], bool):
         problems["paused"] = f"must be true or false, got {values['paused']!r}"
-    if not problems and (creating or {"cron", "every", "timezone"} & set(values)):
+    calendar_fields = {"cron", "every", "timezone"}
+    if not problems.keys() & calendar_fields and (creating or calendar_fields & set(values)):
         if "cron" in values and "every" in values and values["cron"] is not None and values["every"] is not None:
             problems["cron"] = "give either cron (five fields) or every (seconds), not both"
         elif not creating and values.get("cron", 0) is None and values.get("every", 0) is None:
@@ -100,6 +101,11 @@ def checked_fields(
                 ScheduleFields(values).calendar(current)
             except CalendarError as error:
                 problems[error.field] = str(error)
+            if "cron" in problems and isinstance(values.get("timezone"), str):
+                try:  # the calendar stopped at its cron: its timezone may be wrong too
+                    zone_named(values["timezone"])
+                except CalendarError as error:
+                    problems[error.field] = str(error)
     if problems:
         summary = "; ".join(f"{name}: {problem}" for name, problem in problems.items())
         raise ValidationError(f"invalid schedule: {summary}", problems)

@@ -259,6 +259,18 @@ async def test_a_bad_field_is_a_422_naming_it_and_nothing_is_written(
     assert await harness.count("workflow_schedules") == 0
 
 
+async def test_every_bad_field_of_one_request_is_named_at_once(client: httpx.AsyncClient, harness: Harness) -> None:
+    """The calendar was checked only when every other field was good: fixing one field revealed the next."""
+    ada = await harness.user("ada@example.com", "Acme")
+    response = await create(client, ada, {"cron": "0 2 * *", "timezone": "Europe/Pariss", "overlap": "x"})
+    assert response.status_code == 422, response.text
+    details = response.json()["details"]
+    assert set(details) == {"cron", "timezone", "overlap"}, details
+    assert "has 4 field(s)" in details["cron"]
+    assert "unknown timezone 'Europe/Pariss'" in details["timezone"]
+    assert await harness.count("workflow_schedules") == 0
+
+
 async def test_a_bad_change_is_a_422_and_changes_nothing(client: httpx.AsyncClient, harness: Harness) -> None:
     ada = await harness.user("ada@example.com", "Acme")
     schedule = await created(client, ada, {"cron": "0 2 * * *"})

@@ -5,11 +5,14 @@
 - Query values with NUL characters are refused with 422 naming each parameter, before any route runs.
 - A path or query whose percent-escapes do not spell UTF-8 (``%FF``) is refused with 400: decoded leniently, two
   different names would read the same (each bad byte as U+FFFD).
+- A request sending ``Authorization``, ``X-Workspace-Id``, ``Idempotency-Key`` or ``Content-Type`` twice is
+  refused with 400: which one counts would be a guess.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -63,9 +66,27 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
+SINGLE_HEADERS = (b"authorization", b"x-workspace-id", b"idempotency-key", b"content-type")
+"""Headers a request sends once: with two, which one the server would read is a guess (the first token, the last
+key?), so such a request is refused."""
+
+
+def _repeated_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The first of :data:`SINGLE_HEADERS` the request sends more than once, as it is usually written."""
+    seen: set[bytes] = set()
+    for name, _ in headers:
+        lowered = name.lower()
+        if lowered in SINGLE_HEADERS:
+            if lowered in seen:
+                return "-".join(part.capitalize() for part in lowered.decode("ascii").split("-"))
+            seen.add(lowered)
+    return None
+
+
 class RequestTextMiddleware(ASGIMiddleware):
     """Answer 422 ``{"error", "details"}`` to a query whose names or values hold a NUL, and 400 ``{"error"}`` to a
-    path or query holding bytes that are not UTF-8, before any route runs."""
+    path or query holding bytes that are not UTF-8 or to a request sending one of :data:`SINGLE_HEADERS` twice,
+    before any route runs."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -81,6 +102,9 @@ class RequestTextMiddleware(ASGIMiddleware):
             if (b"%" in raw or not raw.isascii()) and not _is_utf8(raw):
                 await _answer(send, 400, {"error": NOT_UTF8.format(part=part)})
                 return
+        if (repeated := _repeated_header(scope.get("headers", []))) is not None:
+            await _answer(send, 400, {"error": f"the {repeated} header is sent more than once: send it once"})
+            return
         await next_app(scope, receive, send)
 
 

@@ -179,6 +179,32 @@ async def test_a_signal_key_is_read_as_utf8(client: httpx.AsyncClient, harness: 
     assert await harness.count("workflow_signals") == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "second"),
+    [
+        ("Idempotency-Key", "k2"),
+        ("Authorization", "Bearer pf_other"),
+        ("X-Workspace-Id", "00000000-0000-0000-0000-000000000000"),
+    ],
+)
+async def test_a_header_sent_twice_is_a_400_and_nothing_runs(
+    client: httpx.AsyncClient, harness: Harness, ada: IssuedToken, name: str, second: str
+) -> None:
+    """With two, which one counts would be a guess (the first token? the last key?)."""
+    first = {"Idempotency-Key": "k1", "Authorization": f"Bearer {ada.token}", "X-Workspace-Id": str(ada.workspace_id)}
+    headers = [("Authorization", f"Bearer {ada.token}"), (name, first[name]), (name, second)]
+    if name == "Authorization":
+        headers = headers[1:]
+    execution_id = await waiting_for_a_signal(client, ada)
+    answer = await client.post(f"{EXECUTIONS}/{execution_id}/signals/refund", json={"payload": 1}, headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {"error": f"the {name} header is sent more than once: send it once"}
+    assert answer.headers["x-request-id"]
+    assert await harness.count("workflow_signals") == 0
+    once = await client.post(f"{EXECUTIONS}/{execution_id}/signals/refund", json={"payload": 1}, headers=headers[:-1])
+    assert once.status_code == 202, once.text
+
+
 # --- the console --------------------------------------------------------------------------------------------
 
 

@@ -46,7 +46,12 @@ def signal_command(
         if not sent.repeated:
             await _audit_cli(app, execution_id, "signal", {"signal": name, "woke": sent.woke})
         if sent.woke and queued:
-            await runtime.adapter.enqueue(sent.execution_id)
+            try:
+                await runtime.adapter.enqueue(sent.execution_id)
+            finally:  # its connection pool and listener, before the command's event loop closes
+                disconnect = getattr(runtime.adapter, "disconnect", None)
+                if disconnect is not None:
+                    await disconnect()
         elif sent.woke:
             result = await (await _engine_for(runtime, sent.execution_id)).recover(sent.execution_id)
             answer["result"] = _result_payload(result)

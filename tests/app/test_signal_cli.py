@@ -4,13 +4,16 @@ Signals): with the inline queue the woken execution runs in the command; an ende
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from packs.core.identity.accounts import IssuedToken
-from tests.support.harness import Harness, auth, harness_for, make_settings
+from tests.support.databases import migrate, postgres_database
+from tests.support.harness import Harness, auth, harness_for, http_client, make_settings
 from tests.support.processes import cli_for, plain
 from tests.support.workflow_http import EXECUTIONS, PACKS, show, started, wait_for
 
@@ -64,3 +67,30 @@ async def test_the_signal_command_refuses_a_name_no_receive_step_can_wait_for(
         assert problem in plain(refused.stderr)
         assert "NAME" in plain(refused.stderr)
     assert (await show(client, ada, execution_id))["signals"] == []
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL database of this test alone (SAQ's broker is PostgreSQL here)."""
+    with postgres_database() as url:
+        migrate(url)
+        yield url
+
+
+@pytest.mark.postgres
+async def test_with_saq_the_signal_command_queues_the_woken_execution_and_exits(
+    fixture_packs: Path, postgres_url: str
+) -> None:
+    """The command enqueues on SAQ (its connection pool and listener opened for that) and closes them before it
+    exits; a worker would then run the execution."""
+    async with harness_for(make_settings(postgres_url, packs=PACKS)) as harness, http_client(harness.app) as client:
+        ada: IssuedToken = await harness.user("ada@example.com", "Acme")
+        execution_id = await started(client, ada, "http_receive")
+        await wait_for(client, ada, execution_id, {"halted"})
+        cli = cli_for(postgres_url, fixture_packs, PACKS)
+        cli.env["PACKFLOW_QUEUE"] = "saq"
+        sent = await asyncio.wait_for(cli.ok("workflows", "signal", execution_id, "payment_received"), 60)
+        assert (sent["repeated"], sent["woke"]) == (False, True)
+        assert "result" not in sent  # queued for the workers, not run here
+        queued = f"convert_from(job, 'UTF8') LIKE '%{execution_id}%' AND status = 'queued'"  # SAQ's job is bytes
+        assert await harness.count("saq_jobs", queued) == 1

@@ -11,9 +11,9 @@ from app.cli.running import packflow_plugin, run_command
 from app.cli.workflows import (
     _audit_cli,
     _echo_json,
-    _engine_for,
     _json_option,
     _result_payload,
+    _run_queued,
     _runtime,
     workflows_group,
 )
@@ -52,8 +52,8 @@ def signal_command(
                 disconnect = getattr(runtime.adapter, "disconnect", None)
                 if disconnect is not None:
                     await disconnect()
-        elif sent.woke:
-            result = await (await _engine_for(runtime, sent.execution_id)).recover(sent.execution_id)
+        elif sent.woke:  # this process runs it, under its lease like any worker
+            result = await _run_queued(runtime, sent.execution_id)
             answer["result"] = _result_payload(result)
         return answer
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import signal
 import sys
 import uuid
@@ -22,6 +23,8 @@ from packs.core import workflow as wf
 from packs.core.audit import record_in_own_transaction
 from packs.core.http.params import MAX_JSON_DEPTH, BadRequestBodyError, json_problems
 from packs.core.workflow.json_values import same_json
+from packs.core.workflow.model import utcnow
+from packs.core.workflow.queue.worker import died_here
 
 
 def _runtime(app: Litestar) -> WorkflowRuntime:
@@ -62,16 +65,29 @@ async def _engine_for(runtime: WorkflowRuntime, execution_id: str) -> wf.Engine:
     return wf.Engine(definition)
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large for a JSON number (a double)")
+    return number
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON (JSON numbers are finite)")
+
+
 def _json_option(value: str | None, name: str) -> Any:
     if value is None:
         return None
     try:
-        decoded = json.loads(value)
+        decoded = json.loads(value, parse_float=_finite, parse_constant=_not_json)
         problems = json_problems(decoded)
     except json.JSONDecodeError as error:
         raise click.BadParameter(f"not valid JSON: {error}", param_hint=name) from None
     except (RecursionError, BadRequestBodyError):
         raise click.BadParameter(f"nested deeper than {MAX_JSON_DEPTH} levels", param_hint=name) from None
+    except ValueError as error:  # NaN, Infinity, 1e999: what the API refuses too
+        raise click.BadParameter(f"not valid JSON: {error}", param_hint=name) from None
     if problems:
         listed = "; ".join(f"{path}: {problem}" for path, problem in problems.items())
         raise click.BadParameter(listed, param_hint=name)
@@ -283,25 +299,54 @@ def resume_workflow(
     _finish(run_command(app, resume))
 
 
-async def _run_queued(runtime: WorkflowRuntime, execution_id: str) -> wf.ExecutionResult:
-    """Run a queued execution on this process's worker (its lease, like any worker's); its result."""
+async def _run_queued(
+    runtime: WorkflowRuntime, execution_id: str, *, refuse_leased: bool = False
+) -> wf.ExecutionResult:
+    """Run a queued execution on this process's worker (its lease, like any worker's); its result. With
+    ``refuse_leased``, an execution another process holds the live lease of is an error, not its state."""
     result = await runtime.worker.process(execution_id)
     if result is not None:
         return result
     execution = await runtime.store.load(execution_id)  # a worker took it first, or it ended meanwhile
     if execution is None:
         raise wf.ExecutionError(f"no execution {execution_id}")
+    expires = execution.lease_expires_at
+    if refuse_leased and execution.lease_owner and expires is not None and expires > utcnow():
+        raise wf.ExecutionError(
+            f"execution {execution_id} is being run by {execution.lease_owner} (its lease runs until "
+            f"{expires.isoformat()}): it goes on there; if that process died, wait for its lease to expire or "
+            "pass --force"
+        )
     return wf.ExecutionResult.of(execution)
 
 
 @workflows_group.command(name="recover")
 @click.argument("execution_id")
-def recover_workflow(app: Litestar, execution_id: str) -> None:
-    """Continue an execution whose process died, from its last checkpoint (exit 0 when completed or halted)."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Take the execution over even though another machine's process holds its lease (that process died).",
+)
+def recover_workflow(app: Litestar, execution_id: str, force: bool) -> None:
+    """Continue an execution whose process died, from its last checkpoint (exit 0 when completed or halted).
+
+    A leased execution (a worker's, the app's) is claimed first, as a worker claims it. A lease held by a process
+    of this machine that no longer runs is taken over at once; while another process holds it (it is running
+    there), the command refuses (exit 1) and runs nothing, unless --force says that process died (a lease of
+    another machine's). An execution running with no lease (an engine run by a script or `workflows run`) is
+    continued as it is: nothing tells whether its process still runs."""
     runtime = _runtime(app)
 
     async def recover() -> wf.ExecutionResult:
-        return await (await _engine_for(runtime, execution_id)).recover(execution_id)
+        engine = await _engine_for(runtime, execution_id)  # an unknown execution, or one whose definition is gone
+        execution = await runtime.store.load(execution_id)
+        assert execution is not None
+        owner = execution.lease_owner
+        if owner is None and execution.status == wf.Status.RUNNING:
+            return await engine.recover(execution_id)
+        if owner is not None and owner != runtime.worker.owner and (force or died_here(owner)):
+            await runtime.store.release(execution_id, owner)
+        return await _run_queued(runtime, execution_id, refuse_leased=True)
 
     _finish(run_command(app, recover))
 

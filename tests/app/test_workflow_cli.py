@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,10 @@ from sqlalchemy import select
 
 from packs.core.identity.accounts import IssuedToken
 from packs.core.models import WorkflowEntry, WorkflowExecution
+from packs.core.workflow.queue.worker import worker_name
 from tests.support.harness import Harness, auth, harness_for, make_settings
 from tests.support.processes import Cli, cli_for, plain
+from tests.support.workers import add_held, make_user, runtime_of
 from tests.support.workflow_http import EXECUTIONS, PACKS, started, wait_for
 
 pytestmark = pytest.mark.processes  # every test here starts real processes (tests/test_markers.py)
@@ -172,6 +176,23 @@ async def test_options_that_disagree_with_the_input_are_a_usage_error(harness: H
 
 
 @pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ('{"seconds": NaN}', "NaN is not JSON"),
+        ('{"seconds": -Infinity}', "-Infinity is not JSON"),
+        ('{"seconds": 1e999}', "1e999 is too large for a JSON number"),
+    ],
+)
+async def test_cli_json_refuses_what_json_has_no_number_for(harness: Harness, cli: Cli, raw: str, problem: str) -> None:
+    """Python's JSON reader takes them; the execution then kept ``null`` as its input, as no other door lets in."""
+    issued = await harness.user("ada@example.com", "Acme")
+    ran = await cli("workflows", "run", "http_wait", *owner_flags(issued), "--input", raw)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert problem in plain(ran.stderr)
+    assert await harness.count("workflow_executions") == 0
+
+
+@pytest.mark.parametrize(
     ("command", "given", "message"),
     [
         ("run", {"text": "a\u0000b", "k\u0000": 1}, "text: must not contain NUL characters"),
@@ -238,3 +259,35 @@ async def test_run_with_an_execution_id_repeats_only_the_same_run(harness: Harne
     assert "must be a UUID, got 'not-a-uuid'" in plain(not_a_uuid.stderr)
     assert "Traceback" not in not_a_uuid.stderr
     assert await harness.count("audit_log", "action = 'start'") == 1
+
+
+async def test_recover_refuses_an_execution_another_process_runs_unless_forced(harness: Harness, cli: Cli) -> None:
+    """It claims the execution as a worker does: a live lease of another process means the execution is running
+    there (recovering it ran its steps twice); a lease of a process of this machine that died is taken over."""
+    app = harness.app
+    user = await make_user(app)
+    runtime = runtime_of(app)
+    for owner in (worker_name(), "another-machine:4242:0123abcd"):  # alive here; elsewhere
+        [execution_id] = await add_held(app, user, "http_echo", {"value": "once", **user})
+        assert await runtime.store.claim(execution_id, owner, 300) is not None
+        refused = await cli("workflows", "recover", execution_id)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert f"is being run by {owner} (its lease runs until " in plain(refused.stderr)
+        assert "pass --force" in plain(refused.stderr)
+        assert await runtime.store.entries(execution_id) == []  # nothing ran
+        forced = await cli.ok("workflows", "recover", execution_id, "--force")
+        assert forced["status"] == "completed", forced
+        assert forced["output"]["input"]["value"] == "once"
+
+    [execution_id] = await add_held(app, user, "http_echo", {"value": "orphan", **user})
+    dead = f"{socket.gethostname()}:{dead_pid()}:0123abcd"
+    assert await runtime.store.claim(execution_id, dead, 300) is not None
+    recovered = await cli.ok("workflows", "recover", execution_id)  # its process died on this machine
+    assert recovered["status"] == "completed"
+
+
+def dead_pid() -> int:
+    """The process id of a process that ran and exited."""
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid

@@ -41,12 +41,12 @@ MAX_WORKSPACE_NAME_LENGTH = 255
 
 
 def normalize_email(email: str) -> str:
-    """``email`` trimmed and lower-cased; :class:`AccountError` when it is not ``local@domain.tld`` or is longer than
-    :data:`MAX_EMAIL_LENGTH`."""
+    """``email`` trimmed and lower-cased; :class:`AccountError` when it is not ``local@domain.tld`` (a control
+    character included) or is longer than :data:`MAX_EMAIL_LENGTH`."""
     normalized = email.strip().lower()
     if len(normalized) > MAX_EMAIL_LENGTH:
         raise AccountError(f"the email has {len(normalized):,} characters; at most {MAX_EMAIL_LENGTH} are kept")
-    if not EMAIL_PATTERN.match(normalized):
+    if not EMAIL_PATTERN.match(normalized) or has_control_character(normalized):
         raise AccountError(f"{email!r} is not an email address (expected local@domain.tld)")
     return normalized
 

@@ -18,6 +18,9 @@ from tests.support.harness import Harness
         ("ada@example.com", "Ac\nme", "must not hold control characters"),
         ("ada@example.com", "Ac\u2028me", "must not hold control characters"),
         ("ada@example.com", "   ", "the workspace name must not be empty"),
+        ("a\x01@example.com", "Acme", "is not an email address"),
+        ("ada@exa\x7fmple.com", "Acme", "is not an email address"),
+        ("ada\x00@example.com", "Acme", "is not an email address"),
     ],
 )
 async def test_what_a_column_cannot_keep_is_refused_and_nothing_is_written(

@@ -84,6 +84,20 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def died_here(owner: str) -> bool:
+    """Whether ``owner`` (a :func:`worker_name`) was a process of this machine that no longer runs."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False  # it runs (as another user), or the number is no process id
+    return False
+
+
 class LeaseKeeper:
     """Renews a lease in the background; :attr:`lost` once it cannot be renewed (:attr:`lease` given up by the
     run's last checkpoint is not lost: the keeper just stops).

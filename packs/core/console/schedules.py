@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packs.core.audit import record_action
 from packs.core.console.sessions import ConsoleUser
 from packs.core.console.web import PREFIX, page
-from packs.core.schedules.service import ScheduleNotFoundError, ScheduleService, ScheduleView, calendar_of
+from packs.core.schedules.service import (
+    ScheduleNotFoundError,
+    ScheduleService,
+    ScheduleView,
+    calendar_of,
+    schedule_key,
+)
 
 ACTIONS = {"pause": {"paused": True}, "resume": {"paused": False}}
 
@@ -78,6 +84,7 @@ class SchedulesController(Controller):
         """``pause``, ``resume`` or ``trigger`` (one run now, opened) a schedule of the workspace."""
         service = schedules_of(request)
         workspace_id = str(user.workspace_id)
+        schedule_id = str(schedule_key(schedule_id))  # as the log writes ids (any spelling in the URL)
         if action == "trigger":
             execution = await service.trigger(schedule_id, workspace_id)
             await _audit(db_session, user, "schedule_trigger", schedule_id, execution_id=execution.id)

@@ -82,6 +82,23 @@ async def test_a_schedule_is_paused_resumed_and_triggered(
     ]
 
 
+async def test_a_schedule_action_on_another_spelling_of_its_id_is_audited_under_its_id(
+    harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient
+) -> None:
+    issued = await harness.user()
+    created = await client.post("/api/v1/workflows/http_plain/schedules", json={"every": 3600}, headers=auth(issued))
+    schedule_id = created.json()["data"]["id"]
+    csrf = await signed_in(web, issued.token)
+    for action, spelling in (("pause", schedule_id.upper()), ("resume", schedule_id.replace("-", ""))):
+        answer = await web.post(f"{SCHEDULES}/{spelling}/{action}", data={"csrf_token": csrf})
+        assert answer.status_code == 303, answer.text
+    audit = await client.get("/api/v1/workflows/audit", params={"execution_id": schedule_id}, headers=auth(issued))
+    assert [(e["action"], e["target_id"]) for e in audit.json()["data"] if e["source"] == "console"] == [
+        ("schedule_resume", schedule_id),
+        ("schedule_pause", schedule_id),
+    ]
+
+
 async def test_the_list_filters_by_what_a_halted_execution_waits_for(
     harness: Harness, client: httpx.AsyncClient, web: httpx.AsyncClient
 ) -> None:

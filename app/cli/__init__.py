@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
-from litestar.plugins import CLIPluginProtocol
+from litestar import Litestar
+from litestar.plugins import CLIPlugin
 
 from app.cli.accounts import tokens_group, users_group
 from app.cli.packs import packs_group
-from app.cli.running import add_verbose_option
+from app.cli.running import add_verbose_option, packflow_plugin
 from app.cli.schedules import schedules_group
 from app.cli.signals import signal_command
 from app.cli.workflows import workflows_group
+from app.database import DatabaseUnreachableError, reachable_connection
 
 
-class OperatorCommands(CLIPluginProtocol):
-    """The Litestar CLI plugin that adds the operator commands (:func:`register_commands`)."""
+class OperatorCommands(CLIPlugin):
+    """The Litestar CLI plugin that adds the operator commands (:func:`register_commands`), and checks before
+    ``run`` starts the server that the database answers."""
 
     def on_cli_init(self, cli: Any) -> None:
         """Add the operator commands to the ``litestar`` command line."""
         register_commands(cli)
+
+    @contextmanager
+    def server_lifespan(self, app: Litestar) -> Iterator[None]:
+        """Before the server starts: a database that does not answer is one line and exit 1, as for every other
+        command (the server's startup would fail with a page of tracebacks)."""
+        engine = packflow_plugin(app).db.get_engine()
+
+        async def check() -> None:
+            try:
+                async with reachable_connection(engine):
+                    pass
+            finally:
+                await engine.dispose()  # its connections belong to this event loop, not the server's
+
+        try:
+            asyncio.run(check())
+        except DatabaseUnreachableError as error:
+            raise click.ClickException(str(error)) from None
+        yield
 
 
 def register_commands(cli: click.Group) -> None:

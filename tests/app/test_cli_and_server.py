@@ -72,6 +72,11 @@ def test_a_database_that_does_not_answer_is_one_line_not_a_traceback(tmp_path: P
             assert "Traceback" not in answer.stderr, answer.stderr
         assert "cannot reach the database" in plain(answer.stderr)
         assert words in plain(answer.stderr)
+        # The server too, before it starts: its startup's failure was a page of tracebacks and exit 3.
+        served = litestar(env, "run", "--port", str(free_port()), ok=False)
+        assert served.returncode == 1, served.stdout + served.stderr
+        assert "cannot reach the database" in plain(served.stderr)
+        assert "Traceback" not in served.stdout + served.stderr or url.startswith("sqlite")
 
 
 def test_operator_command_errors_exit_non_zero(tmp_path: Path) -> None:

@@ -207,7 +207,7 @@ def test_workflow_commands_list_validate_run_resume(tmp_path: Path) -> None:
 
     failed = litestar(env, "workflows", "run", "create_contact", "--input", json.dumps(base_input), ok=False)
     assert failed.returncode == 1
-    assert last_json_line(failed.stdout)["error"] == "StepError: invalid input: input 'contact_data' is required"
+    assert last_json_line(failed.stdout)["error"] == "StepValueError: invalid input: input 'contact_data' is required"
     unknown = litestar(env, "workflows", "run", "nope", ok=False)
     assert unknown.returncode == 2
     assert "no workflow 'nope' (see 'packflow workflows list')" in plain(unknown.stderr)

@@ -74,8 +74,15 @@ def service_of(request: Request[Any, Any, Any]) -> WorkflowService:
     return service
 
 
-def when(value: datetime.datetime | None) -> str:
-    """A time as the console shows it (UTC, to the second)."""
+def when(value: datetime.datetime | str | None) -> str:
+    """A time as the console shows it (UTC, to the second); an ISO 8601 text (as the approvals API answers times)
+    is read first, and shown as it is when it is none."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        value = moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
     return "" if value is None else value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

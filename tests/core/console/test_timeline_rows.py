@@ -8,6 +8,7 @@ import datetime
 from packs.core.console.executions import Row, timeline
 from packs.core.console.list_rows import execution_row
 from packs.core.console.timeline_rows import child_row, entry_row
+from packs.core.console.web import when
 from packs.core.workflow import Entry, Execution
 
 AT = datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.UTC)
@@ -64,3 +65,11 @@ def test_an_executions_row_escapes_and_names_status_waiting_and_duration() -> No
     html = str(execution_row(Row(done, AT + datetime.timedelta(seconds=2)), {"u1": "ada@example.com"}))
     assert "<td>ada@example.com</td>" in html
     assert "<td>2.0 s</td>" in html
+
+
+def test_times_the_approvals_api_answers_as_text_are_shown_as_every_other_time() -> None:
+    assert when("2026-12-03T10:50:36.206718+00:00") == "2026-12-03 10:50:36 UTC"
+    assert when("2026-12-03T11:50:36+01:00") == "2026-12-03 10:50:36 UTC"
+    assert when(AT) == "2026-01-01 12:00:00 UTC"
+    assert when("soon") == "soon"
+    assert when(None) == ""

@@ -57,6 +57,9 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("9f6c2d1e-4a7b-5c3d-8e2f-1b0a9c8d7e6f")
 IDENTITY_INPUTS = frozenset({"user_id", "workspace_id"})
 """Inputs a caller cannot give: they come from its identity, as a tool's ``user_id`` / ``workspace_id`` do."""
 
+MAX_POLL_SECONDS = 2.0
+"""The slowest an event stream reads an execution that does not change (a halted one)."""
+
 
 class UnknownWorkflowError(LookupError):
     """No loaded workflow has the given id."""
@@ -106,7 +109,7 @@ class WorkflowService:
     sync_timeout: float = 30.0
     """How long ``sync`` mode waits for an execution to settle before answering with its current state."""
     poll_interval: float = 0.2
-    """How often an event stream looks for new entries."""
+    """How often an event stream reads its execution while it changes (see :meth:`events`)."""
     _runners: dict[str, AsyncRunner] = field(default_factory=dict, init=False, repr=False)
 
     def definition(self, workflow_id: str) -> WorkflowDef:
@@ -315,18 +318,29 @@ class WorkflowService:
         Events are read from the store (entries and status), so they are the same whichever process
         runs the execution. The stream stays open while the execution is halted (waiting for a
         resume) and ends once it is completed, failed or cancelled.
+
+        Each poll reads the execution's row; its entries only when the row changed (every checkpoint and
+        status change writes ``updated_at``). While nothing changes the polls slow down, from
+        ``poll_interval`` to :data:`MAX_POLL_SECONDS`: a stream open on a halted execution costs one
+        small read every few seconds, not a read of all its entries five times a second.
         """
         await self.get(execution_id, workspace_id)
         replay = EventReplay(execution_id)
+        seen: datetime.datetime | None = None
+        pause = self.poll_interval
         while True:
             execution = await self.store.load(execution_id)
             if execution is None:
                 return
-            for event in replay.advance(execution, await self.store.entries(execution_id)):
-                yield event
+            if execution.updated_at != seen:
+                seen, pause = execution.updated_at, self.poll_interval
+                for event in replay.advance(execution, await self.store.entries(execution_id)):
+                    yield event
+            else:
+                pause = min(pause * 1.5, MAX_POLL_SECONDS)
             if execution.status in FINAL_STATUSES:
                 return
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(pause)
 
 
 __all__ = [

@@ -39,6 +39,8 @@ class Event:
         """The event as a JSON document."""
         return msgspec.json.encode(self.to_dict()).decode()
 
-    def to_sse(self) -> str:
-        """The event as one server-sent event: ``event: <type>`` and ``data: <json>``."""
-        return f"event: {self.type}\ndata: {self.to_json()}\n\n"
+    def to_sse(self, event_id: int | None = None) -> str:
+        """The event as one server-sent event: ``event: <type>`` and ``data: <json>`` (after ``id: <event_id>``
+        when given: what a client that reconnects sends back as ``Last-Event-ID``)."""
+        head = "" if event_id is None else f"id: {event_id}\n"
+        return f"{head}event: {self.type}\ndata: {self.to_json()}\n\n"

@@ -19,6 +19,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from packs.core.tools.errors import ValidationError
 from packs.core.workflow import SETTLED, Status
 from packs.core.workflow.signals import received_signals
 from packs.core.workflow_api.approvals import ApprovalDesk, decider_of, show_decisions
@@ -47,6 +48,23 @@ from packs.core.workflow_api.payloads import (
 from packs.core.workflow_api.timers import pending_timers
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+MAX_EVENT_ID_DIGITS = 9
+
+
+def events_after(raw: str | None) -> int:
+    """The place of the last event a reconnecting client received (``Last-Event-ID``), ``-1`` for none; 422 when
+    it is no id this stream sends (a whole number from 0)."""
+    if raw is None or not raw.strip():
+        return -1
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_EVENT_ID_DIGITS):
+        raise ValidationError(
+            "Last-Event-ID is not an event id of this stream",
+            {"Last-Event-ID": f"must be the id of an event this stream sent (a whole number), got {text[:40]!r}"},
+        )
+    return int(text)
 
 
 def answer(body: ExecutionAnswer, status_code: int, *, location: bool = False) -> Response[ExecutionAnswer]:
@@ -255,18 +273,35 @@ class WorkflowsController(WorkflowApiController):
         response_description="Server-sent events (`event: <type>`, `data: <json>`), ending when the execution ends",
     )
     async def execution_events(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, execution_id: str
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        execution_id: str,
+        last_event_id: Annotated[
+            str | None,
+            Parameter(
+                header="Last-Event-ID",
+                required=False,
+                description="The `id` of the last event received: a reconnecting stream goes on after it.",
+            ),
+        ] = None,
     ) -> Stream:
         """The execution's events as server-sent events: what already happened first, then live ones; the
-        stream stays open while the execution is halted and ends once it is completed, failed or cancelled."""
+        stream stays open while the execution is halted and ends once it is completed, failed or cancelled.
+        Each event has an `id` (its place in the stream, from 0); with `Last-Event-ID` the events up to that
+        one are not sent again."""
+        after = events_after(last_event_id)
         identity = await identify(request, db_session)
         service = service_of(request)
         key = execution_id_of(execution_id)
         events = await service.watch(key, str(identity.workspace_id))
 
         async def stream() -> AsyncIterator[str]:
+            index = -1
             async for event in events:
-                yield event.to_sse()
+                index += 1
+                if index > after:
+                    yield event.to_sse(index)
 
         return Stream(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
 

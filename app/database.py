@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -59,9 +60,19 @@ def migrations_directory() -> str:
     return str(files("migrations"))
 
 
+_CONFIGS = itertools.count(1)
+"""Numbers the database configurations this process built (see :func:`database_config`)."""
+
+
 def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
-    """The advanced-alchemy configuration for ``settings.database_url`` (Alembic quiet unless ``--verbose``)."""
+    """The advanced-alchemy configuration for ``settings.database_url`` (Alembic quiet unless ``--verbose``).
+
+    Its app-state and scope keys are numbered for this process: advanced-alchemy keeps every key a configuration
+    took in a class-wide set and makes a new one unique by trying ``key_1``, ``key_2``, ... recursively, so
+    building the default keys again for the thousandth app of a process (a test run) exceeded the recursion limit.
+    """
     show_migration_log()
+    number = next(_CONFIGS)
     config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
@@ -72,6 +83,9 @@ def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
             script_config="",
         ),
         set_default_exception_handler=False,
+        session_scope_key=f"_packflow_db_session_{number}",
+        engine_app_state_key=f"packflow_db_engine_{number}",
+        session_maker_app_state_key=f"packflow_session_maker_{number}",
     )
     configure_engine(config.get_engine())
     return config

@@ -115,3 +115,15 @@ def test_the_app_keeps_a_started_connection_for_each_run_that_may_be_under_way(t
     assert [concurrent_runs(settings) for settings in (postgres, on_saq, sqlite)] == [12, 24, 0]
     store = create_app(on_saq).state.workflows.store
     assert store._scope_connections.limit == 24
+
+
+def test_a_process_builds_a_thousand_and_more_database_configurations(tmp_path: Any) -> None:
+    """advanced-alchemy makes each configuration's keys unique by trying ``key_1``, ``key_2``, ... recursively over
+    every key a configuration of the process ever took: with the default keys, the test run's thousandth app
+    failed with a RecursionError."""
+    settings = make_settings(sqlite_url(tmp_path))
+    keys = set()
+    for _ in range(1200):
+        config = database_config(settings)
+        keys.add(config.session_scope_key)
+    assert len(keys) == 1200

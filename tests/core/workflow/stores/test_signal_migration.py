@@ -39,8 +39,10 @@ async def test_the_signals_table_and_the_attempt_column(database_url: str) -> No
         "created_at": False,
         "consumed_at": True,
         "consumed_by": True,
+        "addressed_to": True,  # migration 0014: the execution a sub-workflow child keeps a signal for
     }
     assert found["indexes"]["ix_workflow_signals_execution_name_created"] == ("execution_id", "name", "created_at")
+    assert found["indexes"]["ix_workflow_signals_addressed_to_created"] == ("addressed_to", "created_at")
     assert ("execution_id", "idempotency_key") in found["unique"]
     assert found["foreign_keys"] == [(("execution_id",), "workflow_executions", "CASCADE")]
     assert "attempt" in found["entry_columns"]

@@ -33,8 +33,7 @@ def signal_command(
 
     With the inline queue the woken execution runs here, in this command (its result is printed); with SAQ
     it is queued for the workers. An execution that has ended refuses signals (exit 1)."""
-    problem = "must not contain NUL characters" if "\x00" in name else signal_name_problem(name)
-    if problem is not None:
+    if (problem := signal_name_problem(name)) is not None:  # a command's arguments hold no NUL
         raise click.BadParameter(f"a signal name {problem}", param_hint="NAME")
     payload = _json_option(payload_json, "--payload")
     runtime = _runtime(app)

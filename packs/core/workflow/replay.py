@@ -10,6 +10,7 @@ its ``halted`` entry, before the ``workflow.resumed`` (or the end) that followed
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,10 +32,10 @@ class EventReplay:
         self.execution_id = execution_id
         self.seen: set[str] = set()
         self.started = False
-        self.halted = False
         self.halt_announced = False
         self.halt_entry: Entry | None = None
-        """The top-level ``halted`` entry of the halt under way (what announces it when its status was missed)."""
+        """The top-level ``halted`` entry of the halt under way, ``None`` while there is none (it announces the halt
+        when its status was missed)."""
         self.ended = False
 
     def advance(self, execution: Execution, entries: Iterable[Entry]) -> list[Event]:
@@ -45,23 +46,20 @@ class EventReplay:
         # when the status read says ``pending`` (as it does again while a resume or retry waits in the queue).
         if not self.started and (execution.status != Status.PENDING or entries):
             self.started = True
-            data = {"execution_id": self.execution_id, "workflow_id": execution.workflow_id}
             # At its first entry's time, not at the execution's last change.
             at = entries[0].timestamp if entries else execution.updated_at
-            events.append(Event("workflow.started", data, at.isoformat()))
+            events.append(self._workflow("workflow.started", {"workflow_id": execution.workflow_id}, at))
         for entry in entries:
             if entry.id in self.seen:
                 continue
             self.seen.add(entry.id)
-            if self.halted and entry.action == Action.STARTED:
+            if self.halt_entry is not None and entry.action == Action.STARTED:
                 events.extend(self._missed_halt())
-                self.halted = False
+                self.halt_entry = None
                 self.halt_announced = False
-                data = {"execution_id": self.execution_id, "step_id": entry.step_id}
-                events.append(Event("workflow.resumed", data, entry.timestamp.isoformat()))
+                events.append(self._workflow("workflow.resumed", {"step_id": entry.step_id}, entry.timestamp))
             events.append(Event(STEP_EVENTS[Action(entry.action)], _step_data(entry), entry.timestamp.isoformat()))
             if entry.action == Action.HALTED and ":" not in entry.step_id:
-                self.halted = True
                 self.halt_entry = entry
         events.extend(self._status_events(execution))
         return events
@@ -71,8 +69,7 @@ class EventReplay:
         if self.halt_announced or self.halt_entry is None:
             return []
         self.halt_announced = True
-        data = {"execution_id": self.execution_id, "halt": self.halt_entry.output}
-        return [Event("workflow.halted", data, self.halt_entry.timestamp.isoformat())]
+        return [self._workflow("workflow.halted", {"halt": self.halt_entry.output}, self.halt_entry.timestamp)]
 
     def _status_events(self, execution: Execution) -> list[Event]:
         if self.ended:
@@ -80,9 +77,9 @@ class EventReplay:
         status = execution.status
         # The halted entry may have been read one call before the ``halted`` status (entries are read
         # after it): announce the halt once both are known, whichever call that is.
-        if status == Status.HALTED and self.halted and not self.halt_announced:
+        if status == Status.HALTED and self.halt_entry is not None and not self.halt_announced:
             self.halt_announced = True
-            return [self._workflow("workflow.halted", {"halt": execution.halt_data}, execution)]
+            return [self._workflow("workflow.halted", {"halt": execution.halt_data}, execution.updated_at)]
         final = {
             Status.COMPLETED: ("workflow.completed", {"output": execution.result}),
             Status.FAILED: ("workflow.failed", {"error": execution.error}),
@@ -91,12 +88,12 @@ class EventReplay:
         if status in final:
             self.ended = True
             kind, data = final[Status(status)]
-            missed = self._missed_halt() if self.halted else []  # cancelled while halted
-            return [*missed, self._workflow(kind, data, execution)]
+            missed = self._missed_halt()  # cancelled while halted (nothing once the halt is over)
+            return [*missed, self._workflow(kind, data, execution.updated_at)]
         return []
 
-    def _workflow(self, kind: str, data: dict[str, Any], execution: Execution) -> Event:
-        return Event(kind, {"execution_id": self.execution_id, **data}, execution.updated_at.isoformat())
+    def _workflow(self, kind: str, data: dict[str, Any], at: datetime.datetime) -> Event:
+        return Event(kind, {"execution_id": self.execution_id, **data}, at.isoformat())
 
 
 def _step_data(entry: Entry) -> dict[str, Any]:

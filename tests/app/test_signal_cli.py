@@ -26,13 +26,19 @@ async def harness(database_url: str) -> object:
         yield built
 
 
+async def receiving(harness: Harness, client: httpx.AsyncClient) -> tuple[IssuedToken, str]:
+    """Ada, and an execution of hers halted at a ``receive`` of ``payment_received``."""
+    ada: IssuedToken = await harness.user("ada@example.com", "Acme")
+    execution_id = await started(client, ada, "http_receive")
+    await wait_for(client, ada, execution_id, {"halted"})
+    return ada, execution_id
+
+
 async def test_the_signal_command_wakes_a_receive_and_refuses_an_ended_execution(
     harness: Harness, client: httpx.AsyncClient, database_url: str, fixture_packs: Path
 ) -> None:
-    ada: IssuedToken = await harness.user("ada@example.com", "Acme")
+    ada, execution_id = await receiving(harness, client)
     cli = cli_for(database_url, fixture_packs, PACKS)
-    execution_id = await started(client, ada, "http_receive")
-    await wait_for(client, ada, execution_id, {"halted"})
 
     sent = await cli.ok("workflows", "signal", execution_id, "payment_received", "--payload", '{"n": 5}')
     assert (sent["repeated"], sent["woke"]) == (False, True)
@@ -57,10 +63,8 @@ async def test_the_signal_command_wakes_a_receive_and_refuses_an_ended_execution
 async def test_the_signal_command_refuses_a_name_no_receive_step_can_wait_for(
     harness: Harness, client: httpx.AsyncClient, database_url: str, fixture_packs: Path
 ) -> None:
-    ada: IssuedToken = await harness.user("ada@example.com", "Acme")
+    ada, execution_id = await receiving(harness, client)
     cli = cli_for(database_url, fixture_packs, PACKS)
-    execution_id = await started(client, ada, "http_receive")
-    await wait_for(client, ada, execution_id, {"halted"})
     for name, problem in (("  ", "must not be empty or only whitespace"), ("paid\nlate", "control characters")):
         refused = await cli("workflows", "signal", execution_id, name)
         assert refused.returncode == 2, refused.stderr
@@ -84,9 +88,7 @@ async def test_with_saq_the_signal_command_queues_the_woken_execution_and_exits(
     """The command enqueues on SAQ (its connection pool and listener opened for that) and closes them before it
     exits; a worker would then run the execution."""
     async with harness_for(make_settings(postgres_url, packs=PACKS)) as harness, http_client(harness.app) as client:
-        ada: IssuedToken = await harness.user("ada@example.com", "Acme")
-        execution_id = await started(client, ada, "http_receive")
-        await wait_for(client, ada, execution_id, {"halted"})
+        _, execution_id = await receiving(harness, client)
         cli = cli_for(postgres_url, fixture_packs, PACKS)
         cli.env["PACKFLOW_QUEUE"] = "saq"
         sent = await asyncio.wait_for(cli.ok("workflows", "signal", execution_id, "payment_received"), 60)

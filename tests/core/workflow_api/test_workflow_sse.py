@@ -210,10 +210,9 @@ def at(seconds: int) -> datetime.datetime:
     return datetime.datetime(2026, 1, 1, 12, 0, seconds, tzinfo=datetime.UTC)
 
 
-def test_the_replay_of_a_finished_execution_announces_its_past_halts_in_order_at_their_times() -> None:
-    """Replayed once it has ended, the halt (whose status the watcher never saw) is announced from its entry,
-    between its ``step.halted`` and the ``workflow.resumed``; ``workflow.started`` is at the first entry's time."""
-    entries = [
+def asked_and_halted() -> list[Entry]:
+    """An approval ``ask`` started at 12:00:01 and halted at 12:00:02 with ``{"x": 1}``."""
+    return [
         Entry(execution_id="e1", step_id="ask", step_type="approval", action=Action.STARTED, timestamp=at(1)),
         Entry(
             execution_id="e1",
@@ -223,6 +222,14 @@ def test_the_replay_of_a_finished_execution_announces_its_past_halts_in_order_at
             output={"x": 1},
             timestamp=at(2),
         ),
+    ]
+
+
+def test_the_replay_of_a_finished_execution_announces_its_past_halts_in_order_at_their_times() -> None:
+    """Replayed once it has ended, the halt (whose status the watcher never saw) is announced from its entry,
+    between its ``step.halted`` and the ``workflow.resumed``; ``workflow.started`` is at the first entry's time."""
+    entries = [
+        *asked_and_halted(),
         Entry(execution_id="e1", step_id="ask", step_type="approval", action=Action.STARTED, timestamp=at(30)),
         Entry(execution_id="e1", step_id="ask", step_type="approval", action=Action.COMPLETED, timestamp=at(31)),
     ]
@@ -242,17 +249,7 @@ def test_the_replay_of_a_finished_execution_announces_its_past_halts_in_order_at
 
 
 def test_an_execution_cancelled_while_halted_replays_its_halt_before_the_cancel() -> None:
-    entries = [
-        Entry(execution_id="e1", step_id="ask", step_type="approval", action=Action.STARTED, timestamp=at(1)),
-        Entry(
-            execution_id="e1",
-            step_id="ask",
-            step_type="approval",
-            action=Action.HALTED,
-            output={"x": 1},
-            timestamp=at(2),
-        ),
-    ]
+    entries = asked_and_halted()
     execution = Execution(id="e1", workflow_id="w", status=Status.CANCELLED, error="Cancelled", updated_at=at(9))
     replay = EventReplay("e1")
     assert [event.type for event in replay.advance(execution, entries)] == [

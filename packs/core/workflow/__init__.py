@@ -7,7 +7,7 @@ result = await wf.Engine(definition, store=wf.MemoryStore(), service_resolver=re
 """
 
 from packs.core.workflow.decisions import Decision
-from packs.core.workflow.engine import FAILURE, Engine
+from packs.core.workflow.engine import Engine
 from packs.core.workflow.errors import (
     ConfigError,
     Error,
@@ -44,7 +44,7 @@ from packs.core.workflow.settings import (
     registry,
     unregister,
 )
-from packs.core.workflow.state import to_json_value
+from packs.core.workflow.state import FAILURE, to_json_value
 from packs.core.workflow.steps import StepExecutor, register_step_type, step_types
 from packs.core.workflow.stores import ExecutionFilter, Keyset, MemoryStore, Page, QueueStore, Store
 from packs.core.workflow.timers import Timer, TimerSweeper, fire_due, timer_handlers

@@ -32,6 +32,7 @@ from packs.core.workflow.outcomes import Continue, Finish, Halt
 from packs.core.workflow.resume_input import check_resume, waiting_approval
 from packs.core.workflow.signals import waiting_for_signal
 from packs.core.workflow.state import (
+    FAILURE,
     RunState,
     describe,
     elapsed_ms,
@@ -49,10 +50,6 @@ from packs.core.workflow.steps.wait import waiting_until
 from packs.core.workflow.stores.protocol import Store, keep_definition
 
 Listener = Callable[[Event], Awaitable[None] | None]
-
-FAILURE = "_failure"
-"""Context key of what failed a failed execution (see :func:`~packs.core.workflow.state.failure`); a redrive
-drops it."""
 
 RESUME_REQUEST = "_resume"
 """Context key of a queued resume (``{"response", "approved"}``), taken out when a worker continues it."""

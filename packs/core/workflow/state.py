@@ -188,6 +188,9 @@ def error_details(error: BaseException) -> dict[str, Any] | None:
     return converted
 
 
+FAILURE = "_failure"
+"""Context key of what failed a failed execution (see :func:`failure`); a redrive drops it."""
+
 HIDDEN_STATEMENT = "a database statement failed; the worker's log has the statement and its parameters"
 
 

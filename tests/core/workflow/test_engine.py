@@ -713,7 +713,7 @@ async def test_sub_workflow_output_failure_and_halting_child(store: wf.Store) ->
     result = await failing.run()
     assert result.status == "failed"
     assert result.error is not None
-    assert "sub-workflow 'failing' failed: StepError: unknown service 'missing'" in result.error
+    assert result.error.startswith("StepError: sub-workflow 'failing' failed: StepError: unknown service 'missing'")
 
 
 # -- engine rules --------------------------------------------------------------------------------

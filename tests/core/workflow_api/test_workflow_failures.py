@@ -73,16 +73,25 @@ async def test_a_sync_start_failed_otherwise_is_a_500_with_the_execution(
 @pytest.mark.parametrize(
     ("seconds", "problem"), [(1e300, "at most 3162240000 seconds (a century)"), (-1, "(0 or more), got -1")]
 )
+@pytest.mark.parametrize(
+    ("workflow", "prefix"),
+    [
+        ("http_wait", "StepValueError: step 'pause' field 'seconds': "),
+        ("http_sub_wait", "StepValueError: sub-workflow 'http_wait' failed: StepValueError: step 'pause' field"),
+    ],
+    ids=["direct", "sub-workflow"],
+)
 async def test_a_sync_start_failed_by_a_step_refusing_a_value_is_a_422(
-    client: httpx.AsyncClient, harness: Harness, seconds: float, problem: str
+    client: httpx.AsyncClient, harness: Harness, seconds: float, problem: str, workflow: str, prefix: str
 ) -> None:
     """The wait's ``seconds`` comes from the input, declared a number: the run starts, and its wait refuses the
-    value. The request's data could not be processed; that is no server error."""
+    value. The request's data could not be processed; that is no server error, also when the wait is a
+    sub-workflow's (``http_sub_wait`` runs ``http_wait``)."""
     issued = await harness.user()
-    response = await start(client, issued, "http_wait", {"seconds": seconds}, mode="sync")
+    response = await start(client, issued, workflow, {"seconds": seconds}, mode="sync")
     assert response.status_code == 422, response.text
     body = response.json()
-    assert body["error"].startswith("StepValueError: step 'pause' field 'seconds': "), body["error"]
+    assert body["error"].startswith(prefix), body["error"]
     assert problem in body["error"]
     assert body["details"] == {}
     assert body["data"]["status"] == "failed"

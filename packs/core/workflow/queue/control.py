@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from packs.core.workflow.engine import FAILURE, RESUME_REQUEST, prepare_resume
+from packs.core.workflow.engine import RESUME_REQUEST, prepare_resume
 from packs.core.workflow.errors import ExecutionNotFoundError, ExecutionStateError
 from packs.core.workflow.model import Execution, Status, utcnow
-from packs.core.workflow.state import to_json_value
+from packs.core.workflow.state import FAILURE, to_json_value
 from packs.core.workflow.steps.workflow_parent import waited_child
 from packs.core.workflow.stores.protocol import QueueStore
 

@@ -6,8 +6,9 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING
 
-from packs.core.workflow.errors import StepError
+from packs.core.workflow.errors import StepError, StepValueError
 from packs.core.workflow.model import FINAL_STATUSES, Execution, ExecutionResult, Status
+from packs.core.workflow.state import FAILURE
 from packs.core.workflow.steps import workflow_parent
 from packs.core.workflow.steps.base import Outcome, StepExecutor
 from packs.core.workflow.steps.configs import WorkflowConfig
@@ -37,7 +38,7 @@ class WorkflowStep(StepExecutor):
         child = None if child_id is None or not state.resumed else await self._child_now(state, child_id)
         if child_id is not None and child is not None:
             if child.status in FINAL_STATUSES:  # it ended on its own and woke this step
-                return self._outcome(state, ExecutionResult.of(child), settings)
+                return await self._outcome(state, ExecutionResult.of(child), settings)
             if child.status != Status.HALTED:  # it runs on its own (woken meanwhile): its end wakes this step
                 return self.halt(child_halt(None, settings.workflow_id, child_id), resume_step=self.step.id)
             work = engine.resume(child_id, response=state.resume_response, approved=state.resume_approved)
@@ -51,7 +52,7 @@ class WorkflowStep(StepExecutor):
             )
         with workflow_parent.driving(child_id):
             result = await (asyncio.wait_for(work, settings.timeout) if settings.timeout else work)
-        return self._outcome(state, result, settings)
+        return await self._outcome(state, result, settings)
 
     async def _child_now(self, state: RunState, child_id: str) -> Execution | None:
         """The child as it is, read under the parent's row lock: a child ending meanwhile (it takes that lock to
@@ -63,7 +64,7 @@ class WorkflowStep(StepExecutor):
         child: Execution | None = await store.load(child_id)
         return child
 
-    def _outcome(self, state: RunState, result: ExecutionResult, settings: WorkflowConfig) -> Outcome:
+    async def _outcome(self, state: RunState, result: ExecutionResult, settings: WorkflowConfig) -> Outcome:
         if result.status == Status.HALTED:
             data = child_halt(result.halt.data if result.halt else None, settings.workflow_id, result.execution_id)
             if result.halt and result.halt.prompt:
@@ -73,9 +74,21 @@ class WorkflowStep(StepExecutor):
         if result.status == Status.CANCELLED:
             raise StepError(f"sub-workflow {settings.workflow_id!r} was cancelled")
         if result.status == Status.FAILED:
-            raise StepError(f"sub-workflow {settings.workflow_id!r} failed: {result.error}")
+            message = f"sub-workflow {settings.workflow_id!r} failed: {result.error}"
+            if await self._refused_a_value(state, result.execution_id):
+                raise StepValueError(message)
+            raise StepError(message)
         self.set_variable(state, settings.output, result.output)
         return self.continue_(output=result.output)
+
+    async def _refused_a_value(self, state: RunState, child_id: str) -> bool:
+        """Whether the failed child failed on a value (its failure's HTTP status is a 4xx: a
+        :class:`StepValueError`, a tool's validation or not-found error): the parent then fails on a value too, so
+        that its sync start answers 422 as the child's would (docs/workflow-language.md, Sub-workflows)."""
+        child = await state.engine.store.load(child_id)
+        recorded = None if child is None else child.ctx.get(FAILURE)
+        code = recorded.get("status_code") if isinstance(recorded, dict) else None
+        return isinstance(code, int) and 400 <= code < 500
 
     def _forget(self, state: RunState) -> None:
         children: dict[str, str] = state.ctx.get(CHILDREN, {})

@@ -49,9 +49,17 @@ def live_items(workspace_id: UUID, schema_slug: str) -> Select[tuple[Item]]:
     )
 
 
-async def find_item(item_id: UUID, *, workspace_id: UUID, schema_slug: str) -> Item:
-    """The live item ``item_id`` of this workspace and schema; :class:`NotFoundError` otherwise."""
+async def find_item(item_id: UUID, *, workspace_id: UUID, schema_slug: str, for_update: bool = False) -> Item:
+    """The live item ``item_id`` of this workspace and schema; :class:`NotFoundError` otherwise.
+
+    ``for_update``: the row is locked until the request's transaction ends (``SELECT ... FOR UPDATE`` on
+    PostgreSQL; SQLite's writers take turns anyway), so a tool that changes or deletes it works on its latest
+    version: concurrent PATCHes each keep their fields, and a request that waited for a delete finds no item
+    (docs/writing-a-pack.md, "Changing and deleting records").
+    """
     statement = live_items(workspace_id, schema_slug).where(Item.id == item_id)
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     item = (await current_session().execute(statement)).scalar_one_or_none()
     if item is None:
         raise NotFoundError(f"{schema_slug} {item_id} not found")

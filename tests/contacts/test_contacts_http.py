@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -203,6 +204,43 @@ async def test_put_replaces_and_patch_changes_only_sent_fields(client: Client, h
     }
     assert put.json()["data"]["tool_slug"] == "create"  # the tool that created it, as created_by_id
     assert (await client.get(url, headers=auth(issued))).json()["data"]["data"]["first_name"] == "Augusta"
+
+
+@pytest.mark.parametrize("blank", [None, "", "  "])
+async def test_a_blank_list_field_clears_it_to_its_default(client: Client, harness: Harness, blank: Any) -> None:
+    """``tags`` cannot hold null: sent blank it reads as not given and stores its default, ``[]`` (it was a 500)."""
+    issued = await harness.user()
+    created = await client.post(URL, json={"contact": ada(tags=blank)}, headers=auth(issued))
+    assert created.status_code == 201, created.text
+    assert created.json()["data"]["data"]["tags"] == []
+    url = f"{URL}/{created.json()['data']['id']}"
+    await client.patch(url, json={"contact": {"tags": ["a"]}}, headers=auth(issued))
+    for method in ("PATCH", "PUT"):
+        body = {"contact": {"tags": blank}} if method == "PATCH" else {"contact": ada(tags=blank)}
+        changed = await client.request(method, url, json=body, headers=auth(issued))
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["data"]["data"]["tags"] == []
+        await client.patch(url, json={"contact": {"tags": ["a"]}}, headers=auth(issued))
+
+
+async def test_concurrent_changes_of_one_contact_each_take_effect_once(client: Client, harness: Harness) -> None:
+    """PATCHes sent at once each keep their field (each reads the contact under its row lock, after the one
+    before committed), and of deletes sent at once one deletes and the others find no contact."""
+    issued = await harness.user()
+    url = f"{URL}/{(await create(client, issued))['data']['id']}"
+    fields = ("phone", "company", "job_title", "first_name", "last_name")
+    patches = [
+        client.patch(url, json={"contact": {field: f"{field}-{n}"}}, headers=auth(issued))
+        for n in range(2)
+        for field in fields
+    ]
+    answers = await asyncio.gather(*patches)
+    assert [answer.status_code for answer in answers] == [200] * len(patches)
+    stored = (await client.get(url, headers=auth(issued))).json()["data"]["data"]
+    assert {field: stored[field] in (f"{field}-0", f"{field}-1") for field in fields} == dict.fromkeys(fields, True)
+
+    deletes = await asyncio.gather(*(client.delete(url, headers=auth(issued)) for _ in range(6)))
+    assert sorted(answer.status_code for answer in deletes) == [200] + [404] * 5
 
 
 async def test_update_validation_failures_change_nothing(client: Client, harness: Harness) -> None:

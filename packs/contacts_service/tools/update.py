@@ -28,7 +28,7 @@ class Update(ContactTool, method=("put", "patch"), scope="member"):
         http_method: str = "put",
         **_: Any,
     ) -> dict[str, Any]:
-        item = await find_item(id, workspace_id=workspace_id, schema_slug="contact")
+        item = await find_item(id, workspace_id=workspace_id, schema_slug="contact", for_update=True)
         partial = http_method == "patch"
         fields = self.validated_contact(contact, partial=partial)
         item.data = self.normalized({**item.data, **fields} if partial else fields)  # tool_slug stays "create"

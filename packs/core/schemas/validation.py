@@ -46,7 +46,7 @@ def validate(
             if field.required and (not partial or name in data):
                 details[name] = REQUIRED
             elif name in data:
-                clean[name] = None
+                clean[name] = None if _takes_null(inspected.type) else _default(field)
             continue
         try:
             clean[name] = msgspec.convert(value, type=field.type)
@@ -58,6 +58,20 @@ def validate(
         raise ValidationError("Validation failed", details)
     converted: dict[str, Any] = msgspec.to_builtins(clean)
     return converted
+
+
+def _takes_null(field_type: msgspec.inspect.Type) -> bool:
+    """Whether a field of ``field_type`` may hold ``null`` (``X | None``, ``Any``)."""
+    if isinstance(field_type, msgspec.inspect.UnionType):
+        return any(_takes_null(member) for member in field_type.types)
+    return isinstance(field_type, msgspec.inspect.NoneType | msgspec.inspect.AnyType)
+
+
+def _default(field: msgspec.structs.FieldInfo) -> Any:
+    """The default of an optional field (a blank value of a field that cannot hold ``null`` resets it)."""
+    if field.default_factory is not msgspec.NODEFAULT:
+        return field.default_factory()
+    return field.default
 
 
 def _blank(value: Any) -> bool:

@@ -14,7 +14,7 @@ from packs.core.workflow.context import Context, as_context
 from packs.core.workflow.errors import StepError
 from packs.core.workflow.language.references import ALWAYS_AVAILABLE
 from packs.core.workflow.model import Action, Entry, Execution, new_id, utcnow
-from packs.core.workflow.outcomes import Continue
+from packs.core.workflow.outcomes import Continue, Halt
 
 if TYPE_CHECKING:
     from packs.core.workflow.engine import Engine, StepUnit
@@ -161,7 +161,9 @@ class RunState:
         previous, self.position = self.position, path
         try:
             outcome = await executor.call(self)
-            output = to_json_value(outcome.output if isinstance(outcome, Continue) else None, f"step {path!r} output")
+            if not isinstance(outcome, Continue):
+                raise StepError(_cannot_stop_nested(path, outcome))
+            output = to_json_value(outcome.output, f"step {path!r} output")
             entry_id = new_id()
             self.engine.check_size(path, output, self.ctx, entry_id)
         except Exception as error:
@@ -173,7 +175,16 @@ class RunState:
             self.position = previous
         self.add(self.entry(path, step, Action.COMPLETED, id=entry_id, duration_ms=elapsed_ms(started), output=output))
         await self.engine.notify("step.completed", {"step_id": path, "output": output})
-        return Continue(output=output, next_step=outcome.next_step if isinstance(outcome, Continue) else None)
+        return Continue(output=output, next_step=outcome.next_step)
+
+
+def _cannot_stop_nested(path: str, outcome: object) -> str:
+    """Why a step inside a loop body or a parallel branch may not halt or end the run: the loop or the branches
+    would go on without it (docs/workflow-language.md, section 7)."""
+    what = "halted" if isinstance(outcome, Halt) else "ended the run"
+    child = outcome.data.get("child_execution_id") if isinstance(outcome, Halt) else None
+    left = f"; its sub-workflow execution {child} is left halted" if child else ""
+    return f"step {path!r} {what} inside a loop body or a parallel branch, where steps run to completion{left}"
 
 
 def error_details(error: BaseException) -> dict[str, Any] | None:

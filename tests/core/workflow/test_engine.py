@@ -716,6 +716,125 @@ async def test_sub_workflow_output_failure_and_halting_child(store: wf.Store) ->
     assert result.error.startswith("StepError: sub-workflow 'failing' failed: StepError: unknown service 'missing'")
 
 
+async def test_a_workflow_step_run_again_starts_a_new_child_each_pass(store: wf.Store) -> None:
+    """Each iteration of a loop (and each pass of a router's cycle) runs its own child with its own input: the
+    child's id counts the step's earlier children, so it is no idempotency key repeating the first answer."""
+    wf.register(wf.load(doc({"id": "echo", "type": "end", "result": {"x": "$input.x"}}, id="echo_child")))
+    looping = doc(
+        {
+            "id": "each",
+            "type": "loop",
+            "over": [1, 2, 3],
+            "do": [{"id": "sub", "type": "workflow", "workflow_id": "echo_child", "input": {"x": "$item"}}],
+            "output": "outs",
+        },
+        {"id": "again", "type": "workflow", "workflow_id": "echo_child", "input": {"x": 4}, "output": "fourth"},
+        {"id": "done", "type": "end", "result": {"outs": "$outs", "fourth": "$fourth"}},
+    )
+    result = await run(store, looping)
+    assert result.output == {"outs": [{"x": 1}, {"x": 2}, {"x": 3}], "fourth": {"x": 4}}, result.error
+    cycling = doc(
+        {"id": "init", "type": "assign", "set": {"n": 1}},
+        {"id": "sub", "type": "workflow", "workflow_id": "echo_child", "input": {"x": "$n"}, "output": "got"},
+        {
+            "id": "route",
+            "type": "router",
+            "routes": [
+                {"when": {"field": "got.x", "op": "eq", "value": 1}, "then": "two"},
+                {"when": {"field": "got.x", "op": "eq", "value": 2}, "then": "three"},
+            ],
+            "default": "done",
+        },
+        {"id": "two", "type": "assign", "set": {"first": "$got", "n": 2}, "next": "sub"},
+        {"id": "three", "type": "assign", "set": {"second": "$got", "n": 3}, "next": "sub"},
+        {"id": "done", "type": "end", "result": ["$first", "$second", "$got"]},
+    )
+    result = await run(store, cycling)
+    assert result.output == [{"x": 1}, {"x": 2}, {"x": 3}], result.error
+
+
+@pytest.mark.parametrize("nesting", ["loop", "parallel"])
+async def test_a_sub_workflow_that_halts_inside_a_loop_or_a_branch_fails_the_step(
+    store: wf.Store, nesting: str
+) -> None:
+    """A loop or the branches cannot wait for a child: the step fails, naming the child left halted, instead of
+    going on as if the child had completed with nothing (its approval skipped)."""
+    wf.register(wf.load(doc({"id": "ask", "type": "approval"}, {"id": "ok", "type": "end"}, id="asking_child")))
+    step = {"id": "sub", "type": "workflow", "workflow_id": "asking_child"}
+    nested: dict[str, Any] = (
+        {"id": "outer", "type": "loop", "over": [1, 2], "do": [step]}
+        if nesting == "loop"
+        else {"id": "outer", "type": "parallel", "branches": [step, {"id": "other", "type": "assign", "set": {}}]}
+    )
+    result = await run(store, doc(nested, {"id": "done", "type": "end", "result": "went on"}))
+    assert result.status == "failed", result
+    assert result.error is not None
+    assert result.error.startswith(
+        "StepError: step 'outer:sub' halted inside a loop body or a parallel branch, where steps run to completion; "
+        "its sub-workflow execution "
+    ), result.error
+    assert (await actions(store, result.execution_id))[-2:] == [("outer:sub", "failed"), ("outer", "failed")]
+
+
+async def test_a_child_is_started_by_its_parents_requester_who_may_not_decide_its_approval(store: wf.Store) -> None:
+    """The child's approval names the parent's requester (refused unless ``allow_requester``), as the parent's
+    own approval would: without it the rule had no requester and whoever started the parent could decide."""
+    wf.register(wf.load(doc({"id": "ask", "type": "approval"}, {"id": "ok", "type": "end"}, id="asked_child")))
+    parent = wf.Engine(wf.load(doc({"id": "sub", "type": "workflow", "workflow_id": "asked_child"})), store=store)
+    ada = "6a1e8d3c-0b1f-4c8e-9d2a-5f3b7c9e1a2d"
+    halted = await parent.run(created_by_id=ada)
+    assert halted.halt is not None
+    assert halted.halt.data["child"]["rule"]["requester_id"] == ada
+    child = await store.load(halted.halt.data["child_execution_id"])
+    assert child is not None
+    assert str(child.created_by_id) == ada
+
+
+@pytest.mark.parametrize("checkpoint_every", [None, 1])
+async def test_a_loop_gives_its_variables_back_the_values_they_hid(
+    store: wf.Store, checkpoint_every: int | None
+) -> None:
+    """An inner loop's ``item``/``index`` hide the outer loop's while it runs, and a variable set before a loop
+    keeps its value after it; a ``break_loop`` left by a foreach body does not stop a later while loop."""
+    inner = {"id": "inner", "type": "loop", "over": "$item", "do": [{"id": "mk", "type": "assign", "set": {"v": 1}}]}
+    outer: dict[str, Any] = {
+        "id": "outer",
+        "type": "loop",
+        "over": "$input.rows",
+        "do": [
+            inner,
+            {"id": "after", "type": "assign", "set": {"outer_item": "$item", "outer_index": "$index", "break_loop": 1}},
+        ],
+        "output": "seen",
+    }
+    if checkpoint_every is not None:
+        outer["checkpoint_every"] = checkpoint_every
+    document = doc(
+        {"id": "before", "type": "assign", "set": {"item": "mine", "iteration": "kept", "n": 0}},
+        outer,
+        {
+            "id": "count",
+            "type": "loop",
+            "while": {"field": "iteration", "op": "neq", "value": 3},
+            "do": [{"id": "c", "type": "assign", "set": {"n": "$iteration"}}],
+            "output": "counted",
+        },
+        {
+            "id": "done",
+            "type": "end",
+            "result": {"seen": "$seen", "item": "$item", "iteration": "$iteration", "n": "$n"},
+        },
+    )
+    result = await run(store, document, {"rows": [["a", "b"], ["c"]]})
+    seen = [{"outer_item": ["a", "b"], "outer_index": 0}, {"outer_item": ["c"], "outer_index": 1}]
+    assert result.output == {
+        "seen": [{**row, "break_loop": 1} for row in seen],
+        "item": "mine",
+        "iteration": "kept",
+        "n": 3,
+    }, result.error
+
+
 # -- engine rules --------------------------------------------------------------------------------
 
 

@@ -210,3 +210,12 @@ async def test_without_checkpoint_every_a_loop_commits_by_time(
     if rows:
         assert await sql(store, "SELECT count(DISTINCT item) FROM loop_rows") == 100
         assert await sql(store, "SELECT count(*) FROM loop_rows") == 100
+
+
+async def test_a_variable_the_loop_hid_gets_its_value_back_after_a_crash_mid_loop(store: wf.Store, rows: bool) -> None:
+    """The cursor keeps what the loop's ``item`` hid: the loop that goes on after the crash gives it back."""
+    loop_first = document(FOREACH)
+    loop_first["steps"][1]["set"] = {"phase": "before", "item": "mine"}
+    loop_first["steps"][-1]["result"] = {"item": "$item", "last": "$last"}
+    _, _, _, result = await crash_then_recover(store, wf.load(loop_first), {"items": list(range(20))}, 10)
+    assert result.output == {"item": "mine", "last": 19}, result.error

@@ -141,7 +141,8 @@ def sets_of(step: StepDef) -> set[str]:
 
 
 def loop_variables(step: StepDef) -> set[str]:
-    """The variables a loop sets for its body only and removes after it (``as``/``index_as`` or ``iteration``)."""
+    """The variables a loop sets for its body only and removes after it (``as``/``index_as`` or ``iteration``),
+    unless they were set before it: then they get back the value they had."""
     if step.type != "loop" or step.settings is None:
         return set()
     return {"iteration"} if step.settings.while_ is not None else {step.settings.as_, step.settings.index_as}
@@ -182,7 +183,7 @@ def _available(definition: WorkflowDef) -> dict[str, set[str]]:
         changed = False
         for step in definition.steps:
             before = available[step.id]
-            after = (before | sets_of(step)) - loop_variables(step)
+            after = before | (sets_of(step) - loop_variables(step))  # a loop's variables give back what they hid
             for field, target in targets_of(step):
                 if target == FINISHED or target not in available:
                     continue

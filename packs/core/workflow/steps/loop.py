@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from packs.core.workflow.state import RunState
 
 BREAK = "break_loop"
+ITERATION = "iteration"
+"""The while loop's variable: its iteration, from 1."""
 
 CURSOR = "_loop"
 """Context key of a running loop's cursor, ``{"step": <loop id>, "next": <iterations done>}``, checkpointed
@@ -52,6 +54,7 @@ class LoopStep(StepExecutor):
         if len(items) > settings.max:
             raise StepValueError(f"step {self.step.id!r}: {len(items)} items is over the loop's max of {settings.max}")
         checkpoints = self._checkpoints(state)
+        shadowed = self._shadowed(state, (settings.as_, settings.index_as))
         start, results = await self._resume_point(state) if checkpoints else (0, [])
         committed = time.monotonic()
         try:
@@ -59,14 +62,13 @@ class LoopStep(StepExecutor):
                 state.ctx[settings.as_] = items[index]
                 state.ctx[settings.index_as] = index
                 results.append(await self._body(state))
+                state.ctx.pop(BREAK, None)  # a foreach runs every item: a body's break_loop ends while loops only
                 done = index + 1
                 if checkpoints and done < len(items) and self._due(settings, done, committed):
-                    await self._checkpoint(state, done)
+                    await self._checkpoint(state, done, shadowed)
                     committed = time.monotonic()
         finally:
-            state.ctx.pop(settings.as_, None)
-            state.ctx.pop(settings.index_as, None)
-            state.ctx.pop(CURSOR, None)
+            self._restore(state, (settings.as_, settings.index_as), shadowed)
         self.set_variable(state, settings.output, results)
         return self.continue_(output=results)
 
@@ -74,28 +76,27 @@ class LoopStep(StepExecutor):
         assert settings.while_ is not None
         condition = msgspec.to_builtins(settings.while_)
         checkpoints = self._checkpoints(state)
+        shadowed = self._shadowed(state, (ITERATION,))
         iteration, results = await self._resume_point(state) if checkpoints else (0, [])
         committed = time.monotonic()
         try:
             while evaluate(condition, state.variables()):
                 if iteration == settings.max:
-                    state.ctx.pop("iteration", None)
-                    state.ctx.pop(CURSOR, None)
+                    self._restore(state, (ITERATION,), shadowed)
                     if settings.on_exhausted:
                         self.set_variable(state, settings.output, results)
                         return self.continue_(output=results, next_step=settings.on_exhausted)
                     raise StepError(f"step {self.step.id!r}: while loop passed its max of {settings.max} iterations")
                 iteration += 1
-                state.ctx["iteration"] = iteration
+                state.ctx[ITERATION] = iteration
                 results.append(await self._body(state))
                 if state.ctx.pop(BREAK, None):
                     break
                 if checkpoints and self._due(settings, iteration, committed):
-                    await self._checkpoint(state, iteration)
+                    await self._checkpoint(state, iteration, shadowed)
                     committed = time.monotonic()
         finally:
-            state.ctx.pop("iteration", None)
-            state.ctx.pop(CURSOR, None)
+            self._restore(state, (ITERATION,), shadowed)
         self.set_variable(state, settings.output, results)
         return self.continue_(output=results)
 
@@ -118,10 +119,33 @@ class LoopStep(StepExecutor):
             return done % settings.checkpoint_every == 0
         return time.monotonic() - committed >= CHECKPOINT_SECONDS
 
-    async def _checkpoint(self, state: RunState, done: int) -> None:
-        """Commit the iterations run since the last checkpoint, with the cursor after them."""
-        state.ctx[CURSOR] = {"step": self.step.id, "next": done}
+    async def _checkpoint(self, state: RunState, done: int, shadowed: dict[str, Any]) -> None:
+        """Commit the iterations run since the last checkpoint, with the cursor after them (and the values the
+        loop's variables hid, to give back after a crash too)."""
+        cursor: dict[str, Any] = {"step": self.step.id, "next": done}
+        if shadowed:
+            cursor["shadowed"] = shadowed
+        state.ctx[CURSOR] = cursor
         await state.engine.checkpoint_iteration(state)
+
+    def _shadowed(self, state: RunState, names: tuple[str, ...]) -> dict[str, Any]:
+        """The values the loop's variables ``names`` hide while it runs (an outer loop's ``item``, a variable set
+        before the loop): the context's, or those a checkpoint of this loop kept when it goes on after a crash."""
+        cursor = state.ctx.get(CURSOR)
+        if isinstance(cursor, dict) and cursor.get("step") == self.step.id:
+            kept = cursor.get("shadowed")
+            return dict(kept) if isinstance(kept, dict) else {}
+        return {name: state.ctx[name] for name in names if name in state.ctx}
+
+    @staticmethod
+    def _restore(state: RunState, names: tuple[str, ...], shadowed: dict[str, Any]) -> None:
+        """The loop ended: its variables ``names`` get back the values they hid, or are removed; so is its cursor."""
+        for name in names:
+            if name in shadowed:
+                state.ctx[name] = shadowed[name]
+            else:
+                state.ctx.pop(name, None)
+        state.ctx.pop(CURSOR, None)
 
     async def _resume_point(self, state: RunState) -> tuple[int, list[Any]]:
         """Where a checkpointed run of this loop stopped: the iterations done and their results.

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 CHILDREN = "_child_executions"
 CHILD_NAMESPACE = uuid.UUID("5b3f7c1e-0d5e-4c55-9a51-2f1f5c8d9e10")
+RUNS_PREFIX = "_child_runs:"
+"""Context key (followed by the step's path) of how many children a ``workflow`` step has run to their end."""
 
 
 class WorkflowStep(StepExecutor):
@@ -43,11 +45,12 @@ class WorkflowStep(StepExecutor):
                 return self.halt(child_halt(None, settings.workflow_id, child_id), resume_step=self.step.id)
             work = engine.resume(child_id, response=state.resume_response, approved=state.resume_approved)
         else:
-            child_id = str(uuid.uuid5(CHILD_NAMESPACE, f"{state.execution.id}/{state.position}"))
+            child_id = self._new_child_id(state)
             children[state.position] = child_id
             work = engine.run(
                 input=self.resolve(state, settings.input),
                 execution_id=child_id,
+                created_by_id=state.execution.created_by_id,  # its approvals' requester is the parent's
                 parent=(state.execution.id, state.position),
             )
         with workflow_parent.driving(child_id):
@@ -90,7 +93,18 @@ class WorkflowStep(StepExecutor):
         code = recorded.get("status_code") if isinstance(recorded, dict) else None
         return isinstance(code, int) and 400 <= code < 500
 
+    def _new_child_id(self, state: RunState) -> str:
+        """The id of the child this pass of the step starts: derived from the parent's id, the step's path and how
+        many children the step has run before (a loop's iterations, a router's cycles), so that a parent
+        recovered after a crash finds the same child and a later pass starts a new one."""
+        runs = state.ctx.get(RUNS_PREFIX + state.position, 0)
+        name = f"{state.execution.id}/{state.position}" + (f"/{runs}" if runs else "")
+        return str(uuid.uuid5(CHILD_NAMESPACE, name))
+
     def _forget(self, state: RunState) -> None:
+        """The child ended and the step read it: the next pass of the step starts a new one."""
+        key = RUNS_PREFIX + state.position
+        state.ctx[key] = state.ctx.get(key, 0) + 1
         children: dict[str, str] = state.ctx.get(CHILDREN, {})
         children.pop(state.position, None)
         if not children:

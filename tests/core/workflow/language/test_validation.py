@@ -638,8 +638,9 @@ def test_loop_variables_are_visible_inside_the_body_only() -> None:
     assert all(problem.startswith("step 'done' field 'result'") for problem in problems)
 
 
-def test_a_variable_set_before_a_loop_with_the_same_name_as_its_item_is_gone_after_it() -> None:
-    """The engine removes ``as``/``index_as`` after the loop, even when they existed before it."""
+def test_a_variable_set_before_a_loop_with_the_same_name_as_its_item_is_there_after_it() -> None:
+    """The engine gives ``as``/``index_as`` back the values they hid after the loop; one set only by the loop
+    is removed."""
     problems = problems_of(
         steps_yaml(
             """
@@ -655,12 +656,12 @@ def test_a_variable_set_before_a_loop_with_the_same_name_as_its_item_is_gone_aft
               next: after
             - id: after
               type: end
-              result: $item
+              result: [$item, $index]
             """
         )
     )
     assert len(problems) == 1
-    assert problems[0].startswith("step 'after' field 'result': references $item")
+    assert problems[0].startswith("step 'after' field 'result': references $index")
 
 
 def test_iteration_is_visible_inside_a_while_body() -> None:

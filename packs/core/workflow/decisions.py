@@ -95,6 +95,25 @@ def resolved_approver_problem(entry: Any) -> str | None:
     return None if ROLE_NAME.match(entry) else f"{entry!r} is not a role name (letters, digits, '_', '.', '-')"
 
 
+def unreachable_quorum(approvers: list[Any], quorum: int) -> str | None:
+    """Why ``quorum`` approvals can never come from ``approvers`` (``None``: they can, or a role may bring
+    more people): only people are named (emails, ``user:<uuid>``; references not resolved count as maybe a
+    role), and fewer distinct ones than the quorum (an email's case does not make another person)."""
+    people = set()
+    for entry in approvers:
+        if not isinstance(entry, str) or not (entry.startswith(USER_PREFIX) or "@" in entry):
+            return None
+        people.add(entry.strip().lower())
+    if len(people) >= quorum:
+        return None
+    if not people:
+        return "no approver: nobody could decide (add approvers, a role, or leave approvers out)"
+    return (
+        f"{quorum} approvals can never be reached: only {len(people)} distinct approver(s) are named "
+        "(add approvers, a role, or lower the quorum)"
+    )
+
+
 def approval_rule(approvers: list[str] | None, *, allow_requester: bool, requester_id: str | None) -> dict[str, Any]:
     """The resolved rule of who may decide: ``users``, ``emails``, ``roles``, or ``any_member`` without approvers."""
     rule: dict[str, Any] = {

@@ -835,6 +835,33 @@ async def test_a_loop_gives_its_variables_back_the_values_they_hid(
     }, result.error
 
 
+@pytest.mark.parametrize(
+    ("who", "quorum", "problem"),
+    [
+        ([], 1, "no approver: nobody could decide"),
+        (["bob@example.com"], 2, "2 approvals can never be reached: only 1 distinct approver(s) are named"),
+        (
+            ["ada@example.com", "ADA@example.com"],
+            2,
+            "2 approvals can never be reached: only 1 distinct approver(s) are named",
+        ),
+    ],
+)
+async def test_approvers_that_resolve_to_too_few_people_fail_instead_of_waiting_forever(
+    store: wf.Store, who: list[str], quorum: int, problem: str
+) -> None:
+    document = doc({"id": "ask", "type": "approval", "approvers": ["$input.who"], "quorum": quorum})
+    result = await run(store, document, {"who": who})
+    assert result.status == "failed"
+    assert result.error == f"StepValueError: step 'ask' field 'approvers' resolved to {who!r}: " + problem + (
+        " (add approvers, a role, or leave approvers out)"
+        if not who
+        else " (add approvers, a role, or lower the quorum)"
+    )
+    plenty = await run(store, document, {"who": [*who, "role:admin", "cy@example.com", "dan@example.com"]})
+    assert plenty.status == "halted"
+
+
 # -- engine rules --------------------------------------------------------------------------------
 
 

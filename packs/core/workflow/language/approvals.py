@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import jsonschema
 
-from packs.core.workflow.decisions import USER_PREFIX, approver_problem
+from packs.core.workflow.decisions import approver_problem, unreachable_quorum
 from packs.core.workflow.language.definition import StepDef
 
 
@@ -25,12 +25,9 @@ def approval_problems(step: StepDef) -> Iterator[str]:
             if (problem := approver_problem(entry)) is not None:
                 yield f"{label} field 'approvers[{index}]': {problem}"
         quorum = step.config.get("quorum", 1)
-        people = [e for e in approvers if isinstance(e, str) and (e.startswith(USER_PREFIX) or "@" in e)]
-        if isinstance(quorum, int) and not isinstance(quorum, bool) and len(people) == len(approvers) < quorum:
-            yield (
-                f"{label} field 'quorum': {quorum} approvals can never be reached: only {len(people)} "
-                "approver(s) are named (add approvers, a role, or lower the quorum)"
-            )
+        counted = isinstance(quorum, int) and not isinstance(quorum, bool) and bool(approvers)
+        if counted and (problem := unreachable_quorum(approvers, quorum)) is not None:
+            yield f"{label} field 'quorum': {problem}"
     form = step.config.get("form")
     if isinstance(form, dict):
         try:

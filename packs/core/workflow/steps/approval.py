@@ -18,6 +18,7 @@ from packs.core.workflow.decisions import (
     halt_id,
     resolved_approver_problem,
     response_of,
+    unreachable_quorum,
     verdict,
 )
 from packs.core.workflow.errors import StepError, StepValueError
@@ -109,6 +110,8 @@ class ApprovalStep(StepExecutor):
                 if (problem := resolved_approver_problem(item)) is not None:
                     raise StepValueError(f"step {self.step.id!r} field 'approvers': {entry!r} resolved to {problem}")
                 resolved.append(item)
+        if (problem := unreachable_quorum(resolved, settings.quorum)) is not None:
+            raise StepValueError(f"step {self.step.id!r} field 'approvers' resolved to {resolved!r}: {problem}")
         return resolved
 
     async def _decisions(self, state: RunState, answered: str) -> list[Decision]:

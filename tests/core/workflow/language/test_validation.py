@@ -1107,3 +1107,22 @@ def test_register_step_type_rejects_a_non_executor() -> None:
     with pytest.raises(TypeError):
         wf.register_step_type("broken", cast(Any, object))
     assert wf.step_types.get("broken") is None
+
+
+def test_a_quorum_of_one_person_written_in_two_cases_can_never_be_reached() -> None:
+    problems = problems_of(
+        steps_yaml(
+            """
+            - id: ask
+              type: approval
+              approvers: [ada@example.com, ADA@example.com]
+              quorum: 2
+              next: done
+            - {id: done, type: end}
+            """
+        )
+    )
+    assert problems == [
+        "step 'ask' field 'quorum': 2 approvals can never be reached: only 1 distinct approver(s) are named "
+        "(add approvers, a role, or lower the quorum)"
+    ]

@@ -8,7 +8,10 @@ import msgspec
 
 from packs.core.schemas import Schema
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+(?![\s\S])"
+r"""An email address. It ends with ``(?![\s\S])`` (no character follows), not ``$``: Python's ``$`` (msgspec
+searches with ``re``) also matches before a final line break, and a client's JSON Schema validator reads the
+same pattern (ECMA regexes have no ``\Z``)."""
 TOO_LONG = "is too long (maximum is 255 characters)"
 
 Text = Annotated[str, msgspec.Meta(max_length=255, extra={"message": TOO_LONG})]

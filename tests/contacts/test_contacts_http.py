@@ -90,6 +90,10 @@ async def test_create_returns_the_item_and_stores_it(client: Client, harness: Ha
             {"contact": ada(email="a@b")},
             {"email": "is not a valid email address (expected local@domain.tld)"},
         ),
+        (  # Python's "$" matched before a final line break
+            {"contact": ada(email="a@b.co\n")},
+            {"email": "is not a valid email address (expected local@domain.tld)"},
+        ),
         ({"contact": ada(first_name=42)}, {"first_name": "Expected `str`, got `int`"}),
         ({"contact": ada(tags="vip")}, {"tags": "Expected `array`, got `str`"}),
         ({"contact": ada(tags=["ok", 3])}, {"tags": "Expected `str`, got `int` (at `$[1]`)"}),
@@ -260,6 +264,11 @@ async def test_update_validation_failures_change_nothing(client: Client, harness
         null = await method(url, json={"contact": None}, headers=auth(issued))
         assert null.status_code == 422
         assert null.json() == {"error": "Validation failed", "details": {"contact": "must be an object, got null"}}
+
+    for body in ({}, {"contacts": {"first_name": "Typo"}}):  # no change named: no 200 saying it was made
+        nothing = await client.patch(url, json=body, headers=auth(issued))
+        assert nothing.status_code == 422, nothing.text
+        assert nothing.json()["details"] == {"contact": 'is required: send the fields to change as {"contact": {...}}'}
 
     unchanged = await client.get(url, headers=auth(issued))
     assert unchanged.json()["data"] == item

@@ -56,9 +56,9 @@ class ResourcesController(Controller):
         segment: str,
     ) -> Response[Any]:
         """A member request (``segment`` is a UUID) or a collection action (``segment`` is ``[a-z_]+``)."""
-        if UUID_PATTERN.match(segment):
+        if UUID_PATTERN.fullmatch(segment):
             return await dispatch(request, db_session, namespace, feature, segment, None)
-        if ACTION_PATTERN.match(segment):
+        if ACTION_PATTERN.fullmatch(segment):
             return await dispatch(request, db_session, namespace, feature, None, segment)
         return error_response(404, {"error": f"{segment!r} is neither an id (UUID) nor an action ([a-z_]+)"})
 
@@ -73,7 +73,7 @@ class ResourcesController(Controller):
         action: str,
     ) -> Response[Any]:
         """A member action: ``item_id`` is a UUID and ``action`` is ``[a-z_]+``."""
-        if not UUID_PATTERN.match(item_id) or not ACTION_PATTERN.match(action):
+        if not UUID_PATTERN.fullmatch(item_id) or not ACTION_PATTERN.fullmatch(action):
             return error_response(404, {"error": "expected /{namespace}/{feature}/{id}/{action}"})
         return await dispatch(request, db_session, namespace, feature, item_id, action)
 

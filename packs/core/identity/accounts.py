@@ -46,7 +46,7 @@ def normalize_email(email: str) -> str:
     normalized = email.strip().lower()
     if len(normalized) > MAX_EMAIL_LENGTH:
         raise AccountError(f"the email has {len(normalized):,} characters; at most {MAX_EMAIL_LENGTH} are kept")
-    if not EMAIL_PATTERN.match(normalized) or has_control_character(normalized):
+    if not EMAIL_PATTERN.fullmatch(normalized) or has_control_character(normalized):
         raise AccountError(f"{email!r} is not an email address (expected local@domain.tld)")
     return normalized
 
@@ -75,7 +75,7 @@ async def issue_token(session: AsyncSession, user: User) -> str:
 def check_role(role: str) -> str:
     """``role`` trimmed; :class:`AccountError` unless it is 1-32 letters, digits, ``_``, ``.`` or ``-``."""
     trimmed = role.strip()
-    if not ROLE_PATTERN.match(trimmed):
+    if not ROLE_PATTERN.fullmatch(trimmed):
         raise AccountError(f"{role!r} is not a role name (1-32 letters, digits, '_', '.' or '-', e.g. admin)")
     return trimmed
 

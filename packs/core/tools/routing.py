@@ -43,7 +43,7 @@ class Route:
                 raise ValueError(f"{owner}: route method {m!r} is not one of {', '.join(HTTP_METHODS)}")
         if scope not in SCOPES:
             raise ValueError(f"{owner}: route scope {scope!r} is not one of {', '.join(SCOPES)}")
-        if action is not None and not ACTION_PATTERN.match(action):
+        if action is not None and not ACTION_PATTERN.fullmatch(action):
             raise ValueError(f"{owner}: route action {action!r} must match [a-z_]+")
         if not 200 <= status < 300:
             raise ValueError(f"{owner}: route status {status} is not a 2xx status")

@@ -77,6 +77,12 @@ async def test_body_keys_override_query_keys(probe_client: httpx.AsyncClient, pr
         ("DELETE", "/api/v1/workspaces/contacts"),
         ("HEAD", "/api/v1/workspaces/contacts"),
         ("TRACE", f"{THINGS}/echo"),
+        (
+            "GET",
+            "/api/v1/workspaces/contacts/00000000-0000-0000-0000-000000000001%0A",
+        ),  # "$" matched before a final line break
+        ("GET", f"{THINGS}/echo%0A"),
+        ("GET", f"{THINGS}/00000000-0000-0000-0000-000000000001/echo%0A"),
     ],
 )
 async def test_unanswered_method_or_path_is_404_never_405(

@@ -254,17 +254,21 @@ async def _audit_cli(app: Litestar, execution_id: str, action: str, details: dic
 
 @workflows_group.command(name="resume")
 @click.argument("execution_id")
-@click.option("--approve/--reject", "approved", default=None, help="Answer an approval.")
+@click.option("--approve", is_flag=True, help="Approve the approval the execution waits for.")
+@click.option("--reject", is_flag=True, help="Reject it.")
 @click.option("--response", "response_json", default=None, help="A response for a halt, as JSON.")
 @click.option("--comment", default=None, help="Why (kept with the operator's decision on an approval).")
 def resume_workflow(
-    app: Litestar, execution_id: str, approved: bool | None, response_json: str | None, comment: str | None
+    app: Litestar, execution_id: str, approve: bool, reject: bool, response_json: str | None, comment: str | None
 ) -> None:
     """Resume a halted execution and print its result as JSON (exit 0 when completed or halted).
 
     An approval needs --approve or --reject: without one, the command is a usage error (exit 2) and
     the execution stays halted, unchanged. The decision is recorded as an operator's (no user), with
     --comment, and bypasses the approval's rules (approvers, quorum, requester)."""
+    if approve and reject:  # two flags, not one --approve/--reject whose last spelling would win silently
+        raise click.UsageError("give --approve or --reject, not both")
+    approved = True if approve else False if reject else None
     response = _json_option(response_json, "--response")
     if comment is not None and approved is None:
         raise click.UsageError("--comment goes with --approve or --reject")

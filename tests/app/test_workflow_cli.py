@@ -71,6 +71,9 @@ async def test_a_resume_without_a_decision_is_a_usage_error_that_changes_nothing
     assert "--approve or --reject" in no_decision.stderr
     only_response = await cli("workflows", "resume", execution_id, "--response", '"sure"')
     assert only_response.returncode == 2
+    both = await cli("workflows", "resume", execution_id, "--approve", "--reject")  # the last one won: rejected
+    assert both.returncode == 2, both.stdout + both.stderr
+    assert "give --approve or --reject, not both" in plain(both.stderr)
     recovered = await cli.ok("workflows", "recover", execution_id)
     assert recovered["status"] == "halted"
     over_http = await client.post(f"{EXECUTIONS}/{execution_id}/resume", json={}, headers=auth(issued))

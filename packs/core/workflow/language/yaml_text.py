@@ -22,20 +22,22 @@ class UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` with every mapping's keys checked for duplicates."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
+        seen: dict[Any, tuple[int, int]] = {}
         for key_node, _ in node.value:
             if key_node.tag == MERGE_TAG:
                 continue
             key = self.construct_object(key_node, deep=deep)
+            place = (key_node.start_mark.line, key_node.start_mark.column)  # a flow mapping's keys share a line
             try:
-                first = seen.setdefault(key, key_node.start_mark.line)
+                first = seen.setdefault(key, place)
             except TypeError:  # an unhashable key: the constructor reports it
                 continue
-            if first != key_node.start_mark.line:
+            if first != place:
+                where = f"line {first[0] + 1}" + (f", column {first[1] + 1}" if first[0] == place[0] else "")
                 raise ConstructorError(
                     "while reading a mapping",
                     node.start_mark,
-                    f"found the key {key!r} twice (first on line {first + 1}); write each key once",
+                    f"found the key {key!r} twice (first on {where}); write each key once",
                     key_node.start_mark,
                 )
         return super().construct_mapping(node, deep=deep)

@@ -225,6 +225,11 @@ def test_a_yaml_syntax_error_names_the_file_in_its_position_too(tmp_path: Path) 
             "next",
             (6, 7),
         ),
+        (  # a flow mapping: both on one line
+            "id: d\nname: n\nsteps:\n  - {id: start, type: start, next: a, next: done}\n  - {id: done, type: end}\n",
+            "next",
+            (4, 4),
+        ),
     ],
 )
 def test_a_key_written_twice_in_one_mapping_is_a_yaml_error_naming_it(
@@ -237,7 +242,7 @@ def test_a_key_written_twice_in_one_mapping_is_a_yaml_error_naming_it(
         wf.load(path)
     [problem] = caught.value.problems
     assert problem.startswith("YAML syntax error")
-    assert f"found the key {key!r} twice (first on line {lines[0]})" in problem
+    assert f"found the key {key!r} twice (first on line {lines[0]}" in problem
     assert f'in "{path}", line {lines[1]}' in problem
 
 

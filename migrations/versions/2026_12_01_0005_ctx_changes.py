@@ -1,4 +1,5 @@
-"""What a checkpoint writes: the changes of a context since it was last written whole (issue 12).
+"""What a checkpoint writes: the changes of a context since it was last written whole (docs/workflow-language.md,
+section 5, Checkpoints).
 
 - ``workflow_ctx_changes``: per execution (``ON DELETE CASCADE``) and ``seq``, the top-level ``ctx`` keys
   one checkpoint set or removed (``changes``, JSON ``{"set": {...}, "del": [...]}``), and optionally the

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.errors import StartupError
 from app.packs import LoadedPacks
 from app.settings import Settings
+from packs.core.items import SQLITE_LOWER, unicode_lower
 from packs.core.workflow.stores.sql import configure_sqlite_engine
 
 VERSION_TABLE = "alembic_version"
@@ -124,13 +125,15 @@ def configure_engine(engine: AsyncEngine) -> AsyncEngine:
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _: Any) -> None:
-    """Enforce foreign keys, and let readers and one writer work at once (WAL), as PostgreSQL does."""
+    """Enforce foreign keys, and let readers and one writer work at once (WAL), as PostgreSQL does; lower every
+    letter in searches (``packs.core.items.Lowered``)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    dbapi_connection.create_function(SQLITE_LOWER, 1, unicode_lower, deterministic=True)
 
 
 def alembic_config(connection: Connection | None = None, packs: LoadedPacks | None = None) -> Config:

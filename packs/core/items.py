@@ -97,6 +97,38 @@ def _json_text(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
     return f"JSON_EXTRACT({compiler.process(element.column, **kw)}, '$.\"{element.field}\"')"
 
 
+SQLITE_LOWER = "packflow_lower"
+"""The SQL function :class:`Lowered` calls on SQLite, whose own ``lower()`` changes ASCII letters only (``É``
+stayed ``É``): the app registers :func:`unicode_lower` under this name on each SQLite connection."""
+
+
+def unicode_lower(value: str | None) -> str | None:
+    """Python's ``str.lower``, the SQLite function :data:`SQLITE_LOWER`."""
+    return value.lower() if isinstance(value, str) else value
+
+
+class Lowered(ColumnElement[str]):
+    """``lower(text)`` that lowers every letter, as Python's ``str.lower`` does a search's needle: PostgreSQL's
+    ``lower`` (which the trigram indexes of migration 0004 are built on), :data:`SQLITE_LOWER` on SQLite."""
+
+    inherit_cache = True
+    type = String()
+    _traverse_internals = [("value", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, value: ColumnElement[Any]) -> None:
+        self.value = value
+
+
+@compiles(Lowered, "sqlite")
+def _lowered_sqlite(element: Lowered, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.value, **kw)})"
+
+
+@compiles(Lowered)
+def _lowered(element: Lowered, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.value, **kw)})"
+
+
 def encode_cursor(created_at: datetime.datetime, row_id: UUID | str) -> str:
     """The opaque cursor after a row: base64url (unpadded) of ``[created_at ISO 8601, id]``."""
     raw = msgspec.json.encode([created_at.astimezone(datetime.UTC).isoformat(), str(row_id)])

@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 
 from packs.contacts_service.tools.base import ContactTool
-from packs.core.items import DEFAULT_PER_PAGE, Cursor, JsonText, PageNumber, PerPage, live_items, paginate
+from packs.core.items import (
+    DEFAULT_PER_PAGE,
+    Cursor,
+    JsonText,
+    Lowered,
+    PageNumber,
+    PerPage,
+    live_items,
+    paginate,
+)
 from packs.core.models import Item
 
 SEARCHED_FIELDS = ("first_name", "last_name", "email")
@@ -40,7 +49,7 @@ class Index(ContactTool, method="get", scope="collection"):
             statement = statement.where(
                 or_(
                     *(
-                        func.lower(JsonText(Item.data, field)).contains(needle, autoescape=True)
+                        Lowered(JsonText(Item.data, field)).contains(needle, autoescape=True)
                         for field in SEARCHED_FIELDS
                     )
                 )

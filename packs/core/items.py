@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, String, func, literal, select, tup
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from packs.core.db import current_session
@@ -107,26 +108,19 @@ def unicode_lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
 
-class Lowered(ColumnElement[str]):
+class Lowered(FunctionElement[str]):
     """``lower(text)`` that lowers every letter, as Python's ``str.lower`` does a search's needle: PostgreSQL's
     ``lower`` (which the trigram indexes of migration 0004 are built on), :data:`SQLITE_LOWER` on SQLite."""
 
+    name = "lower"
     inherit_cache = True
     type = String()
-    _traverse_internals = [("value", InternalTraversal.dp_clauseelement)]
-
-    def __init__(self, value: ColumnElement[Any]) -> None:
-        self.value = value
-
-
-@compiles(Lowered, "sqlite")
-def _lowered_sqlite(element: Lowered, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"{SQLITE_LOWER}({compiler.process(element.value, **kw)})"
 
 
 @compiles(Lowered)
 def _lowered(element: Lowered, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"lower({compiler.process(element.value, **kw)})"
+    name = SQLITE_LOWER if compiler.dialect.name == "sqlite" else "lower"
+    return f"{name}{compiler.process(element.clause_expr, **kw)}"
 
 
 def encode_cursor(created_at: datetime.datetime, row_id: UUID | str) -> str:

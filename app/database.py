@@ -77,7 +77,7 @@ def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(echo=settings.echo_sql, **pool_options(settings)),
+        engine_config=EngineConfig(**pool_options(settings)),  # echo_sql: app.logging_setup
         alembic_config=AlembicAsyncConfig(
             script_location=migrations_directory(),
             version_table_name=VERSION_TABLE,

@@ -43,8 +43,12 @@ def _handlers() -> dict[str, dict[str, Any]]:
     return {"console": console, "queue_listener": queue_listener}
 
 
-def logging_config() -> LoggingConfig:
-    """The app's logging: ``packflow`` at INFO; ``httpx`` and ``saq`` at WARNING; through a queue listener."""
+def logging_config(*, echo_sql: bool = False) -> LoggingConfig:
+    """The app's logging: ``packflow`` at INFO; ``httpx`` and ``saq`` at WARNING; through a queue listener.
+
+    ``echo_sql`` (``PACKFLOW_ECHO_SQL``): SQLAlchemy's statements at INFO, through the same handler. The
+    engine's own ``echo`` is not used: it adds a handler of its own, and each statement was logged twice.
+    """
     return LoggingConfig(
         handlers=_handlers(),
         root={"level": "INFO", "handlers": ["queue_listener"]},
@@ -52,6 +56,7 @@ def logging_config() -> LoggingConfig:
             "packflow": {"level": "INFO", "propagate": True},
             "httpx": {"level": "WARNING", "propagate": True},
             "saq": {"level": "WARNING", "propagate": True},
+            "sqlalchemy.engine": {"level": "INFO" if echo_sql else "WARNING", "propagate": True},
         },
         log_exceptions="debug",
     )

@@ -54,6 +54,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         request_max_body_size=settings.max_body_bytes,
         before_request=complete_allow,
-        logging_config=logging_config(),
+        logging_config=logging_config(echo_sql=settings.echo_sql),
         debug=False,
     )

@@ -92,6 +92,15 @@ def test_operator_command_errors_exit_non_zero(tmp_path: Path) -> None:
     assert "no such token" in bad_token.stderr
 
 
+@pytest.mark.parametrize("echo", ["true", "false"])
+def test_echo_sql_logs_each_statement_once(tmp_path: Path, echo: str) -> None:
+    """With the engine's own ``echo`` SQLAlchemy added a handler of its own: every statement came out twice."""
+    env = environment(f"sqlite+aiosqlite:///{tmp_path / 'echo.db'}", PACKFLOW_ECHO_SQL=echo)
+    created = litestar(env, "users", "create", "--email", "echo@example.com", "--workspace", "Acme")
+    logged = (created.stdout + created.stderr).count("INSERT INTO users")
+    assert logged == (1 if echo == "true" else 0), created.stdout + created.stderr
+
+
 def test_database_upgrade_command_migrates_a_fresh_database(fresh_database: str) -> None:
     env = environment(fresh_database, PACKFLOW_AUTO_MIGRATE="false")
     litestar(env, "database", "upgrade", "--no-prompt")

@@ -18,6 +18,8 @@ from advanced_alchemy.extensions.litestar import (
 )
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -173,6 +175,31 @@ async def reachable_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnec
         yield connection
     finally:
         await connection.close()
+
+
+class DatabaseNotMigratedError(StartupError):
+    """``PACKFLOW_AUTO_MIGRATE`` is off and the database is not at the code's migration: one line saying what to
+    run, instead of a traceback per request and per sweep."""
+
+
+def _core_revisions(connection: Connection) -> tuple[set[str], set[str]]:
+    """The core migrations the database is at, and those the code's head is."""
+    current = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_heads()
+    return set(current), set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+async def check_migrated(engine: AsyncEngine) -> None:
+    """:class:`DatabaseNotMigratedError` when the database is not at the core migrations' head (the packs' own
+    migrations are checked by their upgrade); :class:`DatabaseUnreachableError` when it does not answer."""
+    async with reachable_connection(engine) as connection:
+        current, head = await connection.run_sync(_core_revisions)
+    if current != head:
+        where = engine.url.render_as_string(hide_password=True)
+        state = f"is at revision {', '.join(sorted(current))}" if current else "has no tables of Packflow's yet"
+        raise DatabaseNotMigratedError(
+            f"the database {where} {state}; this version needs {', '.join(sorted(head))}: run "
+            "'packflow database upgrade --no-prompt', or leave PACKFLOW_AUTO_MIGRATE on"
+        )
 
 
 async def upgrade_database(engine: AsyncEngine, revision: str = "head", packs: LoadedPacks | None = None) -> None:

@@ -17,7 +17,7 @@ from app.cli.running import add_verbose_option, packflow_plugin
 from app.cli.schedules import schedules_group
 from app.cli.signals import signal_command
 from app.cli.workflows import workflows_group
-from app.database import DatabaseUnreachableError, reachable_connection
+from app.database import DatabaseNotMigratedError, DatabaseUnreachableError, check_migrated, reachable_connection
 
 
 class OperatorCommands(CLIPlugin):
@@ -32,18 +32,22 @@ class OperatorCommands(CLIPlugin):
     def server_lifespan(self, app: Litestar) -> Iterator[None]:
         """Before the server starts: a database that does not answer is one line and exit 1, as for every other
         command (the server's startup would fail with a page of tracebacks)."""
-        engine = packflow_plugin(app).db.get_engine()
+        plugin = packflow_plugin(app)
+        engine = plugin.db.get_engine()
 
         async def check() -> None:
             try:
-                async with reachable_connection(engine):
-                    pass
+                if plugin.settings.auto_migrate:
+                    async with reachable_connection(engine):
+                        pass
+                else:  # nothing migrates it: a database behind the code is one line too
+                    await check_migrated(engine)
             finally:
                 await engine.dispose()  # its connections belong to this event loop, not the server's
 
         try:
             asyncio.run(check())
-        except DatabaseUnreachableError as error:
+        except (DatabaseUnreachableError, DatabaseNotMigratedError) as error:
             raise click.ClickException(str(error)) from None
         yield
 

@@ -11,7 +11,7 @@ import click
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.database import reachable_connection, show_migration_log
+from app.database import check_migrated, show_migration_log
 from app.plugin import PackflowPlugin
 from packs.core import workflow as wf
 from packs.core.identity.accounts import AccountError
@@ -32,9 +32,8 @@ def run_command(app: Litestar, work: Callable[[], Awaitable[T]]) -> T:
         try:
             if plugin.settings.auto_migrate:
                 await plugin.migrate()
-            else:  # say so in one line when the database does not answer, as the migration does
-                async with reachable_connection(plugin.db.get_engine()):
-                    pass
+            else:  # say so in one line when the database does not answer or is not migrated
+                await check_migrated(plugin.db.get_engine())
             return await work()
         finally:
             await plugin.db.get_engine().dispose()

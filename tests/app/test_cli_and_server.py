@@ -68,7 +68,7 @@ def test_a_database_that_does_not_answer_is_one_line_not_a_traceback(tmp_path: P
         assert answer.returncode == 1, answer.stdout + answer.stderr
         if url.startswith("postgresql"):
             # On SQLite, aiosqlite's worker thread may still answer after the command's event loop closed and print
-            # its own thread traceback after the message (a race in aiosqlite, noted on issue 12).
+            # its own thread traceback after the message (a race in aiosqlite).
             assert "Traceback" not in answer.stderr, answer.stderr
         assert "cannot reach the database" in plain(answer.stderr)
         assert words in plain(answer.stderr)
@@ -77,6 +77,23 @@ def test_a_database_that_does_not_answer_is_one_line_not_a_traceback(tmp_path: P
         assert served.returncode == 1, served.stdout + served.stderr
         assert "cannot reach the database" in plain(served.stderr)
         assert "Traceback" not in served.stdout + served.stderr or url.startswith("sqlite")
+
+
+def test_a_database_behind_the_code_without_auto_migrate_is_one_line_saying_what_to_run(tmp_path: Path) -> None:
+    """With ``PACKFLOW_AUTO_MIGRATE=false`` a new database printed SQLAlchemy's traceback on every command, and
+    the server started and answered 500 to every request."""
+    env = environment(f"sqlite+aiosqlite:///{tmp_path / 'new.db'}", PACKFLOW_AUTO_MIGRATE="false")
+    advice = "has no tables of Packflow's yet; this version needs "
+    create = ("users", "create", "--email", "ada@example.com", "--workspace", "Acme")
+    refused = litestar(env, *create, ok=False)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert advice in plain(refused.stderr)
+    assert "'packflow database upgrade --no-prompt', or leave PACKFLOW_AUTO_MIGRATE on" in plain(refused.stderr)
+    served = litestar(env, "run", "--port", str(free_port()), ok=False)
+    assert served.returncode == 1, served.stdout + served.stderr
+    assert advice in plain(served.stderr)
+    litestar(env, "database", "upgrade", "--no-prompt")
+    assert "token" in last_json_line(litestar(env, *create).stdout)
 
 
 def test_operator_command_errors_exit_non_zero(tmp_path: Path) -> None:
